@@ -1,0 +1,1 @@
+"""KPI Workbench domain and storage (no UI code here)."""

@@ -1,0 +1,741 @@
+"""DuckDB storage: the only module that runs SQL against the application database.
+
+One connection per process (`open_store` is cached by the app layer), a cursor per thread, writes in explicit
+transactions with a retry on write conflicts, optimistic concurrency on plans through their `version` column.
+Nothing is silently lost: deletes are soft, superseded targets and actuals keep their rows, and every change that
+matters leaves a line in the audit log.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import pandas as pd
+
+from .model import (
+    CSF,
+    KGI,
+    KPI,
+    Actual,
+    Aggregation,
+    CheckIn,
+    CSFRole,
+    Direction,
+    Kind,
+    Plan,
+    PlanStatus,
+    Status,
+)
+
+DB_ENV = "KPI_WORKBENCH_DB"
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "kpi_workbench.duckdb"
+
+
+class StoreError(Exception):
+    """Base of the storage errors that the UI turns into a message (key + values for the catalogue)."""
+
+    key = "store.error"
+
+    def __init__(self, message: str, **values: Any):
+        super().__init__(message)
+        self.values = values
+
+
+class VersionConflict(StoreError):
+    key = "store.version_conflict"
+
+
+class DatabaseLocked(StoreError):
+    key = "store.locked"
+
+
+class NotFound(StoreError):
+    key = "store.not_found"
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+# ---------------------------------------------------------------- migrations
+# Each entry runs once, in one transaction, and is recorded in schema_migrations. Never edit a released entry:
+# append a new one.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial schema", """
+    CREATE SEQUENCE seq_plan START 1;
+    CREATE SEQUENCE seq_kgi START 1;
+    CREATE SEQUENCE seq_csf START 1;
+    CREATE SEQUENCE seq_kpi START 1;
+    CREATE SEQUENCE seq_target START 1;
+    CREATE SEQUENCE seq_actual START 1;
+    CREATE SEQUENCE seq_import START 1;
+    CREATE SEQUENCE seq_profile START 1;
+    CREATE SEQUENCE seq_checkin START 1;
+    CREATE SEQUENCE seq_review START 1;
+    CREATE SEQUENCE seq_audit START 1;
+    CREATE TABLE plans (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_plan'),
+        name VARCHAR NOT NULL, department VARCHAR NOT NULL DEFAULT '',
+        fiscal_start DATE NOT NULL, months INTEGER NOT NULL DEFAULT 12,
+        currency VARCHAR NOT NULL DEFAULT 'JPY', status VARCHAR NOT NULL DEFAULT 'draft',
+        template VARCHAR NOT NULL DEFAULT '', version INTEGER NOT NULL DEFAULT 0,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp, deleted_at TIMESTAMP);
+    CREATE TABLE kgis (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_kgi'), plan_id BIGINT NOT NULL,
+        key VARCHAR NOT NULL DEFAULT 'kgi', name VARCHAR NOT NULL DEFAULT '', unit VARCHAR NOT NULL DEFAULT 'JPY',
+        direction VARCHAR NOT NULL DEFAULT 'up', aggregation VARCHAR NOT NULL DEFAULT 'sum',
+        baseline DOUBLE, target DOUBLE, current_value DOUBLE, deadline DATE,
+        basis VARCHAR NOT NULL DEFAULT '', formula VARCHAR NOT NULL DEFAULT '');
+    CREATE TABLE csfs (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_csf'), plan_id BIGINT NOT NULL, name VARCHAR NOT NULL,
+        role VARCHAR NOT NULL DEFAULT 'primary', contribution DOUBLE NOT NULL DEFAULT 0,
+        actions VARCHAR NOT NULL DEFAULT '[]', description VARCHAR NOT NULL DEFAULT '',
+        position INTEGER NOT NULL DEFAULT 0, deleted_at TIMESTAMP);
+    CREATE TABLE kpis (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_kpi'), plan_id BIGINT NOT NULL, csf_id BIGINT,
+        key VARCHAR NOT NULL, name VARCHAR NOT NULL, definition VARCHAR NOT NULL DEFAULT '',
+        unit VARCHAR NOT NULL DEFAULT '', direction VARCHAR NOT NULL DEFAULT 'up',
+        kind VARCHAR NOT NULL DEFAULT 'leading', aggregation VARCHAR NOT NULL DEFAULT 'sum',
+        ratio_weight VARCHAR NOT NULL DEFAULT '', owner VARCHAR NOT NULL DEFAULT '',
+        data_source VARCHAR NOT NULL DEFAULT '', annual_target DOUBLE,
+        amber_threshold DOUBLE NOT NULL DEFAULT 0.95, red_threshold DOUBLE NOT NULL DEFAULT 0.85,
+        recovery_plan VARCHAR NOT NULL DEFAULT '', rationale VARCHAR NOT NULL DEFAULT '',
+        position INTEGER NOT NULL DEFAULT 0, deleted_at TIMESTAMP);
+    CREATE TABLE monthly_targets (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_target'), plan_id BIGINT NOT NULL,
+        metric_key VARCHAR NOT NULL, month DATE NOT NULL, value DOUBLE NOT NULL,
+        version INTEGER NOT NULL, reason VARCHAR NOT NULL DEFAULT '',
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, superseded_at TIMESTAMP);
+    CREATE TABLE imports (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_import'), plan_id BIGINT NOT NULL,
+        file_name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, encoding VARCHAR NOT NULL DEFAULT '',
+        delimiter VARCHAR NOT NULL DEFAULT '', shape VARCHAR NOT NULL DEFAULT '',
+        mapping VARCHAR NOT NULL DEFAULT '{}', rows_total INTEGER NOT NULL DEFAULT 0,
+        rows_accepted INTEGER NOT NULL DEFAULT 0, rows_rejected INTEGER NOT NULL DEFAULT 0,
+        status VARCHAR NOT NULL DEFAULT 'committed',
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, reverted_at TIMESTAMP);
+    CREATE TABLE import_rejections (
+        import_id BIGINT NOT NULL, line_no INTEGER, reason VARCHAR NOT NULL, raw VARCHAR NOT NULL DEFAULT '');
+    CREATE TABLE actuals (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_actual'), plan_id BIGINT NOT NULL,
+        metric_key VARCHAR NOT NULL, month DATE NOT NULL, value DOUBLE NOT NULL,
+        source VARCHAR NOT NULL DEFAULT 'manual', import_id BIGINT,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        superseded_at TIMESTAMP, superseded_by BIGINT);
+    CREATE TABLE mapping_profiles (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_profile'), plan_id BIGINT,
+        name VARCHAR NOT NULL, header_signature VARCHAR NOT NULL, mapping VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE checkins (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_checkin'), plan_id BIGINT NOT NULL,
+        metric_key VARCHAR NOT NULL, month DATE NOT NULL, status VARCHAR NOT NULL DEFAULT 'no_data',
+        why VARCHAR NOT NULL DEFAULT '', next_action VARCHAR NOT NULL DEFAULT '',
+        owner VARCHAR NOT NULL DEFAULT '', due DATE, result VARCHAR NOT NULL DEFAULT '',
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE reviews (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_review'), plan_id BIGINT NOT NULL,
+        review_date DATE NOT NULL, metric_key VARCHAR NOT NULL, decision VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE audit_log (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_audit'), plan_id BIGINT, action VARCHAR NOT NULL,
+        detail VARCHAR NOT NULL DEFAULT '{}', logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    """),
+]
+
+_LOCK_HOLDER = re.compile(r"PID (\d+)")
+
+
+def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            holder = _LOCK_HOLDER.search(text)
+            raise DatabaseLocked(text, path=str(path), pid=holder.group(1) if holder else "?") from exc
+        raise StoreError(text, detail=text) from exc
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Store:
+    """The application database. Create with `open_store()`; share one per process."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._conn = _connect(self.path)
+        self._local = threading.local()
+        self.migrate()
+
+    # ------------------------------------------------------------ plumbing
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections are shared, cursors are not)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def _write(self, work, retries: int = 4):
+        """Run `work(cursor)` in a transaction, retrying when another writer conflicts."""
+        for attempt in range(retries):
+            try:
+                with self.transaction() as cur:
+                    return work(cur)
+            except duckdb.TransactionException:
+                if attempt == retries - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _rows(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        cur = self.cursor().execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _audit(self, cur, plan_id: int | None, action: str, **detail: Any) -> None:
+        cur.execute("INSERT INTO audit_log (plan_id, action, detail) VALUES (?, ?, ?)",
+                    [plan_id, action, _json(detail)])
+
+    def _bump_version(self, cur, plan_id: int, expected_version: int | None) -> int:
+        """Advance the plan's version; refuse when someone else saved since `expected_version` was read."""
+        if expected_version is None:
+            row = cur.execute("UPDATE plans SET version = version + 1, updated_at = current_timestamp "
+                              "WHERE id = ? RETURNING version", [plan_id]).fetchone()
+        else:
+            row = cur.execute("UPDATE plans SET version = version + 1, updated_at = current_timestamp "
+                              "WHERE id = ? AND version = ? RETURNING version",
+                              [plan_id, expected_version]).fetchone()
+        if row is None:
+            current = cur.execute("SELECT version FROM plans WHERE id = ?", [plan_id]).fetchone()
+            if current is None:
+                raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            raise VersionConflict(f"plan {plan_id} changed (version {current[0]}, expected {expected_version})",
+                                  expected=expected_version, current=current[0])
+        return row[0]
+
+    # ------------------------------------------------------------ migrations
+    def migrate(self) -> list[int]:
+        """Apply every pending migration, each in its own transaction; return the versions applied."""
+        cur = self.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+        done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
+            with self.transaction() as tx:
+                for statement in (s.strip() for s in sql.split(";")):
+                    if statement:
+                        tx.execute(statement)
+                tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        row = self.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    # ------------------------------------------------------------ settings
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._write(lambda cur: cur.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value]))
+
+    # ------------------------------------------------------------ plans
+    @staticmethod
+    def _plan(row: dict) -> Plan:
+        return Plan(id=row["id"], name=row["name"], department=row["department"],
+                    fiscal_start=row["fiscal_start"], months=row["months"], currency=row["currency"],
+                    status=PlanStatus(row["status"]), template=row["template"], version=row["version"])
+
+    def create_plan(self, plan: Plan) -> Plan:
+        def work(cur):
+            row = cur.execute(
+                "INSERT INTO plans (name, department, fiscal_start, months, currency, status, template) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan.name, plan.department, plan.fiscal_start, plan.months, plan.currency,
+                 str(plan.status), plan.template]).fetchone()
+            self._audit(cur, row[0], "plan.create", name=plan.name)
+            return row[0]
+        return self.get_plan(self._write(work))
+
+    def get_plan(self, plan_id: int) -> Plan:
+        rows = self._rows("SELECT * FROM plans WHERE id = ? AND deleted_at IS NULL", [plan_id])
+        if not rows:
+            raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+        return self._plan(rows[0])
+
+    def list_plans(self, include_archived: bool = True) -> list[Plan]:
+        sql = "SELECT * FROM plans WHERE deleted_at IS NULL"
+        if not include_archived:
+            sql += " AND status <> 'archived'"
+        return [self._plan(r) for r in self._rows(sql + " ORDER BY id")]
+
+    def update_plan(self, plan: Plan, expected_version: int | None) -> Plan:
+        def work(cur):
+            self._bump_version(cur, plan.id, expected_version)
+            cur.execute("UPDATE plans SET name = ?, department = ?, fiscal_start = ?, months = ?, currency = ?, "
+                        "status = ?, template = ? WHERE id = ?",
+                        [plan.name, plan.department, plan.fiscal_start, plan.months, plan.currency,
+                         str(plan.status), plan.template, plan.id])
+            self._audit(cur, plan.id, "plan.update", name=plan.name, status=str(plan.status))
+        self._write(work)
+        return self.get_plan(plan.id)
+
+    def set_plan_status(self, plan_id: int, status: PlanStatus) -> Plan:
+        plan = self.get_plan(plan_id)
+        plan.status = status
+        return self.update_plan(plan, None)
+
+    def delete_plan(self, plan_id: int) -> None:
+        """Soft delete: the plan disappears from lists but every row stays, and the deletion is logged."""
+        def work(cur):
+            cur.execute("UPDATE plans SET deleted_at = current_timestamp WHERE id = ?", [plan_id])
+            self._audit(cur, plan_id, "plan.delete")
+        self._write(work)
+
+    def restore_plan(self, plan_id: int) -> None:
+        def work(cur):
+            cur.execute("UPDATE plans SET deleted_at = NULL WHERE id = ?", [plan_id])
+            self._audit(cur, plan_id, "plan.restore")
+        self._write(work)
+
+    def deleted_plans(self) -> list[Plan]:
+        return [self._plan(r) for r in self._rows("SELECT * FROM plans WHERE deleted_at IS NOT NULL ORDER BY id")]
+
+    def duplicate_plan(self, plan_id: int, new_name: str) -> Plan:
+        """A copy of the plan's design (KGI, CSFs, KPIs, current targets); actuals and logs stay with the original."""
+        self.get_plan(plan_id)  # raises NotFound for a missing or deleted plan
+
+        def work(cur):
+            new_id = cur.execute(
+                "INSERT INTO plans (name, department, fiscal_start, months, currency, status, template) "
+                "SELECT ?, department, fiscal_start, months, currency, 'draft', template FROM plans WHERE id = ? "
+                "RETURNING id", [new_name, plan_id]).fetchone()[0]
+            kgi_cols = "key, name, unit, direction, aggregation, baseline, target, current_value, deadline, basis, formula"
+            cur.execute(f"INSERT INTO kgis (plan_id, {kgi_cols}) SELECT ?, {kgi_cols} FROM kgis WHERE plan_id = ?",
+                        [new_id, plan_id])
+            csf_map = {}
+            for old_id, in cur.execute("SELECT id FROM csfs WHERE plan_id = ? AND deleted_at IS NULL ORDER BY position",
+                                       [plan_id]).fetchall():
+                csf_map[old_id] = cur.execute(
+                    "INSERT INTO csfs (plan_id, name, role, contribution, actions, description, position) "
+                    "SELECT ?, name, role, contribution, actions, description, position FROM csfs WHERE id = ? "
+                    "RETURNING id", [new_id, old_id]).fetchone()[0]
+            kpi_cols = ("key, name, definition, unit, direction, kind, aggregation, ratio_weight, owner, data_source, "
+                        "annual_target, amber_threshold, red_threshold, recovery_plan, rationale, position")
+            for old_id, old_csf in cur.execute(
+                    "SELECT id, csf_id FROM kpis WHERE plan_id = ? AND deleted_at IS NULL", [plan_id]).fetchall():
+                cur.execute(f"INSERT INTO kpis (plan_id, csf_id, {kpi_cols}) SELECT ?, ?, {kpi_cols} FROM kpis "
+                            "WHERE id = ?", [new_id, csf_map.get(old_csf), old_id])
+            cur.execute("INSERT INTO monthly_targets (plan_id, metric_key, month, value, version, reason) "
+                        "SELECT ?, metric_key, month, value, 1, 'duplicated' FROM monthly_targets "
+                        "WHERE plan_id = ? AND superseded_at IS NULL", [new_id, plan_id])
+            self._audit(cur, new_id, "plan.duplicate", source=plan_id, name=new_name)
+            return new_id
+        return self.get_plan(self._write(work))
+
+    # ------------------------------------------------------------ KGI
+    def get_kgi(self, plan_id: int) -> KGI | None:
+        rows = self._rows("SELECT * FROM kgis WHERE plan_id = ? ORDER BY id LIMIT 1", [plan_id])
+        if not rows:
+            return None
+        r = rows[0]
+        return KGI(id=r["id"], plan_id=plan_id, key=r["key"], name=r["name"], unit=r["unit"],
+                   direction=Direction(r["direction"]), aggregation=Aggregation(r["aggregation"]),
+                   baseline=r["baseline"], target=r["target"], current=r["current_value"],
+                   deadline=r["deadline"], basis=r["basis"], formula=r["formula"])
+
+    def save_kgi(self, kgi: KGI, expected_version: int | None) -> int:
+        """Insert or update the plan's KGI; returns the plan's new version."""
+        def work(cur):
+            version = self._bump_version(cur, kgi.plan_id, expected_version)
+            values = [kgi.key, kgi.name, kgi.unit, str(kgi.direction), str(kgi.aggregation), kgi.baseline,
+                      kgi.target, kgi.current, kgi.deadline, kgi.basis, kgi.formula]
+            existing = cur.execute("SELECT id, target FROM kgis WHERE plan_id = ?", [kgi.plan_id]).fetchone()
+            if existing:
+                cur.execute("UPDATE kgis SET key = ?, name = ?, unit = ?, direction = ?, aggregation = ?, "
+                            "baseline = ?, target = ?, current_value = ?, deadline = ?, basis = ?, formula = ? "
+                            "WHERE id = ?", values + [existing[0]])
+                kgi.id = existing[0]
+            else:
+                kgi.id = cur.execute("INSERT INTO kgis (key, name, unit, direction, aggregation, baseline, target, "
+                                     "current_value, deadline, basis, formula, plan_id) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                     values + [kgi.plan_id]).fetchone()[0]
+            self._audit(cur, kgi.plan_id, "kgi.save", target=kgi.target,
+                        previous_target=existing[1] if existing else None)
+            return version
+        return self._write(work)
+
+    # ------------------------------------------------------------ CSFs
+    def list_csfs(self, plan_id: int, include_retired: bool = True) -> list[CSF]:
+        sql = "SELECT * FROM csfs WHERE plan_id = ? AND deleted_at IS NULL"
+        if not include_retired:
+            sql += " AND role <> 'retired'"
+        return [CSF(id=r["id"], plan_id=plan_id, name=r["name"], role=CSFRole(r["role"]),
+                    contribution=r["contribution"], actions=json.loads(r["actions"]),
+                    description=r["description"], position=r["position"])
+                for r in self._rows(sql + " ORDER BY position, id", [plan_id])]
+
+    def save_csf(self, csf: CSF, expected_version: int | None) -> CSF:
+        def work(cur):
+            self._bump_version(cur, csf.plan_id, expected_version)
+            values = [csf.name, str(csf.role), csf.contribution, _json(list(csf.actions)), csf.description]
+            if csf.id is None:
+                position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM csfs WHERE plan_id = ?",
+                                       [csf.plan_id]).fetchone()[0]
+                csf.position = position
+                csf.id = cur.execute("INSERT INTO csfs (name, role, contribution, actions, description, position, "
+                                     "plan_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                     values + [position, csf.plan_id]).fetchone()[0]
+            else:
+                cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ? "
+                            "WHERE id = ?", values + [csf.id])
+            self._audit(cur, csf.plan_id, "csf.save", csf_id=csf.id, name=csf.name, role=str(csf.role))
+            return csf
+        return self._write(work)
+
+    def delete_csf(self, plan_id: int, csf_id: int, expected_version: int | None) -> None:
+        def work(cur):
+            self._bump_version(cur, plan_id, expected_version)
+            cur.execute("UPDATE csfs SET deleted_at = current_timestamp WHERE id = ?", [csf_id])
+            self._audit(cur, plan_id, "csf.delete", csf_id=csf_id)
+        self._write(work)
+
+    def reorder_csfs(self, plan_id: int, ordered_ids: list[int], expected_version: int | None) -> None:
+        def work(cur):
+            self._bump_version(cur, plan_id, expected_version)
+            for position, csf_id in enumerate(ordered_ids):
+                cur.execute("UPDATE csfs SET position = ? WHERE id = ? AND plan_id = ?", [position, csf_id, plan_id])
+            self._audit(cur, plan_id, "csf.reorder", order=ordered_ids)
+        self._write(work)
+
+    # ------------------------------------------------------------ KPIs
+    _KPI_FIELDS = ("csf_id", "key", "name", "definition", "unit", "direction", "kind", "aggregation", "ratio_weight",
+                   "owner", "data_source", "annual_target", "amber_threshold", "red_threshold", "recovery_plan",
+                   "rationale")
+
+    def list_kpis(self, plan_id: int) -> list[KPI]:
+        kpis = []
+        for r in self._rows("SELECT * FROM kpis WHERE plan_id = ? AND deleted_at IS NULL ORDER BY position, id",
+                            [plan_id]):
+            values = {f.name: r[f.name] for f in fields(KPI) if f.name in r}
+            values.update(direction=Direction(r["direction"]), kind=Kind(r["kind"]),
+                          aggregation=Aggregation(r["aggregation"]))
+            kpis.append(KPI(**values))
+        return kpis
+
+    def save_kpi(self, kpi: KPI, expected_version: int | None, reason: str = "") -> KPI:
+        def work(cur):
+            self._bump_version(cur, kpi.plan_id, expected_version)
+            record = asdict(kpi)
+            values = [str(record[f]) if f in ("direction", "kind", "aggregation") else record[f]
+                      for f in self._KPI_FIELDS]
+            clash = cur.execute("SELECT id FROM kpis WHERE plan_id = ? AND key = ? AND deleted_at IS NULL "
+                                "AND id IS DISTINCT FROM ?", [kpi.plan_id, kpi.key, kpi.id]).fetchone()
+            if clash:
+                raise StoreError(f"duplicate KPI key {kpi.key!r}", key_name=kpi.key)
+            if kpi.id is None:
+                position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM kpis WHERE plan_id = ?",
+                                       [kpi.plan_id]).fetchone()[0]
+                kpi.position = position
+                columns = ", ".join(self._KPI_FIELDS)
+                marks = ", ".join("?" for _ in self._KPI_FIELDS)
+                kpi.id = cur.execute(f"INSERT INTO kpis ({columns}, position, plan_id) VALUES ({marks}, ?, ?) "
+                                     "RETURNING id", values + [position, kpi.plan_id]).fetchone()[0]
+                previous = None
+            else:
+                previous = cur.execute("SELECT annual_target FROM kpis WHERE id = ?", [kpi.id]).fetchone()
+                assignments = ", ".join(f"{f} = ?" for f in self._KPI_FIELDS)
+                cur.execute(f"UPDATE kpis SET {assignments} WHERE id = ?", values + [kpi.id])
+            self._audit(cur, kpi.plan_id, "kpi.save", kpi_id=kpi.id, key=kpi.key, annual_target=kpi.annual_target,
+                        previous_target=previous[0] if previous else None, reason=reason)
+            return kpi
+        return self._write(work)
+
+    def delete_kpi(self, plan_id: int, kpi_id: int, expected_version: int | None) -> None:
+        def work(cur):
+            self._bump_version(cur, plan_id, expected_version)
+            cur.execute("UPDATE kpis SET deleted_at = current_timestamp WHERE id = ?", [kpi_id])
+            self._audit(cur, plan_id, "kpi.delete", kpi_id=kpi_id)
+        self._write(work)
+
+    # ------------------------------------------------------------ monthly targets (versioned)
+    def get_monthly_targets(self, plan_id: int) -> dict[str, dict[date, float]]:
+        targets: dict[str, dict[date, float]] = {}
+        for key, month, value in self.cursor().execute(
+                "SELECT metric_key, month, value FROM monthly_targets WHERE plan_id = ? AND superseded_at IS NULL "
+                "ORDER BY metric_key, month", [plan_id]).fetchall():
+            targets.setdefault(key, {})[month] = value
+        return targets
+
+    def set_monthly_targets(self, plan_id: int, metric_key: str, values: dict[date, float], reason: str = "",
+                            expected_version: int | None = None) -> int:
+        """Replace the metric's monthly targets with a new version; the previous version stays, superseded."""
+        def work(cur):
+            self._bump_version(cur, plan_id, expected_version)
+            version = cur.execute("SELECT coalesce(max(version), 0) + 1 FROM monthly_targets "
+                                  "WHERE plan_id = ? AND metric_key = ?", [plan_id, metric_key]).fetchone()[0]
+            cur.execute("UPDATE monthly_targets SET superseded_at = current_timestamp "
+                        "WHERE plan_id = ? AND metric_key = ? AND superseded_at IS NULL", [plan_id, metric_key])
+            cur.executemany("INSERT INTO monthly_targets (plan_id, metric_key, month, value, version, reason) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            [[plan_id, metric_key, month, float(v), version, reason]
+                             for month, v in sorted(values.items())])
+            self._audit(cur, plan_id, "targets.set", key=metric_key, version=version, reason=reason)
+            return version
+        return self._write(work)
+
+    def target_history(self, plan_id: int, metric_key: str) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT version, month, value, reason, created_at, superseded_at FROM monthly_targets "
+            "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key]).df()
+
+    # ------------------------------------------------------------ actuals
+    def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> pd.DataFrame:
+        """Current actuals as a frame (metric_key, month, value, source, import_id)."""
+        sql = ("SELECT metric_key, month, value, source, import_id FROM actuals "
+               "WHERE plan_id = ? AND superseded_at IS NULL")
+        params: list[Any] = [plan_id]
+        if keys:
+            sql += " AND list_contains(?, metric_key)"
+            params.append(list(keys))
+        frame = self.cursor().execute(sql + " ORDER BY metric_key, month", params).df()
+        if not frame.empty:
+            frame["month"] = pd.to_datetime(frame["month"]).dt.date
+        return frame
+
+    def actual_values(self, plan_id: int) -> dict[str, dict[date, float]]:
+        """Current actuals as {metric_key: {month: value}}."""
+        values: dict[str, dict[date, float]] = {}
+        for key, month, value in self.cursor().execute(
+                "SELECT metric_key, month, value FROM actuals WHERE plan_id = ? AND superseded_at IS NULL",
+                [plan_id]).fetchall():
+            values.setdefault(key, {})[month] = value
+        return values
+
+    @staticmethod
+    def _supersede_and_insert(cur, plan_id: int, actuals: list[Actual], source: str,
+                              import_id: int | None) -> tuple[int, int]:
+        """Write actuals, superseding a different current value of the same metric-month. (written, unchanged)."""
+        written = unchanged = 0
+        for actual in actuals:
+            current = cur.execute("SELECT id, value FROM actuals WHERE plan_id = ? AND metric_key = ? AND month = ? "
+                                  "AND superseded_at IS NULL", [plan_id, actual.metric_key, actual.month]).fetchone()
+            if current and current[1] == actual.value:
+                unchanged += 1
+                continue
+            new_id = cur.execute("INSERT INTO actuals (plan_id, metric_key, month, value, source, import_id) "
+                                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                                 [plan_id, actual.metric_key, actual.month, float(actual.value), source,
+                                  import_id]).fetchone()[0]
+            if current:
+                cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = ? WHERE id = ?",
+                            [new_id, current[0]])
+            written += 1
+        return written, unchanged
+
+    def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual") -> int:
+        """Typed actuals: each changed metric-month supersedes the previous value (kept in history)."""
+        def work(cur):
+            written, _ = self._supersede_and_insert(cur, plan_id, actuals, source, None)
+            if written:
+                self._audit(cur, plan_id, "actuals.save", source=source, rows=written)
+            return written
+        return self._write(work)
+
+    def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
+        """Clear a metric-month: the row is superseded (kept in history), not removed."""
+        def work(cur):
+            cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? AND metric_key = ? "
+                        "AND month = ? AND superseded_at IS NULL", [plan_id, metric_key, month])
+            self._audit(cur, plan_id, "actuals.clear", key=metric_key, month=month)
+        self._write(work)
+
+    def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> pd.DataFrame:
+        sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "
+               "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ?")
+        params: list[Any] = [plan_id, metric_key]
+        if month is not None:
+            sql += " AND a.month = ?"
+            params.append(month)
+        return self.cursor().execute(sql + " ORDER BY a.month, a.id", params).df()
+
+    # ------------------------------------------------------------ imports
+    def find_import(self, plan_id: int, sha256: str) -> dict | None:
+        rows = self._rows("SELECT * FROM imports WHERE plan_id = ? AND sha256 = ? AND status = 'committed' "
+                          "ORDER BY id DESC LIMIT 1", [plan_id, sha256])
+        return rows[0] if rows else None
+
+    def commit_import(self, plan_id: int, meta: dict[str, Any], actuals: list[Actual],
+                      rejections: list[tuple[int | None, str, str]]) -> dict[str, Any]:
+        """Record an import and write its values, all in one transaction. `meta` holds file_name, sha256, encoding,
+        delimiter, shape, mapping, rows_total. Returns {import_id, written, unchanged}."""
+        def work(cur):
+            import_id = cur.execute(
+                "INSERT INTO imports (plan_id, file_name, sha256, encoding, delimiter, shape, mapping, rows_total, "
+                "rows_accepted, rows_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan_id, meta.get("file_name", ""), meta["sha256"], meta.get("encoding", ""),
+                 meta.get("delimiter", ""), meta.get("shape", ""), _json(meta.get("mapping", {})),
+                 int(meta.get("rows_total", 0)), int(meta.get("rows_accepted", len(actuals))),
+                 len(rejections)]).fetchone()[0]
+            if rejections:
+                cur.executemany("INSERT INTO import_rejections (import_id, line_no, reason, raw) VALUES (?, ?, ?, ?)",
+                                [[import_id, line, reason, raw] for line, reason, raw in rejections])
+            written, unchanged = self._supersede_and_insert(cur, plan_id, actuals, "import", import_id)
+            self._audit(cur, plan_id, "import.commit", import_id=import_id, file=meta.get("file_name", ""),
+                        written=written, unchanged=unchanged)
+            return {"import_id": import_id, "written": written, "unchanged": unchanged}
+        return self._write(work)
+
+    def revert_import(self, import_id: int) -> int:
+        """Undo an import: its current values are superseded and the values they replaced come back."""
+        def work(cur):
+            row = cur.execute("SELECT plan_id, status FROM imports WHERE id = ?", [import_id]).fetchone()
+            if row is None:
+                raise NotFound(f"import {import_id} not found", import_id=import_id)
+            plan_id, status = row
+            if status == "reverted":
+                return 0
+            current = cur.execute("SELECT id FROM actuals WHERE import_id = ? AND superseded_at IS NULL",
+                                  [import_id]).fetchall()
+            for (actual_id,) in current:
+                cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id = ?", [actual_id])
+                cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL WHERE superseded_by = ?",
+                            [actual_id])
+            cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
+                        [import_id])
+            self._audit(cur, plan_id, "import.revert", import_id=import_id, rows=len(current))
+            return len(current)
+        return self._write(work)
+
+    def list_imports(self, plan_id: int) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT id, file_name, encoding, shape, rows_total, rows_accepted, rows_rejected, status, created_at, "
+            "reverted_at FROM imports WHERE plan_id = ? ORDER BY id DESC", [plan_id]).df()
+
+    def import_rejections(self, import_id: int) -> pd.DataFrame:
+        return self.cursor().execute("SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
+                                     "ORDER BY line_no", [import_id]).df()
+
+    # ------------------------------------------------------------ mapping profiles
+    def save_profile(self, name: str, header_signature: str, mapping: dict, plan_id: int | None = None) -> int:
+        def work(cur):
+            existing = cur.execute("SELECT id FROM mapping_profiles WHERE header_signature = ? "
+                                   "AND plan_id IS NOT DISTINCT FROM ?", [header_signature, plan_id]).fetchone()
+            if existing:
+                cur.execute("UPDATE mapping_profiles SET name = ?, mapping = ?, updated_at = current_timestamp "
+                            "WHERE id = ?", [name, _json(mapping), existing[0]])
+                return existing[0]
+            return cur.execute("INSERT INTO mapping_profiles (plan_id, name, header_signature, mapping) "
+                               "VALUES (?, ?, ?, ?) RETURNING id",
+                               [plan_id, name, header_signature, _json(mapping)]).fetchone()[0]
+        return self._write(work)
+
+    def find_profile(self, header_signature: str, plan_id: int | None = None) -> dict | None:
+        """The profile saved for this header signature: the plan's own first, then a global one."""
+        rows = self._rows("SELECT * FROM mapping_profiles WHERE header_signature = ? "
+                          "AND (plan_id = ? OR plan_id IS NULL) ORDER BY plan_id NULLS LAST, updated_at DESC LIMIT 1",
+                          [header_signature, plan_id])
+        if not rows:
+            return None
+        return {**rows[0], "mapping": json.loads(rows[0]["mapping"])}
+
+    def get_profile(self, name_or_id: str | int) -> dict | None:
+        rows = self._rows("SELECT * FROM mapping_profiles WHERE CAST(id AS VARCHAR) = ? OR name = ? "
+                          "ORDER BY updated_at DESC LIMIT 1", [str(name_or_id), str(name_or_id)])
+        if not rows:
+            return None
+        return {**rows[0], "mapping": json.loads(rows[0]["mapping"])}
+
+    def list_profiles(self, plan_id: int | None = None) -> list[dict]:
+        rows = self._rows("SELECT * FROM mapping_profiles WHERE plan_id IS NOT DISTINCT FROM ? OR plan_id IS NULL "
+                          "ORDER BY name", [plan_id])
+        return [{**r, "mapping": json.loads(r["mapping"])} for r in rows]
+
+    # ------------------------------------------------------------ check-ins and reviews
+    def list_checkins(self, plan_id: int, metric_key: str | None = None) -> list[CheckIn]:
+        sql = "SELECT * FROM checkins WHERE plan_id = ?"
+        params: list[Any] = [plan_id]
+        if metric_key:
+            sql += " AND metric_key = ?"
+            params.append(metric_key)
+        return [CheckIn(id=r["id"], plan_id=plan_id, metric_key=r["metric_key"], month=r["month"],
+                        status=Status(r["status"]), why=r["why"], next_action=r["next_action"], owner=r["owner"],
+                        due=r["due"], result=r["result"])
+                for r in self._rows(sql + " ORDER BY month DESC, id DESC", params)]
+
+    def save_checkin(self, checkin: CheckIn) -> CheckIn:
+        def work(cur):
+            values = [checkin.metric_key, checkin.month, str(checkin.status), checkin.why, checkin.next_action,
+                      checkin.owner, checkin.due, checkin.result]
+            if checkin.id is None:
+                checkin.id = cur.execute(
+                    "INSERT INTO checkins (metric_key, month, status, why, next_action, owner, due, result, plan_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", values + [checkin.plan_id]).fetchone()[0]
+            else:
+                cur.execute("UPDATE checkins SET metric_key = ?, month = ?, status = ?, why = ?, next_action = ?, "
+                            "owner = ?, due = ?, result = ?, updated_at = current_timestamp WHERE id = ?",
+                            values + [checkin.id])
+            self._audit(cur, checkin.plan_id, "checkin.save", checkin_id=checkin.id, key=checkin.metric_key)
+            return checkin
+        return self._write(work)
+
+    def add_review(self, plan_id: int, review_date: date, metric_key: str, decision: str, reason: str) -> None:
+        def work(cur):
+            cur.execute("INSERT INTO reviews (plan_id, review_date, metric_key, decision, reason) VALUES (?, ?, ?, ?, ?)",
+                        [plan_id, review_date, metric_key, decision, reason])
+            self._audit(cur, plan_id, "review.add", key=metric_key, decision=decision)
+        self._write(work)
+
+    def list_reviews(self, plan_id: int) -> pd.DataFrame:
+        return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
+                                     "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
+
+    def audit_log(self, plan_id: int | None = None, limit: int = 200) -> pd.DataFrame:
+        sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"
+        params: list[Any] = []
+        if plan_id is not None:
+            sql += " WHERE plan_id = ?"
+            params.append(plan_id)
+        return self.cursor().execute(sql + " ORDER BY id DESC LIMIT ?", params + [limit]).df()
+
+
+def open_store(path: Path | str | None = None) -> Store:
+    """Open (creating and migrating) the database at `path`, the env override, or the default file."""
+    return Store(Path(path) if path else default_db_path())

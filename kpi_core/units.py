@@ -1,0 +1,156 @@
+"""Number parsing (Japanese spreadsheet conventions) and formatting (万/億 in ja, M in en).
+
+Units are free text on a KPI; a few well-known ones get special formatting:
+money ("JPY", "円", "¥"), rates ("%", "ratio"), everything else is a count with its unit appended.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from datetime import date, datetime
+
+MONEY_UNITS = {"jpy", "円", "¥", "yen", "usd", "$"}
+RATE_UNITS = {"%", "％", "ratio", "rate", "率"}
+
+
+def is_money(unit: str) -> bool:
+    return (unit or "").strip().lower() in MONEY_UNITS
+
+
+def is_rate(unit: str) -> bool:
+    return (unit or "").strip().lower() in RATE_UNITS
+
+
+# ---------------------------------------------------------------- parsing
+_NEGATIVE_MARKS = ("△", "▲", "−", "－")
+_STRIP = re.compile(r"[,\s¥￥$円]|JPY|jpy")
+
+
+def parse_number(text: object) -> float | None:
+    """A number from a cell as people type it: '1,200,000', '¥1.2M'-free forms, '１２３', '△5', '(123)', '25%'.
+
+    Returns None for a blank cell; raises ValueError for text that is not a number.
+    A percentage is returned as a fraction (25% -> 0.25).
+    """
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        if isinstance(text, float) and math.isnan(text):
+            return None
+        return float(text)
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    if raw in ("", "-", "—", "ー"):
+        return None
+    negative = False
+    for mark in _NEGATIVE_MARKS:
+        if raw.startswith(mark):
+            negative, raw = True, raw[len(mark):]
+    if raw.startswith("(") and raw.endswith(")"):
+        negative, raw = True, raw[1:-1]
+    percent = raw.endswith("%")
+    raw = _STRIP.sub("", raw.rstrip("%"))
+    multiplier = 1.0
+    for suffix, factor in (("億", 1e8), ("万", 1e4), ("千", 1e3)):
+        if raw.endswith(suffix):
+            raw, multiplier = raw[: -len(suffix)], factor
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    value *= multiplier
+    if percent:
+        value /= 100
+    return -value if negative else value
+
+
+_MONTH_PATTERNS = (
+    re.compile(r"^(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*(?:月)?(?:\s*[/\-.]?\s*(\d{1,2})\s*日?)?(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})(\d{2})$"),
+)
+_MONTH_NAMES = {m: i + 1 for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
+
+
+def parse_month(text: object) -> date | None:
+    """The first day of the month named by '2025/04', '2025-04', '2025/4/1', '2025年4月', 'Apr 2025', a datetime.
+
+    Returns None for blank; raises ValueError for anything else, including dates that do not exist (2025/02/30).
+    """
+    if text is None:
+        return None
+    if isinstance(text, datetime):
+        return date(text.year, text.month, 1)
+    if isinstance(text, date):
+        return date(text.year, text.month, 1)
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    if not raw:
+        return None
+    for pattern in _MONTH_PATTERNS:
+        match = pattern.match(raw)
+        if match:
+            year, month = int(match.group(1)), int(match.group(2))
+            day = int(match.group(3)) if match.lastindex and match.lastindex >= 3 and match.group(3) else 1
+            try:
+                date(year, month, day)
+            except ValueError:
+                raise ValueError(f"no such date: {text!r}") from None
+            return date(year, month, 1)
+    words = re.match(r"^([A-Za-z]{3})[a-z]*\.?[\s\-]*(\d{4})$", raw)
+    if words and words.group(1).lower() in _MONTH_NAMES:
+        return date(int(words.group(2)), _MONTH_NAMES[words.group(1).lower()], 1)
+    raise ValueError(f"not a month: {text!r}")
+
+
+# ---------------------------------------------------------------- formatting
+def _japanese_large(value: float) -> str:
+    """1億4,400万 style: 億 and 万 parts, dropping zero parts."""
+    sign = "-" if value < 0 else ""
+    n = round(abs(value))
+    oku, rest = divmod(n, 100_000_000)
+    man, ones = divmod(rest, 10_000)
+    parts = []
+    if oku:
+        parts.append(f"{oku:,}億")
+    if man:
+        parts.append(f"{man:,}万")
+    if ones or not parts:
+        parts.append(f"{ones:,}")
+    return sign + "".join(parts)
+
+
+def format_money(value: float | None, lang: str, full_digits: bool = False, currency: str = "JPY") -> str:
+    """¥144,000,000 as '1億4,400万円' (ja) or '¥144.0M' (en); full digits on request."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    symbol = "$" if currency.upper() == "USD" else "¥"
+    if full_digits or abs(value) < 10_000:
+        return f"{value:,.0f}円" if lang == "ja" and symbol == "¥" else f"{'-' if value < 0 else ''}{symbol}{abs(value):,.0f}"
+    if lang == "ja" and symbol == "¥":
+        return _japanese_large(value) + "円"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    for factor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if magnitude >= factor:
+            return f"{sign}{symbol}{magnitude / factor:,.1f}{suffix}"
+    return f"{sign}{symbol}{magnitude:,.0f}"
+
+
+def format_value(value: float | None, unit: str, lang: str, full_digits: bool = False) -> str:
+    """A value in its unit: money, rate as %, or a count with the unit appended."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if is_money(unit):
+        return format_money(value, lang, full_digits, "USD" if unit.strip().lower() in {"usd", "$"} else "JPY")
+    if is_rate(unit):
+        return f"{value * 100:,.1f}%"
+    text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+    return f"{text} {unit}".strip()
+
+
+def format_percent(value: float | None, signed: bool = False, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value * 100:+,.{digits}f}%" if signed else f"{value * 100:,.{digits}f}%"
