@@ -46,7 +46,7 @@ def validate_kgi(kgi: KGI, plan: Plan) -> list[Message]:
     if kgi.deadline is None:
         messages.append(Message("warning", "check.kgi_no_deadline"))
     else:
-        period_end = _period_end(plan)
+        period_end = period_end(plan)
         if kgi.deadline < plan.fiscal_start:
             messages.append(Message("error", "check.deadline_before_start", {"start": plan.fiscal_start}))
         elif kgi.deadline > period_end:
@@ -58,7 +58,7 @@ def validate_kgi(kgi: KGI, plan: Plan) -> list[Message]:
     return messages
 
 
-def _period_end(plan: Plan) -> date:
+def period_end(plan: Plan) -> date:
     """Last day of the plan period."""
     after = add_months(plan.fiscal_start, plan.months)
     return date.fromordinal(after.toordinal() - 1)

@@ -27,6 +27,19 @@ _NEGATIVE_MARKS = ("△", "▲", "−", "－")
 _STRIP = re.compile(r"[,\s¥￥$円]|JPY|jpy")
 
 
+_LARGE_UNITS = re.compile("[億万千]")
+_JAPANESE_NUMBER = re.compile(r"^(?:(\d+(?:\.\d+)?)億)?(?:(\d+(?:\.\d+)?)万)?(?:(\d+(?:\.\d+)?)千)?(\d+(?:\.\d+)?)?$")
+
+
+def _japanese_number(raw: str) -> float:
+    """'1億4400万' -> 144,000,000; '2.5万' -> 25,000."""
+    match = _JAPANESE_NUMBER.match(raw)
+    if not match or not any(match.groups()):
+        raise ValueError(raw)
+    oku, man, sen, ones = (float(g) if g else 0.0 for g in match.groups())
+    return oku * 1e8 + man * 1e4 + sen * 1e3 + ones
+
+
 def parse_number(text: object) -> float | None:
     """A number from a cell as people type it: '1,200,000', '¥1.2M'-free forms, '１２３', '△5', '(123)', '25%'.
 
@@ -50,17 +63,12 @@ def parse_number(text: object) -> float | None:
         negative, raw = True, raw[1:-1]
     percent = raw.endswith("%")
     raw = _STRIP.sub("", raw.rstrip("%"))
-    multiplier = 1.0
-    for suffix, factor in (("億", 1e8), ("万", 1e4), ("千", 1e3)):
-        if raw.endswith(suffix):
-            raw, multiplier = raw[: -len(suffix)], factor
     try:
-        value = float(raw)
+        value = _japanese_number(raw) if _LARGE_UNITS.search(raw) else float(raw)
     except ValueError:
         raise ValueError(f"not a number: {text!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"not a finite number: {text!r}")
-    value *= multiplier
     if percent:
         value /= 100
     return -value if negative else value

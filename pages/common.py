@@ -64,8 +64,13 @@ def t(key: str, **values: Any) -> str:
 
 
 def options_label(prefix: str) -> Callable[[object], str]:
-    """A `format_func` for enum options: shows the catalogue text `prefix.<value>`."""
-    return lambda value: t(f"{prefix}.{value}")
+    """A `format_func` for enum options: shows the catalogue text `prefix.<value>`.
+
+    The language is fixed when the function is made: widgets may call it outside the script run (tests, reruns),
+    where the session's language is not at hand.
+    """
+    language = lang()
+    return lambda value: i18n.t(f"{prefix}.{value}", language)
 
 
 # ---------------------------------------------------------------- formatting

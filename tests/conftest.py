@@ -31,3 +31,28 @@ def _run_from_root(monkeypatch: pytest.MonkeyPatch) -> None:
     """AppTest resolves page paths relative to the working directory."""
     monkeypatch.chdir(ROOT)
     os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+
+
+@pytest.fixture
+def make_app(db_path: Path):
+    """Build and run the whole app (navigation + sidebar) on one page, in one language, against `db_path`."""
+    from streamlit.testing.v1 import AppTest
+
+    def build(page: str = "pages/plans.py", lang: str = "en", plan_id: int | None = None, run: bool = True):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params["lang"] = lang
+        if plan_id is not None:
+            at.query_params["plan"] = str(plan_id)
+        if run:
+            at.run()
+            if page != "pages/plans.py":
+                at.switch_page(page)
+                at.run()
+        return at
+
+    return build
+
+
+def assert_clean(at) -> None:
+    """No exception element and no error box on the page."""
+    assert not at.exception, [e.value for e in at.exception]

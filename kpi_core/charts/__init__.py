@@ -1,0 +1,1 @@
+"""Altair chart builders: pure functions returning alt.Chart."""
