@@ -46,11 +46,11 @@ def validate_kgi(kgi: KGI, plan: Plan) -> list[Message]:
     if kgi.deadline is None:
         messages.append(Message("warning", "check.kgi_no_deadline"))
     else:
-        period_end = period_end(plan)
+        end = period_end(plan)
         if kgi.deadline < plan.fiscal_start:
             messages.append(Message("error", "check.deadline_before_start", {"start": plan.fiscal_start}))
-        elif kgi.deadline > period_end:
-            messages.append(Message("error", "check.deadline_after_end", {"end": period_end}))
+        elif kgi.deadline > end:
+            messages.append(Message("error", "check.deadline_after_end", {"end": end}))
     if not (kgi.basis or "").strip():
         messages.append(Message("warning", "check.kgi_no_basis"))
     if len(kgi.basis or "") > MAX_TEXT_LENGTH:
