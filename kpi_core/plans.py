@@ -1,0 +1,121 @@
+"""Plans page helpers: rows of the plan list, validation of plan fields, safe display of user text.
+
+Pure Python (no UI): the page reads widgets, calls these, and renders what they return.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from .model import Plan, PlanStatus, add_months
+from .steps import MAX_NAME_LENGTH, Message, check_name, step_progress_for
+
+MIN_MONTHS, MAX_MONTHS = 1, 36
+DEFAULT_MONTHS = 12
+CURRENCIES = ("JPY", "USD")  # the currencies that units.format_money knows how to show
+FISCAL_YEAR_FIRST_MONTH = 4  # the Japanese fiscal year starts in April
+
+
+# ---------------------------------------------------------------- months and periods
+def default_fiscal_start(today: date) -> date:
+    """April of the fiscal year that contains `today` (January-March belong to the year begun last April)."""
+    year = today.year if today.month >= FISCAL_YEAR_FIRST_MONTH else today.year - 1
+    return date(year, FISCAL_YEAR_FIRST_MONTH, 1)
+
+
+def fiscal_start_options(today: date, span: int = 24, include: date | None = None) -> list[date]:
+    """Months offered as a plan's first month: `span` months either side of the default fiscal start."""
+    centre = default_fiscal_start(today)
+    options = [add_months(centre, offset) for offset in range(-span, span + 1)]
+    if include is not None:
+        first = date(include.year, include.month, 1)
+        if first not in options:
+            options = sorted([*options, first])
+    return options
+
+
+def format_month(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def format_period(plan: Plan) -> str:
+    """'2026-04 – 2027-03': the first and last month of the plan."""
+    return f"{format_month(plan.fiscal_start)} – {format_month(plan.end_month)}"
+
+
+# ---------------------------------------------------------------- the plan list
+@dataclass
+class PlanRow:
+    plan: Plan
+    period: str
+    steps_done: int
+    steps_total: int
+    is_current: bool
+
+    @property
+    def progress(self) -> str:
+        return f"{self.steps_done}/{self.steps_total}"
+
+    @property
+    def archived(self) -> bool:
+        return self.plan.status == PlanStatus.ARCHIVED
+
+
+def plan_rows(store, current_id: int | None, include_archived: bool = True) -> list[PlanRow]:
+    """One row per live plan: open plans first, newest first, then archived ones."""
+    rows = []
+    for plan in store.list_plans(include_archived=include_archived):
+        done = step_progress_for(store, plan)
+        rows.append(PlanRow(plan, format_period(plan), sum(done), len(done), plan.id == current_id))
+    return sorted(rows, key=lambda row: (row.archived, -(row.plan.id or 0)))
+
+
+def filter_rows(rows: list[PlanRow], query: str) -> list[PlanRow]:
+    """Rows whose name or department contains `query` (case-insensitive); all rows for an empty query."""
+    needle = (query or "").strip().casefold()
+    if not needle:
+        return rows
+    return [r for r in rows if needle in r.plan.name.casefold() or needle in r.plan.department.casefold()]
+
+
+# ---------------------------------------------------------------- validation
+def validate_plan_fields(name: str, department: str = "", months: int = DEFAULT_MONTHS,
+                         currency: str = "JPY") -> list[Message]:
+    """Errors that block creating or renaming a plan; keys and values for the catalogue."""
+    messages = check_name(name, "plan_name")
+    if len((department or "").strip()) > MAX_NAME_LENGTH:
+        messages.append(Message("error", "check.name_too_long",
+                                {"field": "department", "max": MAX_NAME_LENGTH, "length": len(department.strip())}))
+    if not isinstance(months, int) or not MIN_MONTHS <= months <= MAX_MONTHS:
+        messages.append(Message("error", "plans.error.months_range", {"min": MIN_MONTHS, "max": MAX_MONTHS}))
+    if currency not in CURRENCIES:
+        messages.append(Message("error", "plans.error.currency", {"allowed": ", ".join(CURRENCIES)}))
+    return messages
+
+
+def blank_plan(name: str, department: str, fiscal_start: date, months: int, currency: str) -> Plan:
+    """A new plan from the form's values, trimmed; call `validate_plan_fields` first."""
+    return Plan(name=name.strip(), department=(department or "").strip(),
+                fiscal_start=date(fiscal_start.year, fiscal_start.month, 1), months=months, currency=currency)
+
+
+def copy_name(name: str, suffix: str) -> str:
+    """'<name> <suffix>' for a duplicate, shortening the original so the result stays a valid name."""
+    room = MAX_NAME_LENGTH - len(suffix) - 1
+    return f"{name.strip()[:max(room, 1)].rstrip()} {suffix}"
+
+
+# ---------------------------------------------------------------- safe display
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~=$:&])")
+
+
+def markdown_text(text: str) -> str:
+    """User text made inert for a markdown element: every markdown/HTML character escaped, shown as typed."""
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def unarchived_status(steps_done: list[bool]) -> PlanStatus:
+    """The status an archived plan returns to: active once PDCA has actuals (the last step), else a draft."""
+    return PlanStatus.ACTIVE if steps_done and steps_done[-1] else PlanStatus.DRAFT
