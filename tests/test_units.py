@@ -1,0 +1,59 @@
+"""Number parsing in Japanese spreadsheet conventions, and money formatting per language."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from kpi_core.units import format_money, format_percent, format_value, parse_month, parse_number
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1,200,000", 1_200_000), ("¥1,200,000", 1_200_000), ("1,200,000円", 1_200_000), ("１２３", 123),
+    ("△5", -5), ("▲1,000", -1000), ("(123)", -123), ("25%", 0.25), ("２５％", 0.25), ("1億4,400万円", 144_000_000),
+    ("1億2000万", 120_000_000), ("2.5万", 25_000), (" 42 ", 42), (7, 7), (0, 0),
+])
+def test_parse_number(text, expected):
+    assert parse_number(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("blank", [None, "", "  ", "-", float("nan")])
+def test_blank_is_missing_not_zero(blank):
+    assert parse_number(blank) is None
+
+
+@pytest.mark.parametrize("bad", ["abc", "1.2.3", "万", "1e999", "<script>"])
+def test_not_a_number(bad):
+    with pytest.raises(ValueError):
+        parse_number(bad)
+
+
+@pytest.mark.parametrize("text", ["2025/04", "2025-04", "2025/4/1", "2025年4月", "2025年04月", "Apr 2025",
+                                  "April 2025", "202504", "2025-04-15 10:23:00", datetime(2025, 4, 15, 10, 23),
+                                  date(2025, 4, 30), "２０２５／４"])
+def test_parse_month(text):
+    assert parse_month(text) == date(2025, 4, 1)
+
+
+@pytest.mark.parametrize("bad", ["2025/02/30", "2025/13", "next month", "2025/00"])
+def test_impossible_months_are_refused(bad):
+    with pytest.raises(ValueError):
+        parse_month(bad)
+
+
+def test_money_formatting_per_language():
+    assert format_money(144_000_000, "ja") == "1億4,400万円"
+    assert format_money(144_000_000, "en") == "¥144.0M"
+    assert format_money(24_000_000, "ja") == "2,400万円"
+    assert format_money(120_000_000, "ja") == "1億2,000万円"
+    assert format_money(144_000_000, "ja", full_digits=True) == "144,000,000円"
+    assert format_money(144_000_000, "en", full_digits=True) == "¥144,000,000"
+    assert format_money(-24_000_000, "en") == "-¥24.0M"
+    assert format_money(None, "en") == "—"
+
+
+def test_value_formatting_by_unit():
+    assert format_value(0.25, "%", "en") == "25.0%"
+    assert format_value(40, "件", "ja") == "40 件"
+    assert format_value(960_000, "JPY", "ja") == "96万円"
+    assert format_percent(0.2, signed=True) == "+20.0%"
