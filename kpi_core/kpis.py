@@ -1,0 +1,256 @@
+"""Checks and computations of steps 3 (CSF) and 4 (KPI).
+
+Parsing what people type (amounts, rates in percent, action lists), validation that blocks a save, the SMART check
+of a KPI, the balance of the KPI set (3-5, leading and lagging) and how much of the gap the CSFs cover.
+Pure Python: every result is data with catalogue keys, the pages turn them into text.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .drivers import FormulaError, parse_formula
+from .model import CSF, KPI, Aggregation, CSFRole, Kind
+from .steps import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
+from .units import is_rate, parse_number
+
+KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MAX_KEY_LENGTH = 40
+MAX_UNIT_LENGTH = 20
+MAX_ACTIONS = 30
+MAX_ACTION_LENGTH = 200
+MAX_THRESHOLD_PCT = 200.0
+RECOMMENDED_KPIS = (3, 5)
+# Words that promise effort rather than name a quantity: "営業力強化" is not a KPI, "商談数 50件/月" is.
+VAGUE_WORDS = ("強化", "向上", "改善", "推進", "徹底", "活性化", "最大化", "充実",
+               "improve", "strengthen", "enhance", "boost", "optimise", "optimize")
+_BULLETS = ("-", "*", "・", "•", "●", "○", "■", "□")
+
+
+# ---------------------------------------------------------------- typed values
+def parse_amount(text: str, unit: str, field_label: str) -> tuple[float | None, list[Message]]:
+    """A non-negative value typed on a form; rates are typed in percent ('25' or '25%' both mean 0.25).
+
+    Returns (value, errors); a blank field gives (None, []).
+    """
+    raw = unicodedata.normalize("NFKC", text or "").strip()
+    try:
+        value = parse_number(raw)
+    except ValueError:
+        return None, [Message("error", "check.not_a_number", {"value": raw[:50]})]
+    if value is None:
+        return None, []
+    if is_rate(unit) and "%" not in raw:
+        value /= 100
+    if value < 0:
+        return None, [Message("error", "check.negative", {"field": field_label})]
+    if is_rate(unit) and value > 1:
+        return None, [Message("error", "check.rate_range")]
+    return value, []
+
+
+def typed_text(value: float | None, unit: str) -> str:
+    """A stored value as the user types it back: plain digits, rates in percent."""
+    if value is None:
+        return ""
+    shown = value * 100 if is_rate(unit) else value
+    return f"{shown:.10g}"
+
+
+def parse_actions(text: str) -> list[str]:
+    """Candidate actions, one per line; bullets and blank lines dropped, duplicates removed in order."""
+    actions: list[str] = []
+    for line in (text or "").splitlines():
+        item = line.strip()
+        while item.startswith(_BULLETS):
+            item = item[1:].strip()
+        if item and item not in actions:
+            actions.append(item)
+    return actions
+
+
+# ---------------------------------------------------------------- CSF
+def validate_csf(csf: CSF) -> list[Message]:
+    """Errors that block saving a CSF."""
+    messages = check_name(csf.name, "csf_name")
+    if csf.contribution is None or csf.contribution < 0:
+        messages.append(Message("error", "csf.err.contribution"))
+    if len(csf.description or "") > MAX_TEXT_LENGTH:
+        messages.append(Message("error", "check.text_too_long", {"max": MAX_TEXT_LENGTH}))
+    if len(csf.actions) > MAX_ACTIONS:
+        messages.append(Message("error", "csf.err.too_many_actions", {"max": MAX_ACTIONS}))
+    if any(len(action) > MAX_ACTION_LENGTH for action in csf.actions):
+        messages.append(Message("error", "csf.err.action_too_long", {"max": MAX_ACTION_LENGTH}))
+    return messages
+
+
+def move_item(ids: Sequence[int], item_id: int, step: int) -> list[int]:
+    """The order after moving `item_id` by `step` places (-1 = up), clamped at both ends."""
+    order = list(ids)
+    if item_id not in order:
+        return order
+    index = order.index(item_id)
+    target = max(0, min(len(order) - 1, index + step))
+    order.insert(target, order.pop(index))
+    return order
+
+
+def grouped_order(csfs: Sequence[CSF]) -> list[int]:
+    """CSF ids in display order: primary, then fallback, then retired, each by position."""
+    rank = {CSFRole.PRIMARY: 0, CSFRole.FALLBACK: 1, CSFRole.RETIRED: 2}
+    return [c.id for c in sorted(csfs, key=lambda c: (rank[c.role], c.position, c.id or 0))]
+
+
+def reorder_within_role(csfs: Sequence[CSF], csf_id: int, step: int) -> list[int]:
+    """The full CSF order after moving one CSF up or down among the CSFs of its own role."""
+    role = next(c.role for c in csfs if c.id == csf_id)
+    order = grouped_order(csfs)
+    same_role = [i for i in order if next(c.role for c in csfs if c.id == i) == role]
+    moved = iter(move_item(same_role, csf_id, step))
+    return [next(moved) if i in same_role else i for i in order]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the gap the primary CSFs are expected to close (all in KGI units)."""
+
+    gap: float  # target - current, signed (negative when the KGI must go down)
+    covered: float  # sum of the primary CSFs' contributions (magnitudes)
+    share: float | None  # covered / |gap|; None when there is no gap
+    uncovered: float  # |gap| - covered; negative when the CSFs over-cover the gap
+
+    @property
+    def over_covered(self) -> bool:
+        return self.uncovered < 0
+
+
+def coverage(csfs: Iterable[CSF], gap: float) -> Coverage:
+    covered = sum(c.contribution for c in csfs if c.role == CSFRole.PRIMARY)
+    size = abs(gap)
+    return Coverage(gap, covered, covered / size if size else None, size - covered)
+
+
+# ---------------------------------------------------------------- KPI
+def validate_kpi(kpi: KPI, others: Sequence[KPI], kgi_key: str = "") -> list[Message]:
+    """Errors that block saving a KPI, then warnings. `others` are the plan's other KPIs (for unique keys)."""
+    messages = check_key(kpi.key, [k.key for k in others if k.id != kpi.id or kpi.id is None], kgi_key)
+    messages += check_name(kpi.name, "kpi_name")
+    if len((kpi.unit or "").strip()) > MAX_UNIT_LENGTH:
+        messages.append(Message("error", "kpi.err.unit_too_long", {"max": MAX_UNIT_LENGTH}))
+    if kpi.annual_target is not None:
+        if kpi.annual_target < 0:
+            messages.append(Message("error", "kpi.err.target_negative"))
+        elif is_rate(kpi.unit) and kpi.annual_target > 1:
+            messages.append(Message("error", "check.rate_range"))
+    messages += check_thresholds(kpi.amber_threshold, kpi.red_threshold)
+    for text in (kpi.owner, kpi.data_source):
+        if len(text or "") > MAX_NAME_LENGTH:
+            messages.append(Message("error", "kpi.err.field_too_long", {"max": MAX_NAME_LENGTH}))
+    for text in (kpi.definition, kpi.recovery_plan, kpi.rationale):
+        if len(text or "") > MAX_TEXT_LENGTH:
+            messages.append(Message("error", "check.text_too_long", {"max": MAX_TEXT_LENGTH}))
+    messages += _check_ratio_weight(kpi, others)
+    return messages
+
+
+def check_key(key: str, taken: Iterable[str], kgi_key: str = "") -> list[Message]:
+    """A KPI key is a slug usable in formulas: a letter, then letters, digits or underscores; unique in the plan."""
+    text = (key or "").strip()
+    if not text:
+        return [Message("error", "kpi.err.key_empty")]
+    if len(text) > MAX_KEY_LENGTH or not KEY_PATTERN.match(text) or keyword.iskeyword(text):
+        return [Message("error", "kpi.err.key_format", {"key": text[:50], "max": MAX_KEY_LENGTH})]
+    if text in set(taken):
+        return [Message("error", "kpi.err.key_duplicate", {"key": text})]
+    if kgi_key and text == kgi_key:
+        return [Message("error", "kpi.err.key_is_kgi", {"key": text})]
+    return []
+
+
+def check_thresholds(amber: float, red: float) -> list[Message]:
+    """Attainment thresholds as fractions: 0 <= red < amber <= 2 (95 % / 85 % is the usual pair)."""
+    limit = MAX_THRESHOLD_PCT / 100
+    if not (0 <= red < amber <= limit):
+        return [Message("error", "kpi.err.thresholds", {"max": MAX_THRESHOLD_PCT})]
+    return []
+
+
+def _check_ratio_weight(kpi: KPI, others: Sequence[KPI]) -> list[Message]:
+    weight = (kpi.ratio_weight or "").strip()
+    if kpi.aggregation != Aggregation.RATIO:
+        return [Message("warning", "kpi.warn.weight_ignored")] if weight else []
+    if not weight:
+        return [Message("warning", "kpi.warn.no_weight")]
+    try:
+        parse_formula(weight, allowed=[k.key for k in others if k.key != kpi.key])
+    except FormulaError as exc:
+        return [Message("error", exc.key, dict(exc.values))]
+    return []
+
+
+@dataclass(frozen=True)
+class SmartFinding:
+    """One SMART miss of a KPI: the letter it belongs to ('' for the action/owner check) and its catalogue key."""
+
+    letter: str
+    key: str
+    values: dict
+
+
+SMART_LETTERS = ("S", "M", "A", "R", "T")
+
+
+def smart_check(kpi: KPI, csf_ids: Iterable[int]) -> list[SmartFinding]:
+    """What keeps the KPI from being Specific, Measurable, Achievable, Relevant, Time-bound (and owned)."""
+    findings = []
+    vague = vague_word(f"{kpi.name} {kpi.definition}")
+    if vague:
+        findings.append(SmartFinding("S", "kpi.smart.vague", {"word": vague}))
+    if not (kpi.definition or "").strip():
+        findings.append(SmartFinding("S", "kpi.smart.no_definition", {}))
+    if not (kpi.unit or "").strip():
+        findings.append(SmartFinding("M", "kpi.smart.no_unit", {}))
+    if not (kpi.data_source or "").strip():
+        findings.append(SmartFinding("M", "kpi.smart.no_source", {}))
+    if not (kpi.rationale or "").strip():
+        findings.append(SmartFinding("A", "kpi.smart.no_rationale", {}))
+    if kpi.csf_id is None or kpi.csf_id not in set(csf_ids):
+        findings.append(SmartFinding("R", "kpi.smart.no_csf", {}))
+    if kpi.annual_target is None:
+        findings.append(SmartFinding("T", "kpi.smart.no_target", {}))
+    if not (kpi.owner or "").strip():
+        findings.append(SmartFinding("", "kpi.smart.no_owner", {}))
+    return findings
+
+
+def smart_letters(findings: Iterable[SmartFinding]) -> dict[str, bool]:
+    """Each SMART letter and whether the KPI passes it."""
+    missed = {f.letter for f in findings}
+    return {letter: letter not in missed for letter in SMART_LETTERS}
+
+
+def vague_word(text: str) -> str:
+    """The first vague word of `text` when the text carries no number, else ''."""
+    normalised = unicodedata.normalize("NFKC", text or "")
+    if any(ch.isdigit() for ch in normalised):
+        return ""
+    lowered = normalised.lower()
+    return next((word for word in VAGUE_WORDS if word in lowered), "")
+
+
+def set_warnings(kpis: Sequence[KPI]) -> list[Message]:
+    """The balance of the KPI set: 3-5 of them, at least one leading and one lagging."""
+    low, high = RECOMMENDED_KPIS
+    messages = []
+    if len(kpis) < low:
+        messages.append(Message("warning", "kpi.warn.too_few", {"count": len(kpis), "low": low, "high": high}))
+    elif len(kpis) > high:
+        messages.append(Message("warning", "kpi.warn.too_many", {"count": len(kpis), "low": low, "high": high}))
+    if kpis and not any(k.kind == Kind.LEADING for k in kpis):
+        messages.append(Message("warning", "kpi.warn.no_leading"))
+    if kpis and not any(k.kind == Kind.LAGGING for k in kpis):
+        messages.append(Message("warning", "kpi.warn.no_lagging"))
+    return messages
