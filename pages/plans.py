@@ -1,6 +1,294 @@
-"""Placeholder until the page is written."""
+"""Plans: the default page. Welcome, the plan list, new plans (template gallery or blank) and plan management."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
 import streamlit as st
 
-from pages.common import t
+from kpi_core.model import Plan, PlanStatus
+from kpi_core.plans import (
+    CURRENCIES,
+    DEFAULT_MONTHS,
+    MAX_MONTHS,
+    MIN_MONTHS,
+    PlanRow,
+    blank_plan,
+    copy_name,
+    filter_rows,
+    fiscal_start_options,
+    format_month,
+    format_period,
+    markdown_text,
+    plan_rows,
+    unarchived_status,
+    validate_plan_fields,
+)
+from kpi_core.steps import Message, check_name, step_progress_for
+from kpi_core.store import Store
+from pages.common import (
+    current_plan,
+    error_text,
+    get_store,
+    page_header,
+    remember_version,
+    run_save,
+    seen_version,
+    select_plan,
+    t,
+)
 
-st.title(t("page.plans"))
+STEP_ICONS = ["🎯", "📏", "🧭", "📊", "🔁"]
+STEP_KEYS = ["kgi", "gap", "csf", "kpi", "pdca"]
+STATUS_COLOURS = {PlanStatus.DRAFT: "gray", PlanStatus.ACTIVE: "green", PlanStatus.ARCHIVED: "orange"}
+SEARCH_FROM = 6  # plans in the list before a search box is worth its space
+FIRST_STEP = "pages/step1_kgi.py"
+NEXT_MANAGED = "_plans_manage_next"
+
+
+# ---------------------------------------------------------------- small helpers
+def _attempt(action: Callable[[], Any], success_key: str) -> tuple[bool, Any]:
+    """Run a store action: (True, its result), or (False, None) after showing the error in the user's language."""
+    try:
+        result = action()
+    except Exception as exc:  # noqa: BLE001 - StoreError or a domain error with a catalogue key, never a traceback
+        st.error(error_text(exc))
+        return False, None
+    st.session_state.setdefault("_flash", []).append(t(success_key))
+    return True, result
+
+
+def _show_messages(messages: list[Message]) -> bool:
+    """Show check messages; True when none of them blocks the action."""
+    for message in messages:
+        (st.error if message.level == "error" else st.warning)(t(message.key, **message.values))
+    return not any(m.level == "error" for m in messages)
+
+
+def _status_badge(status: PlanStatus) -> str:
+    return f":{STATUS_COLOURS[status]}-badge[{t(f'enum.plan_status.{status}')}]"
+
+
+# ---------------------------------------------------------------- welcome
+def _welcome(has_plans: bool) -> None:
+    with st.container(border=True):
+        st.subheader(t("plans.welcome.title"))
+        st.markdown(t("plans.welcome.line1") + "  \n" + t("plans.welcome.line2"))
+        for column, icon, key, n in zip(st.columns(5), STEP_ICONS, STEP_KEYS, range(1, 6)):
+            column.markdown(f"#### {icon} {t(f'page.{key}')}")
+            column.caption(f"{t('nav.step_prefix', n=n)} · {t(f'plans.step.{key}')}")
+        if not has_plans:
+            st.info(t("plans.welcome.start"), icon="👇")
+
+
+# ---------------------------------------------------------------- plan list
+def _plan_list(rows: list[PlanRow]) -> None:
+    st.header(t("plans.list.title"))
+    visible = rows
+    top = st.columns([3, 1]) if len(rows) >= SEARCH_FROM else None
+    if top:
+        query = top[0].text_input(t("plans.list.search"), key="plans_search")
+        visible = filter_rows(rows, query)
+    show_archived = (top[1] if top else st).toggle(t("plans.list.show_archived"), key="plans_show_archived")
+    if not show_archived:
+        visible = [row for row in visible if not row.archived]
+    st.caption(t("plans.list.count", n=len(visible)))
+    if not visible:
+        st.info(t("plans.list.no_match"))
+        return
+    with st.container(border=True):
+        widths = [4, 2, 1.2, 1.6, 1]
+        for column, key in zip(st.columns(widths), ["plan", "period", "status", "progress"]):
+            column.caption(t(f"plans.list.header_{key}"))
+        for row in visible:
+            _plan_row(row, widths)
+
+
+def _plan_row(row: PlanRow, widths: list[float]) -> None:
+    plan = row.plan
+    name_col, period_col, status_col, progress_col, open_col = st.columns(widths, vertical_alignment="center")
+    marker = f" :blue-badge[⭐ {t('plans.list.current')}]" if row.is_current else ""
+    name_col.markdown(f"**{markdown_text(plan.name)}**{marker}")
+    name_col.caption(markdown_text(plan.department) if plan.department.strip() else t("plans.list.no_department"))
+    period_col.markdown(row.period)
+    period_col.caption(t("plans.list.months", n=plan.months))
+    status_col.markdown(_status_badge(plan.status))
+    progress_col.progress(row.steps_done / row.steps_total, text=row.progress)
+    if open_col.button(t("plans.list.open"), key=f"plans_open_{plan.id}", help=t("plans.list.open_help"),
+                       type="primary" if row.is_current else "secondary", use_container_width=True):
+        select_plan(plan.id)
+        st.switch_page(FIRST_STEP)
+
+
+# ---------------------------------------------------------------- new plans
+def _new_plan(store: Store) -> None:
+    st.header(t("plans.new.title"))
+    st.subheader(t("plans.new.gallery"))
+    st.caption(t("plans.new.gallery_help"))
+    _gallery(store)
+    st.subheader(t("plans.new.blank"))
+    _blank_form(store)
+
+
+def _fiscal_start_input(label_key: str, key: str) -> date:
+    options = fiscal_start_options(date.today())
+    default = options[len(options) // 2]
+    return st.selectbox(t(label_key), options, index=options.index(default), format_func=format_month, key=key)
+
+
+def _blank_form(store: Store) -> None:
+    with st.form("plans_blank_form", border=True):
+        st.caption(t("plans.new.blank_help"))
+        name_col, department_col = st.columns(2)
+        name = name_col.text_input(t("plans.field.name"), placeholder=t("plans.field.name_placeholder"),
+                                   key="plans_blank_name")
+        department = department_col.text_input(t("plans.field.department"),
+                                               placeholder=t("plans.field.department_placeholder"),
+                                               key="plans_blank_department")
+        start_col, months_col, currency_col = st.columns(3)
+        with start_col:
+            fiscal_start = _fiscal_start_input("plans.field.fiscal_start", "plans_blank_start")
+        months = months_col.number_input(t("plans.field.months"), min_value=MIN_MONTHS, max_value=MAX_MONTHS,
+                                         value=DEFAULT_MONTHS, step=1, help=t("plans.field.months_help"),
+                                         key="plans_blank_months")
+        currency = currency_col.selectbox(t("plans.field.currency"), CURRENCIES, key="plans_blank_currency")
+        submitted = st.form_submit_button(t("plans.blank.submit"), type="primary")
+    if not submitted:
+        return
+    if not _show_messages(validate_plan_fields(name, department, int(months), currency)):
+        return
+    ok, created = _attempt(
+        lambda: store.create_plan(blank_plan(name, department, fiscal_start, int(months), currency)),
+        "plans.blank.created")
+    if ok:
+        select_plan(created.id)
+        st.switch_page(FIRST_STEP)
+
+
+def _gallery(store: Store) -> None:
+    """Template cards; filled in once the template module is available."""
+
+
+# ---------------------------------------------------------------- manage
+def _manage(store: Store, rows: list[PlanRow], current: Plan | None) -> Plan | None:
+    """Rename, duplicate, archive, delete or export one plan; returns the plan shown (its version is remembered)."""
+    st.header(t("plans.manage.title"))
+    plans = {row.plan.id: row.plan for row in rows}
+    ids = list(plans)
+    default = ids.index(current.id) if current is not None and current.id in plans else 0
+    if st.session_state.get(NEXT_MANAGED) in plans:
+        st.session_state["plans_manage_plan"] = st.session_state.pop(NEXT_MANAGED)
+    suffix = " " + t("plans.manage.archived_suffix")
+    pid = st.selectbox(t("plans.manage.plan"), ids, index=default, key="plans_manage_plan",
+                       format_func=lambda i: plans[i].name + (suffix if plans[i].status == PlanStatus.ARCHIVED
+                                                              else ""))
+    plan = plans[pid]
+    tabs = st.tabs([t(f"plans.manage.tab_{k}") for k in ("rename", "duplicate", "archive", "delete", "export")])
+    with tabs[0]:
+        _rename(store, plan)
+    with tabs[1]:
+        _duplicate(store, plan)
+    with tabs[2]:
+        _archive(store, plan)
+    with tabs[3]:
+        _delete(store, plan, current)
+    with tabs[4]:
+        _export(store, plan)
+    return plan
+
+
+def _rename(store: Store, plan: Plan) -> None:
+    with st.form(f"plans_rename_form_{plan.id}", border=False):
+        name = st.text_input(t("plans.field.name"), value=plan.name, key=f"plans_rename_name_{plan.id}")
+        department = st.text_input(t("plans.field.department"), value=plan.department,
+                                   key=f"plans_rename_department_{plan.id}")
+        submitted = st.form_submit_button(t("plans.rename.submit"))
+    if not submitted or not _show_messages(validate_plan_fields(name, department, plan.months, plan.currency)):
+        return
+    renamed = replace(plan, name=name.strip(), department=department.strip())
+    if run_save(lambda: store.update_plan(renamed, seen_version(plan)), plan) is not None:
+        st.rerun()
+
+
+def _duplicate(store: Store, plan: Plan) -> None:
+    st.caption(t("plans.duplicate.help"))
+    name = st.text_input(t("plans.duplicate.name"), value=copy_name(plan.name, t("plans.copy_suffix")),
+                         key=f"plans_duplicate_name_{plan.id}")
+    if not st.button(t("plans.duplicate.submit"), key=f"plans_duplicate_{plan.id}"):
+        return
+    if not _show_messages(check_name(name, "plan_name")):
+        return
+    ok, copy = _attempt(lambda: store.duplicate_plan(plan.id, name.strip()), "plans.duplicate.done")
+    if ok:
+        select_plan(copy.id)
+        st.session_state[NEXT_MANAGED] = copy.id  # applied before the selectbox is drawn again
+        st.rerun()
+
+
+def _archive(store: Store, plan: Plan) -> None:
+    if plan.status == PlanStatus.ARCHIVED:
+        st.caption(t("plans.archive.archived_help"))
+        if st.button(t("plans.archive.unarchive"), key=f"plans_unarchive_{plan.id}"):
+            status = unarchived_status(step_progress_for(store, plan))
+            if _attempt(lambda: store.set_plan_status(plan.id, status), "plans.archive.unarchived")[0]:
+                st.rerun()
+        return
+    st.caption(t("plans.archive.help"))
+    if st.button(t("plans.archive.submit"), key=f"plans_archive_{plan.id}") and _attempt(
+            lambda: store.set_plan_status(plan.id, PlanStatus.ARCHIVED), "plans.archive.done")[0]:
+        st.rerun()
+
+
+def _delete(store: Store, plan: Plan, current: Plan | None) -> None:
+    st.caption(t("plans.delete.help"))
+    confirm_key = f"plans_delete_confirm_{plan.id}"
+    confirmed = st.checkbox(t("plans.delete.confirm"), key=confirm_key)
+    if not st.button(t("plans.delete.submit"), key=f"plans_delete_{plan.id}", type="primary"):
+        return
+    if not confirmed:
+        st.warning(t("plans.delete.need_confirm"))
+        return
+    if not _attempt(lambda: store.delete_plan(plan.id), "plans.delete.done")[0]:
+        return
+    if current is not None and current.id == plan.id:
+        select_plan(None)
+    st.session_state.pop(confirm_key, None)  # a restored plan must be confirmed again before a new delete
+    st.rerun()
+
+
+def _export(store: Store, plan: Plan) -> None:
+    """Save the plan as a template; filled in once the template module is available."""
+    st.caption(t("plans.export.unavailable"))
+
+
+def _recently_deleted(store: Store) -> None:
+    deleted = list(reversed(store.deleted_plans()))
+    if not deleted:
+        return
+    with st.expander(t("plans.deleted.title", n=len(deleted))):
+        for plan in deleted:
+            name_col, period_col, button_col = st.columns([4, 2, 1], vertical_alignment="center")
+            name_col.markdown(markdown_text(plan.name))
+            period_col.caption(format_period(plan))
+            if button_col.button(t("plans.deleted.restore"), key=f"plans_restore_{plan.id}") and _attempt(
+                    lambda pid=plan.id: store.restore_plan(pid), "plans.deleted.restored")[0]:
+                st.rerun()
+
+
+# ---------------------------------------------------------------- page
+store = get_store()
+plan = current_plan(store)
+page_header(None, "page.plans", "plans.intro")
+rows = plan_rows(store, plan.id if plan else None)
+_welcome(bool(rows))
+if rows:
+    _plan_list(rows)
+_new_plan(store)
+managed = _manage(store, rows, plan) if rows else None
+_recently_deleted(store)
+if managed is not None:
+    remember_version(managed)
+if plan is not None:
+    remember_version(plan)
