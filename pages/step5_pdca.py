@@ -1,6 +1,335 @@
-"""Placeholder until the page is written."""
+"""Step 5 PDCA: type the monthly actuals, see actual vs target with status, log check-ins, review the KPI set."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import partial
+
+import pandas as pd
 import streamlit as st
 
-from pages.common import t
+from kpi_core import i18n
+from kpi_core import tracking as tr
+from kpi_core.charts import tracking as charts
+from kpi_core.model import CheckIn, Plan, Status
+from kpi_core.plans import markdown_text
+from kpi_core.units import is_rate
+from pages.common import (
+    fmt,
+    fmt_pct,
+    full_digits,
+    get_store,
+    lang,
+    page_header,
+    remember_version,
+    require_plan,
+    run_save,
+    step_footer,
+    t,
+)
 
-st.title(t("page.pdca"))
+DECISIONS = ("keep", "change", "drop")
+MAX_ERRORS_SHOWN = 8
+MONTH_COLUMN = "__month__"  # cannot clash with a metric key
+
+
+# Labels take the language as an argument so that format_funcs can be bound to it (`partial(..., code=lang())`):
+# a format_func may be called outside the script run, where the session's language is not at hand.
+def status_text(status: Status, code: str | None = None) -> str:
+    return f"{tr.STATUS_EMOJI[status]} {i18n.t(f'enum.status.{status}', code or lang())}"
+
+
+def month_text(month: date | None, code: str | None = None) -> str:
+    return tr.month_label(month, code or lang()) if month else i18n.t("common.none", code or lang())
+
+
+def review_option(decision: str, code: str | None = None) -> str:
+    return i18n.t(f"pdca.review.option.{decision}", code or lang())
+
+
+def metric_names(tracking: tr.PlanTracking) -> dict[str, str]:
+    return {m.key: ("🎯 " if m.spec.is_kgi else "") + m.spec.name for m in tracking.metrics}
+
+
+# ---------------------------------------------------------------- off track: recovery first
+def recovery_panel(tracking: tr.PlanTracking, csfs) -> None:
+    recoveries = tr.recovery_suggestions(tracking, csfs)
+    if not recoveries:
+        return
+    with st.container(border=True):
+        st.subheader("🔴 " + t("pdca.recovery.title", n=len(recoveries)))
+        for rec in recoveries:
+            metric = rec.metric
+            st.warning(t("pdca.recovery.kpi", name=markdown_text(metric.spec.name), pace=fmt_pct(metric.pace),
+                         actual=fmt(metric.ytd_actual, metric.spec.unit),
+                         target=fmt(metric.ytd_target, metric.spec.unit)), icon="🔴")
+            plan_col, switch_col = st.columns(2)
+            with plan_col:
+                st.markdown("**" + t("pdca.recovery.plan") + "**")
+                if rec.recovery_plan.strip():
+                    st.markdown(markdown_text(rec.recovery_plan))
+                else:
+                    st.warning(t("pdca.recovery.no_plan"))
+            with switch_col:
+                st.markdown("**" + t("pdca.recovery.switch_to") + "**")
+                if not rec.switch_to:
+                    st.warning(t("pdca.recovery.no_fallback"))
+                    st.page_link("pages/step3_csf.py", label=t("pdca.recovery.go_csf"), icon="🧭")
+                for csf in rec.switch_to:
+                    actions = "; ".join(a for a in csf.actions if a.strip())
+                    line = "➡️ **" + markdown_text(csf.name) + "**"
+                    st.markdown(line + (" — " + markdown_text(actions) if actions else ""))
+
+
+# ---------------------------------------------------------------- actuals entry grid
+def column_label(spec: tr.MetricSpec) -> str:
+    unit = "%" if is_rate(spec.unit) else (spec.unit or "")
+    name = spec.name if len(spec.name) <= 30 else spec.name[:29] + "…"
+    return ("🎯 " if spec.is_kgi else "") + name + (f" ({unit})" if unit else "")
+
+
+def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:
+    st.caption(t("pdca.grid.help"))
+    months = list(plan.month_list())
+    frame = pd.DataFrame([{MONTH_COLUMN: month_text(m), **{
+        s.key: tr.entry_text(tracking.actuals.get(s.key, {}).get(m), s) for s in specs}} for m in months])
+    config = {MONTH_COLUMN: st.column_config.TextColumn(t("pdca.grid.month"), disabled=True)}
+    for spec in specs:
+        config[spec.key] = st.column_config.TextColumn(column_label(spec), help=spec.name[:200])
+    generation = st.session_state.get(f"pdca_grid_gen_{plan.id}", 0)
+    edited = st.data_editor(frame, column_config=config, hide_index=True, num_rows="fixed",
+                            key=f"pdca_grid_{plan.id}_{generation}")
+    if not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
+        return
+    typed = {s.key: {m: edited.iloc[i][s.key] for i, m in enumerate(months)} for s in specs}
+    change = tr.grid_changes(specs, tracking.actuals, typed)
+    if change.errors:
+        st.error(t("pdca.grid.refused", n=len(change.errors)))
+        for error in change.errors[:MAX_ERRORS_SHOWN]:
+            st.error(t(error.key, **error.values))
+        return
+    if not change.changed:
+        st.info(t("pdca.grid.no_change"))
+        return
+    if run_save(lambda: save_grid(plan, change), plan, "pdca.grid.saved") is not None:
+        st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1  # a fresh editor shows the stored values
+        st.rerun()
+
+
+def save_grid(plan: Plan, change: tr.GridEdit) -> int:
+    store = get_store()
+    written = store.save_actuals(plan.id, change.saves) if change.saves else 0
+    for key, month in change.clears:
+        store.delete_actual(plan.id, key, month)
+    return written + len(change.clears)
+
+
+# ---------------------------------------------------------------- actual vs target
+def summary_table(tracking: tr.PlanTracking) -> None:
+    rows = []
+    for m in tracking.metrics:
+        unit = m.spec.unit
+        rows.append({
+            t("pdca.table.metric"): metric_names(tracking)[m.key],
+            t("pdca.table.status"): status_text(m.status),
+            t("pdca.table.ytd_actual"): fmt(m.ytd_actual, unit),
+            t("pdca.table.ytd_target"): fmt(m.ytd_target, unit),
+            t("pdca.table.pace"): fmt_pct(m.pace),
+            t("pdca.table.forecast"): fmt(m.forecast, unit),
+            t("pdca.table.forecast_attainment"): fmt_pct(m.forecast_attainment),
+            t("pdca.table.latest"): month_text(m.latest.month if m.latest else None),
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def metric_detail(metric: tr.MetricTracking) -> None:
+    unit = metric.spec.unit
+    tiles = st.columns(4)
+    tiles[0].metric(t("pdca.tile.ytd_actual"), fmt(metric.ytd_actual, unit),
+                    delta=tr.signed_difference(metric.pace_gap, unit, lang(), full_digits()),
+                    delta_color=tr.delta_colour(metric.spec.direction), border=True)
+    tiles[1].metric(t("pdca.tile.pace"), fmt_pct(metric.pace), border=True,
+                    help=t("pdca.tile.pace_help"))
+    forecast_gap = (metric.forecast - metric.annual_target
+                    if metric.forecast is not None and metric.annual_target is not None else None)
+    tiles[2].metric(t("pdca.tile.forecast"), fmt(metric.forecast, unit),
+                    delta=tr.signed_difference(forecast_gap, unit, lang(), full_digits()),
+                    delta_color=tr.delta_colour(metric.spec.direction), border=True,
+                    help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
+    tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
+    chart_col, table_col = st.columns([3, 2])
+    chart_col.altair_chart(charts.monthly_chart(metric, lang(), full_digits()))
+    table_col.dataframe(pd.DataFrame([{
+        t("pdca.table.month"): month_text(r.month),
+        t("pdca.table.target"): fmt(r.target, unit),
+        t("pdca.table.actual"): fmt(r.actual, unit),
+        t("pdca.table.attainment"): fmt_pct(r.attainment),
+        t("pdca.table.status"): status_text(r.status),
+    } for r in metric.rows]), hide_index=True)
+
+
+def progress_tab(tracking: tr.PlanTracking) -> None:
+    if not tracking.has_actuals:
+        st.info(t("pdca.progress.no_actuals"))
+    summary_table(tracking)
+    names = metric_names(tracking)
+    key = st.selectbox(t("pdca.progress.pick"), list(names), format_func=lambda k: names[k],
+                       key="pdca_progress_metric")
+    metric = tracking.metric(key)
+    if metric is not None:
+        metric_detail(metric)
+
+
+# ---------------------------------------------------------------- check-ins
+def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
+    names = metric_names(tracking)
+    key = st.selectbox(t("pdca.checkin.metric"), list(names), format_func=lambda k: names[k],
+                       key="pdca_ci_metric")
+    default_month, _ = tr.default_checkin(tracking, key)
+    months = list(plan.month_list())
+    month = st.selectbox(t("pdca.checkin.month"), months, format_func=partial(month_text, code=lang()),
+                         index=months.index(default_month) if default_month in months else 0,
+                         key=f"pdca_ci_month_{key}")
+    metric = tracking.metric(key)
+    row = metric.row(month) if metric else None
+    proposed = row.status if row else Status.NO_DATA
+    statuses = list(tr.STATUS_ORDER)
+    status = st.selectbox(t("pdca.checkin.status"), statuses, index=statuses.index(proposed),
+                          format_func=partial(status_text, code=lang()), key=f"pdca_ci_status_{key}_{month}")
+    if row and row.actual is not None:
+        st.caption(t("pdca.checkin.figures", actual=fmt(row.actual, metric.spec.unit),
+                     target=fmt(row.target, metric.spec.unit), attainment=fmt_pct(row.attainment)))
+    why = st.text_area(t("pdca.checkin.why"), key="pdca_ci_why", placeholder=t("pdca.checkin.why_hint"))
+    action = st.text_area(t("pdca.checkin.next_action"), key="pdca_ci_next",
+                          placeholder=t("pdca.checkin.next_hint"))
+    owner_col, due_col = st.columns(2)
+    owner = owner_col.text_input(t("pdca.checkin.owner"), value=metric.spec.owner if metric else "",
+                                 key=f"pdca_ci_owner_{key}")
+    due = due_col.date_input(t("pdca.checkin.due"), value=date.today() + timedelta(days=14), key="pdca_ci_due")
+    result = st.text_input(t("pdca.checkin.result"), key="pdca_ci_result")
+    if st.button(t("pdca.checkin.save"), type="primary", key="pdca_ci_save"):
+        checkin = CheckIn(plan.id, key, month, status, why.strip(), action.strip(), owner.strip(), due,
+                          result.strip())
+        problems = tr.checkin_problems(checkin)
+        for problem_key, values in problems:
+            st.error(t(problem_key, **values))
+        if not problems and run_save(lambda: get_store().save_checkin(checkin), plan, "pdca.checkin.saved"):
+            for field in ("pdca_ci_why", "pdca_ci_next", "pdca_ci_result"):
+                st.session_state.pop(field, None)
+            st.rerun()
+
+
+def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
+    store = get_store()
+    checkins = store.list_checkins(plan.id)
+    st.subheader(t("pdca.checkin.log"))
+    if not checkins:
+        st.caption(t("pdca.checkin.empty"))
+        return
+    names = metric_names(tracking)
+    st.dataframe(pd.DataFrame([{
+        t("pdca.table.month"): month_text(c.month),
+        t("pdca.table.metric"): names.get(c.metric_key, c.metric_key),
+        t("pdca.table.status"): status_text(c.status),
+        t("pdca.checkin.why"): c.why,
+        t("pdca.checkin.next_action"): c.next_action,
+        t("pdca.checkin.owner"): c.owner,
+        t("pdca.checkin.due"): c.due.isoformat() if c.due else "",
+        t("pdca.checkin.result"): c.result,
+    } for c in checkins]), hide_index=True)
+    open_items = [a.checkin for a in tr.open_actions(checkins, date.today())]
+    if not open_items:
+        return
+    with st.expander(t("pdca.checkin.record_result")):
+        by_id = {c.id: c for c in open_items}
+        code = lang()
+        chosen = st.selectbox(t("pdca.checkin.open_item"), list(by_id), key="pdca_ci_open",
+                              format_func=lambda i: f"{month_text(by_id[i].month, code)} · "
+                                                    f"{names.get(by_id[i].metric_key, '')} · "
+                                                    f"{by_id[i].next_action[:60]}")
+        outcome = st.text_area(t("pdca.checkin.result"), key=f"pdca_ci_outcome_{chosen}")
+        if st.button(t("pdca.checkin.save_result"), key="pdca_ci_save_result"):
+            checkin = by_id[chosen]
+            checkin.result = outcome.strip()
+            problems = tr.checkin_problems(checkin) or ([("pdca.checkin.result_empty", {})]
+                                                         if not checkin.result else [])
+            for problem_key, values in problems:
+                st.error(t(problem_key, **values))
+            if not problems and run_save(lambda: store.save_checkin(checkin), plan, "pdca.checkin.saved"):
+                st.rerun()
+
+
+# ---------------------------------------------------------------- quarterly review
+def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
+    store = get_store()
+    reviews = store.list_reviews(plan.id)
+    last = reviews["review_date"].max() if not reviews.empty else None
+    last = pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None
+    if tr.review_overdue(last, date.today(), plan.fiscal_start):
+        st.warning(t("pdca.review.due", last=last.isoformat() if last else t("common.none")))
+    st.caption(t("pdca.review.help"))
+    if not tracking.kpis:
+        st.info(t("pdca.review.no_kpis"))
+        return
+    review_date = st.date_input(t("pdca.review.date"), value=date.today(), key="pdca_rv_date")
+    choices = {}
+    for metric in tracking.kpis:
+        name_col, decision_col, reason_col = st.columns([2, 2, 3])
+        name_col.markdown(f"{tr.STATUS_EMOJI[metric.status]} **{markdown_text(metric.spec.name[:80])}**")
+        decision = decision_col.radio(t("pdca.review.decision"), DECISIONS, horizontal=True,
+                                      format_func=partial(review_option, code=lang()),
+                                      key=f"pdca_rv_decision_{metric.key}", label_visibility="collapsed")
+        reason = reason_col.text_input(t("pdca.review.reason"), key=f"pdca_rv_reason_{metric.key}",
+                                       label_visibility="collapsed", placeholder=t("pdca.review.reason"))
+        choices[metric.key] = (decision, reason.strip(), metric.spec.name)
+    if st.button(t("pdca.review.save"), type="primary", key="pdca_rv_save"):
+        problems = tr.review_problems(choices)
+        for problem_key, values in problems:
+            st.error(t(problem_key, **values))
+        if not problems and run_save(lambda: save_review(plan, review_date, choices), plan, "pdca.review.saved"):
+            st.rerun()
+    if not reviews.empty:
+        names = metric_names(tracking)
+        st.dataframe(pd.DataFrame({
+            t("pdca.review.date"): [pd.Timestamp(d).date().isoformat() for d in reviews["review_date"]],
+            t("pdca.table.metric"): [names.get(k, k) for k in reviews["metric_key"]],
+            t("pdca.review.decision"): [review_option(d) for d in reviews["decision"]],
+            t("pdca.review.reason"): list(reviews["reason"]),
+        }), hide_index=True)
+
+
+def save_review(plan: Plan, review_date: date, choices: dict[str, tuple[str, str, str]]) -> int:
+    store = get_store()
+    for key, (decision, reason, _) in choices.items():
+        store.add_review(plan.id, review_date, key, decision, reason)
+    return len(choices)
+
+
+# ---------------------------------------------------------------- the page
+store = get_store()
+plan = require_plan(store)
+page_header(5, "page.pdca", "pdca.intro")
+
+kgi = store.get_kgi(plan.id)
+kpis = store.list_kpis(plan.id)
+if kgi is None and not kpis:
+    st.info(t("pdca.nothing_to_track"))
+    st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
+    st.page_link("pages/step4_kpi.py", label=t("pdca.go_kpi"), icon="📊")
+else:
+    tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
+    specs = [m.spec for m in tracking.metrics]
+    recovery_panel(tracking, store.list_csfs(plan.id))
+    entry, progress, checkins, review = st.tabs([t("pdca.tab.entry"), t("pdca.tab.progress"),
+                                                 t("pdca.tab.checkin"), t("pdca.tab.review")])
+    with entry:
+        entry_grid(plan, tracking, specs)
+    with progress:
+        progress_tab(tracking)
+    with checkins:
+        checkin_form(plan, tracking)
+        checkin_log(plan, tracking)
+    with review:
+        review_tab(plan, tracking)
+
+step_footer(5)
+remember_version(plan)
