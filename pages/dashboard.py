@@ -1,6 +1,195 @@
-"""Placeholder until the page is written."""
+"""Dashboard for a shared screen: the KGI's pace and forecast, each KPI's latest month, the KGI's path, what moved
+it, KPI small multiples and the open next actions."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
 import streamlit as st
 
-from pages.common import t
+from kpi_core import drivers, i18n
+from kpi_core import tracking as tr
+from kpi_core.charts import tracking as charts
+from kpi_core.model import Status
+from kpi_core.plans import markdown_text
+from pages.common import (
+    error_text,
+    fmt,
+    fmt_pct,
+    full_digits,
+    get_store,
+    lang,
+    page_header,
+    remember_version,
+    require_plan,
+    t,
+)
 
-st.title(t("page.dashboard"))
+TILES_PER_ROW = 5
+OVERDUE_BACKGROUND = "background-color: #fee2e2"
+
+
+def status_text(status: Status) -> str:
+    return f"{tr.STATUS_EMOJI[status]} {t(f'enum.status.{status}')}"
+
+
+def month_text(month: date | None) -> str:
+    return tr.month_label(month, lang()) if month else t("common.none")
+
+
+def signed(value: float | None, unit: str) -> str | None:
+    return tr.signed_difference(value, unit, lang(), full_digits())
+
+
+def no_data_yet() -> None:
+    st.info(t("dashboard.no_data"))
+    first, second = st.columns(2)
+    first.page_link("pages/step5_pdca.py", label=t("dashboard.go_pdca"), icon="🔁")
+    second.page_link("pages/actuals.py", label=t("dashboard.go_actuals"), icon="📥")
+
+
+def headline(tracking: tr.PlanTracking) -> None:
+    counts = {s: sum(1 for m in tracking.kpis if m.status is s) for s in tr.STATUS_ORDER}
+    parts = [f"{tr.STATUS_EMOJI[s]} {t(f'enum.status.{s}')} {n}" for s, n in counts.items() if n]
+    st.caption(t("dashboard.as_of", month=month_text(tracking.as_of)) + "　·　" + "　".join(parts))
+
+
+def kgi_tiles(metric: tr.MetricTracking) -> None:
+    unit, colour = metric.spec.unit, tr.delta_colour(metric.spec.direction)
+    st.subheader("🎯 " + markdown_text(metric.spec.name))
+    ytd, pace, forecast, status = st.columns(4)
+    ytd.metric(t("dashboard.kgi.ytd"), fmt(metric.ytd_actual, unit), delta=signed(metric.pace_gap, unit),
+               delta_color=colour, border=True,
+               help=t("dashboard.kgi.ytd_help", target=fmt(metric.ytd_target, unit)))
+    pace.metric(t("dashboard.kgi.pace"), fmt_pct(metric.pace), border=True, help=t("dashboard.kgi.pace_help"))
+    gap = (metric.forecast - metric.annual_target
+           if metric.forecast is not None and metric.annual_target is not None else None)
+    forecast.metric(t("dashboard.kgi.forecast"), fmt(metric.forecast, unit), delta=signed(gap, unit),
+                    delta_color=colour, border=True,
+                    help=t("dashboard.kgi.forecast_help", target=fmt(metric.annual_target, unit)))
+    status.metric(t("dashboard.kgi.status"), status_text(metric.status), border=True,
+                  help=t("dashboard.kgi.forecast_attainment", pct=fmt_pct(metric.forecast_attainment)))
+
+
+def kpi_tile(column, metric: tr.MetricTracking) -> None:
+    unit, latest = metric.spec.unit, metric.latest
+    actual = latest.actual if latest else None
+    target = latest.target if latest else None
+    difference = actual - target if actual is not None and target is not None else None
+    series = [r.actual for r in metric.rows if r.actual is not None]
+    status = latest.status if latest else Status.NO_DATA
+    column.metric(f"{tr.STATUS_EMOJI[status]} {markdown_text(metric.spec.name[:40])}", fmt(actual, unit),
+                  delta=signed(difference, unit), delta_color=tr.delta_colour(metric.spec.direction),
+                  border=True, chart_data=series if len(series) > 1 else None, chart_type="bar",
+                  help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
+                         target=fmt(target, unit)))
+    column.caption(t("dashboard.kpi.caption", month=month_text(latest.month if latest else None),
+                     status=t(f"enum.status.{status}"), ytd=status_text(metric.status)))
+
+
+def kpi_tiles(metrics: tuple[tr.MetricTracking, ...]) -> None:
+    for start in range(0, len(metrics), TILES_PER_ROW):
+        row = metrics[start:start + TILES_PER_ROW]
+        for column, metric in zip(st.columns(TILES_PER_ROW), row):
+            kpi_tile(column, metric)
+
+
+def attribution(tracking: tr.PlanTracking) -> None:
+    st.subheader(t("dashboard.attribution.title"))
+    if not tracking.formula.strip():
+        st.caption(t("dashboard.attribution.no_formula"))
+        return
+    code = lang()
+    scope = st.segmented_control(t("dashboard.attribution.scope"), ["ytd", "month"], default="ytd",
+                                 format_func=lambda s: i18n.t(f"dashboard.attribution.{s}", code),
+                                 key="dashboard_attribution_scope", label_visibility="collapsed") or "ytd"
+    try:
+        result = tr.attribute_kgi(tracking, scope)
+    except drivers.FormulaError as exc:
+        st.warning(error_text(exc))
+        return
+    if result is None:
+        st.caption(t("dashboard.attribution.no_data"))
+        return
+    unit = tracking.kgi.spec.unit if tracking.kgi else "JPY"
+    names = {m.key: m.spec.name for m in tracking.kpis}
+    st.altair_chart(charts.attribution_chart(result, names, unit, lang(), full_digits()))
+    period = (month_text(result.months[0]) if len(result.months) == 1
+              else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
+    st.caption(t("dashboard.attribution.caption", period=period, planned=fmt(result.planned, unit),
+                 actual=fmt(result.actual, unit), total=signed(result.total, unit),
+                 method=t(f"engine.attribution.method.{result.method}")))
+
+
+def recoveries(tracking: tr.PlanTracking, csfs) -> None:
+    items = tr.recovery_suggestions(tracking, csfs)
+    if not items:
+        return
+    with st.container(border=True):
+        st.subheader("🔴 " + t("dashboard.off_track.title"))
+        for rec in items:
+            switch = ", ".join(markdown_text(c.name) for c in rec.switch_to) or t("dashboard.off_track.no_fallback")
+            st.warning(t("dashboard.off_track.line", name=markdown_text(rec.metric.spec.name),
+                         pace=fmt_pct(rec.metric.pace), switch=switch), icon="🔴")
+
+
+def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
+    st.subheader(t("dashboard.actions.title"))
+    actions = tr.open_actions(get_store().list_checkins(plan_id), date.today())
+    if not actions:
+        st.caption(t("dashboard.actions.none"))
+        return
+    overdue = sum(1 for a in actions if a.overdue)
+    if overdue:
+        st.warning(t("dashboard.actions.overdue", n=overdue))
+    names = {m.key: m.spec.name for m in tracking.metrics}
+    frame = pd.DataFrame([{
+        t("dashboard.actions.due"): (("⚠️ " if a.overdue else "") + a.checkin.due.isoformat()) if a.checkin.due
+        else t("common.none"),
+        t("dashboard.actions.owner"): a.checkin.owner,
+        t("dashboard.actions.next"): a.checkin.next_action,
+        t("dashboard.actions.metric"): names.get(a.checkin.metric_key, a.checkin.metric_key),
+        t("dashboard.actions.month"): month_text(a.checkin.month),
+        t("dashboard.actions.status"): status_text(a.checkin.status),
+    } for a in actions])
+    flags = [a.overdue for a in actions]
+    styled = frame.style.apply(lambda row: [OVERDUE_BACKGROUND if flags[row.name] else ""] * len(row), axis=1)
+    st.dataframe(styled, hide_index=True)
+
+
+def dashboard(plan, tracking: tr.PlanTracking) -> None:
+    headline(tracking)
+    if tracking.kgi:
+        kgi_tiles(tracking.kgi)
+    if tracking.kpis:
+        st.subheader(t("dashboard.kpis"))
+        kpi_tiles(tracking.kpis)
+    path, moved = st.columns([3, 2])
+    with path:
+        if tracking.kgi:
+            st.subheader(t("dashboard.kgi_path"))
+            st.altair_chart(charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
+    with moved:
+        attribution(tracking)
+    recoveries(tracking, get_store().list_csfs(plan.id))
+    if tracking.kpis:
+        st.subheader(t("dashboard.multiples"))
+        st.altair_chart(charts.kpi_small_multiples(tracking.kpis, lang()))
+    open_checkins(plan.id, tracking)
+
+
+store = get_store()
+plan = require_plan(store)
+page_header(None, "page.dashboard", "dashboard.intro")
+kgi = store.get_kgi(plan.id)
+kpis = store.list_kpis(plan.id)
+if kgi is None and not kpis:
+    st.info(t("dashboard.nothing_to_show"))
+    st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
+else:
+    tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
+    if tracking.has_actuals:
+        dashboard(plan, tracking)
+    else:
+        no_data_yet()
+remember_version(plan)
