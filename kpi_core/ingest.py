@@ -1,0 +1,411 @@
+"""Importing monthly actuals from CSV exports: bytes in, validated monthly values out, one transaction.
+
+The flow, and the functions a page (or the CLI) calls in order:
+
+1. `read_export(source, file_name)` -> ParsedFile: bounded read, encoding detection (said out loud), delimiter and
+   header row (title lines above it skipped), DuckDB parse, shape guess, header signature, sha256.
+2. `find_mapping(store, parsed, plan)` -> a saved profile's mapping for this export's header, or
+   `suggest_mapping(parsed, metric_aliases, plan_keys)` -> a first mapping from header names and aliases.
+3. `preview_import(store, plan, parsed, mapping, lang)` -> ImportPreview: the monthly values that would be written
+   (with the values they replace), skipped and rejected rows with line numbers; nothing is written.
+4. `commit_import(store, plan, parsed, mapping, preview)` -> ImportResult: one transaction, or nothing.
+   `save_mapping_profile(...)` remembers the mapping so next month's file maps itself.
+5. `rejections_csv(preview, lang)` -> CSV bytes of the rejected rows (formula injection neutralised).
+
+Every failure is an IngestError carrying a catalogue key and values (`err.message(lang)`).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from .drivers import FormulaError, parse_formula
+from .i18n import t
+from .ingest_decode import (
+    DEFAULT_MAX_BYTES,
+    MB,
+    IngestError,
+    Source,
+    decode,
+    delimiter_label,
+    detect_layout,
+    encoding_label,
+    read_source,
+)
+from .ingest_mapping import Mapping, formula_order, validate_mapping
+from .ingest_mapping import suggest_mapping as _suggest
+from .ingest_records import collect_records
+from .ingest_summary import collect_summary
+from .ingest_table import (
+    SAMPLE_ROWS,
+    SHAPES,
+    Collected,
+    LineMap,
+    Message,
+    ParsedFile,
+    Rejection,
+    Skipped,
+    classify_rejects,
+    display_columns,
+    guess_shape,
+    header_signature,
+    load_table,
+    profile_columns,
+)
+from .model import Actual, Plan
+from .store import Store
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MB",
+    "SHAPES",
+    "ImportPreview",
+    "ImportResult",
+    "IngestError",
+    "Mapping",
+    "Message",
+    "ParsedFile",
+    "Rejection",
+    "Skipped",
+    "commit_import",
+    "describe",
+    "find_mapping",
+    "neutralise",
+    "plan_aliases",
+    "plan_keys",
+    "preview_import",
+    "read_export",
+    "rejections_csv",
+    "revert_import",
+    "save_mapping_profile",
+    "suggest_mapping",
+    "validate_mapping",
+    "values_csv",
+]
+
+SAMPLE_FRAME_ROWS = 20
+
+
+def _file_name(source: Source, file_name: str | None) -> str:
+    if file_name:
+        return file_name
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name
+    return getattr(source, "name", None) or "upload.csv"
+
+
+def read_export(source: Source, file_name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, *,
+                encoding: str | None = None, delimiter: str | None = None,
+                header_line: int | None = None) -> ParsedFile:
+    """Read an export (bytes, a path or a binary stream) into a ParsedFile.
+
+    `encoding`, `delimiter` and `header_line` (1-based line of the header in the file) override the detection.
+    Raises IngestError for anything that is not a readable table (too large, empty, binary, undecodable,
+    header only, no row readable).
+    """
+    data = read_source(source, max_bytes)
+    name = _file_name(source, file_name)
+    decoded = decode(data, encoding)
+    layout = detect_layout(decoded.utf8, delimiter, header_line)
+    body = decoded.utf8[layout.header_offset:]
+    width = len(layout.columns)
+    con, rejects, cleanup = load_table(body, layout.delimiter, width)
+    try:
+        return _parsed(con, rejects, body, layout, decoded.encoding, name, data, cleanup)
+    except BaseException:
+        cleanup()
+        raise
+
+
+def _parsed(con, rejects, body, layout, encoding: str, name: str, data: bytes, cleanup) -> ParsedFile:
+    width = len(layout.columns)
+    accepted = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    lines = LineMap(body, layout.delimiter, layout.header_line, accepted, [int(r[0]) for r in rejects])
+    skipped, rejections = classify_rejects(rejects, lines, layout.delimiter, width)
+    skipped = [Skipped(n, "title", text) for n, text in layout.title_lines] + skipped
+    filled = " OR ".join(f"nullif(trim(c{i}), '') IS NOT NULL" for i in range(width))
+    data_rows = con.execute(f"SELECT count(*) FROM raw WHERE {filled}").fetchone()[0]
+    if data_rows == 0:
+        if rejections:
+            raise IngestError("ingest.no_readable_rows", count=len(rejections), line=rejections[0].line)
+        raise IngestError("ingest.header_only", line=layout.header_line)
+    columns = display_columns(layout.columns)
+    sample_rows = con.execute(f"SELECT rowid, * FROM raw ORDER BY rowid LIMIT {SAMPLE_ROWS}").fetchall()
+    profiles = profile_columns(columns, sample_rows)
+    sample = pd.DataFrame([list(r[1:]) for r in sample_rows[:SAMPLE_FRAME_ROWS]], columns=columns, dtype=object)
+    return ParsedFile(
+        file_name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest(), encoding=encoding,
+        delimiter=layout.delimiter, header_line=layout.header_line, columns=columns,
+        header_signature=header_signature(columns), row_count=accepted, shape=guess_shape(profiles, len(sample_rows)),
+        sample=sample, profiles=profiles, skipped=skipped, rejections=rejections, con=con, lines=lines,
+        cleanup=cleanup)
+
+
+def describe(parsed: ParsedFile, lang: str) -> str:
+    """One line saying what was detected: encoding, delimiter, header line, rows, shape."""
+    return t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
+             delimiter=delimiter_label(parsed.delimiter, lang), line=parsed.header_line,
+             rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{parsed.shape}", lang))
+
+
+# ---------------------------------------------------------------- mapping
+def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], plan_keys: Iterable[str],
+                    shape: str | None = None) -> Mapping:
+    """A first mapping from header names / metric labels and each plan key's aliases (see ingest_mapping)."""
+    return _suggest(parsed, metric_aliases, plan_keys, shape)
+
+
+def plan_keys(store: Store, plan: Plan) -> list[str]:
+    """The plan's metric keys: the KGI's first, then the KPIs' in their order."""
+    kgi = store.get_kgi(plan.id)
+    return ([kgi.key] if kgi else []) + [k.key for k in store.list_kpis(plan.id)]
+
+
+def plan_aliases(store: Store, plan: Plan, extra: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """Aliases of each plan key: its key and name, plus `extra` (e.g. a template's alias lists)."""
+    aliases: dict[str, list[str]] = {}
+    kgi = store.get_kgi(plan.id)
+    named = ([(kgi.key, kgi.name)] if kgi else []) + [(k.key, k.name) for k in store.list_kpis(plan.id)]
+    for key, name in named:
+        aliases[key] = [a for a in (key, name, *((extra or {}).get(key, []))) if a]
+    return aliases
+
+
+def find_mapping(store: Store, parsed: ParsedFile, plan: Plan) -> dict | None:
+    """The saved profile for this export's header signature (the plan's own first), or None.
+    Returns the profile row: {"id", "name", "mapping", ...}."""
+    return store.find_profile(parsed.header_signature, plan.id)
+
+
+def save_mapping_profile(store: Store, parsed: ParsedFile, mapping: Mapping, name: str,
+                         plan: Plan | None = None) -> int:
+    """Remember `mapping` for exports with this header; returns the profile id."""
+    checked = validate_mapping(parsed, mapping)
+    return store.save_profile(name, parsed.header_signature, checked, plan.id if plan else None)
+
+
+# ---------------------------------------------------------------- preview
+@dataclass
+class ImportPreview:
+    """What an import would do; nothing has been written.
+
+    `values`: one row per metric-month to write (metric, month, value, current, status new|changed|unchanged,
+    line = first source line, rows = records behind it). `actuals` are exactly what commit writes.
+    """
+
+    plan_id: int
+    file_name: str
+    sha256: str
+    mapping: Mapping
+    values: pd.DataFrame
+    actuals: list[Actual]
+    skipped: list[Skipped]
+    rejections: list[Rejection]
+    messages: list[Message]
+    already_imported: dict | None
+    rows_total: int
+    rows_used: int
+    lang: str = "ja"
+
+    @property
+    def can_commit(self) -> bool:
+        return bool(self.actuals) and self.already_imported is None
+
+    @property
+    def changes(self) -> int:
+        return int((self.values["status"] != "unchanged").sum()) if len(self.values) else 0
+
+
+VALUE_COLUMNS = ["metric", "month", "value", "current", "status", "line", "rows"]
+
+
+def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mapping, lang: str = "ja",
+                   ) -> ImportPreview:
+    """Map, normalise and aggregate the file; compare with the plan's current actuals. Writes nothing."""
+    checked = validate_mapping(parsed, mapping)
+    collected = collect_records(parsed, checked) if checked["shape"] == "records" else \
+        collect_summary(parsed, checked)
+    _apply_formulas(checked, collected)
+    keys = plan_keys(store, plan)
+    _report_keys(checked, keys, collected)
+    months = set(plan.month_list())
+    _reject_outside_plan(plan, keys, months, collected)
+    current = store.actual_values(plan.id)
+    records, actuals = [], []
+    for key in [k for k in keys if k in collected.values]:
+        for month, value in sorted(collected.values[key].items()):
+            before = current.get(key, {}).get(month)
+            status = "new" if before is None else "unchanged" if before == value else "changed"
+            records.append([key, month, value, before, status, collected.lines.get((key, month)),
+                            collected.counts.get((key, month))])
+            actuals.append(Actual(key, month, value))
+    frame = pd.DataFrame(records, columns=VALUE_COLUMNS).astype(
+        {"value": "float64", "current": "float64", "line": "Int64", "rows": "Int64"})
+    rejections = sorted(parsed.rejections + collected.rejections, key=_by_line)
+    skipped = sorted(parsed.skipped + collected.skipped, key=lambda s: s.line)
+    return ImportPreview(
+        plan_id=plan.id, file_name=parsed.file_name, sha256=parsed.sha256, mapping=checked, values=frame,
+        actuals=actuals, skipped=skipped, rejections=rejections, messages=collected.messages,
+        already_imported=store.find_import(plan.id, parsed.sha256), rows_total=parsed.row_count +
+        len(parsed.rejections), rows_used=collected.rows_used, lang=lang)
+
+
+def _by_line(rejection: Rejection) -> tuple[int, int]:
+    return (0, rejection.line) if rejection.line is not None else (1, 0)
+
+
+def _apply_formulas(mapping: Mapping, collected: Collected) -> None:
+    """Derived metrics, month by month, from the metrics gathered (inputs first)."""
+    metrics = mapping["metrics"]
+    formulas = {key: parse_formula(str(spec["formula"])) for key, spec in metrics.items()
+                if spec["source"] == "formula"}
+    depends = {key: f.names for key, f in formulas.items()}
+    order: list[str] = []
+    for key in formulas:
+        order += [k for k in formula_order(depends, key) if k not in order]
+    for key in order:
+        formula, scale = formulas[key], float(metrics[key].get("scale", 1))
+        series = [collected.values.get(name, {}) for name in formula.names]
+        all_months = sorted(set().union(*series)) if series else []
+        incomplete = []
+        for month in all_months:
+            inputs = {name: s.get(month) for name, s in zip(formula.names, series)}
+            if any(v is None for v in inputs.values()):
+                incomplete.append(month.strftime("%Y-%m"))
+                continue
+            try:
+                value = formula.evaluate(inputs) * scale
+            except FormulaError as exc:
+                collected.rejections.append(Rejection(None, "ingest.reject.formula", {
+                    "metric": key, "month": month.strftime("%Y-%m"), "reason_key": exc.key,
+                    "reason_values": exc.values}))
+                continue
+            collected.add(key, month, value, None)
+        if incomplete:
+            collected.messages.append(Message("ingest.msg.formula_incomplete", {
+                "metric": key, "months": ", ".join(incomplete)}, "warning"))
+
+
+def _report_keys(mapping: Mapping, keys: list[str], collected: Collected) -> None:
+    """Metrics of the file that the plan does not have, and plan metrics the file does not give."""
+    used = {name for spec in mapping["metrics"].values() if spec["source"] == "formula"
+            for name in parse_formula(str(spec["formula"])).names}
+    extra = [k for k in mapping["metrics"] if k not in keys]
+    helpers = [k for k in extra if k in used]
+    unused = [k for k in extra if k not in used]
+    if unused:
+        collected.messages.append(Message("ingest.msg.not_in_plan", {"metrics": ", ".join(unused)}, "warning"))
+    if helpers:
+        collected.messages.append(Message("ingest.msg.helpers", {"metrics": ", ".join(helpers)}))
+    missing = [k for k in keys if k not in mapping["metrics"]]
+    if missing:
+        collected.messages.append(Message("ingest.msg.unmapped_keys", {"metrics": ", ".join(missing)}))
+    empty = [k for k in keys if k in mapping["metrics"] and not collected.values.get(k)]
+    if empty:
+        collected.messages.append(Message("ingest.msg.no_values", {"metrics": ", ".join(empty)}, "warning"))
+
+
+def _reject_outside_plan(plan: Plan, keys: list[str], months: set[date], collected: Collected) -> None:
+    """Values for months outside the plan period are rejected, one line per month naming the metrics."""
+    outside: dict[date, list[str]] = {}
+    for key in keys:
+        for month in [m for m in collected.values.get(key, {}) if m not in months]:
+            outside.setdefault(month, []).append(key)
+            del collected.values[key][month]
+    for month, metrics in sorted(outside.items()):
+        lines = [collected.lines.get((k, month)) for k in metrics]
+        line = min((n for n in lines if n is not None), default=None)
+        collected.rejections.append(Rejection(line, "ingest.reject.outside_plan", {
+            "line": line, "month": month.strftime("%Y-%m"), "metrics": ", ".join(metrics),
+            "start": plan.fiscal_start.strftime("%Y-%m"), "end": plan.end_month.strftime("%Y-%m")}))
+
+
+# ---------------------------------------------------------------- commit
+@dataclass
+class ImportResult:
+    import_id: int
+    written: int
+    unchanged: int
+    rejected: int
+    already_imported: dict | None = None
+
+    def message(self, lang: str) -> str:
+        if self.already_imported:
+            created = self.already_imported.get("created_at")
+            return t("ingest.already_imported", lang, import_id=self.import_id,
+                     date=created.strftime("%Y-%m-%d %H:%M") if created else "?")
+        return t("ingest.committed", lang, import_id=self.import_id, written=self.written,
+                 unchanged=self.unchanged, rejected=self.rejected)
+
+
+def commit_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mapping,
+                  preview: ImportPreview | None = None) -> ImportResult:
+    """Write the previewed values in one transaction (all or nothing).
+
+    The same file (same sha256) already imported into this plan changes nothing and says so. A corrected month
+    supersedes the current value and keeps the old one in the history; `revert_import` undoes an import.
+    Rejection reasons are stored as text in the preview's language.
+    """
+    if preview is None or preview.mapping != validate_mapping(parsed, mapping) or preview.plan_id != plan.id \
+            or preview.sha256 != parsed.sha256:
+        preview = preview_import(store, plan, parsed, mapping, preview.lang if preview else "ja")
+    existing = store.find_import(plan.id, parsed.sha256)
+    if existing:
+        return ImportResult(existing["id"], 0, 0, int(existing.get("rows_rejected") or 0), existing)
+    if not preview.actuals:
+        raise IngestError("ingest.nothing_to_import")
+    meta = {"file_name": parsed.file_name, "sha256": parsed.sha256, "encoding": parsed.encoding,
+            "delimiter": parsed.delimiter, "shape": preview.mapping["shape"], "mapping": preview.mapping,
+            "rows_total": preview.rows_total, "rows_accepted": preview.rows_used}
+    rejections = [(r.line, r.message(preview.lang), r.raw) for r in preview.rejections]
+    outcome = store.commit_import(plan.id, meta, preview.actuals, rejections)
+    return ImportResult(outcome["import_id"], outcome["written"], outcome["unchanged"], len(rejections))
+
+
+def revert_import(store: Store, import_id: int) -> int:
+    """Undo an import: its values are superseded and the ones they replaced come back. Returns rows reverted."""
+    return store.revert_import(import_id)
+
+
+# ---------------------------------------------------------------- downloads
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: object) -> str:
+    """A cell safe to open in a spreadsheet: text starting like a formula gets a leading apostrophe."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_bytes(header: list[str], rows: Iterable[Iterable[object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(h) for h in header])
+    writer.writerows([neutralise(c) for c in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")  # the BOM lets Excel read Japanese correctly
+
+
+def rejections_csv(preview: ImportPreview, lang: str, include_skipped: bool = False) -> bytes:
+    """The rejected (and optionally skipped) rows as CSV bytes: line, kind, reason, original row."""
+    header = [t("ingest.csv.line", lang), t("ingest.csv.kind", lang), t("ingest.csv.reason", lang),
+              t("ingest.csv.raw", lang)]
+    rows = [[r.line or "", t("ingest.csv.rejected", lang), r.message(lang), r.raw] for r in preview.rejections]
+    if include_skipped:
+        rows += [[s.line, t("ingest.csv.skipped", lang), s.message(lang), s.raw] for s in preview.skipped]
+        rows.sort(key=lambda r: (r[0] == "", r[0] or 0))
+    return _csv_bytes(header, rows)
+
+
+def values_csv(preview: ImportPreview, lang: str) -> bytes:
+    """The values an import writes (or wrote) as CSV bytes."""
+    header = [t(f"ingest.csv.{c}", lang) for c in VALUE_COLUMNS]
+    rows = preview.values.astype(object).where(preview.values.notna(), None).values.tolist()
+    return _csv_bytes(header, rows)

@@ -1,0 +1,394 @@
+"""Bytes to UTF-8 text: the upload bound, encoding detection, and the delimiter / header-row layout.
+
+Japanese exports arrive as CP932, UTF-8 (often with a BOM) or UTF-16 "Unicode text". Python decodes them because
+DuckDB's reader only knows UTF-8 without an extension; the result is always UTF-8 bytes that DuckDB then parses.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .i18n import t
+from .units import parse_month, parse_number
+
+MB = 1024 * 1024
+DEFAULT_MAX_BYTES = 200 * MB
+HEAD_BYTES = 256 * 1024  # enough lines to find the header and the delimiter
+DECODE_CHUNK = 16 * MB
+DELIMITERS = (",", "\t", ";", "|")
+
+ENCODING_LABELS = {
+    "utf-8-sig": "UTF-8 (BOM)",
+    "utf-8": "UTF-8",
+    "utf-16-le": "UTF-16 LE (BOM)",
+    "utf-16-be": "UTF-16 BE (BOM)",
+    "utf-16-le-nobom": "UTF-16 LE",
+    "utf-16-be-nobom": "UTF-16 BE",
+    "cp932": "Shift_JIS (CP932)",
+}
+DELIMITER_LABELS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+_BINARY_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"%PDF", "PDF"),
+    (b"PK\x03\x04", "ZIP / Excel (.xlsx)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel 97-2003 (.xls)"),
+    (b"\x1f\x8b", "gzip"),
+    (b"SQLite format 3\x00", "SQLite"),
+)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16-be"),
+)
+# C0 controls other than tab, LF, FF and CR never appear in a text export (Ctrl-Z at the very end is stripped).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# Bytes that CP932 decodes without error but that no Japanese text contains: a sign of some other encoding.
+_CP932_IMPLAUSIBLE = re.compile("[\x80\uf8f0-\uf8f3]")
+
+
+class IngestError(Exception):
+    """Bad input or a bad mapping: `key` and `values` feed the catalogue (`message(lang)`)."""
+
+    def __init__(self, key: str, **values: Any):
+        super().__init__(f"{key} {values}" if values else key)
+        self.key = key
+        self.values = values
+
+    def message(self, lang: str) -> str:
+        return render(self.key, self.values, lang)
+
+
+def render(key: str, values: dict[str, Any], lang: str) -> str:
+    """`t(key, lang, **values)`, first translating a nested reason given as reason_key / reason_values."""
+    values = dict(values)
+    if "reason_key" in values:
+        values["reason"] = render(values.pop("reason_key"), values.pop("reason_values", {}) or {}, lang)
+    return t(key, lang, **values)
+
+
+Source = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
+
+
+# ---------------------------------------------------------------- reading with a bound
+def _size_mb(size: int) -> str:
+    return f"{size / MB:,.1f}"
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise IngestError("ingest.too_large", size_mb=_size_mb(size), limit_mb=_size_mb(max_bytes))
+
+
+def _stream_size(stream: BinaryIO) -> int | None:
+    """The stream's total size without reading it (Streamlit's UploadedFile has `.size`; files can seek)."""
+    size = getattr(stream, "size", None)
+    if isinstance(size, int):
+        return size
+    try:
+        position = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(position)
+        return end - position
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def read_source(source: Source, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of `source` (bytes, a path or a binary stream), refusing anything above `max_bytes`
+    before reading it whenever the size can be known in advance."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        _check_size(len(source), max_bytes)
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            _check_size(path.stat().st_size, max_bytes)
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise IngestError("ingest.file_not_found", path=str(path)) from None
+    size = _stream_size(source)
+    if size is not None:
+        _check_size(size, max_bytes)
+    data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise IngestError("ingest.too_large_stream", limit_mb=_size_mb(max_bytes))
+    return bytes(data)
+
+
+# ---------------------------------------------------------------- encoding
+@dataclass
+class Decoded:
+    """The file as UTF-8 bytes (without BOM) and the encoding it was written in."""
+
+    utf8: bytes | memoryview
+    encoding: str
+
+
+def _line_of(data: bytes, position: int) -> int:
+    return data.count(b"\n", 0, position) + 1
+
+
+def _undecodable(data: bytes, exc: UnicodeDecodeError, offset: int = 0) -> IngestError:
+    position = offset + exc.start
+    return IngestError("ingest.unknown_encoding", line=_line_of(data, position), byte=f"0x{data[position]:02X}")
+
+
+def _transcode(data: bytes | memoryview, codec: str) -> bytes:
+    """Decode in large chunks (bounded memory) and re-encode as UTF-8."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    parts = []
+    for start in range(0, len(data), DECODE_CHUNK):
+        chunk = data[start:start + DECODE_CHUNK]
+        try:
+            text = decoder.decode(chunk, final=start + DECODE_CHUNK >= len(data))
+        except UnicodeDecodeError as exc:
+            raise _undecodable(bytes(data), exc, start) from None
+        if codec == "cp932" and _CP932_IMPLAUSIBLE.search(text):
+            bad = _CP932_IMPLAUSIBLE.search(text)
+            line = text.count("\n", 0, bad.start()) + bytes(data[:start]).count(b"\n") + 1
+            raise IngestError("ingest.unknown_encoding", line=line, byte=f"U+{ord(bad.group()):04X}")
+        parts.append(text.encode("utf-8"))
+    return b"".join(parts)
+
+
+def _binary_kind(data: bytes) -> str | None:
+    for signature, kind in _BINARY_SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    return None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when NULs sit in every other byte as in ASCII-heavy UTF-16 text."""
+    sample = head[: len(head) // 2 * 2]
+    if len(sample) < 4:
+        return None
+    odd_zero = sample[1::2].count(0) / (len(sample) / 2)
+    even_zero = sample[0::2].count(0) / (len(sample) / 2)
+    if odd_zero > 0.3 and even_zero < 0.05:
+        return "utf-16-le"
+    if even_zero > 0.3 and odd_zero < 0.05:
+        return "utf-16-be"
+    return None
+
+
+_CODEC_ALIASES = {"utf8": "utf-8", "utf-8": "utf-8", "utf-8-sig": "utf-8", "cp932": "cp932", "shift_jis": "cp932",
+                  "sjis": "cp932", "ms932": "cp932", "windows-31j": "cp932", "utf-16": "utf-16-le",
+                  "utf-16-le": "utf-16-le", "utf-16le": "utf-16-le", "utf-16-be": "utf-16-be",
+                  "utf-16be": "utf-16-be"}
+
+
+def _forced(data: bytes, encoding: str) -> tuple[bytes | memoryview, str]:
+    """Decode with the encoding the user chose (a BOM of that family is still honoured)."""
+    codec = _CODEC_ALIASES.get(encoding.strip().lower())
+    if codec is None:
+        raise IngestError("ingest.bad_encoding_choice", encoding=encoding)
+    for bom, bom_codec, label in _BOMS:
+        if data.startswith(bom) and bom_codec.split("-")[:2] == codec.split("-")[:2]:
+            return _decoded_with_bom(data, bom, bom_codec), label
+    if codec == "utf-8":
+        _validate_utf8(data, 0)
+        return memoryview(data), "utf-8"
+    label = codec if codec == "cp932" else codec + "-nobom"
+    return _transcode(data, codec), label
+
+
+def _decoded_with_bom(data: bytes, bom: bytes, codec: str) -> bytes | memoryview:
+    if codec == "utf-8":
+        _validate_utf8(data, len(bom))
+        return memoryview(data)[len(bom):]
+    return _transcode(memoryview(data)[len(bom):], codec)
+
+
+def decode(data: bytes, encoding: str | None = None) -> Decoded:
+    """Detect the encoding (or use `encoding`) and return UTF-8 bytes.
+    Raises IngestError for empty, binary or undecodable data."""
+    if not re.search(rb"[^\s\x00]", data):
+        raise IngestError("ingest.empty")
+    kind = _binary_kind(data)
+    if kind:
+        raise IngestError("ingest.binary", kind=kind)
+    if encoding:
+        utf8, encoding = _forced(data, encoding)
+    else:
+        utf8, encoding = _detect(data)
+    utf8 = _strip_eof_marker(utf8)
+    control = _CONTROL.search(utf8)
+    if control:
+        raise IngestError("ingest.binary_content", line=_line_of(bytes(utf8), control.start()),
+                          byte=f"0x{utf8[control.start()]:02X}")
+    if not re.search(rb"\S", utf8):
+        raise IngestError("ingest.empty")
+    if not re.search(rb"\n", utf8) and re.search(rb"\r", utf8):  # classic Mac line ends
+        utf8 = bytes(utf8).replace(b"\r", b"\n")
+    return Decoded(utf8, encoding)
+
+
+def _detect(data: bytes) -> tuple[bytes | memoryview, str]:
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            return _decoded_with_bom(data, bom, codec), label
+    if b"\x00" in data[:4096]:
+        codec = _utf16_without_bom(data[:4096])
+        if codec is None:
+            raise IngestError("ingest.binary", kind="?")
+        return _transcode(data, codec), codec + "-nobom"
+    return _decode_utf8_or_cp932(data)
+
+
+def _validate_utf8(data: bytes, offset: int) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    view = memoryview(data)
+    for start in range(offset, len(data), DECODE_CHUNK):
+        try:
+            decoder.decode(view[start:start + DECODE_CHUNK], final=start + DECODE_CHUNK >= len(data))
+        except UnicodeDecodeError as exc:
+            raise _undecodable(data, exc, start) from None
+
+
+def _decode_utf8_or_cp932(data: bytes) -> tuple[bytes | memoryview, str]:
+    try:
+        _validate_utf8(data, 0)
+        return memoryview(data), "utf-8"
+    except IngestError as utf8_error:
+        try:
+            return _transcode(data, "cp932"), "cp932"
+        except IngestError as cp932_error:
+            # Report whichever decoder got further: that is where the file stops being text.
+            first = max((utf8_error, cp932_error), key=lambda e: e.values["line"])
+            raise first from None
+
+
+def _strip_eof_marker(utf8: bytes | memoryview) -> bytes | memoryview:
+    end = len(utf8)
+    while end and utf8[end - 1] == 0x1A:
+        end -= 1
+    return utf8[:end]
+
+
+# ---------------------------------------------------------------- layout: delimiter and header row
+@dataclass
+class Layout:
+    delimiter: str
+    header_line: int  # 1-based physical line of the header in the file
+    header_offset: int  # byte offset of the header line in the UTF-8 text
+    columns: list[str]  # header cells as written (stripped)
+    title_lines: list[tuple[int, str]]  # lines above the header, skipped on purpose
+
+
+def _head_text(utf8: bytes | memoryview) -> tuple[str, bool]:
+    """The first HEAD_BYTES decoded (cut at a character boundary) and whether the file is longer."""
+    head = bytes(utf8[:HEAD_BYTES])
+    return head.decode("utf-8", errors="ignore"), len(utf8) > HEAD_BYTES
+
+
+def _records(text: str, delimiter: str, truncated: bool) -> list[tuple[int, list[str]]]:
+    """(start line, cells) of each CSV record in `text`; the last, possibly cut record is dropped if truncated."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = []
+    start = 1
+    try:
+        for cells in reader:
+            records.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error:
+        pass
+    if truncated and records:
+        records.pop()
+    return records
+
+
+def _non_empty(cells: list[str]) -> list[str]:
+    return [c.strip() for c in cells if c.strip()]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return parse_number(text) is not None
+    except ValueError:
+        return False
+
+
+def _is_month(text: str) -> bool:
+    try:
+        return parse_month(text) is not None
+    except ValueError:
+        return False
+
+
+def _looks_like_header(cells: list[str], width: int) -> bool:
+    filled = _non_empty(cells)
+    if len(cells) != width or len(filled) < 2 or len(filled) * 2 < width:
+        return False
+    if filled[0].endswith((":", "：")):  # "出力日: ..." style report metadata
+        return False
+    numbers = sum(1 for c in filled if _is_number(c) and not _is_month(c))
+    return numbers * 2 < len(filled)
+
+
+def _width_score(records: list[tuple[int, list[str]]]) -> tuple[int, int]:
+    """(records agreeing on the most common field count >= 2, that count)."""
+    counts = Counter(len(cells) for _, cells in records if len(cells) >= 2)
+    if not counts:
+        return 0, 0
+    width, agreeing = max(counts.items(), key=lambda item: (item[1], item[0]))
+    return agreeing, width
+
+
+def detect_layout(utf8: bytes | memoryview, delimiter: str | None = None, header_line: int | None = None) -> Layout:
+    """Find the delimiter and the header row (skipping title lines above it). Either may be given instead."""
+    text, truncated = _head_text(utf8)
+    if delimiter is None:
+        scored = [(_width_score(_records(text, d, truncated)), -i, d) for i, d in enumerate(DELIMITERS)]
+        (agreeing, _), _, delimiter = max(scored)
+        if agreeing == 0:
+            raise IngestError("ingest.no_table")
+    records = _records(text, delimiter, truncated)
+    _, width = _width_score(records)
+    header = _pick_header(records, width, header_line)
+    start, cells = header
+    lines = text.split("\n")
+    title_lines = [(n + 1, lines[n].rstrip("\r")) for n in range(start - 1) if lines[n].strip(" \r\t,;")]
+    offset = len("\n".join(lines[: start - 1]).encode("utf-8")) + (1 if start > 1 else 0)
+    return Layout(delimiter, start, offset, [c.strip() for c in cells], title_lines)
+
+
+def _pick_header(records: list[tuple[int, list[str]]], width: int, header_line: int | None) -> tuple[int, list[str]]:
+    if header_line is not None:
+        for record in records:
+            if record[0] == header_line:
+                if len(record[1]) < 2:
+                    raise IngestError("ingest.header_not_table", line=header_line)
+                return record
+        raise IngestError("ingest.header_not_found", line=header_line)
+    if width < 2:
+        raise IngestError("ingest.no_table")
+    for record in records:
+        if _looks_like_header(record[1], width):
+            return record
+    for record in records:  # rows that do not match their header are reported later as ragged
+        if _looks_like_header(record[1], len(record[1])):
+            return record
+    for record in records:  # a header of numbers only (e.g. years) is still a header if nothing else is
+        if len(record[1]) == width:
+            return record
+    raise IngestError("ingest.no_table")
+
+
+def encoding_label(encoding: str) -> str:
+    return ENCODING_LABELS.get(encoding, encoding)
+
+
+def delimiter_label(delimiter: str, lang: str) -> str:
+    return t(f"ingest.delimiter.{DELIMITER_LABELS.get(delimiter, 'other')}", lang)

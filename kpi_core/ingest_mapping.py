@@ -1,0 +1,283 @@
+"""Column mappings: from an export's columns to the plan's KGI and KPI keys.
+
+A mapping is a plain JSON-serialisable dict (stored as a profile keyed by the export's header signature):
+
+    {
+      "version": 1,
+      "shape": "records",              # long | wide_metrics | wide_months | records
+      "date_column": "商談日",          # the column holding months or dates (long, wide_metrics, records)
+      "label_column": "指標",           # long, wide_months: the column naming the metric of each row
+      "value_column": "値",             # long: the column holding the value
+      "filters": [{"column": "部署", "op": "=", "value": "営業部"}],   # rows kept, every shape
+      "combine": "reject",             # summary shapes: a second row for the same metric-month: reject | sum
+      "metrics": {
+        "meetings": {"source": "count"},                                  # records: rows per month
+        "revenue": {"source": "sum", "column": "金額", "date_column": "完了日",
+                    "filters": [{"column": "フェーズ", "op": "in", "value": ["受注", "won"]}]},
+        "won": {"source": "count", "filters": [{"column": "フェーズ", "op": "=", "value": "受注"}]},
+        "win_rate": {"source": "formula", "formula": "won / meetings"},   # any shape, over other metrics here
+        "leads": {"source": "column", "column": "リード数"},               # wide_metrics
+        "churn_rate": {"source": "label", "label": "解約率", "scale": 0.01}  # long / wide_months
+      }
+    }
+
+Sources: column, label, count, sum, mean, count_distinct, formula. `scale` multiplies the value (bare percentages
+0.01, 千円 1000). Filter ops: = != in not_in >= <= > < contains filled blank. Metric keys that are not in the plan
+are helpers: computed (e.g. for a formula) but never written.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .drivers import FormulaError, parse_formula
+from .ingest_decode import IngestError
+from .ingest_table import SHAPES, ParsedFile, is_total_label, normalise_label
+from .ingest_values import FILTER_OPS
+
+MAPPING_VERSION = 1
+SOURCES = ("column", "label", "count", "sum", "mean", "count_distinct", "formula")
+RECORD_SOURCES = ("count", "sum", "mean", "count_distinct")
+NEEDS_COLUMN = ("column", "sum", "mean", "count_distinct")
+_BRACKETED = re.compile(r"[(（\[【<＜「『].*?[)）\]】>＞」』]")
+_PERCENT_HEADER = re.compile(r"[%％]|\(率\)|（率）")
+_THOUSAND_YEN_HEADER = re.compile(r"千円")
+_TEN_THOUSAND_YEN_HEADER = re.compile(r"万円")
+MATCH_RATIO = 0.82
+
+Mapping = dict[str, Any]
+
+
+# ---------------------------------------------------------------- defaults and validation
+def source_of(spec: dict[str, Any], shape: str) -> str:
+    """The metric's source, with the shape's default when it is not written."""
+    if spec.get("source"):
+        return spec["source"]
+    if spec.get("formula"):
+        return "formula"
+    if spec.get("label") is not None:
+        return "label"
+    return "column" if shape == "wide_metrics" else "count" if shape == "records" else "label"
+
+
+def _check_column(parsed: ParsedFile, name: Any, where: str) -> None:
+    if not isinstance(name, str) or name not in parsed.columns:
+        raise IngestError("ingest.mapping.unknown_column", column=str(name), where=where)
+
+
+def _check_filters(parsed: ParsedFile, filters: Any, where: str) -> None:
+    if filters in (None, []):
+        return
+    if not isinstance(filters, list):
+        raise IngestError("ingest.mapping.bad_filter", op=str(filters)[:40])
+    for item in filters:
+        if not isinstance(item, dict) or item.get("op") not in FILTER_OPS:
+            raise IngestError("ingest.mapping.bad_filter", op=str(item.get("op") if isinstance(item, dict)
+                                                                   else item)[:40])
+        _check_column(parsed, item.get("column"), where)
+        if item["op"] not in ("filled", "blank") and item.get("value") is None:
+            raise IngestError("ingest.mapping.filter_value", column=item.get("column"))
+
+
+def validate_mapping(parsed: ParsedFile, mapping: Mapping) -> Mapping:
+    """A checked copy of `mapping` with defaults filled in; IngestError names the first problem."""
+    if not isinstance(mapping, dict):
+        raise IngestError("ingest.mapping.invalid")
+    checked = copy.deepcopy(mapping)
+    shape = checked.setdefault("shape", parsed.shape)
+    if shape not in SHAPES:
+        raise IngestError("ingest.mapping.bad_shape", shape=str(shape))
+    checked.setdefault("version", MAPPING_VERSION)
+    checked.setdefault("filters", [])
+    checked.setdefault("combine", "reject")
+    if checked["combine"] not in ("reject", "sum"):
+        raise IngestError("ingest.mapping.bad_combine", combine=str(checked["combine"]))
+    metrics = checked.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise IngestError("ingest.mapping.no_metrics")
+    _check_filters(parsed, checked["filters"], "filters")
+    needs = {"long": ("date_column", "label_column", "value_column"), "wide_metrics": ("date_column",),
+             "wide_months": ("label_column",), "records": ()}[shape]
+    for field_name in needs:
+        _check_column(parsed, checked.get(field_name), field_name)
+    for key, spec in metrics.items():
+        _check_metric(parsed, checked, str(key), spec)
+    _check_formulas(metrics, shape)
+    return checked
+
+
+def _check_metric(parsed: ParsedFile, mapping: Mapping, key: str, spec: Any) -> None:
+    if not isinstance(spec, dict):
+        raise IngestError("ingest.mapping.bad_metric", metric=key)
+    shape = mapping["shape"]
+    source = spec.setdefault("source", source_of(spec, shape))
+    allowed = {"long": ("label", "formula"), "wide_months": ("label", "formula"),
+               "wide_metrics": ("column", "formula"), "records": RECORD_SOURCES + ("formula",)}[shape]
+    if source not in allowed:
+        raise IngestError("ingest.mapping.bad_source", metric=key, source=str(source),
+                          allowed=", ".join(allowed))
+    if source in NEEDS_COLUMN:
+        _check_column(parsed, spec.get("column"), key)
+    if source == "label" and not str(spec.get("label") or "").strip():
+        raise IngestError("ingest.mapping.no_label", metric=key)
+    if shape == "records" and source in RECORD_SOURCES:
+        date_column = spec.get("date_column") or mapping.get("date_column")
+        if not date_column:
+            raise IngestError("ingest.mapping.no_date_column", metric=key)
+        _check_column(parsed, date_column, key)
+        _check_filters(parsed, spec.get("filters"), key)
+    scale = spec.get("scale", 1)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale == 0:
+        raise IngestError("ingest.mapping.bad_scale", metric=key, scale=str(scale))
+
+
+def _check_formulas(metrics: dict[str, dict], shape: str) -> None:
+    """Formulas parse, use only metrics of this mapping, and do not depend on themselves."""
+    depends: dict[str, tuple[str, ...]] = {}
+    for key, spec in metrics.items():
+        if spec["source"] != "formula":
+            continue
+        try:
+            formula = parse_formula(str(spec.get("formula") or ""), allowed=set(metrics))
+        except FormulaError as exc:
+            raise IngestError("ingest.mapping.bad_formula", metric=key, formula=str(spec.get("formula") or ""),
+                              reason_key=exc.key, reason_values=exc.values) from None
+        depends[key] = formula.names
+    for key in depends:
+        formula_order({k: v for k, v in depends.items()}, key)
+
+
+def formula_order(depends: dict[str, tuple[str, ...]], key: str, seen: tuple[str, ...] = ()) -> list[str]:
+    """Formula metrics in evaluation order for `key` (inputs first); a cycle is an IngestError."""
+    if key in seen:
+        raise IngestError("ingest.mapping.formula_cycle", metric=key)
+    order: list[str] = []
+    for name in depends.get(key, ()):
+        if name in depends:
+            order += [k for k in formula_order(depends, name, seen + (key,)) if k not in order]
+    return order + [key]
+
+
+# ---------------------------------------------------------------- suggestions
+def _forms(text: str) -> set[str]:
+    """Comparable forms of a header or alias: as is, and without bracketed units (商談数(件) -> 商談数)."""
+    whole = normalise_label(text)
+    bare = normalise_label(_BRACKETED.sub("", str(text)))
+    return {form for form in (whole, bare) if form}
+
+
+def _score(header: str, aliases: Iterable[str]) -> float:
+    """1.0 for an exact (normalised) match, else the best similarity ratio of the comparable forms."""
+    header_forms = _forms(header)
+    best = 0.0
+    for alias in aliases:
+        alias_forms = _forms(alias)
+        if header_forms & alias_forms:
+            return 1.0
+        for h in header_forms:
+            for a in alias_forms:
+                if min(len(h), len(a)) >= 3:
+                    best = max(best, difflib.SequenceMatcher(None, h, a).ratio())
+    return best
+
+
+def match_names(names: list[str], metric_aliases: dict[str, list[str]], plan_keys: Iterable[str],
+                ) -> dict[str, str]:
+    """{metric key: name} pairing each plan key with at most one name (best scores first)."""
+    keys = list(dict.fromkeys(plan_keys))
+    candidates = []
+    for key in keys:
+        aliases = [key, *metric_aliases.get(key, [])]
+        for name in names:
+            score = _score(name, aliases)
+            if score >= MATCH_RATIO:
+                candidates.append((score, -keys.index(key), -names.index(name), key, name))
+    pairs: dict[str, str] = {}
+    used: set[str] = set()
+    for _, _, _, key, name in sorted(candidates, reverse=True):
+        if key not in pairs and name not in used:
+            pairs[key] = name
+            used.add(name)
+    return pairs
+
+
+def _scale_hint(parsed: ParsedFile, column: str) -> float | None:
+    """0.01 for a '%' column written as bare numbers, 1000 for 千円, 10000 for 万円."""
+    profile = parsed.profile(column)
+    if _PERCENT_HEADER.search(column) and profile.numbers and profile.percents * 2 < profile.numbers:
+        return 0.01
+    if _THOUSAND_YEN_HEADER.search(column):
+        return 1000
+    if _TEN_THOUSAND_YEN_HEADER.search(column):
+        return 10000
+    return None
+
+
+def _column_metric(parsed: ParsedFile, column: str, source: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {"source": source, "column": column}
+    scale = _scale_hint(parsed, column)
+    if scale is not None:
+        spec["scale"] = scale
+    return spec
+
+
+def distinct_labels(parsed: ParsedFile, column: str, limit: int = 500) -> list[str]:
+    """The distinct non-blank cells of a column in file order (metric names of a long or wide-months file)."""
+    rows = parsed.con.execute(
+        f"SELECT trim({parsed.column_id(column)}) AS v, min(rowid) AS first FROM raw "
+        f"WHERE nullif(trim({parsed.column_id(column)}), '') IS NOT NULL GROUP BY v ORDER BY first LIMIT {int(limit)}"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _first(profiles, predicate) -> str | None:
+    return next((p.name for p in profiles if predicate(p)), None)
+
+
+def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], plan_keys: Iterable[str],
+                    shape: str | None = None) -> Mapping:
+    """A first mapping from header names (or metric labels) and the aliases of each plan key.
+
+    Record lists get their date column and sums of matching numeric columns; counts, filters and formulas are
+    for the user to add (or come from a saved profile).
+    """
+    shape = shape or parsed.shape
+    keys = list(plan_keys)
+    profiles = parsed.profiles
+    mapping: Mapping = {"version": MAPPING_VERSION, "shape": shape, "filters": [], "combine": "reject",
+                        "metrics": {}}
+    if shape == "wide_months":
+        label = _first(profiles, lambda p: not p.header_is_month and not is_total_label(p.name) and p.filled)
+        mapping["label_column"] = label
+        if label:
+            mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys)
+        return mapping
+    date_column = _first(profiles, lambda p: p.monthly and p.days) or _first(profiles, lambda p: p.monthly)
+    mapping["date_column"] = date_column
+    others = [p for p in profiles if p.name != date_column]
+    if shape == "long":
+        label = _first(others, lambda p: p.filled and not p.numeric and not p.monthly)
+        value = _first(others, lambda p: p.numeric)
+        mapping.update(label_column=label, value_column=value)
+        if label:
+            mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys)
+        return mapping
+    numeric = [p.name for p in others if p.numeric]
+    source = "column" if shape == "wide_metrics" else "sum"
+    for key, column in match_names(numeric, metric_aliases, keys).items():
+        mapping["metrics"][key] = _column_metric(parsed, column, source)
+    return mapping
+
+
+def _label_metrics(parsed: ParsedFile, label_column: str, metric_aliases: dict[str, list[str]],
+                   keys: list[str]) -> dict[str, dict[str, Any]]:
+    labels = [v for v in distinct_labels(parsed, label_column) if not is_total_label(v)]
+    metrics: dict[str, dict[str, Any]] = {}
+    for key, label in match_names(labels, metric_aliases, keys).items():
+        metrics[key] = {"source": "label", "label": label}
+        if _PERCENT_HEADER.search(label):
+            metrics[key]["percent_label"] = True
+    return metrics

@@ -1,0 +1,211 @@
+"""Monthly values from summary exports (a few dozen rows): long, wide with metrics as columns, wide with months
+as columns. Cells are parsed one by one in Python with the rules of `units`, so every problem names its line."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from .ingest_mapping import Mapping
+from .ingest_table import (
+    Collected,
+    Message,
+    ParsedFile,
+    Rejection,
+    Skipped,
+    is_footer_text,
+    is_total_label,
+    normalise_label,
+)
+from .ingest_values import cell_month, cell_number, filter_sql, is_blank, month_problem
+
+
+def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:
+    """All filters ANDed into one SQL condition with its parameters ('true' when there are none)."""
+    parts, params = [], []
+    for item in filters or []:
+        sql, values = filter_sql(parsed.column_id(item["column"]), item["op"], item.get("value"))
+        parts.append(f"({sql})")
+        params += values
+    return (" AND ".join(parts) or "true"), params
+
+
+def _month_key(month: date) -> str:
+    return month.strftime("%Y-%m")
+
+
+class _Rows:
+    """Walks the table once, sorting each row into skipped, rejected or handed to the shape's reader."""
+
+    def __init__(self, parsed: ParsedFile, mapping: Mapping):
+        self.parsed, self.mapping = parsed, mapping
+        self.index = {name: i for i, name in enumerate(parsed.columns)}
+        self.out = Collected()
+        self.labels = {normalise_label(spec["label"]): key for key, spec in mapping["metrics"].items()
+                       if spec["source"] == "label"}
+        self.unmapped: list[str] = []
+        self.filtered = 0
+
+    def cell(self, cells: tuple, column: str) -> str | None:
+        return cells[self.index[column]]
+
+    def reject(self, line: int, key: str, raw: str, **values: Any) -> None:
+        self.out.rejections.append(Rejection(line, key, {"line": line, **values}, raw))
+
+    def number(self, line: int, raw: str, column: str, text: str | None, scale: float) -> float | None:
+        try:
+            value = cell_number(text)
+        except ValueError:
+            self.reject(line, "ingest.reject.bad_number", raw, column=column, value=text)
+            return None
+        return None if value is None else value * scale
+
+    def month(self, line: int, raw: str, column: str, text: str | None) -> date | None:
+        if is_blank(text):
+            self.reject(line, "ingest.reject.month_missing", raw, column=column)
+            return None
+        try:
+            return cell_month(text)
+        except ValueError:
+            self.reject(line, month_problem(text), raw, column=column, value=text)
+            return None
+
+    def summary_row(self, cells: tuple, *markers: str | None) -> str | None:
+        """'total' / 'footer' when the row is a total or a report footer, judged on its marker cells."""
+        filled = [c for c in cells if not is_blank(c)]
+        if any(is_total_label(m) for m in markers if m) or (
+                all(is_blank(m) for m in markers) and filled and is_total_label(filled[0])):
+            return "total"
+        if filled and is_footer_text(filled[0]) and all(is_blank(m) or is_footer_text(m) for m in markers):
+            return "footer"
+        return None
+
+    def run(self, read_row) -> Collected:
+        condition, params = filters_sql(self.parsed, self.mapping.get("filters"))
+        rows = self.parsed.con.execute(f"SELECT rowid, ({condition}) AS keep, * FROM raw ORDER BY rowid",
+                                       params).fetchall()
+        for rowid, keep, *cells in rows:
+            line = self.parsed.line_of_row(rowid)
+            raw = self.parsed.raw_row(cells)
+            if all(is_blank(c) for c in cells):
+                self.out.skipped.append(Skipped(line, "blank", raw))
+            elif not keep:
+                self.filtered += 1
+            else:
+                read_row(line, raw, tuple(cells))
+        self._messages()
+        return self.out
+
+    def _messages(self) -> None:
+        if self.unmapped:
+            self.out.messages.append(Message("ingest.msg.unmapped_labels", {
+                "labels": ", ".join(dict.fromkeys(self.unmapped))}, "warning"))
+        if self.filtered:
+            self.out.messages.append(Message("ingest.msg.filtered", {"rows": self.filtered}))
+
+
+def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
+    """Monthly values of a long, wide_metrics or wide_months file (mapping already validated)."""
+    walker = _Rows(parsed, mapping)
+    shape = mapping["shape"]
+    reader = {"wide_metrics": _wide_metrics, "long": _long, "wide_months": _wide_months}[shape]
+    return walker.run(reader(walker))
+
+
+def _wide_metrics(w: _Rows):
+    date_column = w.mapping["date_column"]
+    columns = [(key, spec["column"], float(spec.get("scale", 1))) for key, spec in w.mapping["metrics"].items()
+               if spec["source"] == "column"]
+
+    def read(line: int, raw: str, cells: tuple) -> None:
+        marker = w.cell(cells, date_column)
+        kind = w.summary_row(cells, marker)
+        if kind:
+            w.out.skipped.append(Skipped(line, kind, raw))
+            return
+        month = w.month(line, raw, date_column, marker)
+        if month is None:
+            return
+        w.out.rows_used += 1
+        for key, column, scale in columns:
+            value = w.number(line, raw, column, w.cell(cells, column), scale)
+            if value is not None:
+                w.out.add(key, month, value, line, w.mapping["combine"])
+    return read
+
+
+def _long(w: _Rows):
+    m = w.mapping
+    scales = {key: float(spec.get("scale", 1)) for key, spec in m["metrics"].items()}
+
+    def read(line: int, raw: str, cells: tuple) -> None:
+        label, month_text = w.cell(cells, m["label_column"]), w.cell(cells, m["date_column"])
+        kind = w.summary_row(cells, label, month_text)
+        if kind:
+            w.out.skipped.append(Skipped(line, kind, raw))
+            return
+        key = w.labels.get(normalise_label(label))
+        if key is None:
+            if is_blank(label):
+                w.reject(line, "ingest.reject.label_missing", raw, column=m["label_column"])
+            else:
+                w.unmapped.append(str(label).strip())
+            return
+        month = w.month(line, raw, m["date_column"], month_text)
+        if month is None:
+            return
+        value = w.number(line, raw, m["value_column"], w.cell(cells, m["value_column"]), scales[key])
+        w.out.rows_used += 1
+        if value is not None:
+            w.out.add(key, month, value, line, m["combine"])
+    return read
+
+
+def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tuple[str, date]], list[str],
+                                                                          list[str]]:
+    """(month columns with their month, total columns, other ignored columns) of a wide-months header."""
+    months, totals, ignored = [], [], []
+    for name in parsed.columns:
+        if name == label_column:
+            continue
+        if is_total_label(name):
+            totals.append(name)
+            continue
+        try:
+            month = cell_month(name)
+        except ValueError:
+            month = None
+        (months.append((name, month)) if month else ignored.append(name))
+    return months, totals, ignored
+
+
+def _wide_months(w: _Rows):
+    m = w.mapping
+    label_column = m["label_column"]
+    months, totals, ignored = month_columns(w.parsed, label_column)
+    for name in totals:
+        w.out.skipped.append(Skipped(w.parsed.header_line, "column", name))
+    if ignored:
+        w.out.messages.append(Message("ingest.msg.ignored_columns", {"columns": ", ".join(ignored)}))
+    if not months:
+        w.out.messages.append(Message("ingest.msg.no_month_columns", {}, "warning"))
+    scales = {key: float(spec.get("scale", 1)) for key, spec in m["metrics"].items()}
+
+    def read(line: int, raw: str, cells: tuple) -> None:
+        label = w.cell(cells, label_column)
+        kind = w.summary_row(cells, label)
+        if kind:
+            w.out.skipped.append(Skipped(line, kind, raw))
+            return
+        key = w.labels.get(normalise_label(label))
+        if key is None:
+            if is_blank(label):
+                w.reject(line, "ingest.reject.label_missing", raw, column=label_column)
+            else:
+                w.unmapped.append(str(label).strip())
+            return
+        w.out.rows_used += 1
+        for column, month in months:
+            value = w.number(line, raw, column, w.cell(cells, column), scales[key])
+            if value is not None:
+                w.out.add(key, month, value, line, m["combine"])
+    return read

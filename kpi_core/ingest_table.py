@@ -1,0 +1,453 @@
+"""The decoded export as a DuckDB table: parsing, original line numbers, column profiles and the shape guess.
+
+DuckDB reads the UTF-8 text (all columns VARCHAR, internal names c0..cN so that header text is never SQL) into an
+in-memory table `raw` whose rowid follows file order. Rows it cannot split into the header's columns land in its
+reject table; they are classified here as blank, footer or total lines (skipped on purpose) or ragged rows
+(rejected, with their line number in the original file).
+"""
+from __future__ import annotations
+
+import bisect
+import csv
+import functools
+import hashlib
+import io
+import itertools
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+import weakref
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .i18n import t
+from .ingest_decode import IngestError, render
+from .ingest_values import install_macros
+from .units import parse_month, parse_number
+
+SHAPES = ("long", "wide_metrics", "wide_months", "records")
+SAMPLE_ROWS = 500
+
+# Rows that summarise the table: skipped deliberately, matched on the whole cell (合計金額 is not a total).
+TOTAL_WORDS = {"合計", "総計", "小計", "累計", "計", "総合計", "total", "totals", "grandtotal", "subtotal", "sum",
+               "合計値", "全体", "all"}
+# Report footers: "出力件数: 123", "Total records: 5", "※ ..." notes.
+FOOTER_PATTERN = re.compile(
+    r"^(出力件数|件数|総件数|レコード数|データ件数|出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|集計期間|"
+    r"total\s*records?|records?|rows|row\s*count|exported|printed|generated)\s*[:：=]|^[※＊*]\s*\S",
+    re.IGNORECASE)
+
+
+def normalise_label(text: object) -> str:
+    """A header or label reduced for comparison: NFKC, case-folded, without spaces and framing brackets."""
+    value = unicodedata.normalize("NFKC", str(text or "")).casefold()
+    value = re.sub(r"\s+", "", value)
+    return value.strip("[]【】()<>「」『』:：")
+
+
+def is_total_label(text: object) -> bool:
+    return normalise_label(text) in TOTAL_WORDS
+
+
+def is_footer_text(text: str) -> bool:
+    return bool(FOOTER_PATTERN.search(unicodedata.normalize("NFKC", text).strip()))
+
+
+# ---------------------------------------------------------------- findings
+@dataclass
+class Rejection:
+    """A row (or a monthly value) that is not imported, with its line in the original file and the reason."""
+
+    line: int | None
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+
+    def message(self, lang: str) -> str:
+        return render(self.key, self.values, lang)
+
+
+@dataclass
+class Message:
+    """Something the user should know about an import that is not a row: unmapped labels, ignored columns..."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+    level: str = "info"  # info | warning
+
+    def text(self, lang: str) -> str:
+        return render(self.key, self.values, lang)
+
+
+@dataclass
+class Skipped:
+    """A line left out on purpose: title above the header, blank, total or report footer."""
+
+    line: int
+    reason: str  # title | blank | total | footer | column
+    raw: str = ""
+
+    def message(self, lang: str) -> str:
+        return t(f"ingest.skip.{self.reason}", lang)
+
+
+@dataclass
+class Collected:
+    """Monthly values gathered from a file, before formulas and the plan period are applied."""
+
+    values: dict[str, dict[date, float]] = field(default_factory=dict)
+    lines: dict[tuple[str, date], int | None] = field(default_factory=dict)  # first source line per value
+    counts: dict[tuple[str, date], int] = field(default_factory=dict)  # rows behind a record-list value
+    rejections: list[Rejection] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    rows_used: int = 0
+
+    def add(self, key: str, month: date, value: float, line: int | None, combine: str = "reject") -> None:
+        """Record a value; a second one for the same metric-month is summed or rejected (`combine`)."""
+        series = self.values.setdefault(key, {})
+        if month not in series:
+            series[month] = value
+            self.lines[(key, month)] = line
+        elif combine == "sum":
+            series[month] += value
+        else:
+            self.rejections.append(Rejection(line, "ingest.reject.duplicate", {
+                "line": line, "metric": key, "month": month.strftime("%Y-%m"),
+                "first_line": self.lines.get((key, month))}))
+
+
+@dataclass
+class ColumnProfile:
+    """What a column's sample cells look like (counts over the first SAMPLE_ROWS rows)."""
+
+    name: str
+    filled: int = 0
+    numbers: int = 0
+    months: int = 0
+    days: int = 0  # dates whose day is not the 1st: a record list's dates rather than month labels
+    percents: int = 0
+    distinct: int = 0
+    header_is_month: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return self.filled > 0 and self.numbers >= 0.8 * self.filled
+
+    @property
+    def monthly(self) -> bool:
+        return self.filled > 0 and self.months >= 0.8 * self.filled
+
+
+# ---------------------------------------------------------------- line numbers
+class LineMap:
+    """Maps DuckDB's rows back to physical lines of the original file.
+
+    DuckDB numbers "logical" lines (a quoted value may span several physical lines) and skips empty lines.
+    Fast path: when accepted + rejected + empty lines add up to the physical line count, logical == physical.
+    Otherwise the body is scanned once with Python's csv module to find where each record starts.
+    """
+
+    def __init__(self, body: bytes | memoryview, delimiter: str, first_line: int, accepted: int,
+                 rejected: list[int]):
+        self.first_line = first_line  # physical line of the header in the original file
+        unterminated = len(body) > 0 and bytes(body[-1:]) != b"\n"
+        physical = _count_newlines(body) + int(unterminated)
+        blank = _blank_lines(body)
+        self.starts: list[int] | None = None  # logical line -> physical line (body-relative), fallback only
+        if accepted + len(set(rejected)) + len(blank) != physical - 1:
+            self.starts, blank = _record_starts(body, delimiter)
+        self.excluded = sorted(set(blank) | set(rejected))
+        self.blank = blank
+
+    def physical(self, logical: int) -> int:
+        """Original-file line of a DuckDB logical line (1 = the header)."""
+        if self.starts is None:
+            body_line = logical
+        elif logical <= len(self.starts):
+            body_line = self.starts[logical - 1]
+        else:
+            body_line = self.starts[-1] + logical - len(self.starts)
+        return self.first_line + body_line - 1
+
+    def logical_of_row(self, rowid: int) -> int:
+        """DuckDB logical line of the accepted row with this rowid (rows follow file order)."""
+        candidate = rowid + 2
+        while True:
+            skipped = bisect.bisect_right(self.excluded, candidate)
+            if rowid + 2 + skipped == candidate:
+                return candidate
+            candidate = rowid + 2 + skipped
+
+    def line_of_row(self, rowid: int) -> int:
+        return self.physical(self.logical_of_row(rowid))
+
+
+def _count_newlines(body: bytes | memoryview, chunk: int = 8 << 20) -> int:
+    view = memoryview(body)
+    return sum(bytes(view[i:i + chunk]).count(b"\n") for i in range(0, len(view), chunk))
+
+
+def _blank_lines(body: bytes | memoryview) -> list[int]:
+    """Body-relative numbers (1 = header) of the empty lines, which DuckDB skips."""
+    lines = []
+    newlines_before, position = 0, 0  # newlines in body[:position]
+    for match in re.finditer(rb"\n(?=\r?(?:\n|\Z))", body):
+        at = match.start()
+        if at + 1 >= len(body):
+            break
+        newlines_before += _count_slice(body, position, at)
+        position = at
+        lines.append(newlines_before + 2)  # `at` ends line newlines_before + 1; the next one is empty
+    return lines
+
+
+def _count_slice(body: bytes | memoryview, start: int, end: int) -> int:
+    return bytes(memoryview(body)[start:end]).count(b"\n")
+
+
+def _record_starts(body: bytes | memoryview, delimiter: str) -> tuple[list[int], list[int]]:
+    """(physical start line of each logical line, logical numbers of empty lines) by a csv scan of the body."""
+    text = bytes(body).decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    starts, blank, start = [], [], 1
+    try:
+        for cells in reader:
+            starts.append(start)
+            if not cells:
+                blank.append(len(starts))
+            start = reader.line_num + 1
+    except csv.Error:
+        pass
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    while start <= total:  # an unterminated quote: the csv module gives up; keep numbering physically
+        starts.append(start)
+        start += 1
+    return starts, blank
+
+
+# ---------------------------------------------------------------- the parsed file
+@dataclass
+class ParsedFile:
+    """An export read into memory and ready to be mapped. Close it (or let it be collected) when done."""
+
+    file_name: str
+    size: int
+    sha256: str
+    encoding: str
+    delimiter: str
+    header_line: int
+    columns: list[str]
+    header_signature: str
+    row_count: int
+    shape: str
+    sample: pd.DataFrame
+    profiles: list[ColumnProfile]
+    skipped: list[Skipped]
+    rejections: list[Rejection]  # rows the parser could not split (ragged, broken quotes)
+    con: duckdb.DuckDBPyConnection = field(repr=False)
+    lines: LineMap = field(repr=False)
+    cleanup: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._finalizer = weakref.finalize(self, self.cleanup) if self.cleanup else None
+
+    def column_id(self, name: str) -> str:
+        """The quoted SQL identifier of a column given by its header name."""
+        try:
+            return f'"c{self.columns.index(name)}"'
+        except ValueError:
+            raise _unknown_column(name) from None
+
+    def profile(self, name: str) -> ColumnProfile:
+        return self.profiles[self.columns.index(name)]
+
+    def line_of_row(self, rowid: int) -> int:
+        return self.lines.line_of_row(rowid)
+
+    def rows(self, limit: int | None = None) -> list[tuple]:
+        """(rowid, cells...) in file order; for the small summary shapes."""
+        sql = "SELECT rowid, * FROM raw ORDER BY rowid"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.con.execute(sql).fetchall()
+
+    def raw_row(self, cells: tuple | list) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=self.delimiter, lineterminator="").writerow(
+            ["" if c is None else c for c in cells])
+        return buffer.getvalue()
+
+    def close(self) -> None:
+        """Free the table (also done automatically when the ParsedFile is garbage-collected)."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+def _unknown_column(name: str) -> Exception:
+    return IngestError("ingest.mapping.unknown_column", column=name)
+
+
+def display_columns(header: list[str]) -> list[str]:
+    """Header cells made unique and non-empty: '' -> '(3)', a second '金額' -> '金額 (2)'."""
+    names: list[str] = []
+    for i, cell in enumerate(header):
+        name = cell.strip() or f"({i + 1})"
+        candidate, n = name, 2
+        while candidate in names:
+            candidate, n = f"{name} ({n})", n + 1
+        names.append(candidate)
+    return names
+
+
+def header_signature(columns: list[str]) -> str:
+    """A stable hash of the normalised header list: the key of a saved mapping profile."""
+    joined = "\x1f".join(normalise_label(c) for c in columns)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+
+
+# One in-memory DuckDB database per process for parsing (opening one costs ~0.1 s); each file gets its own
+# cursor and schema, dropped when the ParsedFile is closed or collected.
+_SHARED: duckdb.DuckDBPyConnection | None = None
+_SHARED_LOCK = threading.Lock()
+_SCHEMAS = itertools.count(1)
+
+
+def _parsing_cursor() -> tuple[duckdb.DuckDBPyConnection, str]:
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = duckdb.connect(":memory:", config={"threads": 2})
+            install_macros(_SHARED)
+        schema = f"file_{next(_SCHEMAS)}"
+        cursor = _SHARED.cursor()
+    cursor.execute(f"CREATE SCHEMA {schema}")
+    cursor.execute(f"SET search_path = '{schema},main'")
+    return cursor, schema
+
+
+def _drop(cursor: duckdb.DuckDBPyConnection, schema: str) -> None:
+    try:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        cursor.close()
+    except duckdb.Error:
+        pass
+
+
+def load_table(body: bytes | memoryview, delimiter: str, width: int,
+               ) -> tuple[duckdb.DuckDBPyConnection, list, weakref.finalize | None]:
+    """Read the UTF-8 body (header first) into `raw`; return the cursor, the parser's reject rows and the
+    clean-up to run when done."""
+    con, schema = _parsing_cursor()
+    cleanup = functools.partial(_drop, con, schema)
+    fd, path = tempfile.mkstemp(suffix=".csv", prefix="kpi_ingest_")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+        columns = {f"c{i}": "VARCHAR" for i in range(width)}
+        con.execute(
+            "CREATE TABLE raw AS SELECT * FROM read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, "
+            "columns = ?, auto_detect = false, ignore_errors = true, store_rejects = true, null_padding = false, "
+            "max_line_size = 8388608)", [path, delimiter, columns])
+        rejects = con.execute("SELECT line, min(error_type), min(csv_line) FROM reject_errors "
+                              "GROUP BY line ORDER BY line").fetchall()
+    except BaseException:
+        cleanup()
+        raise
+    finally:
+        os.unlink(path)
+    return con, rejects, cleanup
+
+
+def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int,
+                     ) -> tuple[list[Skipped], list[Rejection]]:
+    """Parser rejects are blank/footer/total lines (skipped) or ragged rows (rejected)."""
+    skipped, rejections = [], []
+    for logical, error_type, csv_line in rejects:
+        line = lines.physical(int(logical))
+        raw = (csv_line or "").lstrip("\r\n").rstrip("\r\n")
+        cells = next(csv.reader([raw], delimiter=delimiter), []) if "\n" not in raw else []
+        filled = [c.strip() for c in cells if c.strip()]
+        if not raw.strip(" \t\r" + delimiter):
+            skipped.append(Skipped(line, "blank", raw))
+        elif is_footer_text(raw) or (filled and is_footer_text(filled[0])):
+            skipped.append(Skipped(line, "footer", raw))
+        elif filled and is_total_label(filled[0]):
+            skipped.append(Skipped(line, "total", raw))
+        elif error_type == "UNQUOTED VALUE":
+            rejections.append(Rejection(line, "ingest.reject.quote", {"line": line}, raw[:500]))
+        elif error_type in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            rejections.append(Rejection(line, "ingest.reject.fields",
+                                        {"line": line, "found": len(cells), "expected": width}, raw[:500]))
+        else:
+            rejections.append(Rejection(line, "ingest.reject.unreadable", {"line": line, "error": error_type},
+                                        raw[:500]))
+    return skipped, rejections
+
+
+# ---------------------------------------------------------------- profiles and shape
+def _parses(parser, text: str) -> Any:
+    try:
+        return parser(text)
+    except ValueError:
+        return None
+
+
+def profile_columns(columns: list[str], sample_rows: list[tuple]) -> list[ColumnProfile]:
+    profiles = []
+    for index, name in enumerate(columns):
+        profile = ColumnProfile(name, header_is_month=_parses(parse_month, name) is not None)
+        seen = set()
+        for row in sample_rows:
+            cell = (row[index + 1] or "").strip()
+            if not cell:
+                continue
+            profile.filled += 1
+            seen.add(cell)
+            month = _parses(parse_month, cell)
+            if month is not None:
+                profile.months += 1
+                profile.days += int(_has_day(cell))
+            elif _parses(parse_number, cell) is not None:
+                profile.numbers += 1
+                profile.percents += int(cell.endswith(("%", "％")))
+        profile.distinct = len(seen)
+        profiles.append(profile)
+    return profiles
+
+
+_DAY = re.compile(r"^\d{4}\s*[/\-.年]\s*\d{1,2}\s*月?\s*[/\-.]?\s*(\d{1,2})")
+
+
+def _has_day(cell: str) -> bool:
+    match = _DAY.match(unicodedata.normalize("NFKC", cell))
+    return bool(match) and int(match.group(1)) != 1
+
+
+def guess_shape(profiles: list[ColumnProfile], sample_rows: int) -> str:
+    """The most likely shape; the user can override it."""
+    if sum(p.header_is_month for p in profiles) >= 2:
+        return "wide_months"
+    dates = [p for p in profiles if p.monthly]
+    if not dates:
+        return "records"
+    date_profile = dates[0]
+    others = [p for p in profiles if p is not date_profile and p.filled]
+    numeric = [p for p in others if p.numeric]
+    text = [p for p in others if not p.numeric and not p.monthly]
+    rows_per_month = sample_rows / max(1, date_profile.distinct)
+    if date_profile.days > 0.2 * date_profile.filled:
+        return "records"
+    if numeric and rows_per_month <= 1.01:
+        return "wide_metrics"
+    if len(numeric) == 1 and text and len(profiles) <= 5 and min(p.distinct for p in text) <= 60:
+        return "long"
+    if len(numeric) >= 2 and rows_per_month <= 20 and len(text) <= 2:
+        return "wide_metrics"
+    return "records"
