@@ -106,11 +106,12 @@ class Formula:
 
 def parse_formula(text: str, allowed: Sequence[str] | set[str] | None = None) -> Formula:
     """Parse `text` into a Formula; with `allowed`, every name must be one of them."""
-    if text is None or not str(text).strip():
+    raw = "" if text is None else str(text)
+    if not raw.strip():
         raise FormulaError("engine.formula.empty")
-    if len(text) > MAX_FORMULA_LENGTH:
-        raise FormulaError("engine.formula.too_long", length=len(text), limit=MAX_FORMULA_LENGTH)
-    normalised = unicodedata.normalize("NFKC", str(text)).translate(_TYPOGRAPHIC).strip()
+    if len(raw) > MAX_FORMULA_LENGTH:
+        raise FormulaError("engine.formula.too_long", length=len(raw), limit=MAX_FORMULA_LENGTH)
+    normalised = unicodedata.normalize("NFKC", raw).translate(_TYPOGRAPHIC).strip()
     try:
         expression = ast.parse(normalised, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -118,7 +119,8 @@ def parse_formula(text: str, allowed: Sequence[str] | set[str] | None = None) ->
     tree = _convert(expression.body, 0)
     names = _names(tree)
     if allowed is not None:
-        unknown = [name for name in names if name not in set(allowed)]
+        known = set(allowed)
+        unknown = [name for name in names if name not in known]
         if unknown:
             raise FormulaError("engine.formula.unknown_name", name=unknown[0],
                                allowed=", ".join(sorted(allowed)))
