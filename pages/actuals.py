@@ -1,6 +1,746 @@
-"""Placeholder until the page is written."""
+"""Actuals import: drop monthly CSV exports, check the detection, the column mapping and the preview, commit;
+then the import history (with revert) and the history of any metric-month's values."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
-from pages.common import t
+from kpi_core import ingest
+from kpi_core.ingest_decode import DELIMITER_LABELS, ENCODING_LABELS, delimiter_label, encoding_label
+from kpi_core.ingest_mapping import distinct_labels
+from kpi_core.ingest_values import FILTER_OPS
+from kpi_core.plans import markdown_text
+from kpi_core.steps import check_name
+from pages.common import (
+    error_text,
+    fmt,
+    get_store,
+    lang,
+    options_label,
+    page_header,
+    remember_version,
+    require_plan,
+    t,
+)
 
-st.title(t("page.actuals"))
+UPLOAD_TYPES = ["csv", "tsv", "txt"]
+ENCODING_CHOICES = ["", "utf-8", "cp932", "utf-16-le", "utf-16-be"]
+DELIMITER_CHOICES = ["", *DELIMITER_LABELS]
+SHAPE_SOURCES = {
+    "wide_metrics": ("column", "formula"),
+    "long": ("label", "formula"),
+    "wide_months": ("label", "formula"),
+    "records": ("count", "sum", "mean", "count_distinct", "formula"),
+}
+COLUMN_SOURCES = ("column", "sum", "mean", "count_distinct")
+OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt",
+            "<": "lt",
+            "contains": "contains", "filled": "filled", "blank": "blank"}
+LIST_OPS = ("in", "not_in")
+NO_VALUE_OPS = ("filled", "blank")
+SCALES = {1.0: "x1", 0.01: "percent", 1000.0: "thousand", 10000.0: "ten_thousand"}
+MAX_FILTERS = 3
+HISTORY_ROWS = 30
+HELPER_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,40}$")
+STATUS_STYLE = {"new": "background-color: #dcfce7", "changed": "background-color: #fef3c7",
+                "unchanged": "color: #6b7280"}
+
+PARSED = "_actuals_parsed"  # file_id -> (reading settings, ParsedFile), closed when the file leaves
+HELPERS = "_actuals_helpers"  # file_id -> helper metric keys added by the user
+DONE = "_actuals_done"  # results of the last commit, shown once after the rerun
+PENDING_REVERT = "_actuals_pending_revert"
+COMMITTED = "_actuals_committed"  # import ids committed in this session: their file says "imported now"
+
+store = get_store()
+plan = require_plan(store)
+page_header(None, "page.actuals", "actuals.intro")
+
+
+# ---------------------------------------------------------------- the plan's metrics
+def _plan_metrics() -> dict[str, tuple[str, str]]:
+    """{metric key: (name, unit)} of the KGI and the KPIs, in the plan's order."""
+    kgi = store.get_kgi(plan.id)
+    metrics = {kgi.key: (kgi.name or kgi.key, kgi.unit)} if kgi else {}
+    metrics.update({k.key: (k.name or k.key, k.unit) for k in store.list_kpis(plan.id)})
+    return metrics
+
+
+def _aliases() -> dict[str, list[str]]:
+    """The plan's names and keys, plus the column aliases of the template it came from (when there is one)."""
+    extra: dict[str, list[str]] = {}
+    if plan.template:
+        try:
+            from kpi_core.templates import aliases_for, find_template
+
+            template = find_template(plan.template)
+            extra = aliases_for(template) if template else {}
+        except Exception:  # noqa: BLE001 - a broken template file only loses the alias suggestions
+            extra = {}
+    return ingest.plan_aliases(store, plan, extra)
+
+
+METRICS = _plan_metrics()
+
+
+def metric_label(key: str) -> str:
+    name, _ = METRICS.get(key, (key, ""))
+    return key if name == key else f"{name} ({key})"
+
+
+def metric_value(key: str, value: float | None) -> str:
+    return fmt(value, METRICS.get(key, (key, ""))[1])
+
+
+def _when(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _show_error(exc: Exception) -> None:
+    st.error(exc.message(lang()) if isinstance(exc, ingest.IngestError) else error_text(exc))
+
+
+# ---------------------------------------------------------------- reading a file
+def _reading_settings(fid: str) -> tuple[str, str, int]:
+    """Encoding, delimiter and header line overrides ('' / 0 = automatic), drawn in a collapsed expander."""
+    with st.expander(t("actuals.file.settings")):
+        auto = t("actuals.file.auto")
+        c1, c2, c3 = st.columns(3)
+        encoding = c1.selectbox(t("actuals.file.encoding"), ENCODING_CHOICES, key=f"actuals_enc_{fid}",
+                                format_func=lambda e: ENCODING_LABELS.get(e, e) if e else auto)
+        language = lang()
+        delimiter = c2.selectbox(t("actuals.file.delimiter"), DELIMITER_CHOICES, key=f"actuals_delim_{fid}",
+                                 format_func=lambda d: delimiter_label(d, language) if d else auto)
+        header_line = c3.number_input(t("actuals.file.header_line"), min_value=0, max_value=10_000, step=1,
+                                      key=f"actuals_header_{fid}")
+    return encoding, delimiter, int(header_line)
+
+
+def _parse(upload, fid: str, settings: tuple[str, str, int]) -> ingest.ParsedFile:
+    """The parsed file, read once per file and reading settings (the DuckDB table stays in the session)."""
+    cache = st.session_state.setdefault(PARSED, {})
+    cached = cache.get(fid)
+    if cached and cached[0] == settings:
+        return cached[1]
+    if cached:
+        cached[1].close()
+        del cache[fid]
+    encoding, delimiter, header_line = settings
+    upload.seek(0)
+    parsed = ingest.read_export(upload, upload.name, encoding=encoding or None, delimiter=delimiter or None,
+                                header_line=header_line or None)
+    cache[fid] = (settings, parsed)
+    return parsed
+
+
+def _forget_files(keep: set[str]) -> None:
+    """Close the tables of files no longer in the uploader."""
+    cache = st.session_state.setdefault(PARSED, {})
+    for fid in [f for f in cache if f not in keep]:
+        cache.pop(fid)[1].close()
+
+
+def _detection(parsed: ingest.ParsedFile) -> None:
+    cols = st.columns(4)
+    cols[0].metric(t("actuals.file.encoding"), encoding_label(parsed.encoding))
+    cols[1].metric(t("actuals.file.delimiter"), delimiter_label(parsed.delimiter, lang()))
+    cols[2].metric(t("actuals.file.header_line"), parsed.header_line)
+    cols[3].metric(t("actuals.file.rows"), f"{parsed.row_count:,}")
+    st.caption(ingest.describe(parsed, lang()))
+
+
+# ---------------------------------------------------------------- the mapping editor
+def _base_mapping(parsed: ingest.ParsedFile, shape: str, profile: dict | None) -> dict:
+    if profile and profile["mapping"].get("shape") == shape:
+        return profile["mapping"]
+    return ingest.suggest_mapping(parsed, _aliases(), list(METRICS), shape)
+
+
+def _index(options: list, value: Any, default: int = 0) -> int:
+    return options.index(value) if value in options else default
+
+
+def _column_select(label: str, parsed: ingest.ParsedFile, value: str | None, key: str, container=st) -> str:
+    columns = list(parsed.columns)
+    return container.selectbox(label, columns, index=_index(columns, value), key=key)
+
+
+def _shape_fields(parsed: ingest.ParsedFile, base: dict, shape: str, prefix: str) -> dict:
+    """The shape's own columns (month/date, metric names, values) and how repeated rows combine."""
+    fields: dict[str, Any] = {}
+    needs = {"long": ("date_column", "label_column", "value_column"), "wide_metrics": ("date_column",),
+             "wide_months": ("label_column",), "records": ("date_column",)}[shape]
+    cols = st.columns(len(needs) + (0 if shape == "records" else 1))
+    for col, name in zip(cols, needs):
+        fields[name] = _column_select(t(f"actuals.mapping.{name}"), parsed, base.get(name),
+                                      f"{prefix}_{name}", col)
+    if shape != "records":
+        fields["combine"] = cols[-1].selectbox(t("actuals.mapping.combine"), ["reject", "sum"],
+                                               index=_index(["reject", "sum"], base.get("combine")),
+                                               format_func=options_label("actuals.combine"),
+                                               key=f"{prefix}_combine")
+    return fields
+
+
+def _filter_value_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _filters_editor(parsed: ingest.ParsedFile, existing: list[dict], prefix: str) -> list[dict]:
+    """Up to MAX_FILTERS conditions (column, test, value); a slot without a column is no condition."""
+    columns = ["", *parsed.columns]
+    filters = []
+    for n in range(min(MAX_FILTERS, len(existing) + 1)):
+        old = existing[n] if n < len(existing) else {}
+        c1, c2, c3 = st.columns([2, 2, 3])
+        column = c1.selectbox(t("actuals.mapping.filter", n=n + 1), columns,
+                              index=_index(columns, old.get("column")), key=f"{prefix}_fc{n}",
+                              format_func=lambda c: c or t("actuals.mapping.filter_none"))
+        ops = list(FILTER_OPS)
+        op = c2.selectbox(t("actuals.mapping.filter_op"), ops, index=_index(ops, old.get("op")),
+                          format_func=lambda o: t(f"actuals.op.{OP_NAMES[o]}"), key=f"{prefix}_fo{n}")
+        text = c3.text_input(t("actuals.mapping.filter_value"), value=_filter_value_text(old.get("value")),
+                             help=t("actuals.mapping.filter_value_help"), key=f"{prefix}_fv{n}",
+                             max_chars=500)
+        if not column:
+            continue
+        item: dict[str, Any] = {"column": column, "op": op}
+        if op in LIST_OPS:
+            item["value"] = [v.strip() for v in re.split(r"[,、，]", text) if v.strip()]
+        elif op not in NO_VALUE_OPS:
+            item["value"] = text.strip()
+        filters.append(item)
+    return filters
+
+
+def _scale_select(value: float, key: str) -> float:
+    options = list(SCALES)
+    if float(value) not in options:
+        options.append(float(value))
+
+    def label(scale: float) -> str:
+        if scale in SCALES:
+            return t(f"actuals.scale.{SCALES[scale]}")
+        return t("actuals.scale.other", value=f"{scale:g}")
+    return st.selectbox(t("actuals.mapping.scale"), options, index=options.index(float(value)),
+                        format_func=label, key=key)
+
+
+def _label_choices(parsed: ingest.ParsedFile, label_column: str | None, current: str | None) -> list[str]:
+    labels = distinct_labels(parsed, label_column) if label_column else []
+    if current and current not in labels:
+        labels.insert(0, current)
+    return labels
+
+
+def _metric_main(parsed: ingest.ParsedFile, spec: dict, source: str, fields: dict, prefix: str,
+                 container) -> dict | None:
+    """The source's main setting (column, label or formula); None when it cannot be set."""
+    if source in COLUMN_SOURCES:
+        return {"column": _column_select(t("actuals.mapping.column"), parsed, spec.get("column"),
+                                         f"{prefix}_col", container)}
+    if source == "label":
+        labels = _label_choices(parsed, fields.get("label_column"), spec.get("label"))
+        if not labels:
+            container.caption(t("actuals.mapping.no_labels"))
+            return None
+        return {"label": container.selectbox(t("actuals.mapping.label"), labels,
+                                             index=_index(labels, spec.get("label")), key=f"{prefix}_label")}
+    if source == "formula":
+        formula = container.text_input(t("actuals.mapping.formula"), value=str(spec.get("formula") or ""),
+                                       help=t("actuals.mapping.formula_help"), key=f"{prefix}_formula",
+                                       max_chars=500)
+        return {"formula": formula}
+    container.caption(t("actuals.mapping.count_caption"))
+    return {}
+
+
+def _metric_details(parsed: ingest.ParsedFile, spec: dict, source: str, shape: str, prefix: str) -> dict:
+    """Date column and conditions (record lists) and scale, in a collapsed expander."""
+    details: dict[str, Any] = {}
+    with st.expander(t("actuals.mapping.details")):
+        if shape == "records":
+            columns = ["", *parsed.columns]
+            chosen = st.selectbox(t("actuals.mapping.metric_date"), columns,
+                                  index=_index(columns, spec.get("date_column")),
+                                  format_func=lambda c: c or t("actuals.mapping.same_date"),
+                                  key=f"{prefix}_date")
+            if chosen:
+                details["date_column"] = chosen
+            filters = _filters_editor(parsed, list(spec.get("filters") or []), prefix)
+            if filters:
+                details["filters"] = filters
+        if source != "count":
+            scale = _scale_select(float(spec.get("scale", 1) or 1), f"{prefix}_scale")
+            if scale != 1:
+                details["scale"] = scale
+    return details
+
+
+def _describe_filters(filters: list[dict]) -> str:
+    parts = [f"{f['column']} {t('actuals.op.' + OP_NAMES[f['op']])} {_filter_value_text(f.get('value'))}"
+             for f in filters]
+    return "; ".join(p.strip() for p in parts)
+
+
+def _metric_row(parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fields: dict, prefix: str,
+                ) -> dict | None:
+    """One metric: how it is taken from the file. None when it is not in this file."""
+    sources = ["none", *SHAPE_SOURCES[shape]]
+    current = spec.get("source") if spec else "none"
+    name_col, source_col, main_col = st.columns([3, 2, 4])
+    helper = key not in METRICS
+    name_col.markdown(f"**{markdown_text(metric_label(key))}**" +
+                      (f"  \n:gray[{t('actuals.mapping.helper')}]" if helper else ""))
+    source = source_col.selectbox(t("actuals.mapping.source"), sources, index=_index(sources, current),
+                                  format_func=options_label("actuals.source"), key=f"{prefix}_src",
+                                  label_visibility="collapsed")
+    if source == "none":
+        return None
+    main = _metric_main(parsed, spec or {}, source, fields, prefix, main_col)
+    if main is None:
+        return None
+    result = {"source": source, **main}
+    if source != "formula":
+        result.update(_metric_details(parsed, spec or {}, source, shape, prefix))
+        notes = []
+        if result.get("date_column"):
+            notes.append(t("actuals.mapping.by_date", column=result["date_column"]))
+        if result.get("filters"):
+            notes.append(t("actuals.mapping.conditions", conditions=_describe_filters(result["filters"])))
+        if notes:
+            st.caption(markdown_text(" · ".join(notes)))
+    for extra in ("percent_label",):  # hints of the suggestion that the editor does not show
+        if spec and extra in spec and source == spec.get("source"):
+            result[extra] = spec[extra]
+    return result
+
+
+def _helper_adder(fid: str, present: list[str]) -> None:
+    with st.popover(t("actuals.mapping.add_helper"), help=t("actuals.mapping.add_helper_help")):
+        name = st.text_input(t("actuals.mapping.helper_name"), key=f"actuals_helper_name_{fid}", max_chars=41)
+        if st.button(t("actuals.mapping.add"), key=f"actuals_helper_add_{fid}"):
+            key = (name or "").strip()
+            if not HELPER_KEY.match(key):
+                st.error(t("actuals.mapping.helper_invalid"))
+            elif key in present:
+                st.error(t("actuals.mapping.helper_exists", key=key))
+            else:
+                st.session_state.setdefault(HELPERS, {}).setdefault(fid, []).append(key)
+                st.rerun()
+
+
+def _mapping_editor(parsed: ingest.ParsedFile, base: dict, shape: str, fid: str) -> dict:
+    """The mapping as the widgets show it; defaults come from the saved profile or the suggestion."""
+    prefix = f"actuals_{fid}_{shape}"
+    fields = _shape_fields(parsed, base, shape, prefix)
+    mapping: dict[str, Any] = {"version": base.get("version", 1), "shape": shape, **fields, "metrics": {}}
+    with st.expander(t("actuals.mapping.global_filters"), expanded=bool(base.get("filters"))):
+        mapping["filters"] = _filters_editor(parsed, list(base.get("filters") or []), f"{prefix}_global")
+    base_metrics = base.get("metrics") or {}
+    added = st.session_state.get(HELPERS, {}).get(fid, [])
+    keys = list(dict.fromkeys([*METRICS, *base_metrics, *added]))
+    head = st.columns([3, 2, 4])
+    head[0].caption(t("actuals.mapping.metric"))
+    head[1].caption(t("actuals.mapping.source"))
+    for key in keys:
+        spec = _metric_row(parsed, key, base_metrics.get(key), shape, fields, f"{prefix}_m_{key}")
+        if spec is not None:
+            mapping["metrics"][key] = spec
+    _helper_adder(fid, keys)
+    return mapping
+
+
+# ---------------------------------------------------------------- preview
+def _value_matrix(values: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """Metric x month table of the values to write, the value each replaces, coloured by change."""
+    months = sorted(values["month"].unique())
+    columns = [m.strftime("%Y-%m") for m in months]
+    labels = [metric_label(k) for k in dict.fromkeys(values["metric"])]
+    text = pd.DataFrame("", index=labels, columns=columns)
+    css = pd.DataFrame("", index=labels, columns=columns)
+    for row in values.itertuples(index=False):
+        label, column = metric_label(row.metric), row.month.strftime("%Y-%m")
+        cell = metric_value(row.metric, row.value)
+        if row.status == "changed":
+            cell += f" ({t('actuals.preview.was', value=metric_value(row.metric, row.current))})"
+        text.loc[label, column] = cell
+        css.loc[label, column] = STATUS_STYLE[row.status]
+    return text.style.apply(lambda _: css, axis=None)
+
+
+def _value_rows(values: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        t("actuals.preview.metric"): [metric_label(k) for k in values["metric"]],
+        t("actuals.preview.month"): [m.strftime("%Y-%m") for m in values["month"]],
+        t("actuals.preview.value"): [metric_value(k, v) for k, v in zip(values["metric"], values["value"])],
+        t("actuals.preview.current"): [metric_value(k, None if pd.isna(v) else v)
+                                       for k, v in zip(values["metric"], values["current"])],
+        t("actuals.preview.status"): [t(f"actuals.status.{s}") for s in values["status"]],
+        t("actuals.preview.source_line"): [None if pd.isna(n) else int(n) for n in values["line"]],
+        t("actuals.preview.source_rows"): [None if pd.isna(n) else int(n) for n in values["rows"]],
+    })
+
+
+def _lines_frame(items: list) -> pd.DataFrame:
+    language = lang()
+    return pd.DataFrame({
+        t("actuals.preview.line"): [item.line for item in items],
+        t("actuals.preview.reason"): [item.message(language) for item in items],
+        t("actuals.preview.raw"): [item.raw for item in items],
+    }).astype({t("actuals.preview.line"): "Int64"}) if items else pd.DataFrame()
+
+
+def _preview_metrics(preview: ingest.ImportPreview) -> None:
+    values = preview.values
+    status = values["status"] if len(values) else pd.Series(dtype=str)
+    cols = st.columns(4)
+    cols[0].metric(t("actuals.preview.to_write"), int((status != "unchanged").sum()),
+                   delta=f"{t('actuals.status.changed')} {int((status == 'changed').sum())}"
+                   if (status == "changed").any() else None, delta_color="off")
+    cols[1].metric(t("actuals.preview.unchanged"), int((status == "unchanged").sum()))
+    cols[2].metric(t("actuals.preview.rejected"), len(preview.rejections))
+    cols[3].metric(t("actuals.preview.skipped"), len(preview.skipped))
+
+
+def _preview(parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str) -> None:
+    st.subheader(t("actuals.preview.title"))
+    _preview_metrics(preview)
+    language = lang()
+    for message in preview.messages:
+        (st.warning if message.level == "warning" else st.info)(message.text(language))
+    values_tab, rejected_tab, skipped_tab, file_tab = st.tabs([
+        t("actuals.preview.values_tab"), t("actuals.preview.rejected_tab", n=len(preview.rejections)),
+        t("actuals.preview.skipped_tab", n=len(preview.skipped)), t("actuals.preview.sample_tab")])
+    with values_tab:
+        if len(preview.values):
+            st.dataframe(_value_matrix(preview.values), width="stretch")
+            st.caption(t("actuals.preview.legend"))
+            with st.expander(t("actuals.preview.details")):
+                st.dataframe(_value_rows(preview.values), hide_index=True, width="stretch")
+                st.download_button(t("actuals.preview.download_values"), ingest.values_csv(preview, language),
+                                   file_name=f"values_{fid[:8]}.csv", mime="text/csv",
+                                   key=f"actuals_dlv_{fid}")
+        else:
+            st.info(t("actuals.preview.no_values"))
+    with rejected_tab:
+        if preview.rejections:
+            st.dataframe(_lines_frame(preview.rejections), hide_index=True, width="stretch")
+            st.download_button(t("actuals.preview.download_rejections"),
+                               ingest.rejections_csv(preview, language, include_skipped=True),
+                               file_name=f"rejections_{fid[:8]}.csv", mime="text/csv",
+                               key=f"actuals_dlr_{fid}")
+        else:
+            st.success(t("actuals.preview.no_rejections"))
+    with skipped_tab:
+        if preview.skipped:
+            st.dataframe(_lines_frame(preview.skipped), hide_index=True, width="stretch")
+        else:
+            st.caption(t("actuals.preview.no_skipped"))
+    with file_tab:
+        st.caption(t("actuals.file.sample"))
+        st.dataframe(parsed.sample, hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------- commit
+def _default_profile_name(parsed: ingest.ParsedFile, profile: dict | None) -> str:
+    if profile:
+        return profile["name"]
+    stem = parsed.file_name.rsplit(".", 1)[0]
+    return re.sub(r"[_\-\s]*\d{4}[-_/]?\d{2}([-_/]?\d{2})?$", "", stem)[:100] or stem[:100]
+
+
+def _profile_name_ok(name: str) -> bool:
+    problems = check_name(name)
+    for problem in problems:
+        st.error(t(problem.key, **problem.values))
+    return not problems
+
+
+def _save_profile(parsed: ingest.ParsedFile, mapping: dict, name: str) -> str | None:
+    """Save the mapping as a profile; the error text when it cannot be saved."""
+    try:
+        ingest.save_mapping_profile(store, parsed, mapping, name.strip(), plan)
+    except Exception as exc:  # noqa: BLE001 - shown to the user in their language
+        return exc.message(lang()) if isinstance(exc, ingest.IngestError) else error_text(exc)
+    return None
+
+
+def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
+                    profile: dict | None, fid: str) -> None:
+    done = preview.already_imported
+    if done and done["id"] in st.session_state.get(COMMITTED, set()):
+        st.success(t("actuals.commit.imported_now", import_id=done["id"]))
+        return
+    if done:
+        st.warning(t("ingest.already_imported", import_id=done["id"], date=_when(done.get("created_at"))))
+    elif not preview.actuals:
+        st.info(t("actuals.commit.nothing"))
+    with st.container(border=True):
+        name_col, remember_col = st.columns([3, 2])
+        name = name_col.text_input(t("actuals.commit.profile_name"),
+                                   value=_default_profile_name(parsed, profile),
+                                   help=t("actuals.commit.profile_help"), key=f"actuals_profile_{fid}",
+                                   max_chars=200)
+        remember = remember_col.checkbox(t("actuals.commit.remember"), value=True,
+                                         key=f"actuals_remember_{fid}")
+        if remember_col.button(t("actuals.commit.save_profile"), key=f"actuals_save_profile_{fid}") \
+                and _profile_name_ok(name):
+            problem = _save_profile(parsed, mapping, name)
+            if problem:
+                st.error(problem)
+            else:
+                st.success(t("actuals.commit.profile_saved", name=markdown_text(name.strip())))
+        count = len(preview.actuals)
+        if st.button(t("actuals.commit.button", n=count), type="primary", disabled=not preview.can_commit,
+                     key=f"actuals_commit_{fid}"):
+            if remember and not _profile_name_ok(name):
+                return
+            _commit(parsed, mapping, preview, name if remember else "")
+
+
+def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
+            profile_name: str) -> None:
+    try:
+        result = ingest.commit_import(store, plan, parsed, mapping, preview)
+    except Exception as exc:  # noqa: BLE001 - the engine's or the store's message, nothing written
+        _show_error(exc)
+        return
+    if result.already_imported:
+        st.warning(result.message(lang()))
+        return
+    done = {"file": parsed.file_name, "import_id": result.import_id, "written": result.written,
+            "unchanged": result.unchanged, "rejected": result.rejected, "profile_error": None}
+    if profile_name:
+        done["profile_error"] = _save_profile(parsed, mapping, profile_name)
+    st.session_state.setdefault(DONE, []).append(done)
+    st.session_state.setdefault(COMMITTED, set()).add(result.import_id)
+    st.rerun()
+
+
+def _show_done() -> None:
+    """The results of the commits of the previous run, with the way to the dashboard and step 5."""
+    results = st.session_state.pop(DONE, [])
+    for done in results:
+        st.success(t("actuals.commit.done", file=markdown_text(done["file"]), import_id=done["import_id"],
+                     written=done["written"], unchanged=done["unchanged"], rejected=done["rejected"]))
+        if done["profile_error"]:
+            st.warning(t("actuals.commit.profile_failed", reason=done["profile_error"]))
+    if results:
+        cols = st.columns([2, 2, 3])
+        cols[0].page_link("pages/dashboard.py", label=t("actuals.commit.go_dashboard"), icon="📈")
+        cols[1].page_link("pages/step5_pdca.py", label=t("actuals.commit.go_pdca"), icon="🔁")
+
+
+# ---------------------------------------------------------------- one uploaded file
+def _file_section(upload) -> None:
+    fid = upload.file_id
+    st.subheader(f"📄 {markdown_text(upload.name)}")
+    st.caption(t("actuals.file.size", size=f"{upload.size / 1024:,.1f}"))
+    summary = st.container()
+    settings = _reading_settings(fid)
+    try:
+        parsed = _parse(upload, fid, settings)
+    except Exception as exc:  # noqa: BLE001 - every bad file ends here with its message, never a traceback
+        with summary:
+            _show_error(exc)
+            st.caption(t("actuals.file.error_hint"))
+        return
+    with summary:
+        _detection(parsed)
+    shapes = list(ingest.SHAPES)
+    profile = ingest.find_mapping(store, parsed, plan)
+    default_shape = profile["mapping"].get("shape", parsed.shape) if profile else parsed.shape
+    shape = st.selectbox(t("actuals.file.shape"), shapes, index=_index(shapes, default_shape),
+                         format_func=options_label("ingest.shape"), help=t("actuals.file.shape_help"),
+                         key=f"actuals_shape_{fid}")
+    st.subheader(t("actuals.mapping.title"))
+    if profile and profile["mapping"].get("shape") == shape:
+        st.info(t("actuals.mapping.profile_applied", name=markdown_text(profile["name"]),
+                  date=_when(profile.get("updated_at"))), icon="🔁")
+    else:
+        st.caption(t("actuals.mapping.suggested"))
+    try:
+        base = _base_mapping(parsed, shape, profile)
+        mapping = _mapping_editor(parsed, base, shape, fid)
+        if not mapping["metrics"]:
+            st.info(t("actuals.mapping.start"))
+            return
+        preview = ingest.preview_import(store, plan, parsed, mapping, lang())
+    except Exception as exc:  # noqa: BLE001 - a mapping problem: say which, keep the editor usable
+        _show_error(exc)
+        return
+    _preview(parsed, preview, fid)
+    _commit_section(parsed, mapping, preview, profile, fid)
+
+
+def _help_box() -> None:
+    with st.expander(t("actuals.help.title"), icon="💡"):
+        st.markdown(t("actuals.help.body"))
+        st.caption(t("actuals.help.cli"))
+        st.code(f"kpi-workbench import --plan {plan.id} --profile <name> FILE.csv", language="bash")
+
+
+def _import_tab() -> None:
+    _show_done()
+    _help_box()
+    if not METRICS:
+        st.info(t("actuals.no_metrics"))
+        cols = st.columns([2, 2, 3])
+        cols[0].page_link("pages/step1_kgi.py", label=t("actuals.go_kgi"), icon="🎯")
+        cols[1].page_link("pages/step4_kpi.py", label=t("actuals.go_kpi"), icon="📊")
+        return
+    uploads = st.file_uploader(t("actuals.upload.label"), type=UPLOAD_TYPES, accept_multiple_files=True,
+                               help=t("actuals.upload.help", limit_mb=ingest.DEFAULT_MAX_BYTES // ingest.MB),
+                               key=f"actuals_upload_{plan.id}") or []
+    _forget_files({u.file_id for u in uploads})
+    if not uploads:
+        st.caption(t("actuals.upload.empty"))
+        return
+    if len(uploads) == 1:
+        _file_section(uploads[0])
+        return
+    for tab, upload in zip(st.tabs([markdown_text(u.name) for u in uploads]), uploads):
+        with tab:
+            _file_section(upload)
+
+
+# ---------------------------------------------------------------- import history and revert
+def _revert_confirm(row: dict) -> None:
+    st.warning(t("actuals.history.confirm", import_id=row["id"], file=markdown_text(row["file_name"]),
+                 rows=row["rows_accepted"]))
+    yes, no, _ = st.columns([1, 1, 3])
+    if yes.button(t("actuals.history.confirm_yes"), type="primary", key=f"actuals_revert_yes_{row['id']}"):
+        try:
+            reverted = ingest.revert_import(store, int(row["id"]))
+        except Exception as exc:  # noqa: BLE001 - store errors shown, nothing half done (one transaction)
+            _show_error(exc)
+            return
+        st.session_state.pop(PENDING_REVERT, None)
+        st.session_state.setdefault("_flash", []).append(
+            t("actuals.history.reverted_done", import_id=row["id"], rows=reverted))
+        st.rerun()
+    if no.button(t("actuals.history.cancel"), key=f"actuals_revert_no_{row['id']}"):
+        st.session_state.pop(PENDING_REVERT, None)
+        st.rerun()
+
+
+HISTORY_WIDTHS = [3, 2, 2, 3, 2, 2, 1.4]
+
+
+def _history_row(row: dict) -> None:
+    cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
+    cols[0].markdown(f"**#{row['id']}** {markdown_text(row['file_name'])}")
+    cols[1].write(encoding_label(row["encoding"]))
+    cols[2].write(t(f"ingest.shape.{row['shape']}") if row["shape"] in ingest.SHAPES else row["shape"])
+    cols[3].write(t("actuals.history.rows_text", total=row["rows_total"], accepted=row["rows_accepted"],
+                    rejected=row["rows_rejected"]))
+    reverted = row["status"] == "reverted"
+    if reverted:
+        cols[4].markdown(f":orange-badge[{t('actuals.history.reverted', date=_when(row['reverted_at']))}]")
+    else:
+        cols[4].markdown(f":green-badge[{t('actuals.history.committed')}]")
+    cols[5].write(_when(row["created_at"]))
+    if not reverted and cols[6].button(t("actuals.history.revert"), key=f"actuals_revert_{row['id']}",
+                                       help=t("actuals.history.revert_help")):
+        st.session_state[PENDING_REVERT] = int(row["id"])
+        st.rerun()
+    if st.session_state.get(PENDING_REVERT) == row["id"] and not reverted:
+        _revert_confirm(row)
+
+
+def _rejections_of_imports(rows: list[dict]) -> None:
+    with_rejections = [r for r in rows if r["rows_rejected"]]
+    if not with_rejections:
+        return
+    st.markdown(f"##### {t('actuals.history.rejections_title')}")
+    ids = [int(r["id"]) for r in with_rejections]
+    names = {int(r["id"]): f"#{r['id']} {r['file_name']}" for r in with_rejections}
+    chosen = st.selectbox(t("actuals.history.rejections_pick"), ids, format_func=lambda i: names[i],
+                          key=f"actuals_rejections_pick_{plan.id}")
+    frame = store.import_rejections(chosen)
+    if frame.empty:
+        st.caption(t("actuals.history.no_rejections"))
+        return
+    st.dataframe(pd.DataFrame({t("actuals.preview.line"): frame["line_no"].astype("Int64"),
+                               t("actuals.preview.reason"): frame["reason"],
+                               t("actuals.preview.raw"): frame["raw"]}), hide_index=True, width="stretch")
+
+
+def _history_tab() -> None:
+    imports = store.list_imports(plan.id)
+    if imports.empty:
+        st.info(t("actuals.history.empty"))
+        return
+    rows = imports.to_dict("records")
+    head = st.columns(HISTORY_WIDTHS)
+    for col, key in zip(head, ("file", "encoding", "shape", "rows", "status", "date", "action")):
+        col.caption(t(f"actuals.history.{key}"))
+    for row in rows[:HISTORY_ROWS]:
+        _history_row(row)
+    if len(rows) > HISTORY_ROWS:
+        st.caption(t("actuals.history.more", shown=HISTORY_ROWS, total=len(rows)))
+    _rejections_of_imports(rows)
+
+
+# ---------------------------------------------------------------- value history of one metric-month
+def _history_month_default(key: str, months: list[date]) -> int:
+    """The latest month of the plan that has a value for the metric (else the first)."""
+    recorded = store.actual_values(plan.id).get(key, {})
+    filled = [i for i, m in enumerate(months) if m in recorded]
+    return filled[-1] if filled else 0
+
+
+def _source_text(row: dict) -> str:
+    if row["source"] == "import" and not pd.isna(row["import_id"]):
+        return t("actuals.values.source_import", import_id=int(row["import_id"]))
+    return t("actuals.values.source_manual") if row["source"] == "manual" else str(row["source"])
+
+
+def _values_tab() -> None:
+    st.caption(t("actuals.values.intro"))
+    keys = list(dict.fromkeys([*METRICS, *store.actual_values(plan.id)]))
+    if not keys:
+        st.info(t("actuals.values.empty"))
+        return
+    months = plan.month_list()
+    c1, c2 = st.columns(2)
+    key = c1.selectbox(t("actuals.values.metric"), keys, format_func=metric_label,
+                       key=f"actuals_values_metric_{plan.id}")
+    month = c2.selectbox(t("actuals.values.month"), months, index=_history_month_default(key, months),
+                         format_func=lambda m: m.strftime("%Y-%m"),
+                         key=f"actuals_values_month_{plan.id}_{key}")
+    history = store.actual_history(plan.id, key, month)
+    if history.empty:
+        st.info(t("actuals.values.empty"))
+        return
+    rows = history.to_dict("records")
+    st.dataframe(pd.DataFrame({
+        t("actuals.values.value"): [metric_value(key, r["value"]) for r in rows],
+        t("actuals.values.state"): [t("actuals.values.old") if not pd.isna(r["superseded_at"])
+                                    else t("actuals.values.current") for r in rows],
+        t("actuals.values.source"): [_source_text(r) for r in rows],
+        t("actuals.values.file"): [r["file_name"] if isinstance(r["file_name"], str) else "" for r in rows],
+        t("actuals.values.recorded"): [_when(r["created_at"]) for r in rows],
+        t("actuals.values.superseded"): [_when(r["superseded_at"]) for r in rows],
+    }), hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------- page
+import_tab, history_tab, values_tab = st.tabs([t("actuals.tab.import"), t("actuals.tab.history"),
+                                                t("actuals.tab.values")])
+with import_tab:
+    _import_tab()
+with history_tab:
+    _history_tab()
+with values_tab:
+    _values_tab()
+
+remember_version(plan)
