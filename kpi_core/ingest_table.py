@@ -422,7 +422,7 @@ def profile_columns(columns: list[str], sample_rows: list[tuple]) -> list[Column
     return profiles
 
 
-_DAY = re.compile(r"^\d{4}\s*[/\-.年]\s*\d{1,2}\s*月?\s*[/\-.]?\s*(\d{1,2})")
+_DAY = re.compile(r"^\d{4}\s*[/\-.年]\s*\d{1,2}(?!\d)\s*(?:月|[/\-.])\s*(\d{1,2})(?!\d)")
 
 
 def _has_day(cell: str) -> bool:

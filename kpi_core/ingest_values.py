@@ -21,8 +21,9 @@ _EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")  # 1954..2173: five digits, optio
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # 20250415
 BLANK_TEXTS = ("", "-", "—", "ー")
 
-FULL_WIDTH = "０１２３４５６７８９．，－＋（）％￥　−／："
-HALF_WIDTH = "0123456789.,-+()%¥ -/:"
+# A CP932 file's yen sign is byte 0x5C, which decodes as a backslash.
+FULL_WIDTH = "０１２３４５６７８９．，－＋（）％￥　−／：\\"
+HALF_WIDTH = "0123456789.,-+()%¥ -/:¥"
 
 # Formats tried first (fast, in C); anything left over goes through the regular expression below.
 DATE_FORMATS = ["%Y/%m/%d", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M",
@@ -73,7 +74,10 @@ def is_blank(text: object) -> bool:
 
 
 def cell_number(text: object) -> float | None:
-    """units.parse_number: None for blank, ValueError for text that is not a number."""
+    """units.parse_number (None for blank, ValueError for text that is not a number), reading a backslash
+    as the yen sign it is in CP932."""
+    if isinstance(text, str):
+        text = text.replace("\\", "¥")
     return parse_number(text)
 
 

@@ -10,8 +10,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from kpi_core.ingest import IngestError, read_export
+from kpi_core.ingest import IngestError, preview_import, read_export
 from kpi_core.ingest_values import cell_month, cell_number, install_macros
+from kpi_core.model import KGI, KPI, Aggregation, Plan
 
 CP932_NAMES = "①㈱テスト商事㍉髙橋"
 
@@ -245,7 +246,8 @@ def test_sql_looking_header_is_just_a_column_name():
 
 # ---------------------------------------------------------------- normalisation: SQL and Python agree
 NUMBERS = [
-    ("1,200,000", 1_200_000.0), ("¥1,200,000", 1_200_000.0), ("￥1,200,000", 1_200_000.0), ("1200000円", 1_200_000.0),
+    ("1,200,000", 1_200_000.0), ("¥1,200,000", 1_200_000.0), ("\\1,200,000", 1_200_000.0),
+    ("￥1,200,000", 1_200_000.0), ("1200000円", 1_200_000.0),
     ("△5,000", -5000.0), ("▲5,000", -5000.0), ("(5,000)", -5000.0), ("-5", -5.0), ("１２３", 123.0),
     ("25%", 0.25), ("２５％", 0.25), ("1.2万", 12_000.0), ("3億", 300_000_000.0), (" 42 ", 42.0),
     ("", None), ("-", None), ("ー", None), ("abc", "error"), ("12a", "error"), ("inf", "error"),
@@ -300,3 +302,249 @@ def test_months_normalise_the_same_in_sql_and_python(con, cell, expected):
 def test_excel_serials_count_days_from_1899_12_30():
     assert cell_month("45748") == date(2025, 4, 1)  # Excel shows 45748 as 2025/04/01
     assert cell_month("45747.75") == date(2025, 3, 1)
+
+
+# ================================================================ shapes and aggregation (through the preview)
+SALES_KPIS = ["meetings", "win_rate", "avg_deal"]
+MARKETING_KPIS = ["leads", "mql_rate", "sql_rate", "win_rate", "avg_deal"]
+
+
+def make_plan(store, kgi: str = "revenue", kpis: list[str] | None = None, formula: str = "") -> Plan:
+    plan = store.create_plan(Plan(name=f"plan {kgi}", fiscal_start=date(2026, 4, 1), months=12))
+    store.save_kgi(KGI(plan_id=plan.id, key=kgi, name=kgi, formula=formula), None)
+    for key in kpis if kpis is not None else SALES_KPIS:
+        store.save_kpi(KPI(plan_id=plan.id, key=key, name=key,
+                           aggregation=Aggregation.RATIO if key.endswith(("rate", "deal")) else Aggregation.SUM),
+                       None)
+    return store.get_plan(plan.id)
+
+
+def preview(store, plan, text: str | bytes, mapping: dict, lang: str = "en"):
+    data = text if isinstance(text, bytes) else utf8(text)
+    return preview_import(store, plan, read_export(data, "export.csv"), mapping, lang)
+
+
+def values_of(result) -> dict[tuple[str, str], float]:
+    return {(row.metric, row.month.strftime("%Y-%m")): row.value for row in result.values.itertuples()}
+
+
+def rejected(result) -> list[tuple[int | None, str]]:
+    return [(r.line, r.key) for r in result.rejections]
+
+
+def skipped(result) -> list[tuple[int, str]]:
+    return [(s.line, s.reason) for s in result.skipped]
+
+
+@pytest.fixture
+def sales(store):
+    return make_plan(store, "revenue", SALES_KPIS, "meetings * win_rate * avg_deal")
+
+
+def test_shapes_are_guessed():
+    long = "年月,指標,値\n2026/07,商談数,50\n2026/07,受注率,25%\n2026/08,商談数,40\n2026/08,受注率,20%\n"
+    wide = "月,商談数,受注率\n2026/07,50,25%\n2026/08,40,20%\n"
+    wide_dept = "月,部署,商談数,受注率\n2026/07,A,50,25%\n2026/07,B,5,2%\n2026/08,A,40,20%\n2026/08,B,4,1%\n"
+    months = "指標,2026年7月,2026年8月,合計\n商談数,50,40,90\n受注率,25%,20%,22%\n"
+    records = "商談ID,フェーズ,金額,商談日\nD1,受注,100,2026/07/03\nD2,失注,,2026/07/15\nD3,受注,50,2026/08/09\n"
+    guessed = [read_export(utf8(t), "x.csv").shape for t in (long, wide, wide_dept, months, records)]
+    assert guessed == ["long", "wide_metrics", "wide_metrics", "wide_months", "records"]
+
+
+WIDE_MARKETING = (
+    "\ufeff月,リード数,MQL率,SQL率,受注率,平均単価,マーケ起点売上\n"
+    "2026/07,400,40%,50%,25%,\"400,000\",\"8,000,000\"\n"
+    "2026-08,４１０,40.0%,50%,25%,¥400000,8200000円\n"
+    "2026年9月,390,,50%,25%,400000,\n"
+    "合計,\"1,200\",,,,,\"16,200,000\"\n")
+MARKETING_MAPPING = {"shape": "wide_metrics", "date_column": "月", "metrics": {
+    "leads": {"column": "リード数"}, "mql_rate": {"column": "MQL率"}, "sql_rate": {"column": "SQL率"},
+    "win_rate": {"column": "受注率"}, "avg_deal": {"column": "平均単価"}, "mkt_revenue": {"column": "マーケ起点売上"}}}
+
+
+def test_wide_metrics_as_columns(store):
+    plan = make_plan(store, "mkt_revenue", MARKETING_KPIS)
+    result = preview(store, plan, WIDE_MARKETING, MARKETING_MAPPING)
+    got = values_of(result)
+    assert got[("leads", "2026-07")] == 400 and got[("leads", "2026-08")] == 410 and got[("leads", "2026-09")] == 390
+    assert got[("mql_rate", "2026-07")] == pytest.approx(0.4) and got[("mql_rate", "2026-08")] == pytest.approx(0.4)
+    assert ("mql_rate", "2026-09") not in got  # blank is missing, not 0
+    assert ("mkt_revenue", "2026-09") not in got
+    assert got[("avg_deal", "2026-08")] == 400_000 and got[("mkt_revenue", "2026-08")] == 8_200_000
+    assert got[("mkt_revenue", "2026-07")] == 8_000_000
+    assert len(got) == 16
+    assert skipped(result) == [(5, "total")]
+    assert result.rejections == []
+
+
+def test_zero_is_a_value_and_blank_is_not(store, sales):
+    result = preview(store, sales, "月,商談数\n2026/07,0\n2026/08,\n2026/09,-\n",
+                     {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}})
+    assert values_of(result) == {("meetings", "2026-07"): 0.0}
+
+
+def test_wide_metrics_per_department_filter_or_sum(store, sales):
+    text = "月,部署,商談数\n2026/07,営業1部,30\n2026/07,営業2部,20\n2026/08,営業1部,25\n2026/08,営業2部,15\n"
+    mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}}
+    one = preview(store, sales, text, {**mapping, "filters": [{"column": "部署", "op": "=", "value": "営業1部"}]})
+    assert values_of(one) == {("meetings", "2026-07"): 30, ("meetings", "2026-08"): 25}
+    assert [m.key for m in one.messages if m.key == "ingest.msg.filtered"] == ["ingest.msg.filtered"]
+    both = preview(store, sales, text, {**mapping, "combine": "sum"})
+    assert values_of(both) == {("meetings", "2026-07"): 50, ("meetings", "2026-08"): 40}
+    clash = preview(store, sales, text, mapping)
+    assert values_of(clash) == {("meetings", "2026-07"): 30, ("meetings", "2026-08"): 25}
+    assert [(r.line, r.key, r.values["first_line"]) for r in clash.rejections] == [
+        (3, "ingest.reject.duplicate", 2), (5, "ingest.reject.duplicate", 4)]
+
+
+CS_WIDE_MONTHS = (
+    "CS KPIレポート,,,,\n"
+    "指標,単位,2026年7月,2026年8月,2026年9月,合計\n"
+    "解約率(%),%,1.5,1.2,△0.5,2.2\n"
+    "NPS,pt,32,35,38,\n"
+    "顧客数,社,120,125,,\n"
+    "備考,,,,,\n"
+    "合計,,153.5,161.2,37.5,\n")
+
+
+def test_wide_months_with_total_column_and_row(store):
+    plan = make_plan(store, "nrr", ["churn_rate", "nps", "customers"])
+    mapping = {"shape": "wide_months", "label_column": "指標", "metrics": {
+        "churn_rate": {"label": "解約率(%)", "scale": 0.01}, "nps": {"label": "NPS"},
+        "customers": {"source": "label", "label": "顧客数"}}}
+    result = preview(store, plan, CS_WIDE_MONTHS, mapping)
+    got = values_of(result)
+    assert got == {("churn_rate", "2026-07"): pytest.approx(0.015), ("churn_rate", "2026-08"): pytest.approx(0.012),
+                   ("churn_rate", "2026-09"): pytest.approx(-0.005), ("nps", "2026-07"): 32, ("nps", "2026-08"): 35,
+                   ("nps", "2026-09"): 38, ("customers", "2026-07"): 120, ("customers", "2026-08"): 125}
+    assert skipped(result) == [(1, "title"), (2, "column"), (7, "total")]
+    assert [m.key for m in result.messages][:2] == ["ingest.msg.ignored_columns", "ingest.msg.unmapped_labels"]
+    assert result.messages[1].values["labels"] == "備考"
+
+
+def test_long_shape_with_labels_duplicates_and_unknown_metric(store, sales):
+    text = ("年月,指標,値\n2026/07,商談数,50\n2026/07,受注率,25%\n2026/07,平均単価,\"1,200,000\"\n"
+            "2026/07,訪問数,80\n2026/08,商談数,40\n2026/08,商談数,41\n2026/02/30,商談数,1\n合計,,131\n")
+    mapping = {"shape": "long", "date_column": "年月", "label_column": "指標", "value_column": "値", "metrics": {
+        "meetings": {"label": "商談数"}, "win_rate": {"label": "受注率"}, "avg_deal": {"label": "平均単価"}}}
+    result = preview(store, sales, text, mapping)
+    assert values_of(result) == {("meetings", "2026-07"): 50, ("win_rate", "2026-07"): 0.25,
+                                 ("avg_deal", "2026-07"): 1_200_000, ("meetings", "2026-08"): 40}
+    assert rejected(result) == [(7, "ingest.reject.duplicate"), (8, "ingest.reject.no_such_date")]
+    assert skipped(result) == [(9, "total")]
+    assert result.messages[0].values == {"labels": "訪問数"}
+
+
+# ---------------------------------------------------------------- record lists
+DEALS = (
+    "商談レポート,,,,,,\n"
+    "出力日: 2026/11/01,,,,,,\n"
+    "商談ID,商談名,取引先名,フェーズ,金額,商談日,完了日\n"
+    "D001,新規導入,①㈱アルファ,受注,\"1,200,000\",2026/07/03,2026/07/28\n"
+    "D002,追加,㈱ベータ,失注,\"800,000\",2026/07/10,2026/07/30\n"
+    "D003,更新,髙橋商店,提案中,,2026/07/21,\n"
+    "D004,合計,ガンマ㈱,受注,\\600000,2026-08-04 10:23:00,2026/08/25\n"  # ¥ is byte 0x5C in CP932
+    "D005,検討,デルタ,商談化,\"300,000\",2026/08/15,\n"
+    "D006,大型,イプシロン,受注,\"2,400,000\",2026/08/20,2026/09/05\n"
+    "D007,保守,ゼータ,won,\"(100,000)\",2026/09/01,2026/09/10\n"
+    "合計,,,,\"5,200,000\",,\n"
+    "出力件数: 7,,,,,,\n")
+WON = {"column": "フェーズ", "op": "in", "value": ["受注", "Won"]}
+DEALS_MAPPING = {"shape": "records", "date_column": "商談日", "metrics": {
+    "meetings": {"source": "count"},
+    "won": {"source": "count", "filters": [WON]},
+    "win_rate": {"source": "formula", "formula": "won / meetings"},
+    "revenue": {"source": "sum", "column": "金額", "date_column": "完了日", "filters": [WON]},
+    "closed_won": {"source": "count", "date_column": "完了日", "filters": [WON]},
+    "avg_deal": {"source": "formula", "formula": "revenue / closed_won"}}}
+
+
+def test_record_list_counts_sums_and_derived_rates(store, sales):
+    result = preview(store, sales, DEALS.encode("cp932"), DEALS_MAPPING)
+    assert values_of(result) == {
+        ("revenue", "2026-07"): 1_200_000, ("revenue", "2026-08"): 600_000, ("revenue", "2026-09"): 2_300_000,
+        ("meetings", "2026-07"): 3, ("meetings", "2026-08"): 3, ("meetings", "2026-09"): 1,
+        ("win_rate", "2026-07"): pytest.approx(1 / 3), ("win_rate", "2026-08"): pytest.approx(2 / 3),
+        ("win_rate", "2026-09"): 1.0,
+        ("avg_deal", "2026-07"): 1_200_000, ("avg_deal", "2026-08"): 600_000, ("avg_deal", "2026-09"): 1_150_000}
+    # the deal named 合計 is a record (it has dates); the real total row and the footer are skipped
+    assert skipped(result) == [(1, "title"), (2, "title"), (11, "total"), (12, "footer")]
+    assert result.rejections == []
+    assert result.values.set_index(["metric", "month"]).loc[("meetings", date(2026, 7, 1)), "rows"] == 3
+    assert [m.key for m in result.messages] == ["ingest.msg.helpers"]
+
+
+def test_record_list_rejects_bad_rows_from_every_metric(store, sales):
+    text = ("商談ID,フェーズ,金額,商談日,完了日\n"
+            "D1,受注,100,2026/07/03,2026/07/20\n"
+            "D2,受注,abc,2026/07/05,2026/07/21\n"      # amount unreadable -> whole row out
+            "D3,失注,xyz,2026/07/06,2026/07/22\n"      # amount unreadable but no metric sums it: fine
+            "D4,受注,50,2026/02/30,2026/07/23\n"       # impossible date
+            "D5,失注,,someday,\n"                      # not a date
+            "D6,受注,70,,2026/07/25\n"                 # meeting date blank
+            "D7,提案中,,2026/07/09,\n")                # open deal, no close date: fine
+    result = preview(store, sales, text, DEALS_MAPPING)
+    assert rejected(result) == [(3, "ingest.reject.bad_number"), (5, "ingest.reject.no_such_date"),
+                                (6, "ingest.reject.bad_month"), (7, "ingest.reject.date_missing")]
+    assert values_of(result) == {("meetings", "2026-07"): 3, ("win_rate", "2026-07"): pytest.approx(1 / 3),
+                                 ("revenue", "2026-07"): 100, ("avg_deal", "2026-07"): 100}
+    assert result.rejections[0].values == {"line": 3, "column": "金額", "value": "abc"}
+    assert "abc" in result.rejections[0].message("ja") and "金額" in result.rejections[0].message("en")
+
+
+def test_record_list_mean_distinct_and_filters(store):
+    plan = make_plan(store, "kgi", ["tickets", "resolution_hours", "customers", "big", "small", "tagged", "open"])
+    text = ("チケットID,顧客,優先度,対応時間,件名,受付日時,状態\n"
+            "T1,A社,高,2.5,ログイン不可,2026-07-01 09:00:00,完了\n"
+            "T2,B社,低,,請求書の再発行,2026-07-02 10:00:00,完了\n"
+            "T3,A社,高,4.5,ログイン遅い,2026-07-15 11:00:00,対応中\n"
+            "T4,C社,中,1,ログイン不可,2026-08-01 12:00:00,完了\n")
+    mapping = {"shape": "records", "date_column": "受付日時", "metrics": {
+        "tickets": {"source": "count"},
+        "resolution_hours": {"source": "mean", "column": "対応時間"},
+        "customers": {"source": "count_distinct", "column": "顧客"},
+        "big": {"source": "count", "filters": [{"column": "対応時間", "op": ">=", "value": 2.5}]},
+        "small": {"source": "count", "filters": [{"column": "対応時間", "op": "<=", "value": "1"}]},
+        "tagged": {"source": "count", "filters": [{"column": "件名", "op": "contains", "value": "ログイン"}]},
+        "open": {"source": "count", "filters": [{"column": "状態", "op": "!=", "value": "完了"}]}}}
+    got = values_of(preview(store, plan, text, mapping))
+    assert got == {("tickets", "2026-07"): 3, ("tickets", "2026-08"): 1,
+                   ("resolution_hours", "2026-07"): 3.5, ("resolution_hours", "2026-08"): 1,  # blank is not 0
+                   ("customers", "2026-07"): 2, ("customers", "2026-08"): 1,
+                   ("big", "2026-07"): 2, ("big", "2026-08"): 0, ("small", "2026-07"): 0, ("small", "2026-08"): 1,
+                   ("tagged", "2026-07"): 2, ("tagged", "2026-08"): 1, ("open", "2026-07"): 1, ("open", "2026-08"): 0}
+
+
+def test_nps_from_survey_records(store):
+    plan = make_plan(store, "nrr", ["nps"])
+    rows = ["回答日,スコア"] + [f"2026/07/{d:02d},{s}" for d, s in enumerate([10, 9, 9, 8, 7, 6, 3, 10, 9, 0], 1)]
+    mapping = {"shape": "records", "date_column": "回答日", "metrics": {
+        "responses": {"source": "count"},
+        "promoters": {"source": "count", "filters": [{"column": "スコア", "op": ">=", "value": 9}]},
+        "detractors": {"source": "count", "filters": [{"column": "スコア", "op": "<=", "value": 6}]},
+        "nps": {"source": "formula", "formula": "(promoters - detractors) / responses * 100"}}}
+    assert values_of(preview(store, plan, "\n".join(rows) + "\n", mapping)) == {("nps", "2026-07"): 20.0}
+
+
+def test_record_list_global_filter_and_division_by_zero(store, sales):
+    text = ("部署,フェーズ,商談日\n営業1部,受注,2026/07/01\n営業2部,失注,2026/07/02\n営業2部,失注,2026/08/02\n"
+            "営業1部,失注,2026/08/03\n")
+    mapping = {**DEALS_MAPPING, "filters": [{"column": "部署", "op": "=", "value": "営業2部"}], "metrics": {
+        "meetings": {"source": "count"}, "won": {"source": "count", "filters": [WON]},
+        "avg_deal": {"source": "formula", "formula": "meetings / won"}}}
+    result = preview(store, sales, text, mapping)
+    assert values_of(result) == {("meetings", "2026-07"): 1, ("meetings", "2026-08"): 1}
+    assert [(r.key, r.values["month"], r.values["reason_key"]) for r in result.rejections] == [
+        ("ingest.reject.formula", "2026-07", "engine.formula.division_by_zero"),
+        ("ingest.reject.formula", "2026-08", "engine.formula.division_by_zero")]
+    assert "0" in result.rejections[0].message("en")
+
+
+def test_months_outside_the_plan_are_rejected(store, sales):
+    text = "月,商談数\n2026/03,10\n2026/04,11\n2027/03,12\n2027/04,13\n"
+    result = preview(store, sales, text,
+                     {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}})
+    assert values_of(result) == {("meetings", "2026-04"): 11, ("meetings", "2027-03"): 12}
+    assert [(r.line, r.key, r.values["month"]) for r in result.rejections] == [
+        (2, "ingest.reject.outside_plan", "2026-03"), (5, "ingest.reject.outside_plan", "2027-04")]
+    assert "2026-04" in result.rejections[0].message("en") and "2027-03" in result.rejections[0].message("ja")
