@@ -4,17 +4,31 @@ Pure Python (no UI): the page reads widgets, calls these, and renders what they 
 """
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from .model import Plan, PlanStatus, add_months
 from .steps import MAX_NAME_LENGTH, Message, check_name, step_progress_for
+from .units import is_rate, parse_number
 
 MIN_MONTHS, MAX_MONTHS = 1, 36
 DEFAULT_MONTHS = 12
 CURRENCIES = ("JPY", "USD")  # the currencies that units.format_money knows how to show
 FISCAL_YEAR_FIRST_MONTH = 4  # the Japanese fiscal year starts in April
+TREE_LABEL_LIMIT = 28  # characters per node name in a gallery card's small tree
+
+
+class PlanInputError(Exception):
+    """A value typed on the Plans page that cannot be used; `key` and `values` feed the catalogue."""
+
+    def __init__(self, key: str, **values: Any):
+        super().__init__(f"{key}: {values}" if values else key)
+        self.key = key
+        self.values = values
 
 
 # ---------------------------------------------------------------- months and periods
@@ -79,6 +93,11 @@ def filter_rows(rows: list[PlanRow], query: str) -> list[PlanRow]:
     return [r for r in rows if needle in r.plan.name.casefold() or needle in r.plan.department.casefold()]
 
 
+def unarchived_status(steps_done: list[bool]) -> PlanStatus:
+    """The status an archived plan returns to: active once PDCA has actuals (the last step), else a draft."""
+    return PlanStatus.ACTIVE if steps_done and steps_done[-1] else PlanStatus.DRAFT
+
+
 # ---------------------------------------------------------------- validation
 def validate_plan_fields(name: str, department: str = "", months: int = DEFAULT_MONTHS,
                          currency: str = "JPY") -> list[Message]:
@@ -116,6 +135,59 @@ def markdown_text(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
-def unarchived_status(steps_done: list[bool]) -> PlanStatus:
-    """The status an archived plan returns to: active once PDCA has actuals (the last step), else a draft."""
-    return PlanStatus.ACTIVE if steps_done and steps_done[-1] else PlanStatus.DRAFT
+
+
+# ---------------------------------------------------------------- templates
+def parse_baseline(text: str, unit: str) -> float | None:
+    """The optional 'scale to my baseline' figure: None when blank, else a positive number in the KGI's unit.
+
+    People type figures as they write them ('5000万', '¥50,000,000'); a rate is typed as a percentage ('110' or
+    '110%' both mean 1.10).
+    """
+    if not (text or "").strip():
+        return None
+    try:
+        value = parse_number(text)
+    except ValueError:
+        raise PlanInputError("plans.template.baseline_invalid", value=text) from None
+    if value is None or value <= 0:
+        raise PlanInputError("plans.template.baseline_invalid", value=text)
+    if is_rate(unit) and not text.strip().endswith(("%", "％")):
+        value /= 100
+    return value
+
+
+def readable_formula(formula: str) -> str:
+    """A driver formula as people write it on a whiteboard: × and ÷ instead of * and /."""
+    return " ".join(formula.replace("*", " × ").replace("/", " ÷ ").split())
+
+
+def dot_label(text: object, limit: int = TREE_LABEL_LIMIT) -> str:
+    """Text for a quoted Graphviz label: one line, shortened, with quotes, backslashes and <>& made inert."""
+    flat = " ".join(str(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return html.escape(flat.replace("\\", "\\\\"), quote=True)
+
+
+def template_tree_dot(preview: Mapping[str, Any]) -> str:
+    """A small KGI -> CSF -> KPI tree of a template preview (`Template.preview`). Node ids are positions, never
+    text from the file; fallback CSFs are dashed, a KPI without a CSF hangs from the KGI."""
+    lines = ["digraph template {",
+             '  graph [rankdir=TB, nodesep=0.15, ranksep=0.3, bgcolor="transparent"];',
+             ('  node [shape=box, style="rounded,filled", fillcolor="#f1f5f9", color="#64748b", fontsize=11, '
+             'margin="0.08,0.04"];'),
+             '  edge [color="#94a3b8", arrowhead=none];',
+             (f'  kgi [label="KGI\\n{dot_label(preview["kgi"]["name"])}", fillcolor="#dbeafe", color="#1d4ed8", '
+             'penwidth=2];')]
+    csf_ids = {}
+    for index, csf in enumerate(preview.get("csfs", [])):
+        csf_ids[csf["key"]] = f"csf_{index}"
+        style = ', style="rounded,filled,dashed"' if csf.get("role") == "fallback" else ""
+        lines.append(f'  csf_{index} [label="{dot_label(csf["name"])}"{style}];')
+        lines.append(f"  kgi -> csf_{index}{' [style=dashed]' if style else ''};")
+    for index, kpi in enumerate(preview.get("kpis", [])):
+        lines.append(f'  kpi_{index} [label="{dot_label(kpi["name"])}", fillcolor="white"];')
+        lines.append(f"  {csf_ids.get(kpi.get('csf'), 'kgi')} -> kpi_{index};")
+    lines.append("}")
+    return "\n".join(lines)

@@ -8,12 +8,14 @@ from typing import Any
 
 import streamlit as st
 
+from kpi_core import templates as templates_module
 from kpi_core.model import Plan, PlanStatus
 from kpi_core.plans import (
     CURRENCIES,
     DEFAULT_MONTHS,
     MAX_MONTHS,
     MIN_MONTHS,
+    PlanInputError,
     PlanRow,
     blank_plan,
     copy_name,
@@ -22,16 +24,30 @@ from kpi_core.plans import (
     format_month,
     format_period,
     markdown_text,
+    parse_baseline,
     plan_rows,
+    readable_formula,
+    template_tree_dot,
     unarchived_status,
     validate_plan_fields,
 )
 from kpi_core.steps import Message, check_name, step_progress_for
 from kpi_core.store import Store
+from kpi_core.templates import (
+    Template,
+    TemplateError,
+    create_plan_from_template,
+    load_templates,
+    plan_to_template_yaml,
+    save_user_template,
+)
 from pages.common import (
     current_plan,
     error_text,
+    fmt,
+    fmt_pct,
     get_store,
+    lang,
     page_header,
     remember_version,
     run_save,
@@ -46,6 +62,8 @@ STATUS_COLOURS = {PlanStatus.DRAFT: "gray", PlanStatus.ACTIVE: "green", PlanStat
 SEARCH_FROM = 6  # plans in the list before a search box is worth its space
 FIRST_STEP = "pages/step1_kgi.py"
 NEXT_MANAGED = "_plans_manage_next"
+GALLERY_COLUMNS = 2
+TEMPLATE_ICONS = {"sales": "💼", "marketing": "📣", "cs": "🤝", "hr": "🧑‍💼"}
 
 
 # ---------------------------------------------------------------- small helpers
@@ -73,10 +91,13 @@ def _status_badge(status: PlanStatus) -> str:
 
 # ---------------------------------------------------------------- welcome
 def _welcome(has_plans: bool) -> None:
-    with st.container(border=True):
-        st.subheader(t("plans.welcome.title"))
+    """The five steps in two lines; a new user sees it open, a returning one finds it folded above the list."""
+    box = st.expander(t("plans.welcome.title"), icon="🧭") if has_plans else st.container(border=True)
+    with box:
+        if not has_plans:
+            st.subheader(t("plans.welcome.title"))
         st.markdown(t("plans.welcome.line1") + "  \n" + t("plans.welcome.line2"))
-        for column, icon, key, n in zip(st.columns(5), STEP_ICONS, STEP_KEYS, range(1, 6)):
+        for column, icon, key, n in zip(st.columns(5), STEP_ICONS, STEP_KEYS, range(1, 6), strict=True):
             column.markdown(f"#### {icon} {t(f'page.{key}')}")
             column.caption(f"{t('nav.step_prefix', n=n)} · {t(f'plans.step.{key}')}")
         if not has_plans:
@@ -117,7 +138,7 @@ def _plan_row(row: PlanRow, widths: list[float]) -> None:
     status_col.markdown(_status_badge(plan.status))
     progress_col.progress(row.steps_done / row.steps_total, text=row.progress)
     if open_col.button(t("plans.list.open"), key=f"plans_open_{plan.id}", help=t("plans.list.open_help"),
-                       type="primary" if row.is_current else "secondary", use_container_width=True):
+                       type="primary" if row.is_current else "secondary", width="stretch"):
         select_plan(plan.id)
         st.switch_page(FIRST_STEP)
 
@@ -168,7 +189,75 @@ def _blank_form(store: Store) -> None:
 
 
 def _gallery(store: Store) -> None:
-    """Template cards; filled in once the template module is available."""
+    """Template cards, two per row; a broken template file is named in a warning and the others still show."""
+    templates, errors = load_templates()
+    for error in errors:
+        st.warning(t("plans.template.load_error", message=error_text(error)), icon="⚠️")
+    if not templates:
+        st.info(t("plans.template.none"))
+        return
+    for start in range(0, len(templates), GALLERY_COLUMNS):
+        for column, template in zip(st.columns(GALLERY_COLUMNS), templates[start:start + GALLERY_COLUMNS]):
+            with column:
+                _template_card(store, template)
+
+
+def _template_card(store: Store, template: Template) -> None:
+    preview = template.preview(lang())
+    kgi = preview["kgi"]
+    with st.container(border=True):
+        icon = TEMPLATE_ICONS.get(template.id, "📋")
+        st.markdown(f"### {icon} {markdown_text(preview['name'])}")
+        badges = [f":blue-badge[{markdown_text(preview['department'])}]"] if preview["department"] else []
+        if template.user:
+            badges.append(f":violet-badge[{t('plans.template.user')}]")
+        if badges:
+            st.markdown(" ".join(badges))
+        st.metric(f"{t('plans.template.kgi')} · {markdown_text(kgi['name'])}", fmt(kgi["target"], kgi["unit"]),
+                  delta=fmt_pct(kgi["growth"], signed=True) if kgi["growth"] is not None else None,
+                  delta_color="normal" if (kgi["growth"] or 0) >= 0 else "inverse")
+        st.caption(t("plans.template.from_baseline", baseline=fmt(kgi["baseline"], kgi["unit"])))
+        st.markdown(f"**{t('plans.template.kpis')}**\n\n" + "\n".join(_kpi_line(k) for k in preview["kpis"]))
+        if kgi["formula"]:
+            st.caption(t("plans.template.formula") + ": " + markdown_text(f"{kgi['key']} = {readable_formula(kgi['formula'])}"))
+        with st.expander(t("plans.template.details")):
+            st.graphviz_chart(template_tree_dot(preview), width="stretch")
+            st.caption(markdown_text(preview["description"]))
+        _template_form(store, template, kgi["unit"])
+
+
+def _kpi_line(kpi: dict) -> str:
+    if kpi["aggregation"] == "sum":
+        target = t("plans.template.per_month", value=fmt(kpi["monthly"], kpi["unit"]))
+    else:
+        target = fmt(kpi["annual_target"], kpi["unit"])
+    return "- " + markdown_text(t("plans.template.kpi_line", name=kpi["name"], target=target))
+
+
+def _template_form(store: Store, template: Template, unit: str) -> None:
+    with st.expander(t("plans.template.use"), icon="🚀"), st.form(f"plans_tpl_form_{template.id}", border=False):
+        name = st.text_input(t("plans.field.name"), placeholder=template.text(template.name, lang()),
+                             key=f"plans_tpl_name_{template.id}")
+        fiscal_start = _fiscal_start_input("plans.field.fiscal_start", f"plans_tpl_start_{template.id}")
+        baseline_text = st.text_input(t("plans.template.baseline"), help=t("plans.template.baseline_help"),
+                                      placeholder=fmt(template.kgi.baseline, unit),
+                                      key=f"plans_tpl_baseline_{template.id}")
+        submitted = st.form_submit_button(t("plans.template.submit"), type="primary", width="stretch")
+    if not submitted:
+        return
+    if name.strip() and not _show_messages(check_name(name, "plan_name")):
+        return
+    try:
+        baseline = parse_baseline(baseline_text, unit)
+    except PlanInputError as exc:
+        st.error(t(exc.key, **exc.values))
+        return
+    ok, created = _attempt(lambda: create_plan_from_template(store, template, lang(), name=name.strip() or None,
+                                                             fiscal_start=fiscal_start, baseline=baseline),
+                           "plans.template.created")
+    if ok:
+        select_plan(created.id)
+        st.switch_page(FIRST_STEP)
 
 
 # ---------------------------------------------------------------- manage
@@ -259,8 +348,21 @@ def _delete(store: Store, plan: Plan, current: Plan | None) -> None:
 
 
 def _export(store: Store, plan: Plan) -> None:
-    """Save the plan as a template; filled in once the template module is available."""
-    st.caption(t("plans.export.unavailable"))
+    """The plan's design as a template: a YAML download, or a file in the user templates folder."""
+    st.caption(t("plans.export.help"))
+    try:
+        yaml_text = plan_to_template_yaml(store, plan.id, lang())
+    except TemplateError as exc:
+        st.info(error_text(exc))
+        return
+    download_col, save_col = st.columns(2)
+    download_col.download_button(t("plans.export.download"), yaml_text, file_name=f"plan-{plan.id}.yaml",
+                                 mime="application/x-yaml", icon="⬇️", key=f"plans_export_download_{plan.id}")
+    folder = templates_module.TEMPLATE_DIR / templates_module.USER_SUBDIR
+    if save_col.button(t("plans.export.save"), icon="💾", key=f"plans_export_save_{plan.id}",
+                       help=t("plans.export.save_help", folder=str(folder))) and _attempt(
+            lambda: save_user_template(yaml_text, folder), "plans.export.saved")[0]:
+        st.rerun()
 
 
 def _recently_deleted(store: Store) -> None:

@@ -1,13 +1,33 @@
-"""The Plans page through AppTest: welcome, plan list, blank plans, rename, duplicate, archive, delete, restore."""
+"""The Plans page through AppTest: welcome, plan list, blank plans, rename, duplicate, archive, delete, restore,
+template gallery (create from each template, scaled baseline, broken files) and saving a plan as a template."""
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import assert_clean
 
+from kpi_core import templates as templates_module
 from kpi_core.i18n import t
 from kpi_core.model import KGI, Plan, PlanStatus
+from kpi_core.plans import markdown_text
+from kpi_core.templates import load_templates
+
+BUILT_IN = sorted(p.stem for p in templates_module.TEMPLATE_DIR.glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def template_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the built-in templates, so saving a user template never writes into the checkout."""
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    for path in templates_module.TEMPLATE_DIR.glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    monkeypatch.setattr(templates_module, "TEMPLATE_DIR", folder)
+    return folder
 
 
 def _texts(at) -> str:
@@ -208,3 +228,114 @@ def test_delete_needs_confirmation_then_restore_brings_it_back(make_app, store) 
     assert [p.id for p in store.list_plans()] == [plan.id]
     assert store.deleted_plans() == []
     assert not at.checkbox(key=f"plans_delete_confirm_{plan.id}").value  # must be confirmed again
+
+
+# ---------------------------------------------------------------- templates
+def _template_form(at, template_id: str, lang: str):
+    form_button = [b for b in at.button if b.key and b.key.startswith(f"FormSubmitter:plans_tpl_form_{template_id}-")]
+    assert len(form_button) == 1 and form_button[0].label == t("plans.template.submit", lang)
+    return form_button[0]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_gallery_shows_a_card_per_template(make_app, store, lang: str) -> None:
+    at = make_app(lang=lang)
+    assert_clean(at)
+    templates, errors = load_templates()
+    assert errors == [] and sorted(tpl.id for tpl in templates) == BUILT_IN
+    text = _texts(at)
+    kgi_cards = {m.label.split(" · ", 1)[-1]: m.value for m in at.metric}
+    for template in templates:
+        _template_form(at, template.id, lang)
+        assert markdown_text(template.text(template.kgi.name, lang)) in kgi_cards
+    assert len(at.get("graphviz_chart")) == len(templates)
+    assert kgi_cards["年間売上" if lang == "ja" else "Annual revenue"] == ("1億4,400万円" if lang == "ja" else "¥144.0M")
+    assert t("plans.template.per_month", lang, value="50 件" if lang == "ja" else "50 meetings") in text
+
+
+@pytest.mark.parametrize(("template_id", "lang"), [(tid, lang) for tid in BUILT_IN for lang in ("ja", "en")])
+def test_create_from_each_template(make_app, store, template_id: str, lang: str) -> None:
+    at = make_app(lang=lang)
+    at.text_input(key=f"plans_tpl_name_{template_id}").input(f"My {template_id} plan")
+    _template_form(at, template_id, lang).click().run()
+    assert_clean(at)
+    [plan] = store.list_plans()
+    template = next(tpl for tpl in load_templates()[0] if tpl.id == template_id)
+    assert (plan.name, plan.template) == (f"My {template_id} plan", template_id)
+    assert plan.fiscal_start.month == 4
+    kgi = store.get_kgi(plan.id)
+    assert kgi.name == template.text(template.kgi.name, lang) and kgi.target == template.kgi.target
+    assert [k.key for k in store.list_kpis(plan.id)] == [k.key for k in template.kpis]
+    assert at.session_state["plan_id"] == plan.id
+
+
+def test_create_from_template_scaled_to_my_baseline(make_app, store) -> None:
+    at = make_app(lang="ja")
+    at.text_input(key="plans_tpl_baseline_sales").input("6000万")
+    _template_form(at, "sales", "ja").click().run()
+    assert_clean(at)
+    [plan] = store.list_plans()
+    kgi = store.get_kgi(plan.id)
+    assert (kgi.baseline, kgi.target) == (60_000_000, 72_000_000)  # same +20 % on half the size
+    assert plan.name == "営業（売上拡大）"  # blank name: the template's name
+    meetings = next(k for k in store.list_kpis(plan.id) if k.key == "meetings")
+    assert meetings.annual_target == 300  # 25 a month instead of 50
+
+
+@pytest.mark.parametrize(("baseline", "lang"), [("abc", "en"), ("-5", "ja"), ("0", "en")])
+def test_bad_baseline_is_refused_and_nothing_is_created(make_app, store, baseline: str, lang: str) -> None:
+    at = make_app(lang=lang)
+    at.text_input(key="plans_tpl_baseline_marketing").input(baseline)
+    _template_form(at, "marketing", lang).click().run()
+    assert_clean(at)
+    assert [e.value for e in at.error] == [t("plans.template.baseline_invalid", lang)]
+    assert store.list_plans() == [] and store.deleted_plans() == []
+
+
+def test_template_name_too_long_is_refused(make_app, store) -> None:
+    at = make_app()
+    at.text_input(key="plans_tpl_name_hr").input("x" * 10_000)
+    _template_form(at, "hr", "en").click().run()
+    assert [e.value for e in at.error] == [t("check.name_too_long", "en", length=10_000, max=200)]
+    assert store.list_plans() == []
+
+
+def test_broken_template_file_is_named_and_the_others_still_show(make_app, store, template_dir: Path) -> None:
+    broken = yaml.safe_load((template_dir / "hr.yaml").read_text(encoding="utf-8"))
+    del broken["kgi"]["key"]
+    (template_dir / "hr.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    (template_dir / "zz_not_yaml.yaml").write_text("kgi: [unclosed\n", encoding="utf-8")
+    at = make_app(lang="ja")
+    assert_clean(at)
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 2
+    assert any("hr.yaml" in w and "kgi.key" in w for w in warnings)
+    assert any("zz_not_yaml.yaml" in w for w in warnings)
+    for template_id in ("sales", "marketing", "cs"):
+        _template_form(at, template_id, "ja")
+    assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:plans_tpl_form_hr-")]
+
+
+def test_save_plan_as_template_adds_it_to_the_gallery(make_app, store, template_dir: Path) -> None:
+    at = make_app(lang="en")
+    _template_form(at, "sales", "en").click().run()
+    [plan] = store.list_plans()
+    at = make_app(lang="en", plan_id=plan.id)
+    assert len(at.get("download_button")) == 1
+    at.button(key=f"plans_export_save_{plan.id}").click().run()
+    assert_clean(at)
+    [saved] = (template_dir / "user").glob("*.yaml")
+    data = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    assert data["kgi"]["formula"] == "meetings * win_rate * avg_deal"
+    assert [k["key"] for k in data["kpis"]] == ["meetings", "win_rate", "avg_deal"]
+    user_cards = [b for b in at.button if b.key and b.key.startswith(f"FormSubmitter:plans_tpl_form_{data['id']}-")]
+    assert len(user_cards) == 1  # the new template is in the gallery
+    assert t("plans.template.user", "en") in _texts(at)
+
+
+def test_plan_without_kgi_cannot_be_saved_as_template(make_app, store, template_dir: Path) -> None:
+    plan = store.create_plan(Plan(name="Empty"))
+    at = make_app(plan_id=plan.id)
+    assert_clean(at)
+    assert f"plans_export_save_{plan.id}" not in [b.key for b in at.button]
+    assert not (template_dir / "user").exists()

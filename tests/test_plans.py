@@ -8,14 +8,19 @@ import pytest
 
 from kpi_core.model import KGI, Plan, PlanStatus
 from kpi_core.plans import (
+    PlanInputError,
     blank_plan,
     copy_name,
     default_fiscal_start,
+    dot_label,
     filter_rows,
     fiscal_start_options,
     format_period,
     markdown_text,
+    parse_baseline,
     plan_rows,
+    readable_formula,
+    template_tree_dot,
     unarchived_status,
     validate_plan_fields,
 )
@@ -132,3 +137,70 @@ def test_unarchived_status_depends_on_whether_pdca_has_started() -> None:
     assert unarchived_status([True, True, True, True, True]) == PlanStatus.ACTIVE
     assert unarchived_status([True, True, True, True, False]) == PlanStatus.DRAFT
     assert unarchived_status([]) == PlanStatus.DRAFT
+
+
+# ---------------------------------------------------------------- templates
+@pytest.mark.parametrize(("text", "unit", "expected"), [
+    ("", "JPY", None),
+    ("   ", "JPY", None),
+    ("60,000,000", "JPY", 60_000_000),
+    ("6000万", "JPY", 60_000_000),
+    ("¥1.2億", "JPY", 120_000_000),
+    ("４５", "people", 45),
+    ("110", "%", 1.10),
+    ("110%", "%", 1.10),
+])
+def test_parse_baseline_reads_figures_as_people_type_them(text: str, unit: str, expected: float | None) -> None:
+    if expected is None:
+        assert parse_baseline(text, unit) is None
+    else:
+        assert parse_baseline(text, unit) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-5", "△100", "1e999"])
+def test_parse_baseline_refuses_non_positive_or_non_numbers(text: str) -> None:
+    with pytest.raises(PlanInputError) as caught:
+        parse_baseline(text, "JPY")
+    assert caught.value.key == "plans.template.baseline_invalid"
+
+
+def test_readable_formula_uses_whiteboard_operators() -> None:
+    assert readable_formula("meetings * win_rate * avg_deal") == "meetings × win_rate × avg_deal"
+    assert readable_formula("a/b - c") == "a ÷ b - c"
+
+
+def test_dot_label_makes_quotes_backslashes_and_markup_inert() -> None:
+    label = dot_label('say "hi" \\ <b>&\nnext')
+    assert '"' not in label and "<" not in label and ">" not in label and "\n" not in label
+    assert label == "say &quot;hi&quot; \\\\ &lt;b&gt;&amp; next"
+    assert dot_label("x" * 100, limit=10) == "x" * 9 + "…"
+
+
+def test_template_tree_dot_links_kgi_csfs_and_kpis_by_position() -> None:
+    preview = {
+        "kgi": {"name": 'Revenue "FY"'},
+        "csfs": [{"key": "new", "name": "New customers", "role": "primary"},
+                 {"key": "upsell", "name": "<script>", "role": "fallback"}],
+        "kpis": [{"key": "meetings", "csf": "new", "name": "Meetings"},
+                 {"key": "orphan", "csf": None, "name": "NPS"}],
+    }
+    dot = template_tree_dot(preview)
+    assert dot.startswith("digraph template {") and dot.endswith("}")
+    assert 'kgi [label="KGI\\nRevenue &quot;FY&quot;"' in dot
+    assert 'csf_1 [label="&lt;script&gt;", style="rounded,filled,dashed"];' in dot
+    assert "kgi -> csf_1 [style=dashed];" in dot
+    assert "csf_0 -> kpi_0;" in dot and "kgi -> kpi_1;" in dot
+    assert "<script>" not in dot
+
+
+def test_template_tree_dot_of_every_built_in_template() -> None:
+    from kpi_core.templates import load_templates
+
+    templates, errors = load_templates()
+    assert errors == [] and templates
+    for template in templates:
+        for lang in ("ja", "en"):
+            preview = template.preview(lang)
+            dot = template_tree_dot(preview)
+            assert dot.count("-> kpi_") == len(preview["kpis"])
+            assert dot.count("kgi -> csf_") == len(preview["csfs"])
