@@ -254,8 +254,14 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
     return ImportPreview(
         plan_id=plan.id, file_name=parsed.file_name, sha256=parsed.sha256, mapping=checked, values=frame,
         actuals=actuals, skipped=skipped, rejections=rejections, messages=collected.messages,
-        already_imported=store.find_import(plan.id, parsed.sha256), rows_total=parsed.row_count +
-        len(parsed.rejections), rows_used=collected.rows_used, lang=lang)
+        already_imported=store.find_import(plan.id, parsed.sha256), rows_total=_data_rows(parsed, collected),
+        rows_used=collected.rows_used, lang=lang)
+
+
+def _data_rows(parsed: ParsedFile, collected: Collected) -> int:
+    """Rows of data in the file: everything read or rejected by the parser, less blank, total and footer rows."""
+    summaries = sum(1 for s in collected.skipped if s.reason != "column")
+    return parsed.row_count + len(parsed.rejections) - summaries
 
 
 def _by_line(rejection: Rejection) -> tuple[int, int]:

@@ -4,13 +4,28 @@ Every file is built here from text, every plan lives in a real DuckDB file in a 
 """
 from __future__ import annotations
 
+import csv
 import io
+import json
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
-from kpi_core.ingest import IngestError, preview_import, read_export
+from kpi_core.ingest import (
+    IngestError,
+    commit_import,
+    find_mapping,
+    neutralise,
+    preview_import,
+    read_export,
+    rejections_csv,
+    revert_import,
+    save_mapping_profile,
+    suggest_mapping,
+    values_csv,
+)
 from kpi_core.ingest_values import cell_month, cell_number, install_macros
 from kpi_core.model import KGI, KPI, Aggregation, Plan
 
@@ -548,3 +563,184 @@ def test_months_outside_the_plan_are_rejected(store, sales):
     assert [(r.line, r.key, r.values["month"]) for r in result.rejections] == [
         (2, "ingest.reject.outside_plan", "2026-03"), (5, "ingest.reject.outside_plan", "2027-04")]
     assert "2026-04" in result.rejections[0].message("en") and "2027-03" in result.rejections[0].message("ja")
+
+
+# ================================================================ mapping suggestions and profiles
+SALES_ALIASES = {"meetings": ["商談数", "有効商談数", "meetings"], "win_rate": ["受注率", "win rate"],
+                 "avg_deal": ["平均単価", "平均受注単価", "average deal"], "revenue": ["売上", "売上高", "revenue"]}
+
+
+def test_suggest_mapping_from_headers_with_units_and_fuzzy_names():
+    text = "対象月,商談数（件）,受注率(%),平均受注単価(円),売上高,メモ\n2026/07,50,25,\"1,200,000\",\"15,000,000\",a\n"
+    parsed = read_export(utf8(text), "x.csv")
+    mapping = suggest_mapping(parsed, SALES_ALIASES, ["revenue", *SALES_KPIS])
+    assert mapping["shape"] == "wide_metrics" and mapping["date_column"] == "対象月"
+    assert mapping["metrics"] == {
+        "revenue": {"source": "column", "column": "売上高"},
+        "meetings": {"source": "column", "column": "商談数（件）"},
+        "win_rate": {"source": "column", "column": "受注率(%)", "scale": 0.01},
+        "avg_deal": {"source": "column", "column": "平均受注単価(円)"}}
+    assert json.loads(json.dumps(mapping)) == mapping  # a plain JSON document
+
+
+def test_suggest_mapping_for_labels_and_records():
+    months = read_export(utf8("項目,2026年7月,2026年8月,合計\n有効商談数,50,40,90\n受注率,25%,20%,\n"), "m.csv")
+    assert suggest_mapping(months, SALES_ALIASES, SALES_KPIS) == {
+        "version": 1, "shape": "wide_months", "filters": [], "combine": "reject", "label_column": "項目",
+        "metrics": {"meetings": {"source": "label", "label": "有効商談数"},
+                    "win_rate": {"source": "label", "label": "受注率"}}}
+    records = read_export(DEALS.encode("cp932"), "deals.csv")
+    suggested = suggest_mapping(records, {"revenue": ["金額"]}, ["revenue", *SALES_KPIS])
+    assert (suggested["shape"], suggested["date_column"]) == ("records", "商談日")
+    assert suggested["metrics"] == {"revenue": {"source": "sum", "column": "金額"}}
+
+
+def test_profile_round_trip_next_month_maps_itself(store, sales):
+    july = read_export(DEALS.encode("cp932"), "deals_2026_07.csv")
+    assert find_mapping(store, july, sales) is None
+    save_mapping_profile(store, july, DEALS_MAPPING, "SFA 商談一覧", sales)
+    august = DEALS.replace("D001", "D101").replace("2026/07/03", "2026/07/04").encode("cp932")
+    parsed = read_export(august, "deals_2026_08.csv")
+    assert parsed.sha256 != july.sha256 and parsed.header_signature == july.header_signature
+    profile = find_mapping(store, parsed, sales)
+    assert profile["name"] == "SFA 商談一覧"
+    result = preview_import(store, sales, parsed, profile["mapping"], "ja")
+    assert values_of(result)[("meetings", "2026-07")] == 3
+
+
+# ================================================================ preview, commit, re-import, supersede, revert
+def test_commit_writes_values_and_reimport_changes_nothing(store, sales):
+    data = DEALS.encode("cp932")
+    first = commit_import(store, sales, read_export(data, "deals.csv"), DEALS_MAPPING,
+                          preview(store, sales, data, DEALS_MAPPING))
+    assert (first.written, first.unchanged, first.rejected, first.already_imported) == (12, 0, 0, None)
+    actuals = store.actual_values(sales.id)
+    assert actuals["revenue"][date(2026, 9, 1)] == 2_300_000 and actuals["meetings"][date(2026, 7, 1)] == 3
+    assert "won" not in actuals and "closed_won" not in actuals  # helpers are never written
+    imports = store.list_imports(sales.id)
+    assert imports.iloc[0]["encoding"] == "cp932" and imports.iloc[0]["rows_total"] == 7
+
+    again = read_export(data, "deals (1).csv")
+    shown = preview_import(store, sales, again, DEALS_MAPPING, "ja")
+    assert shown.already_imported["id"] == first.import_id and not shown.can_commit
+    assert set(shown.values["status"]) == {"unchanged"}
+    second = commit_import(store, sales, again, DEALS_MAPPING, shown)
+    assert second.already_imported and second.import_id == first.import_id
+    assert "#1" in second.message("en") and "取り込み済み" in second.message("ja")
+    assert len(store.list_imports(sales.id)) == 1
+    assert store.actual_values(sales.id) == actuals
+
+
+def test_corrected_month_supersedes_and_revert_restores(store, sales):
+    mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}}
+    first = commit_import(store, sales, read_export(utf8("月,商談数\n2026/07,50\n2026/08,40\n"), "a.csv"), mapping)
+    corrected = read_export(utf8("月,商談数\n2026/08,44\n2026/09,45\n"), "b.csv")
+    shown = preview_import(store, sales, corrected, mapping, "en")
+    assert shown.values[["month", "value", "status"]].values.tolist() == [
+        [date(2026, 8, 1), 44.0, "changed"], [date(2026, 9, 1), 45.0, "new"]]
+    assert shown.values["current"].iloc[0] == 40.0 and pd.isna(shown.values["current"].iloc[1])
+    second = commit_import(store, sales, corrected, mapping, shown)
+    assert (second.written, second.unchanged) == (2, 0)
+    assert store.actual_values(sales.id)["meetings"] == {date(2026, 7, 1): 50, date(2026, 8, 1): 44,
+                                                          date(2026, 9, 1): 45}
+    history = store.actual_history(sales.id, "meetings", date(2026, 8, 1))
+    assert history["value"].tolist() == [40.0, 44.0]
+    assert history["superseded_at"].notna().tolist() == [True, False]
+    assert history["file_name"].tolist() == ["a.csv", "b.csv"]
+
+    assert revert_import(store, second.import_id) == 2
+    assert store.actual_values(sales.id)["meetings"] == {date(2026, 7, 1): 50, date(2026, 8, 1): 40}
+    # a reverted file can be imported again
+    again = commit_import(store, sales, read_export(utf8("月,商談数\n2026/08,44\n2026/09,45\n"), "b.csv"), mapping)
+    assert again.already_imported is None and again.import_id != second.import_id
+    assert first.import_id != again.import_id
+
+
+def test_rejections_are_stored_with_the_import(store, sales):
+    text = "月,商談数\n2026/07,50\n2026/08,abc\n2026/02/30,1\n"
+    mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}}
+    result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping,
+                           preview(store, sales, text, mapping, lang="ja"))
+    assert result.rejected == 2
+    stored = store.import_rejections(result.import_id)
+    assert stored["line_no"].tolist() == [3, 4]
+    assert "abc" in stored["reason"].iloc[0] and "数値ではありません" in stored["reason"].iloc[0]
+
+
+def test_mapping_errors_write_nothing(store, sales):
+    parsed = read_export(utf8("月,商談数\n2026/07,50\n"), "x.csv")
+    bad = [
+        ({"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "件数"}}},
+         "ingest.mapping.unknown_column"),
+        ({"shape": "wide_metrics", "date_column": "年月", "metrics": {"meetings": {"column": "商談数"}}},
+         "ingest.mapping.unknown_column"),
+        ({"shape": "cubes", "metrics": {"meetings": {}}}, "ingest.mapping.bad_shape"),
+        ({"shape": "wide_metrics", "date_column": "月", "metrics": {}}, "ingest.mapping.no_metrics"),
+        ({"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"source": "sum", "column": "商談数"}}},
+         "ingest.mapping.bad_source"),
+        ({"shape": "wide_metrics", "date_column": "月", "metrics": {
+            "meetings": {"column": "商談数"}, "win_rate": {"formula": "__import__('os')"}}},
+         "ingest.mapping.bad_formula"),
+        ({"shape": "wide_metrics", "date_column": "月", "metrics": {
+            "meetings": {"column": "商談数"}, "win_rate": {"formula": "meetings / avg_deal"},
+            "avg_deal": {"formula": "win_rate * 2"}}}, "ingest.mapping.formula_cycle"),
+        ({"shape": "wide_metrics", "date_column": "月", "filters": [{"column": "月", "op": "like", "value": "%"}],
+          "metrics": {"meetings": {"column": "商談数"}}}, "ingest.mapping.bad_filter"),
+        ({"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数", "scale": 0}}},
+         "ingest.mapping.bad_scale"),
+        ({"shape": "records", "metrics": {"meetings": {"source": "count"}}}, "ingest.mapping.no_date_column"),
+    ]
+    for mapping, key in bad:
+        with pytest.raises(IngestError) as err:
+            commit_import(store, sales, parsed, mapping)
+        assert err.value.key == key, mapping
+        assert err.value.message("ja") != key and err.value.message("en") != key
+    assert store.list_imports(sales.id).empty and store.actual_values(sales.id) == {}
+
+
+def test_nothing_to_import_is_an_error_and_writes_nothing(store, sales):
+    parsed = read_export(utf8("月,訪問数\n2026/07,50\n"), "x.csv")
+    mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"visits": {"column": "訪問数"}}}
+    shown = preview_import(store, sales, parsed, mapping, "en")
+    assert [m.key for m in shown.messages] == ["ingest.msg.not_in_plan", "ingest.msg.unmapped_keys"]
+    assert shown.messages[0].values == {"metrics": "visits"}
+    with pytest.raises(IngestError) as err:
+        commit_import(store, sales, parsed, mapping, shown)
+    assert err.value.key == "ingest.nothing_to_import"
+    assert store.list_imports(sales.id).empty
+
+
+def test_hostile_header_and_filter_values_stay_data(store, sales):
+    column = '"; DROP TABLE plans; --'
+    text = '月,部署,"""; DROP TABLE plans; --"\n2026/07,A,50\n2026/08,x\' OR \'1\'=\'1,60\n'
+    mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": column}},
+               "filters": [{"column": "部署", "op": "!=", "value": "x' OR '1'='1"}]}
+    result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping)
+    assert result.written == 1
+    assert store.actual_values(sales.id) == {"meetings": {date(2026, 7, 1): 50.0}}
+    assert [p.id for p in store.list_plans()] == [sales.id]
+
+
+def test_rejections_csv_neutralises_formulas_and_keeps_script_as_text(store, sales):
+    text = ("商談ID,商談名,フェーズ,商談日\n"
+            "=cmd|' /C calc'!A0,<script>alert(1)</script>,受注,2026/13/01\n"
+            "@SUM(1),+1,-2,someday\n"
+            "D3,<b>ok</b>,受注,2026/07/01\n")
+    mapping = {"shape": "records", "date_column": "商談日", "metrics": {"meetings": {"source": "count"}}}
+    parsed = read_export(utf8(text), "x.csv")
+    assert parsed.sample["商談名"].tolist() == ["<script>alert(1)</script>", "+1", "<b>ok</b>"]
+    shown = preview_import(store, sales, parsed, mapping, "en")
+    assert rejected(shown) == [(2, "ingest.reject.no_such_date"), (3, "ingest.reject.bad_month")]
+    data = rejections_csv(shown, "en")
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == ["line", "kind", "reason", "original row"]
+    assert rows[1][3] == "'=cmd|' /C calc'!A0,<script>alert(1)</script>,受注,2026/13/01"
+    assert rows[2][3].startswith("'@SUM(1)")
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert neutralise("-2") == "'-2" and neutralise("2") == "2" and neutralise(None) == ""
+    japanese = list(csv.reader(io.StringIO(rejections_csv(shown, "ja", include_skipped=True).decode("utf-8-sig"))))
+    assert japanese[0] == ["行", "種別", "理由", "元の行"] and len(japanese) == 3
+    values = list(csv.reader(io.StringIO(values_csv(shown, "en").decode("utf-8-sig"))))
+    assert values == [["metric", "month", "value", "current value", "status", "line", "rows"],
+                      ["meetings", "2026-07-01", "1.0", "", "new", "4", "1"]]
