@@ -56,3 +56,18 @@ def make_app(db_path: Path):
 def assert_clean(at) -> None:
     """No exception element and no error box on the page."""
     assert not at.exception, [e.value for e in at.exception]
+
+
+DEMO_TODAY = __import__("datetime").date(2026, 11, 20)
+
+
+@pytest.fixture
+def demo_plan(store, monkeypatch: pytest.MonkeyPatch):
+    """The demo sales plan (as `make run` seeds it), dated so that six months of actuals exist."""
+    from kpi_core.demo import seed_demo
+
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
+    plan = seed_demo(store, today=DEMO_TODAY, lang="en")
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "0")
+    assert plan is not None
+    return plan
