@@ -84,13 +84,14 @@ def kpi_tile(column, metric: tr.MetricTracking) -> None:
                   help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
                          target=fmt(target, unit)))
     column.caption(t("dashboard.kpi.caption", month=month_text(latest.month if latest else None),
-                     status=t(f"enum.status.{status}"), ytd=status_text(metric.status)))
+                     ytd=status_text(metric.status)))
 
 
 def kpi_tiles(metrics: tuple[tr.MetricTracking, ...]) -> None:
-    for start in range(0, len(metrics), TILES_PER_ROW):
-        row = metrics[start:start + TILES_PER_ROW]
-        for column, metric in zip(st.columns(TILES_PER_ROW), row):
+    per_row = min(len(metrics), TILES_PER_ROW)
+    for start in range(0, len(metrics), per_row):
+        row = metrics[start:start + per_row]
+        for column, metric in zip(st.columns(per_row), row):
             kpi_tile(column, metric)
 
 

@@ -103,6 +103,20 @@ def test_attribution_chart_ranks_and_signs(tracked):
     assert rows[0]["sign"] == "Takes away from the KGI"
     assert spec["layer"][0]["encoding"]["y"]["sort"] == [r["driver"] for r in rows]
     assert sum(r["value"] for r in rows) == pytest.approx(result.total)
+    assert spec["height"] == {"step": charts.BAR_STEP}  # grows with the number of drivers
+    low, high = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    # room for the printed figures: left of the losses, right of the zero contribution of the average deal
+    assert low < min(r["value"] for r in rows) and high > 0
+
+
+def test_attribution_figures_are_rounded_for_reading_but_exact_with_full_digits():
+    result = tr.VarianceAttribution("ytd", (APR,), "lmdi", 90_000_000, 71_120_000,
+                                    (("win_rate", -19_508_478.88), ("avg_deal", 361_623.68), ("meetings", 5_000.4)))
+    rows = _values(charts.attribution_chart(result, {}, "JPY", "ja").to_dict())
+    assert [r["value_text"] for r in rows] == ["-1,951万円", "36万円", "5,000円"]
+    assert rows[0]["value"] == pytest.approx(-19_508_478.88)  # the bar itself is exact
+    exact = _values(charts.attribution_chart(result, {}, "JPY", "ja", full_digits=True).to_dict())
+    assert exact[0]["value_text"] == "-19,508,479円"
 
 
 def test_down_metric_chart_status_uses_inverted_attainment():

@@ -11,11 +11,12 @@ import pandas as pd
 from ..i18n import t
 from ..model import Aggregation
 from ..tracking import STATUS_COLOUR, STATUS_ORDER, MetricTracking, VarianceAttribution, month_label
-from ..units import format_percent, format_value, is_rate
+from ..units import format_percent, format_value, is_money, is_rate
 
-SERIES_COLOURS = {"target": "#64748b", "actual": "#2563eb", "forecast": "#2563eb"}
+SERIES_COLOURS = {"target": "#64748b", "actual": "#2563eb", "forecast": "#ea580c"}
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
 MAX_LABEL = 40  # long names are cut so that axes and facet headers stay readable
+BAR_STEP = 44
 
 
 def _short(text: str) -> str:
@@ -150,14 +151,15 @@ def attribution_chart(attribution: VarianceAttribution, names: Mapping[str, str]
     frame = pd.DataFrame([{
         "driver": _short(names.get(key, key)),
         "value": value,
-        "value_text": format_value(value, unit, lang, full_digits),
+        "value_text": format_value(value if full_digits else _rounded(value, unit), unit, lang, full_digits),
         "sign": t("pdca.chart.adds" if value >= 0 else "pdca.chart.takes", lang),
     } for key, value in attribution.contributions], columns=["driver", "value", "value_text", "sign"])
     order = list(frame["driver"])
     signs = [t("pdca.chart.adds", lang), t("pdca.chart.takes", lang)]
     base = alt.Chart(frame).encode(
         y=alt.Y("driver:N", sort=order, title=None, axis=alt.Axis(labelFontSize=14, labelLimit=260)),
-        x=alt.X("value:Q", title=None, axis=alt.Axis(format="~s")),
+        x=alt.X("value:Q", title=None, axis=alt.Axis(format="~s"),
+                scale=alt.Scale(domain=_padded_domain(list(frame["value"])))),
     )
     bars = base.mark_bar(cornerRadius=3).encode(
         color=alt.Color("sign:N", scale=alt.Scale(domain=signs, range=[POSITIVE, NEGATIVE]),
@@ -169,6 +171,19 @@ def attribution_chart(attribution: VarianceAttribution, names: Mapping[str, str]
     gains = base.transform_filter(alt.datum.value >= 0).mark_text(align="left", dx=4, fontSize=13)
     losses = base.transform_filter(alt.datum.value < 0).mark_text(align="right", dx=-4, fontSize=13)
     zero = alt.Chart(pd.DataFrame([{"x": 0}])).mark_rule(color="#334155").encode(x="x:Q")
+    # A step per bar rather than a fixed height: the chart grows with the number of drivers.
     return alt.layer(bars, gains.encode(text="value_text:N"), losses.encode(text="value_text:N"), zero
-                     ).properties(height=max(120, 48 * len(frame)))
+                     ).properties(height=alt.Step(BAR_STEP))
 
+
+def _rounded(value: float, unit: str) -> float:
+    """Contributions are estimates: money is shown to the nearest 10,000 (1,951万円 rather than 1,950万8,479円)."""
+    return round(value, -4) if is_money(unit) and abs(value) >= 100_000 else value
+
+
+def _padded_domain(values: Sequence[float]) -> list[float]:
+    """The x range with room beyond the bar ends for the printed figures (a zero's figure sits right of 0)."""
+    low, high = min([0.0, *values]), max([0.0, *values])
+    pad = max(high - low, 1.0) * 0.3
+    has_gain = any(v >= 0 for v in values)
+    return [low - pad if low < 0 else 0.0, high + pad if has_gain else 0.0]
