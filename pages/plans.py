@@ -61,7 +61,8 @@ STEP_KEYS = ["kgi", "gap", "csf", "kpi", "pdca"]
 STATUS_COLOURS = {PlanStatus.DRAFT: "gray", PlanStatus.ACTIVE: "green", PlanStatus.ARCHIVED: "orange"}
 SEARCH_FROM = 6  # plans in the list before a search box is worth its space
 FIRST_STEP = "pages/step1_kgi.py"
-NEXT_MANAGED = "_plans_manage_next"
+MANAGED = "plans_manage_plan"
+MANAGED_FOR = "_plans_manage_for"  # the current plan when the managed plan was last settled
 GALLERY_COLUMNS = 2
 TEMPLATE_ICONS = {"sales": "💼", "marketing": "📣", "cs": "🤝", "hr": "🧑‍💼"}
 
@@ -261,16 +262,22 @@ def _template_form(store: Store, template: Template, unit: str) -> None:
 
 
 # ---------------------------------------------------------------- manage
+def _settle_managed_choice(plans: dict[int, Plan], current: Plan | None) -> None:
+    """The managed plan follows the current plan when that changes (sidebar, Open, a new copy); otherwise the
+    user's own choice stays. Set through session state before the selectbox is drawn."""
+    current_id = current.id if current is not None and current.id in plans else next(iter(plans))
+    if st.session_state.get(MANAGED_FOR) != current_id or st.session_state.get(MANAGED) not in plans:
+        st.session_state[MANAGED] = current_id
+    st.session_state[MANAGED_FOR] = current_id
+
+
 def _manage(store: Store, rows: list[PlanRow], current: Plan | None) -> Plan | None:
     """Rename, duplicate, archive, delete or export one plan; returns the plan shown (its version is remembered)."""
-    st.header(t("plans.manage.title"))
+    st.subheader(t("plans.manage.title"))
     plans = {row.plan.id: row.plan for row in rows}
-    ids = list(plans)
-    default = ids.index(current.id) if current is not None and current.id in plans else 0
-    if st.session_state.get(NEXT_MANAGED) in plans:
-        st.session_state["plans_manage_plan"] = st.session_state.pop(NEXT_MANAGED)
+    _settle_managed_choice(plans, current)
     suffix = " " + t("plans.manage.archived_suffix")
-    pid = st.selectbox(t("plans.manage.plan"), ids, index=default, key="plans_manage_plan",
+    pid = st.selectbox(t("plans.manage.plan"), list(plans), key=MANAGED,
                        format_func=lambda i: plans[i].name + (suffix if plans[i].status == PlanStatus.ARCHIVED
                                                               else ""))
     plan = plans[pid]
@@ -311,8 +318,7 @@ def _duplicate(store: Store, plan: Plan) -> None:
         return
     ok, copy = _attempt(lambda: store.duplicate_plan(plan.id, name.strip()), "plans.duplicate.done")
     if ok:
-        select_plan(copy.id)
-        st.session_state[NEXT_MANAGED] = copy.id  # applied before the selectbox is drawn again
+        select_plan(copy.id)  # the managed plan follows: the copy is what the user works on next
         st.rerun()
 
 
@@ -385,11 +391,13 @@ plan = current_plan(store)
 page_header(None, "page.plans", "plans.intro")
 rows = plan_rows(store, plan.id if plan else None)
 _welcome(bool(rows))
+managed = None
 if rows:
     _plan_list(rows)
-_new_plan(store)
-managed = _manage(store, rows, plan) if rows else None
+    with st.container(border=True):
+        managed = _manage(store, rows, plan)
 _recently_deleted(store)
+_new_plan(store)
 if managed is not None:
     remember_version(managed)
 if plan is not None:
