@@ -410,11 +410,13 @@ def review_overdue(last_review: date | None, today: date, started: date | None =
 
 # ---------------------------------------------------------------- typed actuals (the entry grid)
 def entry_text(value: float | None, spec: MetricSpec) -> str:
-    """How a stored value appears in the entry grid: rates in %, thousands separated, no float noise."""
+    """How a stored value appears in the entry grid: rates in %, thousands separated, at most two decimals.
+    The text may be rounded (19.15 for 9/47 wins): `grid_changes` treats an untouched text as unchanged."""
     if value is None or _nan(value):
         return ""
     shown = value * 100 if is_rate(spec.unit) else value
-    return f"{shown:,.10g}"
+    text = f"{shown:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def parse_entry(text: object, spec: MetricSpec, month: date) -> float | None:
@@ -453,16 +455,19 @@ class GridEdit:
 
 def grid_changes(specs: Sequence[MetricSpec], current: Mapping[str, Mapping[date, float]],
                  edited: Mapping[str, Mapping[date, object]]) -> GridEdit:
-    """Compare the typed grid ({key: {month: text}}) with the stored actuals; only changed cells are kept."""
+    """Compare the typed grid ({key: {month: text}}) with the stored actuals; only changed cells are kept.
+    A cell still showing the text the grid was filled with is unchanged, even when that text is rounded."""
     edit = GridEdit()
     for spec in specs:
         for month, text in edited.get(spec.key, {}).items():
+            old = current.get(spec.key, {}).get(month)
+            if old is not None and isinstance(text, str) and text.strip() == entry_text(old, spec):
+                continue
             try:
                 value = parse_entry(text, spec, month)
             except EntryError as exc:
                 edit.errors.append(exc)
                 continue
-            old = current.get(spec.key, {}).get(month)
             if value is None:
                 if old is not None:
                     edit.clears.append((spec.key, month))

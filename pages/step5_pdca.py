@@ -29,6 +29,7 @@ from pages.common import (
 
 DECISIONS = ("keep", "change", "drop")
 MAX_ERRORS_SHOWN = 8
+GRID_ROW_HEIGHT = 35
 MONTH_COLUMN = "__month__"  # cannot clash with a metric key
 
 
@@ -97,6 +98,7 @@ def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]
         config[spec.key] = st.column_config.TextColumn(column_label(spec), help=spec.name[:200])
     generation = st.session_state.get(f"pdca_grid_gen_{plan.id}", 0)
     edited = st.data_editor(frame, column_config=config, hide_index=True, num_rows="fixed",
+                            height=GRID_ROW_HEIGHT * (len(months) + 1) + 3,  # every month visible, no scrolling
                             key=f"pdca_grid_{plan.id}_{generation}")
     if not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
         return

@@ -127,3 +127,15 @@ def test_markup_in_names_is_shown_as_text(make_app, store):
     assert not at.exception
     label = next(m.label for m in at.metric if "bold" in m.label)
     assert label.startswith("🔴 \\*\\*bold\\*\\* \\<img")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_demo_plan_shows_the_off_track_win_rate(make_app, store, demo_plan, lang):
+    plan = demo_plan
+    at = make_app("pages/dashboard.py", lang=lang, plan_id=plan.id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    win_rate = next(k for k in store.list_kpis(plan.id) if k.key == "win_rate")
+    tile = next(m for m in at.metric if win_rate.name in m.label)
+    assert tile.label.startswith("🔴") and tile.value == "19.6%"
+    assert any(win_rate.name in w.value and "78.4%" in w.value for w in at.warning)

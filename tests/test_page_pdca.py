@@ -213,3 +213,18 @@ def test_very_long_and_markup_names_render_safely(make_app, store):
         at = make_app("pages/step5_pdca.py", lang=lang, plan_id=plan.id)
         assert not at.exception, [e.value for e in at.exception]
         assert "<script>" not in texts(at).replace("\\<script\\>", "")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_demo_plan_untouched_grid_saves_nothing(make_app, store, demo_plan, lang):
+    plan = demo_plan
+    before = store.actual_values(plan.id)
+    at = make_app("pages/step5_pdca.py", lang=lang, plan_id=plan.id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.data_editor[0].value["win_rate"][0] == "19.15"  # 9 wins of 47 meetings, shown rounded
+    off = at.warning[0].value
+    assert i18n.t("pdca.recovery.kpi", lang).split("{name}")[1][:6] in off
+    save_button(at, "pdca_save_actuals").click().run()
+    assert at.info[0].value == i18n.t("pdca.grid.no_change", lang)
+    assert store.actual_values(plan.id) == before  # the exact 9/47 was not replaced by 19.15 %

@@ -348,14 +348,25 @@ def test_scores_may_be_negative():
     assert tr.parse_entry("-12", nps, APR) == -12
 
 
-def test_entry_text_round_trips():
+def test_entry_text_is_short_and_round_trips_typed_values():
     s = specs()
     for key, value in [("win_rate", 0.23), ("win_rate", 0.2345), ("avg_deal", 1_234_567.0), ("meetings", 48.0)]:
         text = tr.entry_text(value, s[key])
         assert tr.parse_entry(text, s[key], APR) == pytest.approx(value, rel=1e-12)
     assert tr.entry_text(0.25, s["win_rate"]) == "25"
+    assert tr.entry_text(9 / 47, s["win_rate"]) == "19.15"
     assert tr.entry_text(1_200_000, s["avg_deal"]) == "1,200,000"
+    assert tr.entry_text(0.0, s["meetings"]) == "0"
     assert tr.entry_text(None, s["meetings"]) == ""
+
+
+def test_untouched_rounded_cells_are_not_saved_back():
+    s = list(specs().values())
+    current = {"win_rate": {APR: 9 / 47, MAY: 0.2}}
+    change = tr.grid_changes(s, current, {"win_rate": {APR: "19.15", MAY: "21"}})
+    assert [(a.metric_key, a.month) for a in change.saves] == [("win_rate", MAY)]  # April keeps 9/47 exactly
+    retyped = tr.grid_changes(s, current, {"win_rate": {APR: "19.2"}})
+    assert retyped.saves[0].value == pytest.approx(0.192)
 
 
 def test_grid_changes_keep_only_changed_cells_and_collect_errors():
