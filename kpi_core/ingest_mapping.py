@@ -265,9 +265,11 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
         if label:
             mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys)
         return mapping
-    numeric = [p.name for p in others if p.numeric]
+    # A summary's columns are matched by name alone; a record list's sums need numbers (a few bad cells are
+    # reported as rejections later).
+    candidates = [p.name for p in others if p.filled and (shape == "wide_metrics" or p.numbers >= 0.5 * p.filled)]
     source = "column" if shape == "wide_metrics" else "sum"
-    for key, column in match_names(numeric, metric_aliases, keys).items():
+    for key, column in match_names(candidates, metric_aliases, keys).items():
         mapping["metrics"][key] = _column_metric(parsed, column, source)
     return mapping
 

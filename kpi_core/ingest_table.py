@@ -401,6 +401,7 @@ def _parses(parser, text: str) -> Any:
 
 def profile_columns(columns: list[str], sample_rows: list[tuple]) -> list[ColumnProfile]:
     profiles = []
+    sample_rows = [row for row in sample_rows if not _summary_row(row[1:])]
     for index, name in enumerate(columns):
         profile = ColumnProfile(name, header_is_month=_parses(parse_month, name) is not None)
         seen = set()
@@ -422,6 +423,12 @@ def profile_columns(columns: list[str], sample_rows: list[tuple]) -> list[Column
     return profiles
 
 
+def _summary_row(cells: tuple) -> bool:
+    """A total or footer row, left out of the column profiles."""
+    filled = [c.strip() for c in cells if c and c.strip()]
+    return bool(filled) and (is_total_label(filled[0]) or is_footer_text(filled[0]))
+
+
 _DAY = re.compile(r"^\d{4}\s*[/\-.年]\s*\d{1,2}(?!\d)\s*(?:月|[/\-.])\s*(\d{1,2})(?!\d)")
 
 
@@ -439,12 +446,12 @@ def guess_shape(profiles: list[ColumnProfile], sample_rows: int) -> str:
         return "records"
     date_profile = dates[0]
     others = [p for p in profiles if p is not date_profile and p.filled]
-    numeric = [p for p in others if p.numeric]
-    text = [p for p in others if not p.numeric and not p.monthly]
+    numeric = [p for p in others if p.numbers >= 0.5 * p.filled]  # lenient: a bad cell is reported later
+    text = [p for p in others if p not in numeric and not p.monthly]
     rows_per_month = sample_rows / max(1, date_profile.distinct)
     if date_profile.days > 0.2 * date_profile.filled:
         return "records"
-    if numeric and rows_per_month <= 1.01:
+    if rows_per_month <= 1.01:
         return "wide_metrics"
     if len(numeric) == 1 and text and len(profiles) <= 5 and min(p.distinct for p in text) <= 60:
         return "long"

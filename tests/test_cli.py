@@ -1,0 +1,212 @@
+"""The kpi-workbench command line, run in-process (and once as `python -m`) against real DuckDB files."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kpi_core.cli import default_language, main
+from kpi_core.model import KGI, KPI, Aggregation, Plan
+from kpi_core.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+MONTHLY = "月,商談数,受注率,平均単価\n2026/07,50,25%,\"1,200,000\"\n2026/08,40,20%,\"1,000,000\"\n合計,90,,\n"
+MAPPING = {"shape": "wide_metrics", "date_column": "月", "metrics": {
+    "meetings": {"column": "商談数"}, "win_rate": {"column": "受注率"}, "avg_deal": {"column": "平均単価"}}}
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.duckdb"
+    monkeypatch.setenv("KPI_WORKBENCH_DB", str(tmp_path / "not-this-one.duckdb"))
+    store = open_store(path)
+    plan = store.create_plan(Plan(name="営業 2026", fiscal_start=date(2026, 4, 1)))
+    store.save_kgi(KGI(plan_id=plan.id, key="revenue", name="売上", formula="meetings * win_rate * avg_deal"), None)
+    for key, name in (("meetings", "商談数"), ("win_rate", "受注率"), ("avg_deal", "平均単価")):
+        store.save_kpi(KPI(plan_id=plan.id, key=key, name=name, aggregation=Aggregation.RATIO
+                           if key != "meetings" else Aggregation.SUM), None)
+    store.close()
+    return path
+
+
+def run(db: Path, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", str(db), *args], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def actuals(db: Path) -> dict:
+    store = open_store(db)
+    try:
+        return store.actual_values(1)
+    finally:
+        store.close()
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def test_import_by_plan_name_writes_values_and_reports(db, tmp_path):
+    file = write(tmp_path, "july.csv", MONTHLY, "cp932")
+    code, out, err = run(db, "import", "--plan", "営業 2026", "--lang", "en", file)
+    assert (code, err) == (0, "")
+    assert "Shift_JIS (CP932)" in out and "line 4: Total row" in out and "Import #1 saved: 6 values written" in out
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0, date(2026, 8, 1): 40.0}
+    assert actuals(db)["win_rate"][date(2026, 8, 1)] == pytest.approx(0.2)
+
+
+def test_same_file_again_is_already_imported_and_exit_zero(db, tmp_path):
+    file = write(tmp_path, "july.csv", MONTHLY)
+    assert run(db, "import", "--plan", "1", file)[0] == 0
+    code, out, _ = run(db, "--lang", "ja", "import", "--plan", "1", file)
+    assert code == 0 and "取り込み済み" in out and "何も変更していません" in out
+    code, out, _ = run(db, "imports", "--plan", "1", "--lang", "en")
+    assert code == 0 and out.count("july.csv") == 1
+
+
+def test_dry_run_writes_nothing(db, tmp_path):
+    code, out, _ = run(db, "import", "--plan", "1", "--dry-run", "--lang", "en", write(tmp_path, "a.csv", MONTHLY))
+    assert code == 0 and "Dry run: nothing was written." in out and "new" in out
+    assert actuals(db) == {}
+
+
+@pytest.mark.parametrize(("content", "key_text"), [
+    (b"", "The file is empty."),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG"),
+    ("月,商談数\n".encode(), "no data rows"),
+    ("name\ncaf\xe9,Z\xfcrich\n".encode("latin-1"), "not recognised"),
+])
+def test_bad_files_exit_non_zero_and_write_nothing(db, tmp_path, content, key_text):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", str(path))
+    assert code == 1 and key_text in err and err.startswith("Error: ")
+    assert actuals(db) == {}
+
+
+def test_errors_in_one_file_write_none_of_the_files(db, tmp_path):
+    good = write(tmp_path, "good.csv", MONTHLY)
+    bad = write(tmp_path, "bad.csv", "月,商談数\n")
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", good, bad)
+    assert code == 1 and "no data rows" in err
+    assert actuals(db) == {}
+
+
+def test_unknown_plan_missing_file_and_bad_mapping_file(db, tmp_path):
+    file = write(tmp_path, "a.csv", MONTHLY)
+    assert run(db, "import", "--plan", "nope", "--lang", "en", file)[2] == "Error: No plan with the id or name “nope”.\n"
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", str(tmp_path / "missing.csv"))
+    assert code == 1 and "cannot be read" in err
+    broken = write(tmp_path, "m.json", "{not json")
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", broken, file)
+    assert code == 1 and "m.json" in err
+    assert actuals(db) == {}
+
+
+def test_record_list_needs_a_mapping_then_a_profile_maps_the_next_file(db, tmp_path):
+    deals = "商談ID,フェーズ,金額,商談日\nD1,受注,\"1,000\",2026/07/03\nD2,失注,,2026/07/09\n"
+    file = write(tmp_path, "deals_07.csv", deals)
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", file)
+    assert code == 1 and "No mapping for deals_07.csv" in err
+    mapping = {"shape": "records", "date_column": "商談日", "metrics": {
+        "meetings": {"source": "count"},
+        "won": {"source": "count", "filters": [{"column": "フェーズ", "op": "=", "value": "受注"}]},
+        "win_rate": {"source": "formula", "formula": "won / meetings"}}}
+    mapping_file = write(tmp_path, "deals.json", json.dumps(mapping, ensure_ascii=False))
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", mapping_file,
+                       "--save-profile", "SFA deals", file)
+    assert code == 0 and "Mapping profile “SFA deals” saved." in out
+    august = write(tmp_path, "deals_08.csv", deals.replace("2026/07", "2026/08"))
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", august)
+    assert code == 0 and "Mapping: SFA deals" in out
+    assert actuals(db)["win_rate"] == {date(2026, 7, 1): 0.5, date(2026, 8, 1): 0.5}
+    third = write(tmp_path, "deals_09.csv", deals.replace("2026/07", "2026/09"))
+    assert run(db, "import", "--plan", "1", "--profile", "SFA deals", third)[0] == 0
+    assert run(db, "import", "--plan", "1", "--profile", "nope", third)[0] == 1
+
+
+def test_strict_refuses_rejections(db, tmp_path):
+    file = write(tmp_path, "a.csv", "月,商談数\n2026/07,50\n2026/08,abc\n")
+    code, out, err = run(db, "import", "--plan", "1", "--strict", "--lang", "en", file)
+    assert code == 1 and "line 3: “abc” in “商談数” is not a number." in out and "--strict" in err
+    assert actuals(db) == {}
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", file)
+    assert code == 0 and "1 rejected" in out
+    assert actuals(db) == {"meetings": {date(2026, 7, 1): 50.0}}
+
+
+def test_revert_and_imports_list(db, tmp_path):
+    run(db, "import", "--plan", "1", write(tmp_path, "a.csv", "月,商談数\n2026/07,50\n"))
+    run(db, "import", "--plan", "1", write(tmp_path, "b.csv", "月,商談数\n2026/07,55\n"))
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 55.0}
+    code, out, _ = run(db, "revert", "2", "--lang", "en")
+    assert code == 0 and "Import #2 reverted: 1 values" in out
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0}
+    code, out, _ = run(db, "imports", "--plan", "営業 2026", "--lang", "ja")
+    assert code == 0 and "取消済み" in out and "取込済み" in out
+    assert run(db, "revert", "99")[0] == 1
+
+
+def test_seed_creates_the_demo_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
+    db = tmp_path / "demo.duckdb"
+    code, out, _ = run(db, "seed", "--lang", "en")
+    assert code == 0 and "Demo plan #1" in out
+    code, out, _ = run(db, "seed", "--lang", "en")
+    assert code == 0 and "No demo plan created" in out
+
+
+def test_db_from_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "env.duckdb"
+    monkeypatch.setenv("KPI_WORKBENCH_DB", str(path))
+    err = io.StringIO()
+    assert main(["imports", "--plan", "1", "--lang", "en"], io.StringIO(), err) == 1
+    assert path.exists() and "No plan with the id or name “1”." in err.getvalue()
+
+
+def test_locked_database_exits_3(db):
+    script = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", script, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        code, _, err = run(db, "imports", "--plan", "1", "--lang", "en")
+        assert code == 3 and "in use by another program" in err and str(holder.pid) in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_usage_errors_exit_2(db):
+    with pytest.raises(SystemExit) as exit_info:
+        run(db, "import", "some.csv")
+    assert exit_info.value.code == 2
+
+
+def test_language_defaults_from_the_locale():
+    assert default_language([], {"LANG": "ja_JP.UTF-8"}) == "ja"
+    assert default_language([], {"LANG": "en_US.UTF-8"}) == "en"
+    assert default_language([], {"LC_ALL": "en_GB.UTF-8", "LANG": "ja_JP.UTF-8"}) == "en"
+    assert default_language(["--lang", "en"], {"LANG": "ja_JP.UTF-8"}) == "en"
+    assert default_language(["--lang=ja"], {}) == "ja"
+    assert default_language([], {"LANG": "C.UTF-8"}) == "ja"
+
+
+def test_python_dash_m_entry_point(db, tmp_path):
+    file = write(tmp_path, "a.csv", MONTHLY)
+    done = subprocess.run([sys.executable, "-m", "kpi_core.cli", "--db", str(db), "import", "--plan", "1",
+                           "--lang", "en", file], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Import #1 saved" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "kpi_core.cli", "--db", str(db), "revert", "7"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+                          env={"LANG": "ja_JP.UTF-8"})
+    assert done.returncode == 1 and "取込 #7 はありません" in done.stderr
