@@ -339,3 +339,27 @@ def test_plan_without_kgi_cannot_be_saved_as_template(make_app, store, template_
     assert_clean(at)
     assert f"plans_export_save_{plan.id}" not in [b.key for b in at.button]
     assert not (template_dir / "user").exists()
+
+
+# ---------------------------------------------------------------- demo plan and more refusals
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_demo_plan_renders_complete_and_active(make_app, store, monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
+    from kpi_core.demo import seed_demo
+
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
+    demo = seed_demo(store, lang=lang)
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "0")
+    at = make_app(lang=lang, plan_id=demo.id)
+    assert_clean(at)
+    assert [p.text for p in at.main.get("progress")] == ["5/5"]
+    assert f":green-badge[{t('enum.plan_status.active', lang)}]" in _texts(at)
+    assert at.text_input(key=f"plans_rename_name_{demo.id}").value == demo.name
+
+
+def test_duplicate_with_an_empty_name_is_refused(make_app, store) -> None:
+    plan = _sales_plan(store)
+    at = make_app(plan_id=plan.id)
+    at.text_input(key=f"plans_duplicate_name_{plan.id}").input(" ")
+    at.button(key=f"plans_duplicate_{plan.id}").click().run()
+    assert [e.value for e in at.error] == [t("check.name_empty", "en")]
+    assert [p.id for p in store.list_plans()] == [plan.id]
