@@ -7,13 +7,16 @@ Pure Python: every result is data with catalogue keys, the pages turn them into 
 from __future__ import annotations
 
 import keyword
+import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from .drivers import FormulaError, parse_formula
-from .model import CSF, KPI, Aggregation, CSFRole, Kind
+from .model import CSF, KPI, Aggregation, CSFRole, Kind, add_months
+from .phasing import PhasingError, PhasingMethod, phase_kpi
 from .steps import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
 from .units import is_rate, parse_number
 
@@ -162,11 +165,11 @@ def check_key(key: str, taken: Iterable[str], kgi_key: str = "") -> list[Message
     if not text:
         return [Message("error", "kpi.err.key_empty")]
     if len(text) > MAX_KEY_LENGTH or not KEY_PATTERN.match(text) or keyword.iskeyword(text):
-        return [Message("error", "kpi.err.key_format", {"key": text[:50], "max": MAX_KEY_LENGTH})]
+        return [Message("error", "kpi.err.key_format", {"key_text": text[:50], "max": MAX_KEY_LENGTH})]
     if text in set(taken):
-        return [Message("error", "kpi.err.key_duplicate", {"key": text})]
+        return [Message("error", "kpi.err.key_duplicate", {"key_text": text})]
     if kgi_key and text == kgi_key:
-        return [Message("error", "kpi.err.key_is_kgi", {"key": text})]
+        return [Message("error", "kpi.err.key_is_kgi", {"key_text": text})]
     return []
 
 
@@ -254,3 +257,73 @@ def set_warnings(kpis: Sequence[KPI]) -> list[Message]:
     if kpis and not any(k.kind == Kind.LAGGING for k in kpis):
         messages.append(Message("warning", "kpi.warn.no_lagging"))
     return messages
+
+
+# ---------------------------------------------------------------- monthly targets
+SAVED = "saved"  # the editor's choice that shows the stored targets as they are
+
+
+def last_year_shape(series: Mapping[date, float] | None, month_list: Sequence[date]) -> list[float] | None:
+    """Weights for seasonal phasing: the same months a year earlier, when every one of them has a value."""
+    series = series or {}
+    earlier = [add_months(month, -12) for month in month_list]
+    if not all(m in series for m in earlier):
+        return None
+    return [float(series[m]) for m in earlier]
+
+
+def phased_targets(kpi: KPI, month_list: Sequence[date], method: str,
+                   stored: Mapping[date, float] | None = None,
+                   history: Mapping[date, float] | None = None) -> dict[date, float]:
+    """Monthly targets for the editor: the saved ones, or the annual target phased by `method`.
+
+    'custom' keeps the shape of the saved targets and scales it to the annual target; 'seasonal' takes the shape
+    of last year's actuals (`history`). Raises PhasingError (catalogue key) when the method cannot apply.
+    """
+    stored = stored or {}
+    if method == SAVED and stored:
+        even = phase_kpi(kpi, month_list) if kpi.annual_target is not None else {}
+        return {m: stored.get(m, even.get(m, 0.0)) for m in month_list}
+    weights = None
+    if method == PhasingMethod.SEASONAL:
+        weights = last_year_shape(history, month_list)
+        if weights is None or not any(weights):
+            raise PhasingError("kpi.targets.no_history")
+    elif method == PhasingMethod.CUSTOM:
+        weights = [stored.get(m, 0.0) for m in month_list]
+        if not any(w > 0 for w in weights):
+            raise PhasingError("kpi.targets.no_saved_shape")
+    return phase_kpi(kpi, month_list, method if method != SAVED else PhasingMethod.EVEN, weights)
+
+
+def rephase(kpi: KPI, month_list: Sequence[date], stored: Mapping[date, float] | None) -> dict[date, float]:
+    """Monthly targets after the annual target changed: the saved shape kept where there is one, else even."""
+    if stored and kpi.aggregation == Aggregation.SUM and all(stored.get(m, 0) > 0 for m in month_list):
+        return phased_targets(kpi, month_list, PhasingMethod.CUSTOM, stored)
+    return phase_kpi(kpi, month_list)
+
+
+def check_monthly(values: Mapping[date, object], unit: str, scale: float = 1.0) -> tuple[dict[date, float],
+                                                                                       list[Message]]:
+    """Monthly targets from the editor (in display scale: rates in percent) as stored values, or the errors."""
+    cleaned: dict[date, float] = {}
+    messages: list[Message] = []
+    for month, raw in values.items():
+        label = f"{month:%Y-%m}"
+        try:
+            number = parse_number(raw)
+        except ValueError:
+            messages.append(Message("error", "kpi.targets.not_a_number", {"month": label, "value": str(raw)[:30]}))
+            continue
+        if number is None or not math.isfinite(number):
+            messages.append(Message("error", "kpi.targets.blank", {"month": label}))
+            continue
+        typed_percent = isinstance(raw, str) and "%" in unicodedata.normalize("NFKC", raw)
+        value = number if typed_percent else number / scale  # '30%' is already a fraction
+        if value < 0:
+            messages.append(Message("error", "kpi.targets.negative", {"month": label}))
+        elif is_rate(unit) and value > 1:
+            messages.append(Message("error", "kpi.targets.rate_range", {"month": label}))
+        else:
+            cleaned[month] = value
+    return cleaned, messages

@@ -1,6 +1,505 @@
-"""Placeholder until the page is written."""
+"""Step 4: KPIs — each CSF turned into numbers, the KPI tree, the reverse calculation and the sensitivity."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pandas as pd
 import streamlit as st
 
-from pages.common import t
+from kpi_core import i18n
+from kpi_core.charts.csf import sensitivity_bars
+from kpi_core.drivers import (
+    Formula,
+    FormulaError,
+    implied_kgi,
+    monthly_driver_values,
+    parse_formula,
+    reverse_calculate,
+    sensitivity,
+    to_annual,
+    to_monthly,
+)
+from kpi_core.kpis import (
+    SAVED,
+    check_monthly,
+    parse_amount,
+    phased_targets,
+    rephase,
+    set_warnings,
+    smart_check,
+    smart_letters,
+    typed_text,
+    validate_kpi,
+)
+from kpi_core.model import KPI, Aggregation, CSFRole, Direction, Kind
+from kpi_core.phasing import PhasingError, PhasingMethod
+from kpi_core.plans import markdown_text
+from kpi_core.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
+from kpi_core.tree import TreeInput, figures_from_tracking, kpi_tree_dot
+from pages.common import (
+    error_text,
+    fmt,
+    fmt_pct,
+    full_digits,
+    get_store,
+    input_scale,
+    lang,
+    page_header,
+    remember_version,
+    require_plan,
+    run_save,
+    seen_version,
+    step_footer,
+    t,
+)
 
-st.title(t("page.kpi"))
+EDIT_KEY = "kpi_editing"
+DELETE_KEY = "kpi_deleting"
+FORM_FIELDS = ("key", "name", "csf", "definition", "unit", "direction", "kind", "aggregation", "weight", "owner",
+               "source", "target", "amber", "red", "recovery", "rationale", "reason")
+
+store = get_store()
+plan = require_plan(store)
+page_header(4, "page.kpi", "kpi.intro")
+kgi = store.get_kgi(plan.id)
+csfs = store.list_csfs(plan.id)
+kpis = store.list_kpis(plan.id)
+stored_targets = store.get_monthly_targets(plan.id)
+actuals = store.actual_values(plan.id)
+month_list = plan.month_list()
+csf_names = {c.id: c.name for c in csfs}
+no_csf_text = t("kpi.field.no_csf")
+
+
+def labelled(prefix: str) -> Callable[[object], str]:
+    """Option labels in the language of this run: AppTest and Streamlit may call a format function after the run."""
+    language = lang()
+    return lambda value: i18n.t(f"{prefix}{value}", language)
+
+
+def csf_label(csf_id: int | None) -> str:
+    return no_csf_text if csf_id is None else csf_names[csf_id][:80]
+
+
+def messages_out(messages) -> bool:
+    """Show errors and warnings; True when there was an error (nothing may be saved)."""
+    for message in messages:
+        (st.error if message.level == "error" else st.warning)(t(message.key, **message.values))
+    return any(m.level == "error" for m in messages)
+
+
+def kgi_formula() -> Formula | None:
+    if kgi is None or not kgi.formula:
+        return None
+    try:
+        return parse_formula(kgi.formula)
+    except FormulaError:
+        return None
+
+
+def show_formula() -> None:
+    """The KGI formula, read-only here: it is edited with the KGI in step 1."""
+    if kgi is not None and kgi.formula:
+        st.markdown(t("kpi.formula.label", kgi_key=kgi.key))
+        st.code(f"{kgi.key} = {kgi.formula}", language=None)
+    else:
+        st.info(t("kpi.formula.none"))
+    st.page_link("pages/step1_kgi.py", label=t("kpi.formula.edit_in_step1"), icon="🎯")
+
+
+# ---------------------------------------------------------------- the KPI form
+def clear_form(suffix: str) -> None:
+    for name in FORM_FIELDS:
+        st.session_state.pop(f"kpi_{name}_{suffix}", None)
+
+
+def kpi_form(kpi: KPI | None) -> None:
+    """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
+    suffix = "new" if kpi is None else str(kpi.id)
+    current = kpi or KPI(plan_id=plan.id, key="", name="", csf_id=next(
+        (c.id for c in csfs if c.role == CSFRole.PRIMARY), None))
+    csf_options: list[int | None] = [None, *[c.id for c in csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
+    with st.form(f"kpi_form_{suffix}"):
+        c1, c2 = st.columns([1, 2])
+        key = c1.text_input(t("kpi.field.key"), value=current.key, key=f"kpi_key_{suffix}", disabled=kpi is not None,
+                            placeholder="meetings", help=t("kpi.field.key_help"))
+        name = c2.text_input(t("kpi.field.name"), value=current.name, key=f"kpi_name_{suffix}",
+                             placeholder=t("kpi.field.name_placeholder"), help=t("kpi.field.name_help"))
+        csf_id = st.selectbox(t("kpi.field.csf"), csf_options,
+                              index=csf_options.index(current.csf_id) if current.csf_id in csf_options else 0,
+                              format_func=csf_label,
+                              key=f"kpi_csf_{suffix}", help=t("kpi.field.csf_help"))
+        definition = st.text_area(t("kpi.field.definition"), value=current.definition, height=70,
+                                  key=f"kpi_definition_{suffix}", placeholder=t("kpi.field.definition_placeholder"))
+        c3, c4, c5, c6 = st.columns(4)
+        unit = c3.text_input(t("kpi.field.unit"), value=current.unit, key=f"kpi_unit_{suffix}", placeholder="件 / % / JPY",
+                             help=t("kpi.field.unit_help"))
+        direction = c4.selectbox(t("kpi.field.direction"), list(Direction),
+                                 index=list(Direction).index(current.direction), key=f"kpi_direction_{suffix}",
+                                 format_func=labelled("enum.direction."))
+        kind = c5.selectbox(t("kpi.field.kind"), list(Kind), index=list(Kind).index(current.kind),
+                            key=f"kpi_kind_{suffix}", format_func=labelled("enum.kind."),
+                            help=t("kpi.field.kind_help"))
+        aggregation = c6.selectbox(t("kpi.field.aggregation"), list(Aggregation),
+                                   index=list(Aggregation).index(current.aggregation),
+                                   key=f"kpi_aggregation_{suffix}", format_func=labelled("enum.aggregation."),
+                                   help=t("kpi.field.aggregation_help"))
+        c7, c8, c9 = st.columns(3)
+        target_text = c7.text_input(t("kpi.field.target"), value=typed_text(current.annual_target, current.unit),
+                                    key=f"kpi_target_{suffix}", help=t("kpi.field.target_help"))
+        amber = c8.number_input(t("kpi.field.amber"), 0.0, 200.0, round(current.amber_threshold * 100, 4), 1.0,
+                                key=f"kpi_amber_{suffix}", help=t("kpi.field.amber_help"))
+        red = c9.number_input(t("kpi.field.red"), 0.0, 200.0, round(current.red_threshold * 100, 4), 1.0,
+                              key=f"kpi_red_{suffix}", help=t("kpi.field.red_help"))
+        weight = st.text_input(t("kpi.field.weight"), value=current.ratio_weight, key=f"kpi_weight_{suffix}",
+                               placeholder="meetings", help=t("kpi.field.weight_help"))
+        c10, c11 = st.columns(2)
+        owner = c10.text_input(t("kpi.field.owner"), value=current.owner, key=f"kpi_owner_{suffix}")
+        source = c11.text_input(t("kpi.field.source"), value=current.data_source, key=f"kpi_source_{suffix}",
+                                placeholder=t("kpi.field.source_placeholder"))
+        recovery = st.text_area(t("kpi.field.recovery"), value=current.recovery_plan, height=70,
+                                key=f"kpi_recovery_{suffix}", help=t("kpi.field.recovery_help"))
+        rationale = st.text_area(t("kpi.field.rationale"), value=current.rationale, height=70,
+                                 key=f"kpi_rationale_{suffix}", help=t("kpi.field.rationale_help"))
+        reason = st.text_input(t("kpi.field.reason"), key=f"kpi_reason_{suffix}", help=t("kpi.field.reason_help"))
+        submitted = st.form_submit_button(t("kpi.add") if kpi is None else t("common.save"), type="primary",
+                                          key=f"kpi_submit_{suffix}")
+    if not submitted:
+        return
+    unit = unit.strip()
+    target, errors = parse_amount(target_text, unit, t("kpi.field.target"))
+    draft = KPI(plan_id=plan.id, id=current.id, key=key.strip(), name=name.strip(), csf_id=csf_id,
+                definition=definition.strip(), unit=unit, direction=Direction(direction), kind=Kind(kind),
+                aggregation=Aggregation(aggregation), ratio_weight=weight.strip(), owner=owner.strip(),
+                data_source=source.strip(), annual_target=target, amber_threshold=amber / 100,
+                red_threshold=red / 100, recovery_plan=recovery.strip(), rationale=rationale.strip(),
+                position=current.position)
+    others = [k for k in kpis if k.id != current.id]
+    if messages_out(errors + validate_kpi(draft, others, kgi.key if kgi else "")):
+        return
+    save_kpi(draft, kpi, reason.strip() or t("kpi.default_reason.created" if kpi is None else "kpi.default_reason.edited"),
+             suffix)
+
+
+def save_kpi(draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
+    """Save the KPI; a new or changed annual target re-phases its monthly targets (a new version)."""
+    changed = draft.annual_target is not None and (before is None or before.annual_target != draft.annual_target
+                                                   or before.aggregation != draft.aggregation)
+    try:
+        new_targets = rephase(draft, month_list, stored_targets.get(draft.key)) if changed else None
+    except PhasingError as exc:
+        st.error(error_text(exc))
+        return
+
+    def work() -> KPI:
+        saved = store.save_kpi(draft, seen_version(plan), reason)
+        if new_targets:  # the version check above already guarded this save
+            store.set_monthly_targets(plan.id, saved.key, new_targets, reason)
+        return saved
+
+    if run_save(work, plan) is not None:
+        clear_form(suffix)
+        st.session_state.pop(EDIT_KEY, None)
+        st.rerun()
+
+
+# ---------------------------------------------------------------- one KPI
+def smart_line(kpi: KPI) -> None:
+    findings = smart_check(kpi, csf_names)
+    letters = smart_letters(findings)
+    badges = " ".join(f":{'green' if ok else 'red'}-badge[{'✓' if ok else '✗'} {letter}]"
+                      for letter, ok in letters.items())
+    owner_ok = not any(f.key == "kpi.smart.no_owner" for f in findings)
+    badges += f" :{'green' if owner_ok else 'orange'}-badge[{t('kpi.smart.owner_badge')}]"
+    st.markdown(f"{t('kpi.smart.label')} {badges}")
+    for finding in findings:
+        st.caption("• " + t(finding.key, **finding.values))
+
+
+def targets_editor(kpi: KPI) -> None:
+    """The KPI's monthly targets: phased by a method, editable in the table, saved as a new version with a reason."""
+    stored = stored_targets.get(kpi.key, {})
+    if kpi.annual_target is None and not stored:
+        st.info(t("kpi.targets.need_annual"))
+        return
+    methods = [*([SAVED] if stored else []), PhasingMethod.EVEN.value, PhasingMethod.SEASONAL.value,
+               PhasingMethod.RAMP.value, *([PhasingMethod.CUSTOM.value] if stored else [])]
+    method = st.radio(t("kpi.targets.method"), methods, horizontal=True, key=f"kpi_method_{kpi.id}",
+                      format_func=labelled("kpi.targets.method_"), help=t("kpi.targets.method_help"))
+    try:
+        values = phased_targets(kpi, month_list, method, stored, actuals.get(kpi.key))
+    except PhasingError as exc:
+        st.warning(error_text(exc))
+        return
+    scale = input_scale(kpi.unit)
+    frame = pd.DataFrame({"month": [f"{m:%Y-%m}" for m in values], "target": [v * scale for v in values.values()]})
+    edited = st.data_editor(
+        frame, key=f"kpi_editor_{kpi.id}_{method}", hide_index=True, disabled=["month"], width="stretch",
+        column_config={"month": st.column_config.TextColumn(t("kpi.targets.month")),
+                       "target": st.column_config.NumberColumn(t("kpi.targets.value", unit=kpi.unit or "—"),
+                                                               min_value=0.0, format="%.10g")})
+    typed = dict(zip(values, edited["target"].tolist()))
+    cleaned, errors = check_monthly(typed, kpi.unit, scale)
+    if not errors and kpi.aggregation == Aggregation.SUM and kpi.annual_target is not None:
+        total = sum(cleaned.values())
+        st.caption(t("kpi.targets.total", total=fmt(total, kpi.unit), annual=fmt(kpi.annual_target, kpi.unit)))
+        if abs(total - kpi.annual_target) > 1e-6 * max(1.0, abs(kpi.annual_target)):
+            st.warning(t("kpi.targets.total_mismatch"))
+    elif kpi.aggregation != Aggregation.SUM:
+        st.caption(t("kpi.targets.rate_note"))
+    reason = st.text_input(t("kpi.targets.reason"), key=f"kpi_targets_reason_{kpi.id}",
+                           placeholder=t("kpi.targets.reason_placeholder"))
+    if st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary"):
+        if messages_out(errors):
+            return
+        text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.targets.method_{method}"))
+        if run_save(lambda: store.set_monthly_targets(plan.id, kpi.key, cleaned, text, seen_version(plan)),
+                    plan) is not None:
+            st.rerun()
+    history = store.target_history(plan.id, kpi.key)
+    if not history.empty:
+        versions = (history.groupby("version", as_index=False)
+                    .agg(reason=("reason", "first"), total=("value", "sum"), saved=("created_at", "first"))
+                    .sort_values("version", ascending=False))
+        st.caption(t("kpi.targets.versions", count=len(versions)))
+        st.dataframe(versions, hide_index=True, width="stretch",
+                     column_config={"version": t("kpi.targets.version"), "reason": t("kpi.targets.reason"),
+                                    "total": t("kpi.targets.version_total"), "saved": t("kpi.targets.saved_at")})
+
+
+def delete_kpi(kpi: KPI) -> None:
+    """Soft delete: the KPI leaves the plan, its targets and actuals stay in the database."""
+    if run_save(lambda: store.delete_kpi(plan.id, kpi.id, seen_version(plan)), plan, "kpi.deleted") is not None:
+        st.session_state.pop(DELETE_KEY, None)
+        st.rerun()
+
+
+def kpi_card(kpi: KPI) -> None:
+    with st.container(border=True):
+        head, a, m, tools = st.columns([4, 2, 2, 1], vertical_alignment="top")
+        head.markdown(f"**{markdown_text(kpi.name)}** `{kpi.key}`")
+        head.caption(" · ".join([t(f"enum.kind.{kpi.kind}"), t(f"enum.direction.{kpi.direction}"),
+                                 t(f"enum.aggregation.{kpi.aggregation}"), kpi.unit or t("kpi.card.no_unit")]))
+        a.metric(t("kpi.card.annual"), fmt(kpi.annual_target, kpi.unit))
+        monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
+        m.metric(t("kpi.card.monthly"), fmt(monthly, kpi.unit))
+        if tools.button("✏️", key=f"kpi_edit_{kpi.id}", help=t("kpi.card.edit")):
+            st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == kpi.id else kpi.id
+            st.rerun()
+        if tools.button("🗑", key=f"kpi_delete_{kpi.id}", help=t("kpi.card.delete")):
+            st.session_state[DELETE_KEY] = kpi.id
+        facts = [t("kpi.card.owner", owner=kpi.owner or "—"), t("kpi.card.source", source=kpi.data_source or "—"),
+                 t("kpi.card.thresholds", amber=f"{kpi.amber_threshold * 100:g}%", red=f"{kpi.red_threshold * 100:g}%")]
+        st.caption(markdown_text(" · ".join(facts)))
+        if kpi.definition:
+            st.caption(t("kpi.card.definition", text=markdown_text(kpi.definition)))
+        smart_line(kpi)
+        if st.session_state.get(DELETE_KEY) == kpi.id:
+            st.warning(t("kpi.card.confirm_delete", name=kpi.name[:80]))
+            yes, no, _ = st.columns([1, 1, 3])
+            if yes.button(t("common.delete"), key=f"kpi_delete_yes_{kpi.id}", type="primary"):
+                delete_kpi(kpi)
+            if no.button(t("common.cancel"), key=f"kpi_delete_no_{kpi.id}"):
+                st.session_state.pop(DELETE_KEY, None)
+                st.rerun()
+        if st.session_state.get(EDIT_KEY) == kpi.id:
+            kpi_form(kpi)
+        with st.expander(t("kpi.targets.title")):
+            targets_editor(kpi)
+
+
+def kpi_groups() -> list[tuple[str, list[KPI]]]:
+    """KPIs grouped by CSF in the CSF order; KPIs without a (live) CSF last."""
+    groups = []
+    for csf in csfs:
+        own = [k for k in kpis if k.csf_id == csf.id]
+        if own or csf.role != CSFRole.RETIRED:
+            groups.append((t("kpi.group.csf", name=csf.name[:120], role=t(f"enum.role.{csf.role}")), own))
+    orphans = [k for k in kpis if k.csf_id not in csf_names]
+    if orphans:
+        groups.append((t("kpi.group.none"), orphans))
+    return groups
+
+
+def list_tab() -> None:
+    for message in set_warnings(kpis):
+        st.warning(t(message.key, **message.values))
+    if not csfs:
+        st.info(t("kpi.no_csfs"))
+        st.page_link("pages/step3_csf.py", label=t("kpi.go_step3"), icon="🧭")
+    for title, group in kpi_groups():
+        st.subheader(markdown_text(title))
+        if not group:
+            st.caption(t("kpi.group.empty"))
+        for kpi in group:
+            kpi_card(kpi)
+    with st.container(border=True):
+        st.subheader(t("kpi.section.add"))
+        st.caption(t("kpi.section.add_help"))
+        kpi_form(None)
+
+
+# ---------------------------------------------------------------- tree
+def tree_tab() -> None:
+    show_formula()
+    tracked = track_plan(plan, kgi, kpis, stored_targets, actuals)
+    dot = kpi_tree_dot(TreeInput(kgi, csfs, kpis, figures_from_tracking(tracked)), lang(), full_digits())
+    st.graphviz_chart(dot, width="stretch")
+    st.caption("  ".join(f"{STATUS_EMOJI[s]} {t(f'enum.status.{s}')}" for s in STATUS_ORDER)
+               + " · " + t("kpi.tree.legend"))
+
+
+# ---------------------------------------------------------------- reverse calculation and sensitivity
+def kpi_of(key: str) -> KPI | None:
+    return next((k for k in kpis if k.key == key), None)
+
+
+def driver_label(key: str) -> str:
+    kpi = kpi_of(key)
+    return f"{kpi.name[:60]} ({key})" if kpi else key
+
+
+def implied_panel() -> bool:
+    """The KGI the KPI targets imply, against the KGI target. False when it cannot be computed."""
+    try:
+        implied = implied_kgi(kgi, kpis, plan.months)
+    except FormulaError as exc:
+        st.info(error_text(exc))
+        return False
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("kpi.reverse.implied"), fmt(implied.annual, kgi.unit),
+              delta=fmt_pct(implied.over_plan, signed=True) if implied.over_plan is not None else None,
+              delta_color="off")
+    c2.metric(t("kpi.reverse.kgi_target"), fmt(kgi.target, kgi.unit))
+    c3.metric(t("kpi.reverse.implied_monthly"), fmt(implied.monthly, kgi.unit))
+    if implied.over_plan is not None and abs(implied.over_plan) > 1e-9:
+        key = "kpi.reverse.over" if implied.over_plan > 0 else "kpi.reverse.under"
+        st.warning(t(key, pct=fmt_pct(abs(implied.over_plan)), diff=fmt(abs(implied.difference), kgi.unit)))
+    elif implied.over_plan is not None:
+        st.success(t("kpi.reverse.matches"))
+    return True
+
+
+def drivers_table(formula: Formula, solved_key: str, monthly: float, annual: float) -> None:
+    rows = []
+    for key in formula.names:
+        kpi = kpi_of(key)
+        if kpi is None or kpi.annual_target is None:
+            continue
+        now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months)
+        solved = key == solved_key
+        rows.append({"": "➜" if solved else "", t("kpi.reverse.col_driver"): driver_label(key),
+                     t("kpi.reverse.col_now_month"): fmt(now_monthly, kpi.unit),
+                     t("kpi.reverse.col_now_year"): fmt(kpi.annual_target, kpi.unit),
+                     t("kpi.reverse.col_need_month"): fmt(monthly if solved else now_monthly, kpi.unit),
+                     t("kpi.reverse.col_need_year"): fmt(annual if solved else kpi.annual_target, kpi.unit)})
+    frame = pd.DataFrame(rows)
+    highlight: Callable[[pd.Series], list[str]] = lambda row: [
+        "background-color: #fef3c7; font-weight: bold" if row.iloc[0] else ""] * len(row)
+    st.dataframe(frame.style.apply(highlight, axis=1), hide_index=True, width="stretch")
+
+
+def reverse_panel(formula: Formula) -> None:
+    st.markdown(f"#### {t('kpi.reverse.solve_title')}")
+    candidates = [name for name in formula.names if kpi_of(name) is not None]
+    if not candidates:
+        st.info(t("kpi.reverse.no_drivers"))
+        return
+    unknown = st.selectbox(t("kpi.reverse.solve_for"), candidates, format_func=driver_label,
+                           key="kpi_reverse_unknown", help=t("kpi.reverse.solve_help"))
+    result = reverse_calculate(kgi, kpis, unknown, plan.months)
+    kpi = kpi_of(unknown)
+    if not result.valid:
+        st.error(t(result.message_key, **result.message_values))
+        return
+    c1, c2 = st.columns(2)
+    now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
+    delta = fmt_pct(result.monthly / now_monthly - 1, signed=True) if now_monthly else None
+    c1.metric(t("kpi.reverse.need_month", name=kpi.name[:60]), fmt(result.monthly, kpi.unit), delta=delta,
+              delta_color="off")
+    c2.metric(t("kpi.reverse.need_year", name=kpi.name[:60]), fmt(result.annual, kpi.unit))
+    drivers_table(formula, unknown, result.monthly, result.annual)
+    if kpi.annual_target is not None and abs(result.annual - kpi.annual_target) <= 1e-9 * max(1.0, result.annual):
+        st.caption(t("kpi.reverse.already"))
+        return
+    reason = st.text_input(t("kpi.reverse.reason"), key="kpi_reverse_reason",
+                           placeholder=t("kpi.reverse.default_reason", name=unknown))
+    if st.button(t("kpi.reverse.apply", name=kpi.name[:60], value=fmt(result.annual, kpi.unit)),
+                 key="kpi_reverse_apply", type="primary"):
+        apply_reverse(kpi, result.annual, reason.strip() or t("kpi.reverse.default_reason", name=unknown))
+
+
+def apply_reverse(kpi: KPI, annual: float, reason: str) -> None:
+    """Save the solved annual target and re-phase the KPI's monthly targets (keeping their shape)."""
+    updated = replace(kpi, annual_target=round(annual, 9))
+    try:
+        new_targets = rephase(updated, month_list, stored_targets.get(kpi.key))
+    except PhasingError as exc:
+        st.error(error_text(exc))
+        return
+
+    def work() -> KPI:
+        saved = store.save_kpi(updated, seen_version(plan), reason)
+        store.set_monthly_targets(plan.id, kpi.key, new_targets, reason)  # the version check above guarded this
+        return saved
+
+    if run_save(work, plan, "kpi.reverse.applied") is not None:
+        st.rerun()
+
+
+def sensitivity_panel(formula: Formula) -> None:
+    st.markdown(f"#### {t('kpi.sens.title')}")
+    st.caption(t("kpi.sens.help"))
+    values = monthly_driver_values(kpis, plan.months)
+    try:
+        ranked = sensitivity(formula, values)
+    except (FormulaError, KeyError):
+        st.info(t("kpi.sens.unavailable"))
+        return
+
+    def annual(effect: float) -> float:
+        return to_annual(effect, kgi.aggregation, plan.months)
+
+    frame = pd.DataFrame([{
+        t("kpi.sens.col_rank"): s.rank, t("kpi.sens.col_driver"): driver_label(s.key),
+        t("kpi.sens.col_plus1"): fmt(annual(s.effects[0].absolute), kgi.unit),
+        t("kpi.sens.col_plus10"): fmt(annual(s.effects[-1].absolute), kgi.unit),
+        t("kpi.sens.col_relative"): fmt_pct(s.effects[-1].relative, signed=True)} for s in ranked])
+    left, right = st.columns([3, 2])
+    left.dataframe(frame, hide_index=True, width="stretch")
+    chart = sensitivity_bars([(driver_label(s.key), annual(s.effects[-1].absolute),
+                               fmt(annual(s.effects[-1].absolute), kgi.unit)) for s in ranked],
+                             t("kpi.sens.axis"))
+    right.altair_chart(chart, width="stretch")
+
+
+def reverse_tab() -> None:
+    show_formula()
+    formula = kgi_formula()
+    if kgi is None or formula is None:
+        return
+    if kgi.target is None:
+        st.info(t("engine.reverse.no_target"))
+        return
+    st.divider()
+    if not implied_panel():
+        return
+    st.divider()
+    reverse_panel(formula)
+    st.divider()
+    sensitivity_panel(formula)
+
+
+with st.expander(t("kpi.help.title"), expanded=not kpis):
+    st.markdown(t("kpi.help.body"))
+list_pane, tree_pane, reverse_pane = st.tabs([t("kpi.tab.list"), t("kpi.tab.tree"), t("kpi.tab.reverse")])
+with list_pane:
+    list_tab()
+with tree_pane:
+    tree_tab()
+with reverse_pane:
+    reverse_tab()
+
+step_footer(4)
+remember_version(plan)

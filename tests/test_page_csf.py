@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from conftest import assert_clean
+
 from kpi_core.model import CSF, KGI, KPI, Aggregation, CSFRole, Kind, Plan
 
 PAGE = "pages/step3_csf.py"
