@@ -35,8 +35,9 @@ from typing import Any
 
 from .drivers import FormulaError, parse_formula
 from .ingest_decode import IngestError
-from .ingest_table import SHAPES, ParsedFile, is_total_label, normalise_label
+from .ingest_table import SHAPES, ParsedFile, is_total_label, month_columns, normalise_label
 from .ingest_values import FILTER_OPS
+from .units import parse_number
 
 MAPPING_VERSION = 1
 SOURCES = ("column", "label", "count", "sum", "mean", "count_distinct", "formula")
@@ -253,7 +254,8 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
         label = _first(profiles, lambda p: not p.header_is_month and not is_total_label(p.name) and p.filled)
         mapping["label_column"] = label
         if label:
-            mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys)
+            months = [name for name, _ in month_columns(parsed, label)[0]]
+            mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys, months)
         return mapping
     date_column = _first(profiles, lambda p: p.monthly and p.days) or _first(profiles, lambda p: p.monthly)
     mapping["date_column"] = date_column
@@ -263,7 +265,7 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
         value = _first(others, lambda p: p.numeric)
         mapping.update(label_column=label, value_column=value)
         if label:
-            mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys)
+            mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys, [value] if value else [])
         return mapping
     # A summary's columns are matched by name alone; a record list's sums need numbers (a few bad cells are
     # reported as rejections later).
@@ -275,11 +277,31 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
 
 
 def _label_metrics(parsed: ParsedFile, label_column: str, metric_aliases: dict[str, list[str]],
-                   keys: list[str]) -> dict[str, dict[str, Any]]:
+                   keys: list[str], value_columns: list[str]) -> dict[str, dict[str, Any]]:
     labels = [v for v in distinct_labels(parsed, label_column) if not is_total_label(v)]
     metrics: dict[str, dict[str, Any]] = {}
     for key, label in match_names(labels, metric_aliases, keys).items():
         metrics[key] = {"source": "label", "label": label}
-        if _PERCENT_HEADER.search(label):
-            metrics[key]["percent_label"] = True
+        if _PERCENT_HEADER.search(label) and _bare_numbers(parsed, label_column, label, value_columns):
+            metrics[key]["scale"] = 0.01
     return metrics
+
+
+def _bare_numbers(parsed: ParsedFile, label_column: str, label: str, value_columns: list[str]) -> bool:
+    """True when the row(s) of a '%' label hold numbers written without '%' (1.5 meaning 1.5 %)."""
+    if not value_columns:
+        return False
+    columns = ", ".join(parsed.column_id(c) for c in value_columns)
+    rows = parsed.con.execute(f"SELECT {columns} FROM raw WHERE trim({parsed.column_id(label_column)}) = ?",
+                              [label]).fetchall()
+    cells = [c.strip() for row in rows for c in row if c and c.strip()]
+    percents = sum(c.endswith(("%", "％")) for c in cells)
+    numbers = sum(_parses_number(c) for c in cells)
+    return numbers > 0 and percents * 2 < numbers
+
+
+def _parses_number(text: str) -> bool:
+    try:
+        return parse_number(text) is not None
+    except ValueError:
+        return False

@@ -14,6 +14,7 @@ from .ingest_table import (
     Skipped,
     is_footer_text,
     is_total_label,
+    month_columns,
     normalise_label,
 )
 from .ingest_values import cell_month, cell_number, filter_sql, is_blank, month_problem
@@ -158,24 +159,6 @@ def _long(w: _Rows):
         if value is not None:
             w.out.add(key, month, value, line, m["combine"])
     return read
-
-
-def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tuple[str, date]], list[str],
-                                                                          list[str]]:
-    """(month columns with their month, total columns, other ignored columns) of a wide-months header."""
-    months, totals, ignored = [], [], []
-    for name in parsed.columns:
-        if name == label_column:
-            continue
-        if is_total_label(name):
-            totals.append(name)
-            continue
-        try:
-            month = cell_month(name)
-        except ValueError:
-            month = None
-        (months.append((name, month)) if month else ignored.append(name))
-    return months, totals, ignored
 
 
 def _wide_months(w: _Rows):

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .i18n import t
 from .ingest_decode import IngestError, render
-from .ingest_values import install_macros
+from .ingest_values import cell_month, install_macros
 from .units import parse_month, parse_number
 
 SHAPES = ("long", "wide_metrics", "wide_months", "records")
@@ -458,3 +458,21 @@ def guess_shape(profiles: list[ColumnProfile], sample_rows: int) -> str:
     if len(numeric) >= 2 and rows_per_month <= 20 and len(text) <= 2:
         return "wide_metrics"
     return "records"
+
+
+def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tuple[str, date]], list[str],
+                                                                          list[str]]:
+    """(month columns with their month, total columns, other ignored columns) of a wide-months header."""
+    months, totals, ignored = [], [], []
+    for name in parsed.columns:
+        if name == label_column:
+            continue
+        if is_total_label(name):
+            totals.append(name)
+            continue
+        try:
+            month = cell_month(name)
+        except ValueError:
+            month = None
+        (months.append((name, month)) if month else ignored.append(name))
+    return months, totals, ignored

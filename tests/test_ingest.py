@@ -5,9 +5,12 @@ Every file is built here from text, every plan lives in a real DuckDB file in a 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
+import unicodedata
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -589,6 +592,10 @@ def test_suggest_mapping_for_labels_and_records():
         "version": 1, "shape": "wide_months", "filters": [], "combine": "reject", "label_column": "項目",
         "metrics": {"meetings": {"source": "label", "label": "有効商談数"},
                     "win_rate": {"source": "label", "label": "受注率"}}}
+    cs = read_export(utf8(CS_WIDE_MONTHS), "cs.csv")
+    assert suggest_mapping(cs, {"churn_rate": ["解約率"], "nps": ["NPS"]}, ["churn_rate", "nps"])["metrics"] == {
+        "churn_rate": {"source": "label", "label": "解約率(%)", "scale": 0.01},  # 1.5 written for 1.5 %
+        "nps": {"source": "label", "label": "NPS"}}
     records = read_export(DEALS.encode("cp932"), "deals.csv")
     suggested = suggest_mapping(records, {"revenue": ["金額"]}, ["revenue", *SALES_KPIS])
     assert (suggested["shape"], suggested["date_column"]) == ("records", "商談日")
@@ -744,3 +751,138 @@ def test_rejections_csv_neutralises_formulas_and_keeps_script_as_text(store, sal
     values = list(csv.reader(io.StringIO(values_csv(shown, "en").decode("utf-8-sig"))))
     assert values == [["metric", "month", "value", "current value", "status", "line", "rows"],
                       ["meetings", "2026-07-01", "1.0", "", "new", "4", "1"]]
+
+
+# ================================================================ the demo exports in data/samples
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_samples", SAMPLES.parent.parent / "bench" / "make_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_samples_are_what_the_generator_writes(tmp_path):
+    written = _generator().write_all(tmp_path)
+    assert sorted(written) == sorted(p.name for p in SAMPLES.iterdir())
+    for name, path in written.items():
+        assert path.read_bytes() == (SAMPLES / name).read_bytes(), name
+
+
+def template_plan(store, template_id: str):
+    templates = pytest.importorskip("kpi_core.templates")
+    template = templates.find_template(template_id)
+    plan = templates.create_plan_from_template(store, template, "ja", fiscal_start=date(2026, 4, 1))
+    return plan, templates.aliases_for(template)
+
+
+def _deals_by_month() -> dict[str, dict[str, float]]:
+    """An independent reading of the SFA sample with the csv module: per month of 商談日."""
+    lines = (SAMPLES / "sales_sfa_deals_cp932.csv").read_bytes().decode("cp932").splitlines()
+    reader = csv.DictReader(lines[3:])
+    result: dict[str, dict[str, float]] = {}
+    for row in reader:
+        if not row["商談日"]:
+            continue
+        month = row["商談日"][:7].replace("/", "-")
+        slot = result.setdefault(month, {"meetings": 0, "won": 0, "revenue": 0})
+        slot["meetings"] += 1
+        if row["フェーズ"] == "受注":
+            slot["won"] += 1
+            slot["revenue"] += int(row["金額"].lstrip("\\").replace(",", ""))
+    return result
+
+
+def test_sales_sample_imports_into_a_plan_from_the_sales_template(store):
+    plan, _ = template_plan(store, "sales")
+    mapping = json.loads((SAMPLES / "sales_sfa_deals_cp932.mapping.json").read_text(encoding="utf-8"))
+    parsed = read_export(SAMPLES / "sales_sfa_deals_cp932.csv")
+    assert (parsed.encoding, parsed.header_line, parsed.shape) == ("cp932", 4, "records")
+    shown = preview_import(store, plan, parsed, mapping, "ja")
+    assert shown.rejections == [] and [s.reason for s in shown.skipped] == ["title", "title", "total", "footer"]
+    expected = _deals_by_month()
+    assert sorted(expected) == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    got = values_of(shown)
+    for month, m in expected.items():
+        assert got[("meetings", month)] == m["meetings"]
+        assert got[("revenue", month)] == m["revenue"]
+        assert got[("win_rate", month)] == pytest.approx(m["won"] / m["meetings"])
+        assert got[("avg_deal", month)] == pytest.approx(m["revenue"] / m["won"])
+        # the driver identity of the template holds month by month
+        assert got[("revenue", month)] == pytest.approx(
+            got[("meetings", month)] * got[("win_rate", month)] * got[("avg_deal", month)])
+    result = commit_import(store, plan, parsed, mapping, shown)
+    assert (result.written, result.rejected) == (16, 0)
+
+
+def test_sales_summary_in_utf16_matches_the_deals(store):
+    plan, aliases = template_plan(store, "sales")
+    parsed = read_export(SAMPLES / "sales_monthly_long_utf16.csv")
+    assert (parsed.encoding, parsed.delimiter, parsed.shape) == ("utf-16-le", "\t", "long")
+    mapping = suggest_mapping(parsed, aliases, ["revenue", *SALES_KPIS])
+    assert {k: v["label"] for k, v in mapping["metrics"].items()} == {
+        "revenue": "売上", "meetings": "商談数", "win_rate": "受注率", "avg_deal": "平均受注単価"}
+    got = values_of(preview_import(store, plan, parsed, mapping, "en"))
+    for month, m in _deals_by_month().items():
+        assert got[("meetings", month)] == m["meetings"] and got[("revenue", month)] == m["revenue"]
+        assert got[("win_rate", month)] == pytest.approx(round(m["won"] / m["meetings"], 3))
+
+
+def test_marketing_summary_sample_maps_itself_from_the_template_aliases(store):
+    plan, aliases = template_plan(store, "marketing")
+    parsed = read_export(SAMPLES / "marketing_monthly_summary_utf8.csv")
+    assert (parsed.encoding, parsed.shape) == ("utf-8-sig", "wide_metrics")
+    mapping = suggest_mapping(parsed, aliases, ["mkt_revenue", *MARKETING_KPIS])
+    assert set(mapping["metrics"]) == {"mkt_revenue", *MARKETING_KPIS}
+    shown = preview_import(store, plan, parsed, mapping, "ja")
+    assert shown.rejections == [] and [s.reason for s in shown.skipped] == ["total"]
+    rows = list(csv.reader(io.StringIO((SAMPLES / "marketing_monthly_summary_utf8.csv").read_text("utf-8-sig"))))
+    got = values_of(shown)
+    assert len(got) == 24
+    for row in rows[1:5]:
+        month = row[0].replace("/", "-")
+        assert got[("leads", month)] == int(unicodedata.normalize("NFKC", row[1]))
+        assert got[("mql_rate", month)] == pytest.approx(float(row[2].rstrip("%")) / 100)
+        assert got[("mkt_revenue", month)] == int(row[6].replace(",", ""))
+
+
+def test_cs_wide_months_sample(store):
+    plan, aliases = template_plan(store, "cs")
+    parsed = read_export(SAMPLES / "cs_kpi_wide_months_cp932.csv")
+    assert (parsed.encoding, parsed.header_line, parsed.shape) == ("cp932", 2, "wide_months")
+    keys = ["retained_revenue", "customers", "avg_mrr", "churn_rate", "expansion_rate", "nps"]
+    mapping = suggest_mapping(parsed, aliases, keys)
+    assert set(mapping["metrics"]) == set(keys)
+    shown = preview_import(store, plan, parsed, mapping, "en")
+    assert shown.rejections == []
+    assert [(s.reason, s.raw) for s in shown.skipped if s.reason == "column"] == [("column", "合計")]
+    got = values_of(shown)
+    assert len(got) == 36
+    for month in ("2026-04", "2026-09"):
+        implied = got[("customers", month)] * got[("avg_mrr", month)] * (
+            1 - got[("churn_rate", month)] + got[("expansion_rate", month)])
+        assert got[("retained_revenue", month)] == pytest.approx(implied, rel=1e-3)  # rates printed to 0.1 %
+
+
+def test_hr_applicants_sample(store):
+    plan, _ = template_plan(store, "hr")
+    mapping = json.loads((SAMPLES / "hr_applicants.mapping.json").read_text(encoding="utf-8"))
+    parsed = read_export(SAMPLES / "hr_applicants.csv")
+    shown = preview_import(store, plan, parsed, mapping, "ja")
+    assert shown.rejections == [] and parsed.shape == "records"
+    rows = list(csv.DictReader(io.StringIO((SAMPLES / "hr_applicants.csv").read_text("utf-8"))))
+    got = values_of(shown)
+    for month in ("2026-04", "2026-05", "2026-06", "2026-07"):
+        mine = [r for r in rows if r["応募日"][:7].replace("/", "-") == month]
+        offers = [r for r in mine if r["内定日"]]
+        hired = [r for r in mine if r["選考ステータス"] == "入社"]
+        retained = [r for r in mine if r["3ヶ月在籍"] == "○"]
+        accepted = [r for r in mine if r["選考ステータス"] in ("内定承諾", "入社")]
+        assert got[("applications", month)] == len(mine)
+        assert got[("pass_rate", month)] == pytest.approx(len(offers) / len(mine))
+        assert got[("offer_acceptance", month)] == pytest.approx(len(accepted) / len(offers))
+        assert got[("retention_3m", month)] == pytest.approx(len(retained) / len(hired))
+        assert got[("retained_hires", month)] == len(retained)
+    assert sum(got[("retention_3m", m)] < 1 for m in ("2026-04", "2026-05", "2026-06", "2026-07")) >= 1
