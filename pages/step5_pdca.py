@@ -160,13 +160,14 @@ def metric_detail(metric: tr.MetricTracking) -> None:
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
     chart_col, table_col = st.columns([3, 2])
     chart_col.altair_chart(charts.monthly_chart(metric, lang(), full_digits()))
-    table_col.dataframe(pd.DataFrame([{
+    months = pd.DataFrame([{
         t("pdca.table.month"): month_text(r.month),
         t("pdca.table.target"): fmt(r.target, unit),
         t("pdca.table.actual"): fmt(r.actual, unit),
         t("pdca.table.attainment"): fmt_pct(r.attainment),
         t("pdca.table.status"): status_text(r.status),
-    } for r in metric.rows]), hide_index=True)
+    } for r in metric.rows])
+    table_col.dataframe(months, hide_index=True, height=GRID_ROW_HEIGHT * (len(months) + 1) + 3)
 
 
 def progress_tab(tracking: tr.PlanTracking) -> None:
@@ -174,40 +175,51 @@ def progress_tab(tracking: tr.PlanTracking) -> None:
         st.info(t("pdca.progress.no_actuals"))
     summary_table(tracking)
     names = metric_names(tracking)
-    key = st.selectbox(t("pdca.progress.pick"), list(names), format_func=lambda k: names[k],
-                       key="pdca_progress_metric")
+    keys = list(names)
+    key = st.selectbox(t("pdca.progress.pick"), keys, index=first_off_track(tracking, keys),
+                       format_func=lambda k: names[k], key="pdca_progress_metric")
     metric = tracking.metric(key)
     if metric is not None:
         metric_detail(metric)
 
 
 # ---------------------------------------------------------------- check-ins
+def first_off_track(tracking: tr.PlanTracking, keys: list[str]) -> int:
+    """Index of the first off-track KPI (the one the meeting is about), else of the first metric."""
+    worst = next((m.key for m in tracking.off_track), keys[0])
+    return keys.index(worst)
+
+
 def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
     names = metric_names(tracking)
-    key = st.selectbox(t("pdca.checkin.metric"), list(names), format_func=lambda k: names[k],
-                       key="pdca_ci_metric")
+    keys = list(names)
+    metric_col, month_col, status_col = st.columns(3)
+    key = metric_col.selectbox(t("pdca.checkin.metric"), keys, index=first_off_track(tracking, keys),
+                               format_func=lambda k: names[k], key="pdca_ci_metric")
     default_month, _ = tr.default_checkin(tracking, key)
     months = list(plan.month_list())
-    month = st.selectbox(t("pdca.checkin.month"), months, format_func=partial(month_text, code=lang()),
-                         index=months.index(default_month) if default_month in months else 0,
-                         key=f"pdca_ci_month_{key}")
+    month = month_col.selectbox(t("pdca.checkin.month"), months, format_func=partial(month_text, code=lang()),
+                                index=months.index(default_month) if default_month in months else 0,
+                                key=f"pdca_ci_month_{key}")
     metric = tracking.metric(key)
     row = metric.row(month) if metric else None
     proposed = row.status if row else Status.NO_DATA
     statuses = list(tr.STATUS_ORDER)
-    status = st.selectbox(t("pdca.checkin.status"), statuses, index=statuses.index(proposed),
-                          format_func=partial(status_text, code=lang()), key=f"pdca_ci_status_{key}_{month}")
+    status = status_col.selectbox(t("pdca.checkin.status"), statuses, index=statuses.index(proposed),
+                                  format_func=partial(status_text, code=lang()),
+                                  key=f"pdca_ci_status_{key}_{month}")
     if row and row.actual is not None:
         st.caption(t("pdca.checkin.figures", actual=fmt(row.actual, metric.spec.unit),
                      target=fmt(row.target, metric.spec.unit), attainment=fmt_pct(row.attainment)))
-    why = st.text_area(t("pdca.checkin.why"), key="pdca_ci_why", placeholder=t("pdca.checkin.why_hint"))
-    action = st.text_area(t("pdca.checkin.next_action"), key="pdca_ci_next",
-                          placeholder=t("pdca.checkin.next_hint"))
-    owner_col, due_col = st.columns(2)
+    why_col, next_col = st.columns(2)
+    why = why_col.text_area(t("pdca.checkin.why"), key="pdca_ci_why", placeholder=t("pdca.checkin.why_hint"))
+    action = next_col.text_area(t("pdca.checkin.next_action"), key="pdca_ci_next",
+                                placeholder=t("pdca.checkin.next_hint"))
+    owner_col, due_col, result_col = st.columns(3)
     owner = owner_col.text_input(t("pdca.checkin.owner"), value=metric.spec.owner if metric else "",
                                  key=f"pdca_ci_owner_{key}")
     due = due_col.date_input(t("pdca.checkin.due"), value=date.today() + timedelta(days=14), key="pdca_ci_due")
-    result = st.text_input(t("pdca.checkin.result"), key="pdca_ci_result")
+    result = result_col.text_input(t("pdca.checkin.result"), key="pdca_ci_result")
     if st.button(t("pdca.checkin.save"), type="primary", key="pdca_ci_save"):
         checkin = CheckIn(plan.id, key, month, status, why.strip(), action.strip(), owner.strip(), due,
                           result.strip())
@@ -272,7 +284,7 @@ def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
     if not tracking.kpis:
         st.info(t("pdca.review.no_kpis"))
         return
-    review_date = st.date_input(t("pdca.review.date"), value=date.today(), key="pdca_rv_date")
+    review_date = st.columns(3)[0].date_input(t("pdca.review.date"), value=date.today(), key="pdca_rv_date")
     choices = {}
     for metric in tracking.kpis:
         name_col, decision_col, reason_col = st.columns([2, 2, 3])
