@@ -65,6 +65,15 @@ def start_server(db_path: Path, demo: bool) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
+def warm_up(browser, url: str) -> None:
+    """Run the app once through a browser session: Streamlit answers a deep link in the very first session of a
+    fresh server with a "Page not found" notice (before st.navigation has run once); later sessions are fine."""
+    page = browser.new_page()
+    page.goto(url)
+    wait_for_app(page)
+    page.close()
+
+
 def stop_server(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -123,11 +132,20 @@ def shot():
     return take
 
 
-def wait_for_app(page) -> None:
-    """Wait until Streamlit has finished running the script (no running indicator, main block drawn)."""
-    page.wait_for_selector("[data-testid='stMain']")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=30_000)
-    page.wait_for_timeout(400)
+_SETTLED_JS = """() => {
+    const running = document.querySelector('[data-testid="stStatusWidget"]');
+    const skeletons = document.querySelectorAll('[data-testid="stSkeleton"]').length;
+    const drawn = document.querySelector('[data-testid="stMain"] h1, [data-testid="stMain"] [data-testid="stAlert"]');
+    return !running && skeletons === 0 && !!drawn;
+}"""
+
+
+def wait_for_app(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has run the script and drawn it: no running indicator, no skeletons, a title or alert.
+
+    Checked twice with a pause, because a rerun can start right after the first script run settles.
+    """
+    page.wait_for_selector("[data-testid='stMain']", timeout=timeout)
+    for _ in range(2):
+        page.wait_for_function(_SETTLED_JS, timeout=timeout, polling=200)
+        page.wait_for_timeout(350)
