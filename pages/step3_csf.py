@@ -1,8 +1,11 @@
 """Step 3: CSFs — the processes that close the gap, strongest lever first, with fallbacks prepared in advance."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
+from kpi_core import i18n
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
 from kpi_core.kpis import (
     Coverage,
@@ -20,7 +23,7 @@ from pages.common import (
     fmt,
     fmt_pct,
     get_store,
-    options_label,
+    lang,
     page_header,
     remember_version,
     require_plan,
@@ -41,6 +44,17 @@ kgi = store.get_kgi(plan.id)
 csfs = store.list_csfs(plan.id)
 kpis = store.list_kpis(plan.id)
 unit = kgi.unit if kgi else "JPY"
+
+
+def labelled(prefix: str) -> Callable[[object], str]:
+    """Option labels in the language of this run: AppTest and Streamlit may call a format function after the run."""
+    language = lang()
+    return lambda value: i18n.t(f"{prefix}{value}", language)
+
+
+def inert(values: dict) -> dict:
+    """Message values with user text made inert for markdown (messages render markdown)."""
+    return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def gap_of(kgi: KGI | None) -> GapAnalysis | None:
@@ -95,7 +109,7 @@ def csf_form(csf: CSF | None) -> None:
         c1, c2 = st.columns(2)
         roles = list(CSFRole)
         role = c1.selectbox(t("csf.field.role"), roles, index=roles.index(current.role), key=f"csf_role_{suffix}",
-                            format_func=options_label("enum.role"), help=t("csf.field.role_help"))
+                            format_func=labelled("enum.role."), help=t("csf.field.role_help"))
         contribution_text = c2.text_input(t("csf.field.contribution"), value=typed_text(current.contribution or None,
                                                                                        unit),
                                           key=f"csf_contribution_{suffix}", placeholder="10,000,000",
@@ -120,7 +134,7 @@ def save_csf(current: CSF, name: str, role: CSFRole, contribution_text: str, des
     errors += [m for m in validate_csf(draft) if m.level == "error"]
     if errors:
         for message in errors:
-            st.error(t(message.key, **message.values))
+            st.error(t(message.key, **inert(message.values)))
         return
     if run_save(lambda: store.save_csf(draft, seen_version(plan)), plan) is not None:
         clear_form(suffix)
@@ -147,7 +161,7 @@ def csf_card(csf: CSF, number: int, first: bool, last: bool, gap: GapAnalysis | 
         facts = [t(f"enum.role.{csf.role}"), t("csf.card.contribution", value=fmt(csf.contribution, unit))]
         if gap is not None and gap.gap:
             facts.append(t("csf.card.share", pct=fmt_pct(csf.contribution / abs(gap.gap))))
-        linked = [k.name for k in kpis if k.csf_id == csf.id]
+        linked = [markdown_text(k.name) for k in kpis if k.csf_id == csf.id]
         facts.append(t("csf.card.kpis", names=", ".join(linked)) if linked else t("csf.card.no_kpis"))
         head.caption(" · ".join(facts))
         if csf.description:
@@ -165,7 +179,7 @@ def csf_card(csf: CSF, number: int, first: bool, last: bool, gap: GapAnalysis | 
         if remove.button("🗑", key=f"csf_delete_{csf.id}", help=t("csf.card.delete")):
             st.session_state[DELETE_KEY] = csf.id
         if st.session_state.get(DELETE_KEY) == csf.id:
-            st.warning(t("csf.card.confirm_delete", name=csf.name[:80]))
+            st.warning(t("csf.card.confirm_delete", name=markdown_text(csf.name[:80])))
             yes, no, _ = st.columns([1, 1, 3])
             if yes.button(t("common.delete"), key=f"csf_delete_yes_{csf.id}", type="primary"):
                 delete(csf)

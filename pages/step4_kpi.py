@@ -78,6 +78,11 @@ def labelled(prefix: str) -> Callable[[object], str]:
     return lambda value: i18n.t(f"{prefix}{value}", language)
 
 
+def inert(values: dict) -> dict:
+    """Message values with user text made inert for markdown (messages render markdown)."""
+    return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
 def csf_label(csf_id: int | None) -> str:
     return no_csf_text if csf_id is None else csf_names[csf_id][:80]
 
@@ -85,7 +90,7 @@ def csf_label(csf_id: int | None) -> str:
 def messages_out(messages) -> bool:
     """Show errors and warnings; True when there was an error (nothing may be saved)."""
     for message in messages:
-        (st.error if message.level == "error" else st.warning)(t(message.key, **message.values))
+        (st.error if message.level == "error" else st.warning)(t(message.key, **inert(message.values)))
     return any(m.level == "error" for m in messages)
 
 
@@ -214,7 +219,7 @@ def smart_line(kpi: KPI) -> None:
     badges += f" :{'green' if owner_ok else 'orange'}-badge[{t('kpi.smart.owner_badge')}]"
     st.markdown(f"{t('kpi.smart.label')} {badges}")
     for finding in findings:
-        st.caption("• " + t(finding.key, **finding.values))
+        st.caption("• " + t(finding.key, **inert(finding.values)))
 
 
 def targets_editor(kpi: KPI) -> None:
@@ -243,7 +248,7 @@ def targets_editor(kpi: KPI) -> None:
     cleaned, errors = check_monthly(typed, kpi.unit, scale)
     if not errors and kpi.aggregation == Aggregation.SUM and kpi.annual_target is not None:
         total = sum(cleaned.values())
-        st.caption(t("kpi.targets.total", total=fmt(total, kpi.unit), annual=fmt(kpi.annual_target, kpi.unit)))
+        st.caption(t("kpi.targets.total", **inert({"total": fmt(total, kpi.unit), "annual": fmt(kpi.annual_target, kpi.unit)})))
         if abs(total - kpi.annual_target) > 1e-6 * max(1.0, abs(kpi.annual_target)):
             st.warning(t("kpi.targets.total_mismatch"))
     elif kpi.aggregation != Aggregation.SUM:
@@ -280,7 +285,7 @@ def kpi_card(kpi: KPI) -> None:
         head, a, m, tools = st.columns([4, 2, 2, 1], vertical_alignment="top")
         head.markdown(f"**{markdown_text(kpi.name)}** `{kpi.key}`")
         head.caption(" · ".join([t(f"enum.kind.{kpi.kind}"), t(f"enum.direction.{kpi.direction}"),
-                                 t(f"enum.aggregation.{kpi.aggregation}"), kpi.unit or t("kpi.card.no_unit")]))
+                                 t(f"enum.aggregation.{kpi.aggregation}"), markdown_text(kpi.unit) or t("kpi.card.no_unit")]))
         a.metric(t("kpi.card.annual"), fmt(kpi.annual_target, kpi.unit))
         monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
         m.metric(t("kpi.card.monthly"), fmt(monthly, kpi.unit))
@@ -296,7 +301,7 @@ def kpi_card(kpi: KPI) -> None:
             st.caption(t("kpi.card.definition", text=markdown_text(kpi.definition)))
         smart_line(kpi)
         if st.session_state.get(DELETE_KEY) == kpi.id:
-            st.warning(t("kpi.card.confirm_delete", name=kpi.name[:80]))
+            st.warning(t("kpi.card.confirm_delete", name=markdown_text(kpi.name[:80])))
             yes, no, _ = st.columns([1, 1, 3])
             if yes.button(t("common.delete"), key=f"kpi_delete_yes_{kpi.id}", type="primary"):
                 delete_kpi(kpi)
@@ -305,7 +310,7 @@ def kpi_card(kpi: KPI) -> None:
                 st.rerun()
         if st.session_state.get(EDIT_KEY) == kpi.id:
             kpi_form(kpi)
-        with st.expander(t("kpi.targets.title")):
+        with st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}"):
             targets_editor(kpi)
 
 
@@ -324,7 +329,7 @@ def kpi_groups() -> list[tuple[str, list[KPI]]]:
 
 def list_tab() -> None:
     for message in set_warnings(kpis):
-        st.warning(t(message.key, **message.values))
+        st.warning(t(message.key, **inert(message.values)))
     if not csfs:
         st.info(t("kpi.no_csfs"))
         st.page_link("pages/step3_csf.py", label=t("kpi.go_step3"), icon="🧭")
@@ -411,21 +416,21 @@ def reverse_panel(formula: Formula) -> None:
     result = reverse_calculate(kgi, kpis, unknown, plan.months)
     kpi = kpi_of(unknown)
     if not result.valid:
-        st.error(t(result.message_key, **result.message_values))
+        st.error(t(result.message_key, **inert(result.message_values)))
         return
     c1, c2 = st.columns(2)
     now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
     delta = fmt_pct(result.monthly / now_monthly - 1, signed=True) if now_monthly else None
-    c1.metric(t("kpi.reverse.need_month", name=kpi.name[:60]), fmt(result.monthly, kpi.unit), delta=delta,
+    c1.metric(t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), fmt(result.monthly, kpi.unit), delta=delta,
               delta_color="off")
-    c2.metric(t("kpi.reverse.need_year", name=kpi.name[:60]), fmt(result.annual, kpi.unit))
+    c2.metric(t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), fmt(result.annual, kpi.unit))
     drivers_table(formula, unknown, result.monthly, result.annual)
     if kpi.annual_target is not None and abs(result.annual - kpi.annual_target) <= 1e-9 * max(1.0, result.annual):
         st.caption(t("kpi.reverse.already"))
         return
     reason = st.text_input(t("kpi.reverse.reason"), key="kpi_reverse_reason",
                            placeholder=t("kpi.reverse.default_reason", name=unknown))
-    if st.button(t("kpi.reverse.apply", name=kpi.name[:60], value=fmt(result.annual, kpi.unit)),
+    if st.button(t("kpi.reverse.apply", **inert({"name": kpi.name[:60], "value": fmt(result.annual, kpi.unit)})),
                  key="kpi_reverse_apply", type="primary"):
         apply_reverse(kpi, result.annual, reason.strip() or t("kpi.reverse.default_reason", name=unknown))
 
@@ -493,7 +498,8 @@ def reverse_tab() -> None:
 
 with st.expander(t("kpi.help.title"), expanded=not kpis):
     st.markdown(t("kpi.help.body"))
-list_pane, tree_pane, reverse_pane = st.tabs([t("kpi.tab.list"), t("kpi.tab.tree"), t("kpi.tab.reverse")])
+list_pane, tree_pane, reverse_pane = st.tabs([t("kpi.tab.list"), t("kpi.tab.tree"), t("kpi.tab.reverse")],
+                                             key=f"kpi_tabs_{lang()}")  # keyed: a save keeps the tab open
 with list_pane:
     list_tab()
 with tree_pane:

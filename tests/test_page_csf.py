@@ -32,6 +32,16 @@ def sales_plan(store) -> int:
     return plan.id
 
 
+def demo_plan(store, monkeypatch) -> int:
+    """The demo sales plan as a first start seeds it (with history and six months of actuals)."""
+    from kpi_core.demo import seed_demo
+
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
+    plan = seed_demo(store, today=date(2025, 10, 15), lang="ja")
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "0")
+    return plan.id
+
+
 def names(store, plan_id: int) -> list[str]:
     return [c.name for c in store.list_csfs(plan_id)]
 
@@ -53,6 +63,15 @@ def test_populated_plan_shows_gap_coverage_and_groups(make_app, store, lang):
     texts = " ".join(m.value for m in at.markdown)
     assert "New\\-customer development" in texts and "Existing customers" in texts
     assert at.warning, "the uncovered remainder (4M) is flagged"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_demo_plan_renders_fully_covered(make_app, store, monkeypatch, lang):
+    pid = demo_plan(store, monkeypatch)
+    at = make_app(PAGE, lang=lang, plan_id=pid)
+    assert_clean(at)
+    assert any(m.value == "100.0%" for m in at.metric)
+    assert at.success and not at.error
 
 
 def test_add_csf_is_stored(make_app, store):

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from conftest import assert_clean
-from test_page_csf import sales_plan
+from test_page_csf import demo_plan, sales_plan
 
 from kpi_core.model import KGI, KPI, Plan
 
@@ -52,6 +52,20 @@ def test_sales_plan_shows_implied_kgi_and_reverse_calculation(make_app, store, l
     assert (implied, "+25.0%") in values, values
     assert ("40 件", "-20.0%") in values and ("480 件", "") in values
     assert any("25.0%" in w.value for w in at.warning), "the over-plan is explained"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_demo_plan_renders_with_statuses_and_seasonal_phasing(make_app, store, monkeypatch, lang):
+    pid = demo_plan(store, monkeypatch)
+    meetings = kpi(store, pid, "meetings")
+    at = make_app(PAGE, lang=lang, plan_id=pid)
+    assert_clean(at)
+    assert ("40 件", "-20.0%") in [(m.value, m.delta) for m in at.metric]
+    at.radio(key=f"kpi_method_{meetings.id}").set_value("seasonal").run()
+    assert_clean(at)
+    at.button(key=f"kpi_targets_save_{meetings.id}").click().run()
+    seasonal = store.get_monthly_targets(pid)["meetings"]
+    assert sum(seasonal.values()) == 600 and len(set(seasonal.values())) > 1, "last year's shape, not even"
 
 
 def test_reverse_for_win_rate_and_avg_deal(make_app, store):
@@ -152,6 +166,18 @@ def test_script_in_a_name_is_stored_as_text_and_not_rendered(make_app, store):
     assert_clean(at)
     assert kpi(store, pid, "calls").name == '<script>alert("x")</script>'
     assert not any("<script>" in m.value for m in at.markdown)
+
+
+def test_markdown_in_a_name_stays_text_in_labels(make_app, store):
+    pid = sales_plan(store)
+    meetings = kpi(store, pid, "meetings")
+    meetings.name = "**Meetings** [x](javascript:alert(1))"
+    store.save_kpi(meetings, None)
+    at = make_app(PAGE, lang="en", plan_id=pid)
+    assert_clean(at)
+    label = next(m.label for m in at.metric if "needed per month" in m.label)
+    assert "\\*\\*Meetings\\*\\*" in label and "\\[x\\]" in label
+    assert "\\*\\*Meetings" in at.button(key="kpi_reverse_apply").label
 
 
 def test_edit_thresholds(make_app, store):
