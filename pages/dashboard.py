@@ -175,7 +175,7 @@ def dashboard(plan, tracking: tr.PlanTracking) -> None:
     recoveries(tracking, get_store().list_csfs(plan.id))
     if tracking.kpis:
         st.subheader(t("dashboard.multiples"))
-        st.altair_chart(charts.kpi_small_multiples(tracking.kpis, lang()))
+        st.altair_chart(charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
     open_checkins(plan.id, tracking)
 
 

@@ -114,7 +114,8 @@ def _forecast_points(metric: MetricTracking, lang: str, name: str,
     return [(month_label(m, lang), name, v) for m, v in points]
 
 
-def kpi_small_multiples(metrics: Sequence[MetricTracking], lang: str, columns: int = 3) -> alt.FacetChart:
+def kpi_small_multiples(metrics: Sequence[MetricTracking], lang: str, columns: int = 3,
+                        full_digits: bool = False) -> alt.FacetChart:
     """One panel per KPI: monthly attainment (actual vs target) coloured by status, 100 % drawn as a rule.
     Attainment puts counts, rates and money on one comparable scale."""
     rows = []
@@ -122,8 +123,8 @@ def kpi_small_multiples(metrics: Sequence[MetricTracking], lang: str, columns: i
         for r in metric.rows:
             rows.append({"kpi": _short(metric.spec.name), "month": month_label(r.month, lang),
                          "attainment": r.attainment, "status": t(f"enum.status.{r.status}", lang),
-                         "actual_text": format_value(r.actual, metric.spec.unit, lang),
-                         "target_text": format_value(r.target, metric.spec.unit, lang),
+                         "actual_text": format_value(r.actual, metric.spec.unit, lang, full_digits),
+                         "target_text": format_value(r.target, metric.spec.unit, lang, full_digits),
                          "attainment_text": format_percent(r.attainment)})
     frame = pd.DataFrame(rows, columns=["kpi", "month", "attainment", "status", "actual_text", "target_text",
                                         "attainment_text"])
