@@ -53,7 +53,7 @@ PARSED = "_actuals_parsed"  # file_id -> (reading settings, ParsedFile), closed 
 HELPERS = "_actuals_helpers"  # file_id -> helper metric keys added by the user
 DONE = "_actuals_done"  # results of the last commit, shown once after the rerun
 PENDING_REVERT = "_actuals_pending_revert"
-COMMITTED = "_actuals_committed"  # import ids committed in this session: their file says "imported now"
+COMMITTED = "_actuals_committed"  # file_id -> import id committed from that upload: "imported now", not "again"
 
 store = get_store()
 plan = require_plan(store)
@@ -146,10 +146,10 @@ def _forget_files(keep: set[str]) -> None:
 
 
 def _detection(parsed: ingest.ParsedFile) -> None:
-    cols = st.columns(4)
+    cols = st.columns([3, 2, 2, 2])
     cols[0].metric(t("actuals.file.encoding"), encoding_label(parsed.encoding))
     cols[1].metric(t("actuals.file.delimiter"), delimiter_label(parsed.delimiter, lang()))
-    cols[2].metric(t("actuals.file.header_line"), parsed.header_line)
+    cols[2].metric(t("actuals.file.header_found"), parsed.header_line)
     cols[3].metric(t("actuals.file.rows"), f"{parsed.row_count:,}")
     st.caption(ingest.describe(parsed, lang()))
 
@@ -187,6 +187,17 @@ def _shape_fields(parsed: ingest.ParsedFile, base: dict, shape: str, prefix: str
     return fields
 
 
+# Labels are fixed when the widget is drawn: format functions may run outside the script run (tests, reruns),
+# where the session's language is not at hand (see pages.common.options_label).
+def _or_text(blank_text: str):
+    return lambda value: value or blank_text
+
+
+def _op_label():
+    names = {op: t(f"actuals.op.{name}") for op, name in OP_NAMES.items()}
+    return lambda op: names[op]
+
+
 def _filter_value_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
@@ -202,10 +213,10 @@ def _filters_editor(parsed: ingest.ParsedFile, existing: list[dict], prefix: str
         c1, c2, c3 = st.columns([2, 2, 3])
         column = c1.selectbox(t("actuals.mapping.filter", n=n + 1), columns,
                               index=_index(columns, old.get("column")), key=f"{prefix}_fc{n}",
-                              format_func=lambda c: c or t("actuals.mapping.filter_none"))
+                              format_func=_or_text(t("actuals.mapping.filter_none")))
         ops = list(FILTER_OPS)
         op = c2.selectbox(t("actuals.mapping.filter_op"), ops, index=_index(ops, old.get("op")),
-                          format_func=lambda o: t(f"actuals.op.{OP_NAMES[o]}"), key=f"{prefix}_fo{n}")
+                          format_func=_op_label(), key=f"{prefix}_fo{n}")
         text = c3.text_input(t("actuals.mapping.filter_value"), value=_filter_value_text(old.get("value")),
                              help=t("actuals.mapping.filter_value_help"), key=f"{prefix}_fv{n}",
                              max_chars=500)
@@ -224,11 +235,11 @@ def _scale_select(value: float, key: str) -> float:
     options = list(SCALES)
     if float(value) not in options:
         options.append(float(value))
+    names = {scale: t(f"actuals.scale.{SCALES[scale]}") if scale in SCALES
+             else t("actuals.scale.other", value=f"{scale:g}") for scale in options}
 
     def label(scale: float) -> str:
-        if scale in SCALES:
-            return t(f"actuals.scale.{SCALES[scale]}")
-        return t("actuals.scale.other", value=f"{scale:g}")
+        return names[scale]
     return st.selectbox(t("actuals.mapping.scale"), options, index=options.index(float(value)),
                         format_func=label, key=key)
 
@@ -270,7 +281,7 @@ def _metric_details(parsed: ingest.ParsedFile, spec: dict, source: str, shape: s
             columns = ["", *parsed.columns]
             chosen = st.selectbox(t("actuals.mapping.metric_date"), columns,
                                   index=_index(columns, spec.get("date_column")),
-                                  format_func=lambda c: c or t("actuals.mapping.same_date"),
+                                  format_func=_or_text(t("actuals.mapping.same_date")),
                                   key=f"{prefix}_date")
             if chosen:
                 details["date_column"] = chosen
@@ -402,9 +413,10 @@ def _preview_metrics(preview: ingest.ImportPreview) -> None:
     values = preview.values
     status = values["status"] if len(values) else pd.Series(dtype=str)
     cols = st.columns(4)
+    changed = int((status == "changed").sum())
     cols[0].metric(t("actuals.preview.to_write"), int((status != "unchanged").sum()),
-                   delta=f"{t('actuals.status.changed')} {int((status == 'changed').sum())}"
-                   if (status == "changed").any() else None, delta_color="off")
+                   delta=t("actuals.preview.replacing", n=changed) if changed else None, delta_color="orange",
+                   delta_arrow="off")
     cols[1].metric(t("actuals.preview.unchanged"), int((status == "unchanged").sum()))
     cols[2].metric(t("actuals.preview.rejected"), len(preview.rejections))
     cols[3].metric(t("actuals.preview.skipped"), len(preview.skipped))
@@ -476,7 +488,7 @@ def _save_profile(parsed: ingest.ParsedFile, mapping: dict, name: str) -> str | 
 def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
                     profile: dict | None, fid: str) -> None:
     done = preview.already_imported
-    if done and done["id"] in st.session_state.get(COMMITTED, set()):
+    if done and st.session_state.get(COMMITTED, {}).get(fid) == done["id"]:
         st.success(t("actuals.commit.imported_now", import_id=done["id"]))
         return
     if done:
@@ -503,11 +515,11 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
                      key=f"actuals_commit_{fid}"):
             if remember and not _profile_name_ok(name):
                 return
-            _commit(parsed, mapping, preview, name if remember else "")
+            _commit(parsed, mapping, preview, name if remember else "", fid)
 
 
-def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
-            profile_name: str) -> None:
+def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview, profile_name: str,
+            fid: str) -> None:
     try:
         result = ingest.commit_import(store, plan, parsed, mapping, preview)
     except Exception as exc:  # noqa: BLE001 - the engine's or the store's message, nothing written
@@ -521,7 +533,7 @@ def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPrev
     if profile_name:
         done["profile_error"] = _save_profile(parsed, mapping, profile_name)
     st.session_state.setdefault(DONE, []).append(done)
-    st.session_state.setdefault(COMMITTED, set()).add(result.import_id)
+    st.session_state.setdefault(COMMITTED, {})[fid] = result.import_id
     st.rerun()
 
 
