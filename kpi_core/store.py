@@ -570,22 +570,23 @@ class Store:
             written += 1
         return written, unchanged
 
-    def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual") -> int:
-        """Typed actuals: each changed metric-month supersedes the previous value (kept in history)."""
+    def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual",
+                     clears: list[tuple[str, date]] = ()) -> int:
+        """Typed actuals, in one transaction: each changed metric-month supersedes the previous value, and each
+        (metric, month) in `clears` is emptied; both stay in history. Returns the number of cells changed."""
         def work(cur):
             written, _ = self._supersede_and_insert(cur, plan_id, actuals, source, None)
-            if written:
-                self._audit(cur, plan_id, "actuals.save", source=source, rows=written)
-            return written
+            for metric_key, month in clears:
+                cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? "
+                            "AND metric_key = ? AND month = ? AND superseded_at IS NULL", [plan_id, metric_key, month])
+            if written or clears:
+                self._audit(cur, plan_id, "actuals.save", source=source, rows=written, cleared=len(clears))
+            return written + len(clears)
         return self._write(work)
 
     def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
         """Clear a metric-month: the row is superseded (kept in history), not removed."""
-        def work(cur):
-            cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? AND metric_key = ? "
-                        "AND month = ? AND superseded_at IS NULL", [plan_id, metric_key, month])
-            self._audit(cur, plan_id, "actuals.clear", key=metric_key, month=month)
-        self._write(work)
+        self.save_actuals(plan_id, [], clears=[(metric_key, month)])
 
     def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> pd.DataFrame:
         sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "

@@ -119,10 +119,7 @@ def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]
 
 def save_grid(plan: Plan, change: tr.GridEdit) -> int:
     store = get_store()
-    written = store.save_actuals(plan.id, change.saves) if change.saves else 0
-    for key, month in change.clears:
-        store.delete_actual(plan.id, key, month)
-    return written + len(change.clears)
+    return store.save_actuals(plan.id, change.saves, clears=change.clears)
 
 
 # ---------------------------------------------------------------- actual vs target
