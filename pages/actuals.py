@@ -12,6 +12,7 @@ import streamlit as st
 from kpi_core import ingest
 from kpi_core.ingest_decode import DELIMITER_LABELS, ENCODING_LABELS, delimiter_label, encoding_label
 from kpi_core.ingest_mapping import distinct_labels
+from kpi_core.ingest_table import render
 from kpi_core.ingest_values import FILTER_OPS
 from kpi_core.plans import markdown_text
 from kpi_core.steps import check_name
@@ -101,8 +102,22 @@ def _when(value: Any) -> str:
     return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
 
 
+def _inert(values: dict[str, Any]) -> dict[str, Any]:
+    """Message values made inert for a markdown box: file text (column names, cells, formulas) is data."""
+    return {k: _inert(v) if isinstance(v, dict) else markdown_text(v) if isinstance(v, str) else v
+            for k, v in values.items()}
+
+
+def _message(key: str, values: dict[str, Any]) -> str:
+    return render(key, _inert(values), lang())
+
+
+def _error_message(exc: Exception) -> str:
+    return _message(exc.key, exc.values) if isinstance(exc, ingest.IngestError) else error_text(exc)
+
+
 def _show_error(exc: Exception) -> None:
-    st.error(exc.message(lang()) if isinstance(exc, ingest.IngestError) else error_text(exc))
+    st.error(_error_message(exc))
 
 
 # ---------------------------------------------------------------- reading a file
@@ -126,23 +141,33 @@ def _parse(upload, fid: str, settings: tuple[str, str, int]) -> ingest.ParsedFil
     cache = st.session_state.setdefault(PARSED, {})
     cached = cache.get(fid)
     if cached and cached[0] == settings:
+        if isinstance(cached[1], Exception):  # a bad file is read once, not again at every rerun
+            raise cached[1]
         return cached[1]
     if cached:
-        cached[1].close()
-        del cache[fid]
+        _close(cache.pop(fid)[1])
     encoding, delimiter, header_line = settings
     upload.seek(0)
-    parsed = ingest.read_export(upload, upload.name, encoding=encoding or None, delimiter=delimiter or None,
-                                header_line=header_line or None)
+    try:
+        parsed = ingest.read_export(upload, upload.name, encoding=encoding or None, delimiter=delimiter or None,
+                                    header_line=header_line or None)
+    except ingest.IngestError as exc:
+        cache[fid] = (settings, exc)
+        raise
     cache[fid] = (settings, parsed)
     return parsed
+
+
+def _close(entry: ingest.ParsedFile | Exception) -> None:
+    if isinstance(entry, ingest.ParsedFile):
+        entry.close()
 
 
 def _forget_files(keep: set[str]) -> None:
     """Close the tables of files no longer in the uploader."""
     cache = st.session_state.setdefault(PARSED, {})
     for fid in [f for f in cache if f not in keep]:
-        cache.pop(fid)[1].close()
+        _close(cache.pop(fid)[1])
 
 
 def _detection(parsed: ingest.ParsedFile) -> None:
@@ -427,7 +452,7 @@ def _preview(parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str)
     _preview_metrics(preview)
     language = lang()
     for message in preview.messages:
-        (st.warning if message.level == "warning" else st.info)(message.text(language))
+        (st.warning if message.level == "warning" else st.info)(_message(message.key, message.values))
     values_tab, rejected_tab, skipped_tab, file_tab = st.tabs([
         t("actuals.preview.values_tab"), t("actuals.preview.rejected_tab", n=len(preview.rejections)),
         t("actuals.preview.skipped_tab", n=len(preview.skipped)), t("actuals.preview.sample_tab")])
@@ -481,7 +506,7 @@ def _save_profile(parsed: ingest.ParsedFile, mapping: dict, name: str) -> str | 
     try:
         ingest.save_mapping_profile(store, parsed, mapping, name.strip(), plan)
     except Exception as exc:  # noqa: BLE001 - shown to the user in their language
-        return exc.message(lang()) if isinstance(exc, ingest.IngestError) else error_text(exc)
+        return _error_message(exc)
     return None
 
 

@@ -346,6 +346,41 @@ def test_hostile_cells_and_headers_are_inert_data_and_ragged_rows_are_rejected(m
     assert int(store.list_imports(pid)["rows_rejected"][0]) == 2
 
 
+def test_file_text_in_messages_is_shown_as_text_not_markdown(make_app, store):
+    pid = sales_plan(store)
+    body = "年月,指標,値\n2026/07,meetings,44\n2026/07,![x](http://example.invalid/x.png),1\n2026/08,meetings,46\n"
+    at = open_page(make_app, pid, "en")
+    upload(at, ("long.csv", body.encode()))
+    shape = widget(at, "selectbox", "actuals_shape_" + _fid(at))
+    if shape.value != "long":
+        shape.set_value("long").run()
+    warning = next(w for w in texts(at, "warning") if "example" in w)
+    assert "![x](" not in warning and "\\!\\[x\\]" in warning, warning
+    commit(at)
+    assert store.actual_values(pid)["meetings"] == {JULY: 44, AUGUST: 46}
+
+
+def test_reading_overrides_can_break_and_mend_the_reading(make_app, store):
+    pid = sales_plan(store)
+    save_deals_profile(store, pid)
+    at = open_page(make_app, pid, "en")
+    upload(at, ("deals.csv", deals_csv(SEPTEMBER_DEALS)))
+    fid = _fid(at)
+    widget(at, "selectbox", f"actuals_enc_{fid}").set_value("utf-8").run()
+    assert_clean(at)
+    assert len(at.error) == 1 and at.error[0].value.startswith(catalogue("en")["ingest.unknown_encoding"][:20])
+    assert not [b for b in at.button if b.key.startswith("actuals_commit_")]
+    widget(at, "selectbox", f"actuals_enc_{fid}").set_value("").run()
+    widget(at, "number_input", f"actuals_header_{fid}").set_value(1).run()
+    assert_clean(at)
+    assert at.error[0].value == t("ingest.header_not_table", "en", line=1)
+    widget(at, "number_input", f"actuals_header_{fid}").set_value(3).run()
+    assert not at.error
+    assert metric(at, "Header on line") == "3"
+    commit(at)
+    assert store.actual_values(pid)["meetings"] == {SEPTEMBER: 2}
+
+
 def test_two_files_at_once_each_get_their_section(make_app, store):
     pid = sales_plan(store)
     save_deals_profile(store, pid)
