@@ -72,7 +72,8 @@ def show_gap(gap: GapAnalysis, cover: Coverage) -> None:
     c3.metric(t("csf.gap.gap"), fmt(gap.gap, unit),
               delta=fmt_pct(gap.gap_pct, signed=True) if gap.gap_pct is not None else None, delta_color="off")
     c4.metric(t("csf.gap.covered"), fmt_pct(cover.share) if cover.share is not None else "—",
-              delta=t("csf.gap.covered_amount", value=fmt(cover.covered, unit)), delta_color="off")
+              delta=t("csf.gap.covered_amount", value=fmt(cover.covered, unit)), delta_color="off",
+              delta_arrow="off")
     if cover.share is None:
         st.info(t("csf.cov.no_gap"))
     elif cover.covered == 0:

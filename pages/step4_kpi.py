@@ -365,6 +365,11 @@ def driver_label(key: str) -> str:
     return f"{kpi.name[:60]} ({key})" if kpi else key
 
 
+def change_text(change: float | None) -> str | None:
+    """A signed percentage for a metric delta; none when there is no change to show."""
+    return None if change is None or abs(change) < 1e-9 else fmt_pct(change, signed=True)
+
+
 def implied_panel() -> bool:
     """The KGI the KPI targets imply, against the KGI target. False when it cannot be computed."""
     try:
@@ -374,7 +379,7 @@ def implied_panel() -> bool:
         return False
     c1, c2, c3 = st.columns(3)
     c1.metric(t("kpi.reverse.implied"), fmt(implied.annual, kgi.unit),
-              delta=fmt_pct(implied.over_plan, signed=True) if implied.over_plan is not None else None,
+              delta=change_text(implied.over_plan),
               delta_color="off")
     c2.metric(t("kpi.reverse.kgi_target"), fmt(kgi.target, kgi.unit))
     c3.metric(t("kpi.reverse.implied_monthly"), fmt(implied.monthly, kgi.unit))
@@ -420,7 +425,7 @@ def reverse_panel(formula: Formula) -> None:
         return
     c1, c2 = st.columns(2)
     now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
-    delta = fmt_pct(result.monthly / now_monthly - 1, signed=True) if now_monthly else None
+    delta = change_text(result.monthly / now_monthly - 1) if now_monthly else None
     c1.metric(t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), fmt(result.monthly, kpi.unit), delta=delta,
               delta_color="off")
     c2.metric(t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), fmt(result.annual, kpi.unit))
