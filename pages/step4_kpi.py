@@ -231,7 +231,7 @@ def targets_editor(kpi: KPI) -> None:
     methods = [*([SAVED] if stored else []), PhasingMethod.EVEN.value, PhasingMethod.SEASONAL.value,
                PhasingMethod.RAMP.value, *([PhasingMethod.CUSTOM.value] if stored else [])]
     method = st.radio(t("kpi.targets.method"), methods, horizontal=True, key=f"kpi_method_{kpi.id}",
-                      format_func=labelled("kpi.targets.method_"), help=t("kpi.targets.method_help"))
+                      format_func=labelled("kpi.phasing."), help=t("kpi.targets.method_help"))
     try:
         values = phased_targets(kpi, month_list, method, stored, actuals.get(kpi.key))
     except PhasingError as exc:
@@ -258,7 +258,7 @@ def targets_editor(kpi: KPI) -> None:
     if st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary"):
         if messages_out(errors):
             return
-        text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.targets.method_{method}"))
+        text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.phasing.{method}"))
         if run_save(lambda: store.set_monthly_targets(plan.id, kpi.key, cleaned, text, seen_version(plan)),
                     plan) is not None:
             st.rerun()
