@@ -54,6 +54,7 @@ PARSED = "_actuals_parsed"  # file_id -> (reading settings, ParsedFile), closed 
 HELPERS = "_actuals_helpers"  # file_id -> helper metric keys added by the user
 DONE = "_actuals_done"  # results of the last commit, shown once after the rerun
 PENDING_REVERT = "_actuals_pending_revert"
+REVERTED = "_actuals_reverted"  # the revert just done, said once after the rerun
 COMMITTED = "_actuals_committed"  # file_id -> import id committed from that upload: "imported now", not "again"
 
 store = get_store()
@@ -650,9 +651,9 @@ def _import_tab() -> None:
 
 
 # ---------------------------------------------------------------- import history and revert
-def _revert_confirm(row: dict) -> None:
+def _revert_confirm(row: dict, live_values: int) -> None:
     st.warning(t("actuals.history.confirm", import_id=row["id"], file=markdown_text(row["file_name"]),
-                 rows=row["rows_accepted"]))
+                 rows=live_values))
     yes, no, _ = st.columns([1, 1, 3])
     if yes.button(t("actuals.history.confirm_yes"), type="primary", key=f"actuals_revert_yes_{row['id']}"):
         try:
@@ -661,18 +662,17 @@ def _revert_confirm(row: dict) -> None:
             _show_error(exc)
             return
         st.session_state.pop(PENDING_REVERT, None)
-        st.session_state.setdefault("_flash", []).append(
-            t("actuals.history.reverted_done", import_id=row["id"], rows=reverted))
+        st.session_state[REVERTED] = {"import_id": int(row["id"]), "rows": reverted}
         st.rerun()
     if no.button(t("actuals.history.cancel"), key=f"actuals_revert_no_{row['id']}"):
         st.session_state.pop(PENDING_REVERT, None)
         st.rerun()
 
 
-HISTORY_WIDTHS = [3, 2, 2, 3, 2, 2, 1.4]
+HISTORY_WIDTHS = [3, 2, 2.4, 3, 2, 2, 1.8]
 
 
-def _history_row(row: dict) -> None:
+def _history_row(row: dict, live_values: dict[int, int]) -> None:
     cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
     cols[0].markdown(f"**#{row['id']}** {markdown_text(row['file_name'])}")
     cols[1].write(encoding_label(row["encoding"]))
@@ -690,7 +690,7 @@ def _history_row(row: dict) -> None:
         st.session_state[PENDING_REVERT] = int(row["id"])
         st.rerun()
     if st.session_state.get(PENDING_REVERT) == row["id"] and not reverted:
-        _revert_confirm(row)
+        _revert_confirm(row, live_values.get(int(row["id"]), 0))
 
 
 def _rejections_of_imports(rows: list[dict]) -> None:
@@ -712,16 +712,23 @@ def _rejections_of_imports(rows: list[dict]) -> None:
 
 
 def _history_tab() -> None:
+    reverted = st.session_state.pop(REVERTED, None)
+    if reverted:
+        st.success(t("actuals.history.reverted_done", **reverted))
     imports = store.list_imports(plan.id)
     if imports.empty:
         st.info(t("actuals.history.empty"))
         return
     rows = imports.to_dict("records")
+    current = store.get_actuals(plan.id)
+    # values of each import still current: what a revert would withdraw
+    live_values = {int(k): int(n) for k, n in current["import_id"].dropna().value_counts().items()} \
+        if not current.empty else {}
     head = st.columns(HISTORY_WIDTHS)
     for col, key in zip(head, ("file", "encoding", "shape", "rows", "status", "date", "action")):
         col.caption(t(f"actuals.history.{key}"))
     for row in rows[:HISTORY_ROWS]:
-        _history_row(row)
+        _history_row(row, live_values)
     if len(rows) > HISTORY_ROWS:
         st.caption(t("actuals.history.more", shown=HISTORY_ROWS, total=len(rows)))
     _rejections_of_imports(rows)

@@ -270,12 +270,15 @@ def test_revert_with_confirmation_brings_the_previous_value_back(make_app, store
 
     button(at, f"actuals_revert_{import_id}").click().run()
     assert_clean(at)
-    assert any(f"#{import_id}" in w for w in texts(at, "warning")), "a confirmation is asked"
+    # the confirmation names the import and the three values (meetings, win_rate, avg_deal) it would withdraw
+    assert t("actuals.history.confirm", "en", import_id=import_id, file="summary\\.csv", rows=3) \
+        in texts(at, "warning")
     assert store.actual_values(pid)["meetings"][JULY] == 44, "nothing happens before the confirmation"
     button(at, f"actuals_revert_yes_{import_id}").click().run()
     assert_clean(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 40}
     assert store.list_imports(pid)["status"][0] == "reverted"
+    assert t("actuals.history.reverted_done", "en", import_id=import_id, rows=3) in texts(at, "success")
     assert not [b for b in at.button if b.key == f"actuals_revert_{import_id}"], "a reverted import has no button"
 
 
