@@ -38,8 +38,7 @@ SHAPE_SOURCES = {
     "records": ("count", "sum", "mean", "count_distinct", "formula"),
 }
 COLUMN_SOURCES = ("column", "sum", "mean", "count_distinct")
-OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt",
-            "<": "lt",
+OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
             "contains": "contains", "filled": "filled", "blank": "blank"}
 LIST_OPS = ("in", "not_in")
 NO_VALUE_OPS = ("filled", "blank")
@@ -104,9 +103,10 @@ def _when(value: Any) -> str:
 
 
 def _inert(values: dict[str, Any]) -> dict[str, Any]:
-    """Message values made inert for a markdown box: file text (column names, cells, formulas) is data."""
-    return {k: _inert(v) if isinstance(v, dict) else markdown_text(v) if isinstance(v, str) else v
-            for k, v in values.items()}
+    """Message values made inert for a markdown box: file text (column names, cells, formulas) is data.
+    A nested reason's catalogue key stays as it is."""
+    return {k: _inert(v) if isinstance(v, dict) else markdown_text(v) if isinstance(v, str) and k != "reason_key"
+            else v for k, v in values.items()}
 
 
 def _message(key: str, values: dict[str, Any]) -> str:

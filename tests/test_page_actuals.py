@@ -349,6 +349,24 @@ def test_hostile_cells_and_headers_are_inert_data_and_ragged_rows_are_rejected(m
     assert int(store.list_imports(pid)["rows_rejected"][0]) == 2
 
 
+def test_a_formula_over_an_unknown_metric_says_which_and_writes_nothing(make_app, store):
+    pid = sales_plan(store)
+    at = open_page(make_app, pid, "en")
+    upload(at, ("deals.csv", deals_csv(SEPTEMBER_DEALS)))
+    widget(at, "selectbox", "_m_meetings_src").set_value("count").run()
+    widget(at, "selectbox", "_m_win_rate_src").set_value("formula").run()
+    widget(at, "text_input", "_m_win_rate_formula").input("wins / meetings").run()
+    assert_clean(at)
+    assert len(at.error) == 1
+    reason = catalogue("en")["engine.formula.unknown_name"].split("{")[0]
+    assert "win\\_rate" in at.error[0].value and reason in at.error[0].value, at.error[0].value
+    assert not [b for b in at.button if b.key.startswith("actuals_commit_")]
+    widget(at, "text_input", "_m_win_rate_formula").input("meetings / meetings").run()
+    assert not at.error
+    commit(at)
+    assert store.actual_values(pid)["win_rate"] == {SEPTEMBER: 1.0}
+
+
 def test_file_text_in_messages_is_shown_as_text_not_markdown(make_app, store):
     pid = sales_plan(store)
     body = "年月,指標,値\n2026/07,meetings,44\n2026/07,![x](http://example.invalid/x.png),1\n2026/08,meetings,46\n"
