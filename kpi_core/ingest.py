@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -112,28 +113,46 @@ def read_export(source: Source, file_name: str | None = None, max_bytes: int = D
     header only, no row readable).
     """
     data = read_source(source, max_bytes)
+    digest = _sha256_in_background(data)
     name = _file_name(source, file_name)
     decoded = decode(data, encoding)
-    layout = detect_layout(decoded.utf8, delimiter, header_line)
-    body = decoded.utf8[layout.header_offset:]
-    width = len(layout.columns)
-    con, rejects, cleanup = load_table(body, layout.delimiter, width)
+    layout = detect_layout(decoded.view, delimiter, header_line)
+    con, rejects, cleanup = load_table(decoded.view[layout.header_offset:], layout.delimiter, len(layout.columns))
+    if not decoded.verified and any(r[1] == "INVALID ENCODING" for r in rejects):
+        # Only the head was UTF-8: decode the whole file in Python (CP932, or a precise error) and parse again.
+        cleanup()
+        decoded = decode(data, encoding, full=True)
+        layout = detect_layout(decoded.view, delimiter, header_line)
+        con, rejects, cleanup = load_table(decoded.view[layout.header_offset:], layout.delimiter,
+                                           len(layout.columns))
     try:
-        return _parsed(con, rejects, body, layout, decoded.encoding, name, data, cleanup)
+        return _parsed(con, rejects, decoded, layout, name, data, digest, cleanup)
     except BaseException:
         cleanup()
         raise
 
 
-def _parsed(con, rejects, body, layout, encoding: str, name: str, data: bytes, cleanup) -> ParsedFile:
+def _sha256_in_background(data: bytes):
+    """hashlib releases the GIL on large inputs: hash while the file is decoded and parsed."""
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(hashlib.sha256(data).hexdigest()), daemon=True)
+    worker.start()
+
+    def digest() -> str:
+        worker.join()
+        return result[0]
+    return digest
+
+
+def _parsed(con, rejects, decoded, layout, name: str, data: bytes, digest, cleanup) -> ParsedFile:
     width = len(layout.columns)
     accepted = con.execute("SELECT count(*) FROM raw").fetchone()[0]
-    lines = LineMap(body, layout.delimiter, layout.header_line, accepted, [int(r[0]) for r in rejects])
+    lines = LineMap(decoded.buffer, decoded.start + layout.header_offset, decoded.end, layout.delimiter,
+                    layout.header_line, accepted, [int(r[0]) for r in rejects])
     skipped, rejections = classify_rejects(rejects, lines, layout.delimiter, width)
     skipped = [Skipped(n, "title", text) for n, text in layout.title_lines] + skipped
     filled = " OR ".join(f"nullif(trim(c{i}), '') IS NOT NULL" for i in range(width))
-    data_rows = con.execute(f"SELECT count(*) FROM raw WHERE {filled}").fetchone()[0]
-    if data_rows == 0:
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM raw WHERE {filled} LIMIT 1)").fetchone()[0] == 0:
         if rejections:
             raise IngestError("ingest.no_readable_rows", count=len(rejections), line=rejections[0].line)
         raise IngestError("ingest.header_only", line=layout.header_line)
@@ -142,7 +161,7 @@ def _parsed(con, rejects, body, layout, encoding: str, name: str, data: bytes, c
     profiles = profile_columns(columns, sample_rows)
     sample = pd.DataFrame([list(r[1:]) for r in sample_rows[:SAMPLE_FRAME_ROWS]], columns=columns, dtype=object)
     return ParsedFile(
-        file_name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest(), encoding=encoding,
+        file_name=name, size=len(data), sha256=digest(), encoding=decoded.encoding,
         delimiter=layout.delimiter, header_line=layout.header_line, columns=columns,
         header_signature=header_signature(columns), row_count=accepted, shape=guess_shape(profiles, len(sample_rows)),
         sample=sample, profiles=profiles, skipped=skipped, rejections=rejections, con=con, lines=lines,

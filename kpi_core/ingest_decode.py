@@ -20,7 +20,7 @@ from .units import parse_month, parse_number
 
 MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 200 * MB
-HEAD_BYTES = 256 * 1024  # enough lines to find the header and the delimiter
+HEAD_BYTES = 64 * 1024  # enough lines to find the header and the delimiter
 DECODE_CHUNK = 16 * MB
 DELIMITERS = (",", "\t", ";", "|")
 
@@ -129,17 +129,32 @@ def read_source(source: Source, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 # ---------------------------------------------------------------- encoding
 @dataclass
 class Decoded:
-    """The file as UTF-8 bytes (without BOM) and the encoding it was written in."""
+    """The file as UTF-8: `buffer[start:end]` (no BOM, no copy when the file already was UTF-8).
 
-    utf8: bytes | memoryview
+    `verified` is False when only the head was checked as UTF-8: DuckDB checks the rest while parsing, and a
+    failure there sends the file back through `decode(..., full=True)`.
+    """
+
+    buffer: bytes
+    start: int
+    end: int
     encoding: str
+    verified: bool = True
+
+    @property
+    def view(self) -> memoryview:
+        return memoryview(self.buffer)[self.start:self.end]
 
 
-def _line_of(data: bytes, position: int) -> int:
-    return data.count(b"\n", 0, position) + 1
+UTF8_HEAD = 1 << 20  # bytes checked in Python when DuckDB will check the rest
+_CONTROL_BYTES = bytes([*range(9), 11, *range(14, 32), 127])
 
 
-def _undecodable(data: bytes, exc: UnicodeDecodeError, offset: int = 0) -> IngestError:
+def _line_of(data: bytes | memoryview, position: int) -> int:
+    return bytes(memoryview(data)[:position]).count(b"\n") + 1
+
+
+def _undecodable(data: bytes | memoryview, exc: UnicodeDecodeError, offset: int = 0) -> IngestError:
     position = offset + exc.start
     return IngestError("ingest.unknown_encoding", line=_line_of(data, position), byte=f"0x{data[position]:02X}")
 
@@ -153,10 +168,10 @@ def _transcode(data: bytes | memoryview, codec: str) -> bytes:
         try:
             text = decoder.decode(chunk, final=start + DECODE_CHUNK >= len(data))
         except UnicodeDecodeError as exc:
-            raise _undecodable(bytes(data), exc, start) from None
+            raise _undecodable(data, exc, start) from None
         if codec == "cp932" and _CP932_IMPLAUSIBLE.search(text):
             bad = _CP932_IMPLAUSIBLE.search(text)
-            line = text.count("\n", 0, bad.start()) + bytes(data[:start]).count(b"\n") + 1
+            line = text.count("\n", 0, bad.start()) + _line_of(data, start)
             raise IngestError("ingest.unknown_encoding", line=line, byte=f"U+{ord(bad.group()):04X}")
         parts.append(text.encode("utf-8"))
     return b"".join(parts)
@@ -189,92 +204,104 @@ _CODEC_ALIASES = {"utf8": "utf-8", "utf-8": "utf-8", "utf-8-sig": "utf-8", "cp93
                   "utf-16be": "utf-16-be"}
 
 
-def _forced(data: bytes, encoding: str) -> tuple[bytes | memoryview, str]:
+def _utf8(data: bytes, offset: int, label: str, full: bool) -> Decoded:
+    """UTF-8 as it is: checked whole, or only its head (DuckDB checks the rest)."""
+    _validate_utf8(data, offset, None if full else offset + UTF8_HEAD)
+    return Decoded(data, offset, len(data), label, verified=full or len(data) - offset <= UTF8_HEAD)
+
+
+def _forced(data: bytes, encoding: str, full: bool) -> Decoded:
     """Decode with the encoding the user chose (a BOM of that family is still honoured)."""
     codec = _CODEC_ALIASES.get(encoding.strip().lower())
     if codec is None:
         raise IngestError("ingest.bad_encoding_choice", encoding=encoding)
     for bom, bom_codec, label in _BOMS:
         if data.startswith(bom) and bom_codec.split("-")[:2] == codec.split("-")[:2]:
-            return _decoded_with_bom(data, bom, bom_codec), label
+            return _with_bom(data, bom, bom_codec, label, full)
     if codec == "utf-8":
-        _validate_utf8(data, 0)
-        return memoryview(data), "utf-8"
-    label = codec if codec == "cp932" else codec + "-nobom"
-    return _transcode(data, codec), label
+        return _utf8(data, 0, "utf-8", full)
+    return _whole(_transcode(data, codec), codec if codec == "cp932" else codec + "-nobom")
 
 
-def _decoded_with_bom(data: bytes, bom: bytes, codec: str) -> bytes | memoryview:
+def _whole(buffer: bytes, label: str) -> Decoded:
+    return Decoded(buffer, 0, len(buffer), label)
+
+
+def _with_bom(data: bytes, bom: bytes, codec: str, label: str, full: bool) -> Decoded:
     if codec == "utf-8":
-        _validate_utf8(data, len(bom))
-        return memoryview(data)[len(bom):]
-    return _transcode(memoryview(data)[len(bom):], codec)
+        return _utf8(data, len(bom), label, full)
+    return _whole(_transcode(memoryview(data)[len(bom):], codec), label)
 
 
-def decode(data: bytes, encoding: str | None = None) -> Decoded:
-    """Detect the encoding (or use `encoding`) and return UTF-8 bytes.
-    Raises IngestError for empty, binary or undecodable data."""
+def decode(data: bytes, encoding: str | None = None, full: bool = False) -> Decoded:
+    """Detect the encoding (or use `encoding`) and return the text as UTF-8. With `full`, UTF-8 is checked
+    to the end here rather than by DuckDB. Raises IngestError for empty, binary or undecodable data."""
     if not re.search(rb"[^\s\x00]", data):
         raise IngestError("ingest.empty")
     kind = _binary_kind(data)
     if kind:
         raise IngestError("ingest.binary", kind=kind)
-    if encoding:
-        utf8, encoding = _forced(data, encoding)
-    else:
-        utf8, encoding = _detect(data)
-    utf8 = _strip_eof_marker(utf8)
-    control = _CONTROL.search(utf8)
-    if control:
-        raise IngestError("ingest.binary_content", line=_line_of(bytes(utf8), control.start()),
-                          byte=f"0x{utf8[control.start()]:02X}")
-    if not re.search(rb"\S", utf8):
+    decoded = _forced(data, encoding, full) if encoding else _detect(data, full)
+    _strip_eof_marker(decoded)
+    _check_control_bytes(decoded)
+    if not re.search(rb"\S", decoded.view):
         raise IngestError("ingest.empty")
-    if not re.search(rb"\n", utf8) and re.search(rb"\r", utf8):  # classic Mac line ends
-        utf8 = bytes(utf8).replace(b"\r", b"\n")
-    return Decoded(utf8, encoding)
+    if decoded.buffer.find(b"\n", decoded.start, decoded.end) < 0 and \
+            decoded.buffer.find(b"\r", decoded.start, decoded.end) >= 0:  # classic Mac line ends
+        return _whole(bytes(decoded.view).replace(b"\r", b"\n"), decoded.encoding)
+    return decoded
 
 
-def _detect(data: bytes) -> tuple[bytes | memoryview, str]:
+def _check_control_bytes(decoded: Decoded) -> None:
+    """C0 control bytes in the head mean binary data. Only the head is searched: binary files show it at once,
+    and a stray control character deep in a large text export is data, not a reason to refuse the file."""
+    head = bytes(decoded.buffer[decoded.start:min(decoded.end, decoded.start + UTF8_HEAD)])
+    if len(head.translate(None, _CONTROL_BYTES)) != len(head):
+        position = _CONTROL.search(head).start()
+        raise IngestError("ingest.binary_content", line=_line_of(head, position), byte=f"0x{head[position]:02X}")
+
+
+def _detect(data: bytes, full: bool) -> Decoded:
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
-            return _decoded_with_bom(data, bom, codec), label
+            return _with_bom(data, bom, codec, label, full)
     if b"\x00" in data[:4096]:
         codec = _utf16_without_bom(data[:4096])
         if codec is None:
             raise IngestError("ingest.binary", kind="?")
-        return _transcode(data, codec), codec + "-nobom"
-    return _decode_utf8_or_cp932(data)
+        return _whole(_transcode(data, codec), codec + "-nobom")
+    return _utf8_or_cp932(data, full)
 
 
-def _validate_utf8(data: bytes, offset: int) -> None:
+def _validate_utf8(data: bytes, offset: int, stop: int | None = None) -> None:
+    """Strict UTF-8 from `offset` to `stop` (a character cut at `stop` is fine)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     view = memoryview(data)
-    for start in range(offset, len(data), DECODE_CHUNK):
+    end = len(data) if stop is None else min(stop, len(data))
+    for start in range(offset, end, DECODE_CHUNK):
         try:
-            decoder.decode(view[start:start + DECODE_CHUNK], final=start + DECODE_CHUNK >= len(data))
+            decoder.decode(view[start:min(start + DECODE_CHUNK, end)], final=stop is None and
+                           start + DECODE_CHUNK >= end)
         except UnicodeDecodeError as exc:
             raise _undecodable(data, exc, start) from None
 
 
-def _decode_utf8_or_cp932(data: bytes) -> tuple[bytes | memoryview, str]:
+def _utf8_or_cp932(data: bytes, full: bool) -> Decoded:
     try:
-        _validate_utf8(data, 0)
-        return memoryview(data), "utf-8"
+        return _utf8(data, 0, "utf-8", full)
     except IngestError as utf8_error:
         try:
-            return _transcode(data, "cp932"), "cp932"
+            return _whole(_transcode(data, "cp932"), "cp932")
         except IngestError as cp932_error:
             # Report whichever decoder got further: that is where the file stops being text.
             first = max((utf8_error, cp932_error), key=lambda e: e.values["line"])
             raise first from None
 
 
-def _strip_eof_marker(utf8: bytes | memoryview) -> bytes | memoryview:
-    end = len(utf8)
-    while end and utf8[end - 1] == 0x1A:
-        end -= 1
-    return utf8[:end]
+def _strip_eof_marker(decoded: Decoded) -> None:
+    """Old DOS tools end files with Ctrl-Z."""
+    while decoded.end > decoded.start and decoded.buffer[decoded.end - 1] == 0x1A:
+        decoded.end -= 1
 
 
 # ---------------------------------------------------------------- layout: delimiter and header row
@@ -287,7 +314,7 @@ class Layout:
     title_lines: list[tuple[int, str]]  # lines above the header, skipped on purpose
 
 
-def _head_text(utf8: bytes | memoryview) -> tuple[str, bool]:
+def _head_text(utf8: memoryview) -> tuple[str, bool]:
     """The first HEAD_BYTES decoded (cut at a character boundary) and whether the file is longer."""
     head = bytes(utf8[:HEAD_BYTES])
     return head.decode("utf-8", errors="ignore"), len(utf8) > HEAD_BYTES
@@ -346,7 +373,7 @@ def _width_score(records: list[tuple[int, list[str]]]) -> tuple[int, int]:
     return agreeing, width
 
 
-def detect_layout(utf8: bytes | memoryview, delimiter: str | None = None, header_line: int | None = None) -> Layout:
+def detect_layout(utf8: memoryview, delimiter: str | None = None, header_line: int | None = None) -> Layout:
     """Find the delimiter and the header row (skipping title lines above it). Either may be given instead."""
     text, truncated = _head_text(utf8)
     if delimiter is None:

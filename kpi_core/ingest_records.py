@@ -50,15 +50,19 @@ class _Plan:
         self.parsed = parsed
         self.column_index = {name: i for i, name in enumerate(parsed.columns)}
         self.dates: list[str] = []
-        self.values: list[str] = []
+        self.values: list[str] = []  # columns read as numbers (sum, mean)
+        self.keys: list[str] = []  # columns whose distinct cells are counted
         self.metrics: list[_Metric] = []
         self.global_sql, self.global_params = filters_sql(parsed, mapping.get("filters"))
         for key, spec in mapping["metrics"].items():
             if spec["source"] not in RECORD_SOURCES:
                 continue
             date_column = spec.get("date_column") or mapping["date_column"]
-            value = self._index(self.values, spec["column"]) if spec.get("column") and spec["source"] != "count" \
-                else None
+            value = None
+            if spec["source"] in ("sum", "mean"):
+                value = self._index(self.values, spec["column"])
+            elif spec["source"] == "count_distinct":
+                value = self._index(self.keys, spec["column"])
             sql, params = filters_sql(parsed, spec.get("filters"))
             self.metrics.append(_Metric(key, spec["source"], self._index(self.dates, date_column), value, sql,
                                         params, float(spec.get("scale", 1))))
@@ -70,15 +74,14 @@ class _Plan:
         return names.index(name)
 
     def norm_sql(self) -> tuple[str, list[Any]]:
-        """SELECT building the `norm` table: normalised dates and numbers, filter flags, and `s`, true for
-        rows that are blank, look like totals or footers, or have a problem in a cell a metric uses."""
+        """SELECT building the `norm` table: normalised dates (d), numbers (v) and distinct keys (k), filter flags
+        (g global, f per metric), and `s`, true for rows that are blank, look like totals or footers, or have a
+        problem in a cell a metric uses. Only what the metrics need is computed."""
         p = self.parsed
         parts = ["rowid AS rid"]
-        for i, name in enumerate(self.dates):
-            parts += [f"kpi_month({p.column_id(name)}) AS d{i}", f"kpi_blank({p.column_id(name)}) AS db{i}"]
-        for i, name in enumerate(self.values):
-            parts += [f"kpi_number({p.column_id(name)}) AS v{i}", f"kpi_blank({p.column_id(name)}) AS vb{i}",
-                      f"kpi_key({p.column_id(name)}) AS vk{i}"]
+        parts += [f"kpi_month({p.column_id(name)}) AS d{i}" for i, name in enumerate(self.dates)]
+        parts += [f"kpi_number({p.column_id(name)}) AS v{i}" for i, name in enumerate(self.values)]
+        parts += [f"lower(trim({p.column_id(name)})) AS k{i}" for i, name in enumerate(self.keys)]
         params: list[Any] = list(self.global_params)
         parts.append(f"({self.global_sql}) AS g")
         for i, metric in enumerate(self.metrics):
@@ -94,69 +97,185 @@ class _Plan:
         return f"SELECT {keep}, ({self._suspicious(no_date)}) AS s FROM ({middle})", params
 
     def _suspicious(self, no_date: str) -> str:
-        words = ", ".join(f"'{w}'" for w in sorted(TOTAL_WORDS))
+        words = "|".join(sorted(TOTAL_WORDS))
         label = f"regexp_replace(lower(kpi_text(first_cell)), '{_LABEL_RE2}', '', 'g')"
-        skip = (f"({no_date}) AND (first_cell IS NULL OR {label} IN ({words}) "
+        skip = (f"({no_date}) AND (first_cell IS NULL OR regexp_full_match({label}, '{words}') "
                 f"OR regexp_matches(kpi_text(first_cell), '{_FOOTER_RE2}'))")
         conditions = [skip]
         for i, metric in enumerate(self.metrics):
             problem = f"d{metric.date} IS NULL"
-            if metric.value is not None and metric.source != "count_distinct":
-                problem += f" OR (v{metric.value} IS NULL AND NOT vb{metric.value})"
+            if metric.source in ("sum", "mean"):
+                column = self.parsed.column_id(self.values[metric.value])
+                problem += f" OR (v{metric.value} IS NULL AND NOT kpi_blank({column}))"
             conditions.append(f"(g AND f{i} AND ({problem}))")
         return " OR ".join(f"({c})" for c in conditions)
 
 
+@dataclass
+class _Cell:
+    """Running aggregate of one metric in one month."""
+
+    rows: int = 0  # rows passing the metric's filters
+    values: int = 0  # readable numbers among them
+    total: float = 0.0
+    distinct: int = 0
+    first: int | None = None  # rowid of the month's first row
+
+    def value(self, source: str) -> float | None:
+        if source == "count":
+            return float(self.rows)
+        if source == "count_distinct":
+            return float(self.distinct)
+        if source == "sum":  # no row at all is 0; rows whose amounts are all blank are missing
+            return 0.0 if self.rows == 0 else self.total if self.values else None
+        return self.total / self.values if self.values else None
+
+
 def collect_records(parsed: ParsedFile, mapping: Mapping) -> Collected:
-    """Monthly values of a record list (mapping already validated)."""
+    """Monthly values of a record list (mapping already validated), in one pass over the table.
+
+    One GROUP BY (a grouping set per date column) computes every metric over the rows that are not suspicious
+    and gathers the suspicious ones (few) into a list; Python sorts those into skipped, rejected or, rarely,
+    ordinary rows whose contributions are then added.
+    """
     plan = _Plan(parsed, mapping)
     if not plan.metrics:
         raise IngestError("ingest.mapping.no_record_metrics")
-    con = parsed.con
     sql, params = plan.norm_sql()
-    con.execute("DROP TABLE IF EXISTS norm")
-    con.execute(f"CREATE TEMP TABLE norm AS {sql}", params)
+    rows = parsed.con.execute(_one_pass_sql(plan, sql), params).fetchall()
+    names = [d[0] for d in parsed.con.description]
     out = Collected()
-    excluded = _classify_suspicious(parsed, plan, out)
-    con.execute("DROP TABLE IF EXISTS excluded")
-    con.execute("CREATE TEMP TABLE excluded AS SELECT unnest(?::BIGINT[]) AS rid", [excluded])
-    for date_index in range(len(plan.dates)):
-        _aggregate(parsed, plan, date_index, out)
-    out.rows_used = con.execute(
-        "SELECT count(*) FROM norm n ANTI JOIN excluded e ON n.rid = e.rid WHERE n.g").fetchone()[0]
-    filtered = con.execute("SELECT count(*) FROM norm WHERE NOT g").fetchone()[0]
+    cells: dict[tuple[int, date], _Cell] = {}
+    months: set[tuple[int, date]] = set()
+    suspicious: list[dict] = []
+    filtered = 0
+    for row in (dict(zip(names, r)) for r in rows):
+        date_index = next(i for i in range(len(plan.dates)) if row[f"n{i}"] == 0)
+        month = row[f"d{date_index}"]
+        if date_index == 0:
+            suspicious += row["suspicious"] or []
+            out.rows_used += row["present"]
+            filtered += row["filtered"]
+        if month is not None and row["present"]:
+            months.add((date_index, month))
+        for i, metric in enumerate(plan.metrics):
+            if metric.date == date_index and month is not None:
+                cells[(i, month)] = _Cell(row[f"r{i}"], row[f"c{i}"], row[f"t{i}"] or 0.0, row[f"u{i}"],
+                                          row["first"])
+    ordinary = _classify_suspicious(parsed, plan, sorted(suspicious, key=lambda r: r["rid"]), out)
+    if ordinary:
+        _add_ordinary(plan, ordinary, cells, months)
+        out.rows_used += sum(1 for r in ordinary if r["g"])
+        _recount_distinct(parsed, plan, sql, params, ordinary, cells)
+    _emit(parsed, plan, cells, months, out)
     if filtered:
         out.messages.append(Message("ingest.msg.filtered", {"rows": filtered}))
-    con.execute("DROP TABLE norm")
-    con.execute("DROP TABLE excluded")
     return out
 
 
-def _classify_suspicious(parsed: ParsedFile, plan: _Plan, out: Collected) -> list[int]:
-    """Sort suspicious rows into skipped / rejected; return the rowids that no metric may count."""
-    rows = parsed.con.execute(
-        "SELECT n.* EXCLUDE (s), r.* FROM norm n JOIN raw r ON r.rowid = n.rid WHERE n.s ORDER BY n.rid").fetchall()
+def _one_pass_sql(plan: _Plan, norm_sql: str) -> str:
+    dates = [f"d{i}" for i in range(len(plan.dates))]
+    parts = [f"GROUPING({d}) AS n{i}" for i, d in enumerate(dates)] + dates
+    ok = "g AND NOT s"
+    # min(rid): the month's first row in the file, shown as the value's source line (one per month is cheap)
+    parts += [f"count(*) FILTER (WHERE {ok}) AS present", "count(*) FILTER (WHERE NOT g AND NOT s) AS filtered",
+              "min(rid) AS first"]
+    for i, metric in enumerate(plan.metrics):
+        where = f"FILTER (WHERE {ok} AND f{i})"
+        v = metric.value
+        parts.append(f"count(*) {where} AS r{i}")
+        if metric.source in ("sum", "mean"):
+            parts += [f"count(v{v}) {where} AS c{i}", f"sum(v{v}) {where} AS t{i}"]
+        else:
+            parts += [f"0 AS c{i}", f"0.0 AS t{i}"]
+        parts.append(f"count(DISTINCT k{v}) FILTER (WHERE {ok} AND f{i} AND k{v} <> '') AS u{i}"
+                     if metric.source == "count_distinct" else f"0 AS u{i}")
+    fields = ["rid", "g", "first_cell", *dates, *(f"v{i}" for i in range(len(plan.values))),
+              *(f"f{i}" for i in range(len(plan.metrics)))]
+    packed = ", ".join(f"{f} := {f}" for f in fields)
+    parts.append(f"list(struct_pack({packed})) FILTER (WHERE s) AS suspicious")
+    if len(dates) == 1:  # one date column: a plain GROUP BY
+        parts[0] = "0 AS n0"
+        return f"SELECT {', '.join(parts)} FROM ({norm_sql}) GROUP BY d0"
+    sets = ", ".join(f"({d})" for d in dates)
+    return f"SELECT {', '.join(parts)} FROM ({norm_sql}) GROUP BY GROUPING SETS ({sets})"
+
+
+def _classify_suspicious(parsed: ParsedFile, plan: _Plan, rows: list[dict], out: Collected) -> list[dict]:
+    """Sort suspicious rows into skipped / rejected; return the ones that turn out ordinary."""
     if not rows:
         return []
-    names = [d[0] for d in parsed.con.description]
-    width = len(parsed.columns)
-    excluded = []
-    for row in rows:
-        record = dict(zip(names[:-width], row[:-width]))
-        cells = row[-width:]
-        reason = _skip_reason(plan, record)
+    raw = {r[0]: r[1:] for r in parsed.con.execute(
+        "SELECT rowid, * FROM raw WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [[r["rid"] for r in rows]]
+    ).fetchall()}
+    ordinary = []
+    for record in rows:
+        cells = raw[record["rid"]]
         line = parsed.line_of_row(record["rid"])
-        raw = parsed.raw_row(cells)
+        text = parsed.raw_row(cells)
+        reason = _skip_reason(plan, record)
         if reason:
-            out.skipped.append(Skipped(line, reason, raw))
-            excluded.append(record["rid"])
+            out.skipped.append(Skipped(line, reason, text))
             continue
         problem = _problem(plan, record, cells)
         if problem:
             key, values = problem
-            out.rejections.append(Rejection(line, key, {"line": line, **values}, raw))
-            excluded.append(record["rid"])
-    return excluded
+            out.rejections.append(Rejection(line, key, {"line": line, **values}, text))
+        else:
+            ordinary.append(record)
+    return ordinary
+
+
+def _add_ordinary(plan: _Plan, rows: list[dict], cells: dict[tuple[int, date], _Cell],
+                  months: set[tuple[int, date]]) -> None:
+    """Count the suspicious rows that were fine after all (count, sum and mean; distinct counts are redone)."""
+    for record in rows:
+        if not record["g"]:
+            continue
+        for j in range(len(plan.dates)):
+            if record[f"d{j}"] is not None:
+                months.add((j, record[f"d{j}"]))
+        for i, metric in enumerate(plan.metrics):
+            month = record[f"d{metric.date}"]
+            if not record[f"f{i}"] or month is None:
+                continue
+            cell = cells.setdefault((i, month), _Cell())
+            cell.rows += 1
+            cell.first = record["rid"] if cell.first is None else min(cell.first, record["rid"])
+            if metric.source in ("sum", "mean") and record[f"v{metric.value}"] is not None:
+                cell.values += 1
+                cell.total += record[f"v{metric.value}"]
+
+
+def _recount_distinct(parsed: ParsedFile, plan: _Plan, norm_sql: str, params: list[Any], ordinary: list[dict],
+                      cells: dict[tuple[int, date], _Cell]) -> None:
+    """Distinct counts cannot be topped up: count them again with the ordinary suspicious rows included."""
+    rids = [r["rid"] for r in ordinary]
+    for i, metric in enumerate(plan.metrics):
+        if metric.source != "count_distinct":
+            continue
+        k, d = f"k{metric.value}", f"d{metric.date}"
+        for month, distinct in parsed.con.execute(
+                f"SELECT {d}, count(DISTINCT {k}) FROM ({norm_sql}) WHERE g AND f{i} AND {k} <> '' AND "
+                f"{d} IS NOT NULL AND (NOT s OR list_contains(?::BIGINT[], rid)) GROUP BY {d}",
+                params + [rids]).fetchall():
+            cells.setdefault((i, month), _Cell()).distinct = distinct
+
+
+def _emit(parsed: ParsedFile, plan: _Plan, cells: dict[tuple[int, date], _Cell], months: set[tuple[int, date]],
+          out: Collected) -> None:
+    """Monthly values of every metric for each month its date column has rows in."""
+    for (date_index, month) in sorted(months, key=lambda m: (m[1], m[0])):
+        for i, metric in enumerate(plan.metrics):
+            if metric.date != date_index:
+                continue
+            cell = cells.get((i, month), _Cell())
+            value = cell.value(metric.source)
+            if value is None:  # no readable value this month (blank amounts): missing, not 0
+                continue
+            line = parsed.line_of_row(cell.first) if cell.first is not None else None
+            out.add(metric.key, month, value * metric.scale, line)
+            out.counts[(metric.key, month)] = cell.rows
 
 
 def _skip_reason(plan: _Plan, record: dict[str, Any]) -> str | None:
@@ -187,43 +306,9 @@ def _problem(plan: _Plan, record: dict[str, Any], cells: tuple) -> tuple[str, di
             if is_blank(text):
                 return "ingest.reject.date_missing", {"column": date_column, "metric": metric.key}
             return month_problem(text), {"column": date_column, "value": text}
-        if metric.value is not None and metric.source != "count_distinct":
-            v = metric.value
-            if record[f"v{v}"] is None and not record[f"vb{v}"]:
-                column = plan.values[v]
-                return "ingest.reject.bad_number", {"column": column, "value": cells[index[column]]}
+        if metric.source in ("sum", "mean"):
+            column = plan.values[metric.value]
+            text = cells[index[column]]
+            if record[f"v{metric.value}"] is None and not is_blank(text):
+                return "ingest.reject.bad_number", {"column": column, "value": text}
     return None
-
-
-def _aggregate(parsed: ParsedFile, plan: _Plan, date_index: int, out: Collected) -> None:
-    """One GROUP BY month for the metrics dated by this column."""
-    metrics = [(i, m) for i, m in enumerate(plan.metrics) if m.date == date_index]
-    if not metrics:
-        return
-    selects = []
-    for i, metric in metrics:
-        passing = f"count(*) FILTER (WHERE f{i})"
-        first = f"min(n.rid) FILTER (WHERE f{i})"
-        v = metric.value
-        if metric.source == "count":
-            value = passing
-        elif metric.source == "count_distinct":
-            value = f"count(DISTINCT vk{v}) FILTER (WHERE f{i} AND vk{v} <> '')"
-        elif metric.source == "sum":
-            value = f"CASE WHEN {passing} = 0 THEN 0 ELSE sum(v{v}) FILTER (WHERE f{i}) END"
-        else:
-            value = f"avg(v{v}) FILTER (WHERE f{i})"
-        selects += [value, passing, first]
-    rows = parsed.con.execute(
-        f"SELECT d{date_index} AS month, {', '.join(selects)} FROM norm n ANTI JOIN excluded e ON n.rid = e.rid "
-        f"WHERE n.g AND d{date_index} IS NOT NULL GROUP BY month ORDER BY month").fetchall()
-    for row in rows:
-        month: date = row[0]
-        for position, (_, metric) in enumerate(metrics):
-            value, passing, first = row[1 + 3 * position: 4 + 3 * position]
-            if value is None:  # no readable value this month (blank amounts): missing, not 0
-                continue
-            line = parsed.line_of_row(first) if first is not None else None
-            out.add(metric.key, month, float(value) * metric.scale, line)
-            out.lines[(metric.key, month)] = line
-            out.counts[(metric.key, month)] = int(passing)

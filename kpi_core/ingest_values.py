@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,36 +31,45 @@ DATE_FORMATS = ["%Y/%m/%d", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"
                 "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m", "%Y-%m", "%Y年%m月%d日", "%Y年%m月", "%Y.%m.%d",
                 "%b %Y", "%B %Y", "%b-%Y"]
 
-# One definition of the SQL rules, installed as macros on each parsing connection.
+# One definition of the SQL rules, installed as macros on the parsing connection. Each tries a cheap cast first
+# and reaches the slow normalisation (translate, regular expressions) only for the cells that need it: CASE
+# evaluates its branches lazily where coalesce does not.
 MACROS = [
     f"CREATE OR REPLACE MACRO kpi_text(x) AS translate(trim(x), '{FULL_WIDTH}', '{HALF_WIDTH}')",
-    "CREATE OR REPLACE MACRO kpi_blank(x) AS x IS NULL OR list_contains(['', '-', '—', 'ー'], kpi_text(x))",
+    # a regular expression, not IN (...): the planner turns IN lists into joins run on every row, outside CASE
+    "CREATE OR REPLACE MACRO kpi_blank(x) AS x IS NULL OR regexp_full_match(x, '[\\s　]*(-|—|ー|－)?[\\s　]*')",
     # slow path: sign marks, currency, separators, multipliers and percent
     ("CREATE OR REPLACE MACRO kpi_num_body(s) AS regexp_replace(regexp_replace(s, '^[△▲-]|^\\(|\\)$', '', 'g'), "
-    "'[,\\s¥$円]|JPY|jpy', '', 'g')"),
+     "'[,\\s¥$円]|JPY|jpy', '', 'g')"),
     ("CREATE OR REPLACE MACRO kpi_num_slow(s) AS "
-    "(CASE WHEN regexp_matches(s, '^[△▲-]|^\\(.*\\)$') THEN -1 ELSE 1 END) "
-    "* (CASE WHEN regexp_matches(kpi_num_body(s), '億%?$') THEN 1e8 WHEN regexp_matches(kpi_num_body(s), '万%?$') "
-    "THEN 1e4 WHEN regexp_matches(kpi_num_body(s), '千%?$') THEN 1e3 ELSE 1 END) "
-    "* (CASE WHEN ends_with(kpi_num_body(s), '%') THEN 0.01 ELSE 1 END) "
-    "* try_cast(regexp_replace(kpi_num_body(s), '[億万千%]+$', '') AS DOUBLE)"),
+     "(CASE WHEN regexp_matches(s, '^[△▲-]|^\\(.*\\)$') THEN -1 ELSE 1 END) "
+     "* (CASE WHEN regexp_matches(kpi_num_body(s), '億%?$') THEN 1e8 WHEN regexp_matches(kpi_num_body(s), '万%?$') "
+     "THEN 1e4 WHEN regexp_matches(kpi_num_body(s), '千%?$') THEN 1e3 ELSE 1 END) "
+     "* (CASE WHEN ends_with(kpi_num_body(s), '%') THEN 0.01 ELSE 1 END) "
+     "* try_cast(regexp_replace(kpi_num_body(s), '[億万千%]+$', '') AS DOUBLE)"),
     "CREATE OR REPLACE MACRO kpi_finite(v) AS CASE WHEN isfinite(v) THEN v END",
-    ("CREATE OR REPLACE MACRO kpi_number(x) AS CASE WHEN kpi_blank(x) THEN NULL ELSE kpi_finite(coalesce("
-    "try_cast(replace(kpi_text(x), ',', '') AS DOUBLE), kpi_num_slow(kpi_text(x)))) END"),
-    # months: strptime formats, then the general pattern (with a check that the date exists), then Excel serials
+    ("CREATE OR REPLACE MACRO kpi_number(x) AS kpi_finite(CASE "
+     "WHEN try_cast(replace(x, ',', '') AS DOUBLE) IS NOT NULL THEN try_cast(replace(x, ',', '') AS DOUBLE) "
+     "WHEN kpi_blank(x) THEN NULL ELSE kpi_num_slow(kpi_text(x)) END)"),
+    # months: a date cast, then strptime formats, then the general pattern (checking that the date exists),
+    # compact 20250415 / 202504, and Excel serial day numbers
     ("CREATE OR REPLACE MACRO kpi_month_re(s) AS regexp_extract(s, "
-    "'^(\\d{4})\\s*[/\\-.年]\\s*(\\d{1,2})\\s*月?(?:\\s*[/\\-.]?\\s*(\\d{1,2})\\s*日?)?(?:[ T].*)?$', "
-    "['y', 'm', 'd'])"),
+     "'^(\\d{4})\\s*[/\\-.年]\\s*(\\d{1,2})\\s*月?(?:\\s*[/\\-.]?\\s*(\\d{1,2})\\s*日?)?(?:[ T].*)?$', "
+     "['y', 'm', 'd'])"),
     ("CREATE OR REPLACE MACRO kpi_month_slow(s) AS CASE "
-    "WHEN kpi_month_re(s).y <> '' THEN try(make_date(CAST(kpi_month_re(s).y AS INTEGER), "
-    "CAST(kpi_month_re(s).m AS INTEGER), coalesce(CAST(nullif(kpi_month_re(s).d, '') AS INTEGER), 1))) "
-    "WHEN regexp_full_match(s, '\\d{6}|\\d{8}') THEN try(make_date(CAST(s[1:4] AS INTEGER), "
-    "CAST(s[5:6] AS INTEGER), coalesce(CAST(nullif(s[7:8], '') AS INTEGER), 1))) "
-    "WHEN regexp_full_match(s, '\\d{5}(\\.\\d+)?') AND try_cast(s AS DOUBLE) BETWEEN 20000 AND 80000 "
-    "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) END"),
-    ("CREATE OR REPLACE MACRO kpi_month(x) AS CASE WHEN kpi_blank(x) THEN NULL ELSE CAST(date_trunc('month', "
-    f"coalesce(CAST(try_strptime(kpi_text(x), {DATE_FORMATS!r}) AS DATE), kpi_month_slow(kpi_text(x)))) AS DATE) END"),
-    "CREATE OR REPLACE MACRO kpi_key(x) AS lower(kpi_text(x))",
+     "WHEN kpi_month_re(s).y <> '' THEN try(make_date(CAST(kpi_month_re(s).y AS INTEGER), "
+     "CAST(kpi_month_re(s).m AS INTEGER), coalesce(CAST(nullif(kpi_month_re(s).d, '') AS INTEGER), 1))) "
+     "WHEN regexp_full_match(s, '\\d{6}|\\d{8}') THEN try(make_date(CAST(s[1:4] AS INTEGER), "
+     "CAST(s[5:6] AS INTEGER), coalesce(CAST(nullif(s[7:8], '') AS INTEGER), 1))) "
+     "WHEN regexp_full_match(s, '\\d{5}(\\.\\d+)?') AND try_cast(s AS DOUBLE) BETWEEN 20000 AND 80000 "
+     "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) END"),
+    (f"CREATE OR REPLACE MACRO kpi_month_more(s) AS CASE WHEN try_strptime(s, {DATE_FORMATS!r}) IS NOT NULL "
+     f"THEN CAST(try_strptime(s, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(s) END"),
+    ("CREATE OR REPLACE MACRO kpi_month(x) AS CAST(date_trunc('month', CASE "
+     "WHEN try_cast(x AS DATE) IS NOT NULL THEN try_cast(x AS DATE) "
+     "WHEN kpi_blank(x) THEN NULL ELSE kpi_month_more(kpi_text(x)) END) AS DATE)"),
+    # text compared ignoring case, surrounding spaces and full-width digits (plain ASCII skips the translate)
+    "CREATE OR REPLACE MACRO kpi_key(x) AS lower(CASE WHEN strlen(x) = length(x) THEN trim(x) ELSE kpi_text(x) END)",
 ]
 
 
@@ -127,31 +137,78 @@ def _is_month_text(value: Any) -> bool:
         return False
 
 
-def filter_sql(column_id: str, op: str, value: Any) -> tuple[str, list[Any]]:
-    """A boolean SQL condition on one column (identifier already quoted) with its bound parameters.
+TEXT_OPS = ("=", "!=", "in", "not_in", "contains")
+DISTINCT_LIMIT = 50_000  # beyond this many distinct cells, text filters run per row in SQL
 
-    Text comparisons ignore case, surrounding spaces and full/half width digits. >= <= > < compare numbers when
-    the value is a number, months when it is a month, text otherwise. A blank cell matches only != and blank.
+
+def text_key(value: object) -> str:
+    """How text filters compare: NFKC (full/half width), surrounding spaces and case ignored."""
+    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
+
+
+def _text_match(op: str, value: Any):
+    wanted = [text_key(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    if op in ("=", "!=", "in", "not_in"):
+        return lambda cell: text_key(cell) in wanted
+    return lambda cell: wanted[0] in text_key(cell)
+
+
+_DISTINCT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def distinct_cells(con: duckdb.DuckDBPyConnection, column_id: str) -> list[str] | None:
+    """The distinct non-null cells of a column of `raw` (cached per connection), or None when there are more
+    than DISTINCT_LIMIT of them."""
+    cache = _DISTINCT_CACHE.setdefault(con, {})
+    if column_id not in cache:
+        cells = [r[0] for r in con.execute(f"SELECT DISTINCT {column_id} FROM raw WHERE {column_id} IS NOT NULL "
+                                           f"LIMIT {DISTINCT_LIMIT + 1}").fetchall()]
+        cache[column_id] = cells if len(cells) <= DISTINCT_LIMIT else None
+    return cache[column_id]
+
+
+def _distinct_matches(con: duckdb.DuckDBPyConnection, column_id: str, op: str, value: Any) -> list[str] | None:
+    """The column's distinct cells that match a text filter, judged in Python (few values, full NFKC);
+    None when the column has too many distinct values for that."""
+    cells = distinct_cells(con, column_id)
+    if cells is None:
+        return None
+    matches = _text_match(op, value)
+    return [cell for cell in cells if matches(cell)]
+
+
+def filter_sql(con: duckdb.DuckDBPyConnection, column_id: str, op: str, value: Any) -> tuple[str, list[Any]]:
+    """A boolean SQL condition on one column of `raw` (identifier already quoted) with its bound parameters.
+
+    Text comparisons ignore case, surrounding spaces and full/half width; they are decided once per distinct cell
+    and become a list lookup. >= <= > < compare numbers when the value is a number, months when it is a month,
+    text otherwise. A blank cell matches only != , not_in and blank.
     """
-    if op in ("=", "!="):
-        sql = f"kpi_key({column_id}) = kpi_key(?)"
-        return (sql if op == "=" else f"coalesce(NOT ({sql}), true)"), [str(value)]
-    if op in ("in", "not_in"):
-        values = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
-        marks = ", ".join("kpi_key(?)" for _ in values) or "NULL"
-        sql = f"kpi_key({column_id}) IN ({marks})"
-        return (sql if op == "in" else f"coalesce(NOT ({sql}), true)"), values
+    if op in TEXT_OPS:
+        positive = "in" if op in ("=", "in", "!=", "not_in") else "contains"
+        matched = _distinct_matches(con, column_id, positive, value)
+        if matched is not None:
+            sql = f"list_contains(?::VARCHAR[], {column_id})"
+            params: list[Any] = [matched]
+        else:
+            sql, params = _per_row_text(column_id, positive, value)
+        return (sql if op in ("=", "in", "contains") else f"coalesce(NOT ({sql}), true)"), params
     if op in (">=", "<=", ">", "<"):
         if _is_number_text(value):
             number = value if isinstance(value, (int, float)) else parse_number(value)
             return f"kpi_number({column_id}) {op} ?", [float(number)]
         if _is_month_text(value):
             return f"kpi_month({column_id}) {op} ?", [cell_month(value)]
-        return f"kpi_key({column_id}) {op} kpi_key(?)", [str(value)]
-    if op == "contains":
-        return f"contains(kpi_key({column_id}), kpi_key(?))", [str(value)]
+        return f"kpi_key({column_id}) {op} ?", [text_key(value)]
     if op == "filled":
         return f"NOT kpi_blank({column_id})", []
     if op == "blank":
         return f"kpi_blank({column_id})", []
     raise IngestError("ingest.mapping.bad_filter", op=op)
+
+
+def _per_row_text(column_id: str, op: str, value: Any) -> tuple[str, list[Any]]:
+    if op == "contains":
+        return f"contains(kpi_key({column_id}), ?)", [text_key(value)]
+    values = [text_key(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    return f"list_contains(?::VARCHAR[], kpi_key({column_id}))", [values]

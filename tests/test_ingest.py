@@ -886,3 +886,20 @@ def test_hr_applicants_sample(store):
         assert got[("retention_3m", month)] == pytest.approx(len(retained) / len(hired))
         assert got[("retained_hires", month)] == len(retained)
     assert sum(got[("retention_3m", m)] < 1 for m in ("2026-04", "2026-05", "2026-06", "2026-07")) >= 1
+
+
+def test_cp932_whose_first_megabyte_is_ascii_is_still_detected():
+    ascii_rows = "".join(f"ID{i:07d},{i % 97},2026/07/{i % 28 + 1:02d}\n" for i in range(50_000))  # > 1 MB
+    data = ("code,count,date\n" + ascii_rows + "髙橋①,5,2026/08/01\n").encode("cp932")
+    assert len(data) > 1 << 20
+    parsed = read_export(data, "late.csv")
+    assert parsed.encoding == "cp932" and parsed.row_count == 50_001 and parsed.rejections == []
+    assert parsed.con.execute("SELECT c0 FROM raw WHERE rowid = 50000").fetchone()[0] == "髙橋①"
+
+
+def test_invalid_bytes_after_the_first_megabyte_name_their_line():
+    rows = "".join(f"ID{i:07d},{i % 97}\n" for i in range(80_000))
+    data = ("code,count\n" + rows).encode() + b"caf\xe9,1\n" + b"x,2\n"
+    with pytest.raises(IngestError) as err:
+        read_export(data, "broken.csv")
+    assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 80_002)

@@ -1,0 +1,156 @@
+"""Benchmark: importing a 1,000,000-row deal list, against a naive pandas baseline measured in the same run.
+
+    python bench/bench_import.py [--rows N] [--repeat R] [--keep DIR]
+
+Generates a record-list export (Japanese headers, deal phases, amounts with thousands separators, dates; ~45 MB
+for 1M rows) as UTF-8 and as CP932, then times the full import through the public API (read_export -> preview_import
+-> commit_import into a DuckDB file) and a pandas baseline (read_csv + to_datetime + groupby) on the same data.
+Best of --repeat runs. The last line is:
+
+    import N rows: utf8 X.XX s, cp932 Y.YY s, pandas baseline Z.ZZ s, ratio R.RR, peak RSS M MB
+
+with ratio = utf8 / pandas (UTF-8 file) and the peak resident memory of the whole run.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd
+
+from kpi_core import ingest
+from kpi_core.model import KGI, KPI, Aggregation, Plan
+from kpi_core.store import open_store
+
+HEADER = "商談ID,フェーズ,金額,商談日,担当者"
+PHASES = ("受注", "失注", "提案中", "商談化")
+PHASE_WEIGHTS = (25, 55, 12, 8)
+REPS = ("佐藤", "髙橋", "鈴木", "田中", "山﨑", "渡邊", "伊藤", "中村")
+WON = {"column": "フェーズ", "op": "=", "value": "受注"}
+MAPPING = {"shape": "records", "date_column": "商談日", "metrics": {
+    "meetings": {"source": "count"},
+    "won": {"source": "count", "filters": [WON]},
+    "revenue": {"source": "sum", "column": "金額", "filters": [WON]},
+    "win_rate": {"source": "formula", "formula": "won / meetings"},
+    "avg_deal": {"source": "formula", "formula": "revenue / won"}}}
+
+
+def generate(rows: int) -> str:
+    """The export's text: deals met between 2026-04 and 2027-03, amounts quoted with separators."""
+    rng = random.Random(42)
+    phases = rng.choices(PHASES, PHASE_WEIGHTS, k=rows)
+    lines = [HEADER]
+    for i in range(rows):
+        amount = rng.randrange(100, 5000) * 1000
+        month = 4 + i % 12
+        year, month = (2026, month) if month <= 12 else (2027, month - 12)
+        lines.append(f'D{i:07d},{phases[i]},"{amount:,}",{year}/{month:02d}/{rng.randint(1, 28):02d},'
+                     f'{REPS[i % len(REPS)]}')
+    return "\n".join(lines) + "\n"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def make_plan(store, name: str) -> Plan:
+    plan = store.create_plan(Plan(name=name, fiscal_start=date(2026, 4, 1), months=12))
+    store.save_kgi(KGI(plan_id=plan.id, key="revenue", name="売上", formula="meetings * win_rate * avg_deal"), None)
+    for key, aggregation in (("meetings", Aggregation.SUM), ("win_rate", Aggregation.RATIO),
+                             ("avg_deal", Aggregation.RATIO)):
+        store.save_kpi(KPI(plan_id=plan.id, key=key, name=key, aggregation=aggregation), None)
+    return store.get_plan(plan.id)
+
+
+def run_import(path: Path, db_path: Path) -> tuple[float, dict]:
+    """Time one full import into a fresh plan of a fresh database file."""
+    store = open_store(db_path)
+    try:
+        plan = make_plan(store, path.name)
+        gc.collect()
+        start = time.perf_counter()
+        parsed = ingest.read_export(path)
+        preview = ingest.preview_import(store, plan, parsed, MAPPING, "en")
+        result = ingest.commit_import(store, plan, parsed, MAPPING, preview)
+        elapsed = time.perf_counter() - start
+        parsed.close()
+        values = store.actual_values(plan.id)
+        assert result.written == 48 and not preview.rejections, (result, preview.rejections[:3])
+        return elapsed, values
+    finally:
+        store.close()
+
+
+def run_pandas(path: Path, encoding: str) -> tuple[float, pd.DataFrame]:
+    """The naive way: read everything into pandas, parse the dates, group by month."""
+    gc.collect()
+    start = time.perf_counter()
+    frame = pd.read_csv(path, encoding=encoding, thousands=",")
+    frame["month"] = pd.to_datetime(frame["商談日"]).dt.to_period("M")
+    frame["won"] = frame["フェーズ"] == "受注"
+    frame["won_amount"] = frame["金額"].where(frame["won"])
+    summary = frame.groupby("month").agg(meetings=("商談ID", "size"), won=("won", "sum"),
+                                         revenue=("won_amount", "sum"))
+    elapsed = time.perf_counter() - start
+    return elapsed, summary
+
+
+def check_same(values: dict, summary: pd.DataFrame) -> None:
+    """Both ways must give the same figures."""
+    for period, row in summary.iterrows():
+        month = date(period.year, period.month, 1)
+        assert values["meetings"][month] == row["meetings"], month
+        assert values["revenue"][month] == row["revenue"], month
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="write the generated files here instead of a temp dir")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="kpi_bench_") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        text = generate(args.rows)
+        utf8_path, cp932_path = folder / "deals_utf8.csv", folder / "deals_cp932.csv"
+        utf8_path.write_bytes(text.encode("utf-8"))
+        cp932_path.write_bytes(text.encode("cp932"))
+        del text
+        print(f"generated {args.rows:,} rows: UTF-8 {utf8_path.stat().st_size / 1e6:.1f} MB, "
+              f"CP932 {cp932_path.stat().st_size / 1e6:.1f} MB")
+
+        times: dict[str, list[float]] = {"utf8": [], "cp932": [], "pandas": [], "pandas_cp932": []}
+        values = None
+        for attempt in range(args.repeat):
+            for label, path in (("utf8", utf8_path), ("cp932", cp932_path)):
+                elapsed, values = run_import(path, Path(tmp) / f"bench_{label}_{attempt}.duckdb")
+                times[label].append(elapsed)
+                print(f"  import {label:<6} {elapsed:6.2f} s   (peak RSS so far {peak_rss_mb():,.0f} MB)")
+        for attempt in range(args.repeat):
+            for label, path, encoding in (("pandas", utf8_path, "utf-8"), ("pandas_cp932", cp932_path, "cp932")):
+                elapsed, summary = run_pandas(path, encoding)
+                times[label].append(elapsed)
+                print(f"  {label:<13} {elapsed:6.2f} s   (peak RSS so far {peak_rss_mb():,.0f} MB)")
+                check_same(values, summary)
+                del summary
+        best = {label: min(measured) for label, measured in times.items()}
+        print(f"pandas baseline on the CP932 file: {best['pandas_cp932']:.2f} s "
+              f"(ratio cp932 {best['cp932'] / best['pandas_cp932']:.2f})")
+        print(f"import {args.rows} rows: utf8 {best['utf8']:.2f} s, cp932 {best['cp932']:.2f} s, "
+              f"pandas baseline {best['pandas']:.2f} s, ratio {best['utf8'] / best['pandas']:.2f}, "
+              f"peak RSS {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
