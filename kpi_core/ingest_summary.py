@@ -24,7 +24,7 @@ def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tup
     """All filters ANDed into one SQL condition with its parameters ('true' when there are none)."""
     parts, params = [], []
     for item in filters or []:
-        sql, values = filter_sql(parsed.column_id(item["column"]), item["op"], item.get("value"))
+        sql, values = filter_sql(parsed.con, parsed.column_id(item["column"]), item["op"], item.get("value"))
         parts.append(f"({sql})")
         params += values
     return (" AND ".join(parts) or "true"), params
