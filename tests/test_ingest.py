@@ -29,6 +29,7 @@ from kpi_core.ingest import (
     suggest_mapping,
     values_csv,
 )
+from kpi_core.ingest_table import month_columns
 from kpi_core.ingest_values import cell_month, cell_number, install_macros
 from kpi_core.model import KGI, KPI, Aggregation, Plan
 
@@ -903,3 +904,14 @@ def test_invalid_bytes_after_the_first_megabyte_name_their_line():
     with pytest.raises(IngestError) as err:
         read_export(data, "broken.csv")
     assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 80_002)
+
+
+def test_a_metric_named_like_a_total_is_not_a_total(store, sales):
+    text = "月,合計金額,商談数\n2026/07,\"1,000\",5\n合計,\"1,000\",5\n"
+    mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {
+        "revenue": {"column": "合計金額"}, "meetings": {"column": "商談数"}}}
+    result = preview(store, sales, text, mapping)
+    assert values_of(result) == {("revenue", "2026-07"): 1000, ("meetings", "2026-07"): 5}
+    assert skipped(result) == [(3, "total")]
+    months = read_export(utf8("指標,2026年7月,合計金額,合計\n売上,10,10,10\n"), "m.csv")
+    assert month_columns(months, "指標") == ([("2026年7月", date(2026, 7, 1))], ["合計"], ["合計金額"])
