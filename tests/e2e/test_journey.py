@@ -1,0 +1,133 @@
+"""A new user's whole journey in a real browser: template -> five steps -> actuals typed and imported -> dashboard."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import start_server, stop_server, wait_for_app, warm_up
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "sales_monthly_long_utf16.csv"
+ROW_HEIGHT = 35  # Streamlit's data grid row height in pixels
+
+
+@pytest.fixture
+def empty_server(tmp_path, browser):
+    process, url = start_server(tmp_path / "journey.duckdb", demo=False)
+    warm_up(browser, url)
+    yield url
+    stop_server(process)
+
+
+def main_text(page) -> str:
+    return page.inner_text("[data-testid='stMain']")
+
+
+def go(page, link_text: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_text(link_text, exact=True).click()
+    wait_for_app(page)
+
+
+def click(page, name: str) -> None:
+    page.get_by_role("button", name=name).first.click()
+    wait_for_app(page)
+
+
+def type_cell(page, row: int, column: int, text: str) -> None:
+    """Type into a cell of the actuals grid (a canvas): select the row's month cell, move right, edit, commit."""
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 30, box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2)
+    page.wait_for_timeout(200)
+    for _ in range(column):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+
+
+def assert_clean(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in main_text(page)
+
+
+@pytest.mark.e2e
+def test_new_user_from_template_to_dashboard(empty_server, page_factory, shot):
+    page = page_factory("en-US")
+    page.goto(f"{empty_server}/?lang=en")
+    wait_for_app(page)
+    assert "Use this template" in main_text(page)
+    shot(page, "journey_01_welcome")
+
+    # Plan from the sales template.
+    page.get_by_text("Use this template").first.click()
+    page.get_by_label("Plan name").first.fill("Sales team FY plan")
+    click(page, "Create from this template")
+    assert "Step 1 KGI" in main_text(page)
+    assert_clean(page)
+    shot(page, "journey_02_kgi")
+
+    # Step 1: confirm the KGI as the template filled it in.
+    click(page, "Save")
+    assert_clean(page)
+    assert "¥180.0M" in main_text(page)  # the template's KPI targets imply ¥180M (+25 % over the KGI)
+
+    # Step 2: confirm the current value; the gap is ¥24M (+20 %).
+    go(page, "Step 2 Gap")
+    click(page, "Confirm the current value")
+    text = main_text(page)
+    assert "¥24.0M" in text and "+20.0%" in text
+    shot(page, "journey_03_gap")
+
+    # Step 3: the template's CSFs and the coverage waterfall.
+    go(page, "Step 3 CSF")
+    assert_clean(page)
+    assert page.locator("[data-testid='stVegaLiteChart']").count() >= 1
+    shot(page, "journey_04_csf")
+
+    # Step 4: the KPI tree and the reverse calculation (40 meetings a month for ¥144M).
+    go(page, "Step 4 KPI")
+    page.get_by_role("tab", name="KPI tree").click()
+    page.wait_for_timeout(800)
+    shot(page, "journey_05_kpi_tree")
+    page.get_by_role("tab", name="Reverse calculation & sensitivity").click()
+    page.wait_for_timeout(800)
+    assert "40" in main_text(page)
+    assert_clean(page)
+    shot(page, "journey_06_reverse")
+
+    # Step 5: two months of meetings typed into the grid, one save each, then a status shows.
+    go(page, "Step 5 PDCA")
+    for row, value in ((0, "52"), (1, "31")):
+        type_cell(page, row, 2, value)
+        click(page, "Save actuals")
+        assert "Actuals saved." in page.inner_text("body")
+    page.get_by_role("tab", name="📊 Actual vs target").click()
+    page.wait_for_timeout(800)
+    text = main_text(page)
+    assert "On track" in text or "At risk" in text or "Off track" in text
+    assert_clean(page)
+    shot(page, "journey_07_pdca")
+
+    # Actuals import: a UTF-16 long export from an SFA, mapped from the template's aliases.
+    go(page, "Actuals import")
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(SAMPLE))
+    wait_for_app(page)
+    text = main_text(page)
+    assert "UTF-16" in text
+    shot(page, "journey_08_import_preview")
+    page.get_by_role("button", name="Import").filter(has_text="values").first.click()
+    wait_for_app(page)
+    assert "import #1" in main_text(page).lower() or "imported as #1" in main_text(page).lower()
+    assert_clean(page)
+    shot(page, "journey_09_imported")
+
+    # Dashboard: the statuses reflect what was typed and imported.
+    go(page, "Dashboard")
+    text = main_text(page)
+    assert "Off track" in text or "At risk" in text or "On track" in text
+    assert_clean(page)
+    shot(page, "journey_10_dashboard")
