@@ -5,7 +5,7 @@ areas of the app can grow their strings independently. ja and en must hold the s
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -15,7 +15,7 @@ DEFAULT_LANGUAGE = "ja"
 LOCALE_DIR = Path(__file__).parent / "locales"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     """All keys of one language, merged from every file of its folder."""
     merged: dict[str, str] = {}

@@ -156,9 +156,9 @@ def _gap_flags(kgi: KGI, gap: GapAnalysis) -> list[Message]:
         flags.append(Message("warning", "check.gap_already_met"))
     elif needed < 0.02:
         flags.append(Message("warning", "check.gap_trivial", {"pct": needed}))
-    if gap.best_yoy_growth is not None and kgi.direction == Direction.UP and needed > 0:
-        if needed > max(gap.best_yoy_growth, 0) * 1.5 + 0.05:
-            flags.append(Message("warning", "check.gap_unrealistic", {"needed": needed, "best": gap.best_yoy_growth}))
+    history_says_stretch = gap.best_yoy_growth is not None and needed > max(gap.best_yoy_growth, 0) * 1.5 + 0.05
+    if kgi.direction == Direction.UP and needed > 0 and history_says_stretch:
+        flags.append(Message("warning", "check.gap_unrealistic", {"needed": needed, "best": gap.best_yoy_growth}))
     return flags
 
 

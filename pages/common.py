@@ -4,13 +4,22 @@ Pages stay thin: read widgets -> call kpi_core -> render. Anything that is not a
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from kpi_core import i18n, units
 from kpi_core.model import KGI, KPI, Plan
-from kpi_core.store import DatabaseLocked, NotFound, Store, StoreError, VersionConflict, default_db_path, open_store
+from kpi_core.store import (
+    DatabaseLocked,
+    NotFound,
+    Store,
+    StoreError,
+    VersionConflict,
+    default_db_path,
+    open_store,
+)
 
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"

@@ -43,9 +43,9 @@ def _literal_keys() -> set[str]:
         for node in ast.walk(tree):
             if id(node) in in_fstrings:
                 continue
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and KEY_SHAPE.match(node.value):
-                if node.value.split(".")[0] in namespaces:
-                    found.add(node.value)
+            is_key = isinstance(node, ast.Constant) and isinstance(node.value, str) and KEY_SHAPE.match(node.value)
+            if is_key and node.value.split(".")[0] in namespaces:
+                found.add(node.value)
     return found
 
 

@@ -20,8 +20,9 @@ PLAN = Plan(name="Sales", fiscal_start=date(2026, 4, 1), months=12, id=1)
 
 
 def sales_kgi(**changes) -> KGI:
-    values = dict(plan_id=1, key="revenue", name="Annual revenue", unit="JPY", baseline=120_000_000,
-                  target=144_000_000, current=120_000_000, deadline=date(2027, 3, 31), basis="last year +20 %")
+    values = {"plan_id": 1, "key": "revenue", "name": "Annual revenue", "unit": "JPY", "baseline": 120_000_000,
+              "target": 144_000_000, "current": 120_000_000, "deadline": date(2027, 3, 31),
+              "basis": "last year +20 %"}
     values.update(changes)
     return KGI(**values)
 

@@ -9,7 +9,20 @@ import duckdb
 import pytest
 
 from kpi_core import store as store_module
-from kpi_core.model import CSF, KGI, KPI, Actual, Aggregation, CheckIn, CSFRole, Direction, Kind, Plan, PlanStatus, Status
+from kpi_core.model import (
+    CSF,
+    KGI,
+    KPI,
+    Actual,
+    Aggregation,
+    CheckIn,
+    CSFRole,
+    Direction,
+    Kind,
+    Plan,
+    PlanStatus,
+    Status,
+)
 from kpi_core.store import DatabaseLocked, NotFound, StoreError, VersionConflict, open_store
 
 START = date(2026, 4, 1)
@@ -187,7 +200,8 @@ def test_lock_held_by_another_process_gives_a_clear_error(db_path):
     code = (f"from kpi_core.store import open_store, DatabaseLocked\n"
             f"try:\n    open_store({str(db_path)!r})\nexcept DatabaseLocked as exc:\n"
             f"    print('LOCKED', exc.values['pid'])\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            check=False)
     holder.close()
     assert result.stdout.startswith("LOCKED"), result.stderr
     assert isinstance(DatabaseLocked("x"), StoreError)
