@@ -191,6 +191,20 @@ def error_text(exc: Exception) -> str:
     return t(key, **getattr(exc, "values", {})) if key else t("common.unexpected", detail=str(exc)[:300])
 
 
+def confirm_delete(state_key: str, item_id: int, prompt: str, on_confirm: Callable[[], None],
+                   key_prefix: str) -> None:
+    """The inline "really delete?" row, shown for the item marked in `st.session_state[state_key]`."""
+    if st.session_state.get(state_key) != item_id:
+        return
+    st.warning(prompt)
+    yes, no, _ = st.columns([1, 1, 3])
+    if yes.button(t("common.delete"), key=f"{key_prefix}_delete_yes_{item_id}", type="primary"):
+        on_confirm()
+    if no.button(t("common.cancel"), key=f"{key_prefix}_delete_no_{item_id}"):
+        st.session_state.pop(state_key, None)
+        st.rerun()
+
+
 # ---------------------------------------------------------------- layout
 STEP_PAGES = ["pages/step1_kgi.py", "pages/step2_gap.py", "pages/step3_csf.py", "pages/step4_kpi.py",
               "pages/step5_pdca.py"]

@@ -20,6 +20,7 @@ from kpi_core.model import CSF, KGI, CSFRole
 from kpi_core.plans import markdown_text
 from kpi_core.steps import GapAnalysis, analyse_gap
 from pages.common import (
+    confirm_delete,
     fmt,
     fmt_pct,
     get_store,
@@ -179,14 +180,8 @@ def csf_card(csf: CSF, number: int, first: bool, last: bool, gap: GapAnalysis | 
             st.rerun()
         if remove.button("🗑", key=f"csf_delete_{csf.id}", help=t("csf.card.delete")):
             st.session_state[DELETE_KEY] = csf.id
-        if st.session_state.get(DELETE_KEY) == csf.id:
-            st.warning(t("csf.card.confirm_delete", name=markdown_text(csf.name[:80])))
-            yes, no, _ = st.columns([1, 1, 3])
-            if yes.button(t("common.delete"), key=f"csf_delete_yes_{csf.id}", type="primary"):
-                delete(csf)
-            if no.button(t("common.cancel"), key=f"csf_delete_no_{csf.id}"):
-                st.session_state.pop(DELETE_KEY, None)
-                st.rerun()
+        confirm_delete(DELETE_KEY, csf.id, t("csf.card.confirm_delete", name=markdown_text(csf.name[:80])),
+                       lambda: delete(csf), "csf")
         if st.session_state.get(EDIT_KEY) == csf.id:
             csf_form(csf)
 

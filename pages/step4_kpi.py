@@ -38,6 +38,7 @@ from kpi_core.plans import markdown_text
 from kpi_core.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
 from kpi_core.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from pages.common import (
+    confirm_delete,
     error_text,
     fmt,
     fmt_pct,
@@ -300,14 +301,8 @@ def kpi_card(kpi: KPI) -> None:
         if kpi.definition:
             st.caption(t("kpi.card.definition", text=markdown_text(kpi.definition)))
         smart_line(kpi)
-        if st.session_state.get(DELETE_KEY) == kpi.id:
-            st.warning(t("kpi.card.confirm_delete", name=markdown_text(kpi.name[:80])))
-            yes, no, _ = st.columns([1, 1, 3])
-            if yes.button(t("common.delete"), key=f"kpi_delete_yes_{kpi.id}", type="primary"):
-                delete_kpi(kpi)
-            if no.button(t("common.cancel"), key=f"kpi_delete_no_{kpi.id}"):
-                st.session_state.pop(DELETE_KEY, None)
-                st.rerun()
+        confirm_delete(DELETE_KEY, kpi.id, t("kpi.card.confirm_delete", name=markdown_text(kpi.name[:80])),
+                       lambda: delete_kpi(kpi), "kpi")
         if st.session_state.get(EDIT_KEY) == kpi.id:
             kpi_form(kpi)
         with st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}"):
