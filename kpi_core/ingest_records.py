@@ -99,14 +99,16 @@ class _Plan:
     def _suspicious(self, no_date: str) -> str:
         words = "|".join(sorted(TOTAL_WORDS))
         label = f"regexp_replace(lower(kpi_text(first_cell)), '{_LABEL_RE2}', '', 'g')"
-        skip = (f"({no_date}) AND (first_cell IS NULL OR regexp_full_match({label}, '{words}') "
-                f"OR regexp_matches(kpi_text(first_cell), '{_FOOTER_RE2}'))")
+        # CASE, not AND: DuckDB evaluates both operands of AND on every row, and these patterns (like kpi_blank's
+        # below) are needed only on the few rows without a date or without a readable number.
+        skip = (f"CASE WHEN {no_date} THEN first_cell IS NULL OR regexp_full_match({label}, '{words}') "
+                f"OR regexp_matches(kpi_text(first_cell), '{_FOOTER_RE2}') ELSE false END")
         conditions = [skip]
         for i, metric in enumerate(self.metrics):
             problem = f"d{metric.date} IS NULL"
             if metric.source in ("sum", "mean"):
                 column = self.parsed.column_id(self.values[metric.value])
-                problem += f" OR (v{metric.value} IS NULL AND NOT kpi_blank({column}))"
+                problem += f" OR CASE WHEN v{metric.value} IS NULL THEN NOT kpi_blank({column}) ELSE false END"
             conditions.append(f"(g AND f{i} AND ({problem}))")
         return " OR ".join(f"({c})" for c in conditions)
 

@@ -545,6 +545,23 @@ def test_nps_from_survey_records(store):
     assert values_of(preview(store, plan, "\n".join(rows) + "\n", mapping)) == {("nps", "2026-07"): 20.0}
 
 
+def test_record_list_checks_only_the_rows_that_need_them(store, sales):
+    """Blank-looking amounts, totals and footers are recognised on the rows lacking a date or a number, and only
+    there: a dated 合計 deal stays a record, a total whose close date alone is given is still a total."""
+    text = ("商談ID,フェーズ,金額,商談日,完了日\n"
+            "D1,受注,100,2026/07/03,2026/07/20\n"
+            "D2,受注,－,2026/07/05,2026/07/21\n"       # full-width dash: a blank amount, not an error
+            "合計,受注,200,2026/07/06,2026/07/22\n"     # dated: a record whatever its first cell says
+            "D4,受注,n/a,2026/07/07,2026/07/23\n"      # unreadable amount that a metric sums
+            "合計,,300,,2026/07/31\n"                   # no meeting date: the total row
+            "出力件数: 4,,,,\n")
+    result = preview(store, sales, text, DEALS_MAPPING)
+    assert skipped(result) == [(6, "total"), (7, "footer")]
+    assert rejected(result) == [(5, "ingest.reject.bad_number")]
+    assert values_of(result)[("revenue", "2026-07")] == 300
+    assert values_of(result)[("meetings", "2026-07")] == 3
+
+
 def test_record_list_global_filter_and_division_by_zero(store, sales):
     text = ("部署,フェーズ,商談日\n営業1部,受注,2026/07/01\n営業2部,失注,2026/07/02\n営業2部,失注,2026/08/02\n"
             "営業1部,失注,2026/08/03\n")
