@@ -33,20 +33,30 @@ def click(page, name: str) -> None:
     wait_for_app(page)
 
 
-def type_cell(page, row: int, column: int, text: str) -> None:
-    """Type into a cell of the actuals grid (a canvas): select the row's month cell, move right, edit, commit."""
+def type_cell(page, row: int, column: int, text: str, attempts: int = 4) -> None:
+    """Type into a cell of the actuals grid (a canvas): select the row's month cell, move right, edit, commit.
+
+    The grid draws on a canvas, so the edit is checked through its accessible cell text and retried when a busy
+    machine swallowed a keystroke.
+    """
     grid = page.locator("[data-testid='stDataFrame']").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 30, box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2)
-    page.wait_for_timeout(200)
-    for _ in range(column):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
-    page.keyboard.type(text)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
-    wait_for_app(page)
+    cell = page.locator(f"#glide-cell-{column}-{row}")
+    for _ in range(attempts):
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 30, box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2)
+        page.wait_for_timeout(300)
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(200)
+        page.keyboard.type(text, delay=30)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(500)
+        wait_for_app(page)
+        if cell.count() and cell.inner_text().strip() == text:
+            return
+    raise AssertionError(f"could not type {text!r} into grid cell ({row}, {column}): {cell.inner_text()!r}")
 
 
 def assert_clean(page) -> None:
@@ -64,8 +74,12 @@ def test_new_user_from_template_to_dashboard(empty_server, page_factory, shot):
 
     # Plan from the sales template.
     page.get_by_text("Use this template").first.click()
-    page.get_by_label("Plan name").first.fill("Sales team FY plan")
-    click(page, "Create from this template")
+    create = page.get_by_role("button", name="Create from this template").first
+    create.wait_for(state="visible")
+    form = page.locator("[data-testid='stForm']").filter(has=create).first
+    form.get_by_label("Plan name").fill("Sales team FY plan")
+    create.click()
+    wait_for_app(page)
     assert "Step 1 KGI" in main_text(page)
     assert_clean(page)
     shot(page, "journey_02_kgi")
