@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from apptest_text import rendered_text
 
 from kpi_core import i18n
 from kpi_core.model import CSF, KGI, KPI, Actual, Aggregation, CSFRole, Plan, Status
@@ -56,8 +57,7 @@ def tables(at) -> list:
 
 
 def texts(at) -> str:
-    kinds = ("markdown", "caption", "info", "warning", "error", "success", "subheader")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+    return rendered_text(at, ("markdown", "caption", "info", "warning", "error", "success", "subheader"))
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

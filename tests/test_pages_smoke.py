@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from apptest_text import rendered_text
 
 from pages.common import STEP_PAGES
 
 PAGES = ["pages/plans.py", *STEP_PAGES, "pages/actuals.py", "pages/dashboard.py"]
-
-
-def _rendered_text(at) -> str:
-    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error",
-                                   "success") for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
@@ -28,7 +23,7 @@ def test_page_on_demo_plan(make_app, demo_plan, page, lang):
     at = make_app(page, lang=lang, plan_id=demo_plan.id)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    text = _rendered_text(at)
+    text = rendered_text(at)
     assert "Traceback" not in text
 
 
