@@ -33,7 +33,9 @@ from .i18n import t
 from .ingest_decode import (
     DEFAULT_MAX_BYTES,
     MB,
+    Decoded,
     IngestError,
+    Layout,
     Source,
     decode,
     delimiter_label,
@@ -41,6 +43,7 @@ from .ingest_decode import (
     encoding_label,
     read_source,
 )
+from .ingest_load import Loaded, load_arrow, load_table
 from .ingest_mapping import Mapping, formula_order, validate_mapping
 from .ingest_mapping import suggest_mapping as _suggest
 from .ingest_records import collect_records
@@ -54,11 +57,11 @@ from .ingest_table import (
     ParsedFile,
     Rejection,
     Skipped,
+    cell_list,
     classify_rejects,
     display_columns,
     guess_shape,
     header_signature,
-    load_table,
     profile_columns,
 )
 from .model import Actual, Plan
@@ -117,19 +120,25 @@ def read_export(source: Source, file_name: str | None = None, max_bytes: int = D
     name = _file_name(source, file_name)
     decoded = decode(data, encoding)
     layout = detect_layout(decoded.view, delimiter, header_line)
-    con, rejects, cleanup = load_table(decoded.view[layout.header_offset:], layout.delimiter, len(layout.columns))
+    con, rejects, cleanup = _load(decoded, layout)
     if not decoded.verified and any(r[1] == "INVALID ENCODING" for r in rejects):
         # Only the head was UTF-8: decode the whole file in Python (CP932, or a precise error) and parse again.
         cleanup()
         decoded = decode(data, encoding, full=True)
         layout = detect_layout(decoded.view, delimiter, header_line)
-        con, rejects, cleanup = load_table(decoded.view[layout.header_offset:], layout.delimiter,
-                                           len(layout.columns))
+        con, rejects, cleanup = _load(decoded, layout)
     try:
         return _parsed(con, rejects, decoded, layout, name, data, digest, cleanup)
     except BaseException:
         cleanup()
         raise
+
+
+def _load(decoded: Decoded, layout: Layout) -> Loaded:
+    """Arrow's fast reader when its rows can be numbered exactly, DuckDB's otherwise (see ingest_load)."""
+    start, width = decoded.start + layout.header_offset, len(layout.columns)
+    return (load_arrow(decoded.buffer, start, decoded.end, layout.delimiter, width)
+            or load_table(decoded.view[layout.header_offset:], layout.delimiter, width))
 
 
 def _sha256_in_background(data: bytes):
@@ -157,7 +166,7 @@ def _parsed(con, rejects, decoded, layout, name: str, data: bytes, digest, clean
             raise IngestError("ingest.no_readable_rows", count=len(rejections), line=rejections[0].line)
         raise IngestError("ingest.header_only", line=layout.header_line)
     columns = display_columns(layout.columns)
-    sample_rows = con.execute(f"SELECT rowid, * FROM raw ORDER BY rowid LIMIT {SAMPLE_ROWS}").fetchall()
+    sample_rows = con.execute(f"SELECT rowid, {cell_list(width)} FROM raw ORDER BY rowid LIMIT {SAMPLE_ROWS}").fetchall()
     profiles = profile_columns(columns, sample_rows)
     sample = pd.DataFrame([list(r[1:]) for r in sample_rows[:SAMPLE_FRAME_ROWS]], columns=columns, dtype=object)
     return ParsedFile(

@@ -208,7 +208,7 @@ def _classify_suspicious(parsed: ParsedFile, plan: _Plan, rows: list[dict], out:
     if not rows:
         return []
     raw = {r[0]: r[1:] for r in parsed.con.execute(
-        "SELECT rowid, * FROM raw WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [[r["rid"] for r in rows]]
+        f"SELECT rowid, {parsed.cells} FROM raw WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [[r["rid"] for r in rows]]
     ).fetchall()}
     ordinary = []
     for record in rows:

@@ -82,7 +82,7 @@ class _Rows:
 
     def run(self, read_row) -> Collected:
         condition, params = filters_sql(self.parsed, self.mapping.get("filters"))
-        rows = self.parsed.con.execute(f"SELECT rowid, ({condition}) AS keep, * FROM raw ORDER BY rowid",
+        rows = self.parsed.con.execute(f"SELECT rowid, ({condition}) AS keep, {self.parsed.cells} FROM raw ORDER BY rowid",
                                        params).fetchall()
         for rowid, keep, *cells in rows:
             line = self.parsed.line_of_row(rowid)

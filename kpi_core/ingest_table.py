@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import bisect
 import csv
-import functools
 import hashlib
 import io
-import itertools
-import os
 import re
-import tempfile
-import threading
 import unicodedata
 import weakref
 from dataclasses import dataclass, field
@@ -28,7 +23,7 @@ import pandas as pd
 
 from .i18n import t
 from .ingest_decode import IngestError, render
-from .ingest_values import cell_month, install_macros
+from .ingest_values import cell_month
 from .units import parse_month, parse_number
 
 SHAPES = ("long", "wide_metrics", "wide_months", "records")
@@ -158,12 +153,9 @@ class LineMap:
     def __init__(self, buffer: bytes, start: int, end: int, delimiter: str, first_line: int, accepted: int,
                  rejected: list[int]):
         self.first_line = first_line  # physical line of the header in the original file
-        unterminated = end > start and buffer[end - 1] != 0x0A
-        physical = buffer.count(b"\n", start, end) + int(unterminated)
-        read = accepted + len(set(rejected))
-        blank: list[int] = [] if read == physical - 1 else _blank_lines(buffer, start, end)
+        blank = one_line_blanks(buffer, start, end, accepted + len(set(rejected)))
         self.starts: list[int] | None = None  # logical line -> physical line (body-relative), fallback only
-        if read + len(blank) != physical - 1:
+        if blank is None:
             self.starts, blank = _record_starts(memoryview(buffer)[start:end], delimiter)
         self.excluded = sorted(set(blank) | set(rejected))
         self.blank = blank
@@ -189,6 +181,15 @@ class LineMap:
 
     def line_of_row(self, rowid: int) -> int:
         return self.physical(self.logical_of_row(rowid))
+
+
+def one_line_blanks(buffer: bytes | memoryview, start: int, end: int, records: int) -> list[int] | None:
+    """The empty lines of the body (header included) when `records` records plus those lines make up every
+    physical line, i.e. no record spans two lines; None when they do not add up."""
+    unterminated = end > start and buffer[end - 1] != 0x0A
+    physical = buffer.count(b"\n", start, end) + int(unterminated)
+    blank: list[int] = [] if records == physical - 1 else _blank_lines(buffer, start, end)
+    return blank if records + len(blank) == physical - 1 else None
 
 
 def _blank_lines(buffer: bytes, start: int, end: int) -> list[int]:
@@ -269,9 +270,14 @@ class ParsedFile:
     def line_of_row(self, rowid: int) -> int:
         return self.lines.line_of_row(rowid)
 
+    @property
+    def cells(self) -> str:
+        """The SQL list of the cell columns, c0 .. cN (never `*`: an Arrow-backed `raw` has a real rowid column)."""
+        return cell_list(len(self.columns))
+
     def rows(self, limit: int | None = None) -> list[tuple]:
         """(rowid, cells...) in file order; for the small summary shapes."""
-        sql = "SELECT rowid, * FROM raw ORDER BY rowid"
+        sql = f"SELECT rowid, {self.cells} FROM raw ORDER BY rowid"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self.con.execute(sql).fetchall()
@@ -292,6 +298,10 @@ def _unknown_column(name: str) -> Exception:
     return IngestError("ingest.mapping.unknown_column", column=name)
 
 
+def cell_list(width: int) -> str:
+    return ", ".join(f"c{i}" for i in range(width))
+
+
 def display_columns(header: list[str]) -> list[str]:
     """Header cells made unique and non-empty: '' -> '(3)', a second '金額' -> '金額 (2)'."""
     names: list[str] = []
@@ -308,59 +318,6 @@ def header_signature(columns: list[str]) -> str:
     """A stable hash of the normalised header list: the key of a saved mapping profile."""
     joined = "\x1f".join(normalise_label(c) for c in columns)
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
-
-
-# One in-memory DuckDB database per process for parsing (opening one costs ~0.1 s); each file gets its own
-# cursor and schema, dropped when the ParsedFile is closed or collected.
-_SHARED: duckdb.DuckDBPyConnection | None = None
-_SHARED_LOCK = threading.Lock()
-_SCHEMAS = itertools.count(1)
-
-
-def _parsing_cursor() -> tuple[duckdb.DuckDBPyConnection, str]:
-    global _SHARED
-    with _SHARED_LOCK:
-        if _SHARED is None:
-            _SHARED = duckdb.connect(":memory:", config={"threads": 2})
-            install_macros(_SHARED)
-        schema = f"file_{next(_SCHEMAS)}"
-        cursor = _SHARED.cursor()
-    cursor.execute(f"CREATE SCHEMA {schema}")
-    cursor.execute(f"SET search_path = '{schema},main'")
-    return cursor, schema
-
-
-def _drop(cursor: duckdb.DuckDBPyConnection, schema: str) -> None:
-    try:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        cursor.close()
-    except duckdb.Error:
-        pass
-
-
-def load_table(body: bytes | memoryview, delimiter: str, width: int,
-               ) -> tuple[duckdb.DuckDBPyConnection, list, weakref.finalize | None]:
-    """Read the UTF-8 body (header first) into `raw`; return the cursor, the parser's reject rows and the
-    clean-up to run when done."""
-    con, schema = _parsing_cursor()
-    cleanup = functools.partial(_drop, con, schema)
-    fd, path = tempfile.mkstemp(suffix=".csv", prefix="kpi_ingest_")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-        columns = {f"c{i}": "VARCHAR" for i in range(width)}
-        con.execute(
-            "CREATE TABLE raw AS SELECT * FROM read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, "
-            "columns = ?, auto_detect = false, ignore_errors = true, store_rejects = true, null_padding = false, "
-            "max_line_size = 8388608)", [path, delimiter, columns])
-        rejects = con.execute("SELECT line, min(error_type), min(csv_line) FROM reject_errors "
-                              "GROUP BY line ORDER BY line").fetchall()
-    except BaseException:
-        cleanup()
-        raise
-    finally:
-        os.unlink(path)
-    return con, rejects, cleanup
 
 
 def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int,

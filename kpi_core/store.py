@@ -553,23 +553,30 @@ class Store:
     @staticmethod
     def _supersede_and_insert(cur, plan_id: int, actuals: list[Actual], source: str,
                               import_id: int | None) -> tuple[int, int]:
-        """Write actuals, superseding a different current value of the same metric-month. (written, unchanged)."""
-        written = unchanged = 0
-        for actual in actuals:
-            current = cur.execute("SELECT id, value FROM actuals WHERE plan_id = ? AND metric_key = ? AND month = ? "
-                                  "AND superseded_at IS NULL", [plan_id, actual.metric_key, actual.month]).fetchone()
-            if current and current[1] == actual.value:
-                unchanged += 1
-                continue
-            new_id = cur.execute("INSERT INTO actuals (plan_id, metric_key, month, value, source, import_id) "
-                                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                                 [plan_id, actual.metric_key, actual.month, float(actual.value), source,
-                                  import_id]).fetchone()[0]
-            if current:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = ? WHERE id = ?",
-                            [new_id, current[0]])
-            written += 1
-        return written, unchanged
+        """Write actuals, superseding a different current value of the same metric-month. (written, unchanged).
+        Three statements however many values: a per-value round trip made a year of an import cost 0.1 s."""
+        if not actuals:
+            return 0, 0
+        incoming = [[a.metric_key for a in actuals], [a.month for a in actuals], [float(a.value) for a in actuals]]
+        compared = cur.execute(
+            "SELECT i.metric_key, i.month, i.value, c.id, c.value FROM (SELECT unnest(?::VARCHAR[]) AS metric_key, "
+            "unnest(?::DATE[]) AS month, unnest(?::DOUBLE[]) AS value) i LEFT JOIN actuals c ON c.plan_id = ? "
+            "AND c.metric_key = i.metric_key AND c.month = i.month AND c.superseded_at IS NULL",
+            [*incoming, plan_id]).fetchall()
+        changed = [row for row in compared if row[3] is None or row[4] != row[2]]
+        if changed:
+            inserted = cur.execute(
+                "INSERT INTO actuals (plan_id, metric_key, month, value, source, import_id) SELECT ?, "
+                "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::DOUBLE[]), ?, ? RETURNING id, metric_key, month",
+                [plan_id, [r[0] for r in changed], [r[1] for r in changed], [r[2] for r in changed], source,
+                 import_id]).fetchall()
+            new_ids = {(key, month): new_id for new_id, key, month in inserted}
+            replaced = [(new_ids[(key, month)], old_id) for key, month, _, old_id, _ in changed if old_id is not None]
+            if replaced:
+                cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = r.new_id "
+                            "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
+                            "WHERE actuals.id = r.old_id", [[n for n, _ in replaced], [o for _, o in replaced]])
+        return len(changed), len(compared) - len(changed)
 
     def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual",
                      clears: list[tuple[str, date]] = ()) -> int:
