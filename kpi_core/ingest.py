@@ -166,7 +166,8 @@ def _parsed(con, rejects, decoded, layout, name: str, data: bytes, digest, clean
             raise IngestError("ingest.no_readable_rows", count=len(rejections), line=rejections[0].line)
         raise IngestError("ingest.header_only", line=layout.header_line)
     columns = display_columns(layout.columns)
-    sample_rows = con.execute(f"SELECT rowid, {cell_list(width)} FROM raw ORDER BY rowid LIMIT {SAMPLE_ROWS}").fetchall()
+    sample_rows = con.execute(  # rowids run 0..n-1 in file order: a range, not a sort of the table
+        f"SELECT rowid, {cell_list(width)} FROM raw WHERE rowid < {SAMPLE_ROWS} ORDER BY rowid").fetchall()
     profiles = profile_columns(columns, sample_rows)
     sample = pd.DataFrame([list(r[1:]) for r in sample_rows[:SAMPLE_FRAME_ROWS]], columns=columns, dtype=object)
     return ParsedFile(

@@ -76,25 +76,39 @@ class _Plan:
     def norm_sql(self) -> tuple[str, list[Any]]:
         """SELECT building the `norm` table: normalised dates (d), numbers (v) and distinct keys (k), filter flags
         (g global, f per metric), and `s`, true for rows that are blank, look like totals or footers, or have a
-        problem in a cell a metric uses. Only what the metrics need is computed."""
+        problem in a cell a metric uses. Only what the metrics need is computed: a number or key only on the
+        rows that pass the filters of a metric using it (won deals' amounts, not every deal's)."""
         p = self.parsed
         parts = ["rowid AS rid"]
-        parts += [f"kpi_month({p.column_id(name)}) AS d{i}" for i, name in enumerate(self.dates)]
-        parts += [f"kpi_number({p.column_id(name)}) AS v{i}" for i, name in enumerate(self.values)]
-        parts += [f"lower(trim({p.column_id(name)})) AS k{i}" for i, name in enumerate(self.keys)]
         params: list[Any] = list(self.global_params)
         parts.append(f"({self.global_sql}) AS g")
         for i, metric in enumerate(self.metrics):
             parts.append(f"({metric.filter_sql}) AS f{i}")
             params += metric.params
+        # Each cell's cheap first try is computed once, as a column, before the rest of the rules (see MACROS).
+        fast = [f"kpi_date_fast({p.column_id(name)}) AS df{i}" for i, name in enumerate(self.dates)]
+        fast += [f"CASE WHEN {self._needed('v', i)} THEN kpi_num_fast({p.column_id(name)}) END AS vf{i}"
+                 for i, name in enumerate(self.values)]
+        normal = [f"kpi_month_rest({p.column_id(name)}, df{i}) AS d{i}" for i, name in enumerate(self.dates)]
+        normal += [f"CASE WHEN {self._needed('v', i)} THEN kpi_number_rest({p.column_id(name)}, vf{i}) END AS v{i}"
+                   for i, name in enumerate(self.values)]
+        normal += [f"CASE WHEN {self._needed('k', i)} THEN lower(trim({p.column_id(name)})) END AS k{i}"
+                   for i, name in enumerate(self.keys)]
         # The first non-empty cell is only needed (and only computed) where a date is missing.
         no_date = " OR ".join(f"d{i} IS NULL" for i in range(len(self.dates)))
         first = ", ".join(f"nullif(trim(c{i}), '')" for i in range(len(p.columns)))
-        columns = ", ".join(f"c{i}" for i in range(len(p.columns)))
-        inner = f"SELECT {columns}, {', '.join(parts)} FROM raw"
-        middle = f"SELECT *, CASE WHEN {no_date} THEN coalesce({first}) END AS first_cell FROM ({inner})"
-        keep = ", ".join(part.rsplit(" AS ", 1)[1] for part in parts) + ", first_cell"
-        return f"SELECT {keep}, ({self._suspicious(no_date)}) AS s FROM ({middle})", params
+        first_cell = f"CASE WHEN {no_date} THEN coalesce({first}) END AS first_cell"
+        level1 = f"SELECT {p.cells}, {', '.join(parts + fast)} FROM raw"
+        level2 = f"SELECT *, {', '.join(normal)} FROM ({level1})"
+        level3 = f"SELECT *, {first_cell} FROM ({level2})"
+        keep = ", ".join(part.rsplit(" AS ", 1)[1] for part in parts + normal + [first_cell])
+        return f"SELECT {keep}, ({self._suspicious(no_date)}) AS s FROM ({level3})", params
+
+    def _needed(self, kind: str, index: int) -> str:
+        """Rows on which value (v) or key (k) column `index` feeds some metric."""
+        users = [i for i, m in enumerate(self.metrics) if m.value == index and
+                 (m.source == "count_distinct") == (kind == "k")]
+        return f"g AND ({' OR '.join(f'f{i}' for i in users)})"
 
     def _suspicious(self, no_date: str) -> str:
         words = "|".join(sorted(TOTAL_WORDS))
@@ -109,7 +123,7 @@ class _Plan:
             if metric.source in ("sum", "mean"):
                 column = self.parsed.column_id(self.values[metric.value])
                 problem += f" OR CASE WHEN v{metric.value} IS NULL THEN NOT kpi_blank({column}) ELSE false END"
-            conditions.append(f"(g AND f{i} AND ({problem}))")
+            conditions.append(f"CASE WHEN g AND f{i} THEN {problem} ELSE false END")
         return " OR ".join(f"({c})" for c in conditions)
 
 

@@ -48,9 +48,12 @@ MACROS = [
      "* (CASE WHEN ends_with(kpi_num_body(s), '%') THEN 0.01 ELSE 1 END) "
      "* try_cast(regexp_replace(kpi_num_body(s), '[億万千%]+$', '') AS DOUBLE)"),
     "CREATE OR REPLACE MACRO kpi_finite(v) AS CASE WHEN isfinite(v) THEN v END",
-    ("CREATE OR REPLACE MACRO kpi_number(x) AS kpi_finite(CASE "
-     "WHEN try_cast(replace(x, ',', '') AS DOUBLE) IS NOT NULL THEN try_cast(replace(x, ',', '') AS DOUBLE) "
-     "WHEN kpi_blank(x) THEN NULL ELSE kpi_num_slow(kpi_text(x)) END)"),
+    # Macros expand as text, so a value used twice is computed twice: the cheap first try (`fast`) is a separate
+    # macro, which a query over many rows computes once into a column of its own and hands to the `_rest` one.
+    "CREATE OR REPLACE MACRO kpi_num_fast(x) AS try_cast(replace(x, ',', '') AS DOUBLE)",
+    ("CREATE OR REPLACE MACRO kpi_number_rest(x, fast) AS CASE WHEN fast IS NOT NULL THEN kpi_finite(fast) "
+     "WHEN kpi_blank(x) THEN NULL ELSE kpi_finite(kpi_num_slow(kpi_text(x))) END"),
+    "CREATE OR REPLACE MACRO kpi_number(x) AS kpi_number_rest(x, kpi_num_fast(x))",
     # months: a date cast, then strptime formats, then the general pattern (checking that the date exists),
     # compact 20250415 / 202504, and Excel serial day numbers
     ("CREATE OR REPLACE MACRO kpi_month_re(s) AS regexp_extract(s, "
@@ -65,9 +68,10 @@ MACROS = [
      "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) END"),
     (f"CREATE OR REPLACE MACRO kpi_month_more(s) AS CASE WHEN try_strptime(s, {DATE_FORMATS!r}) IS NOT NULL "
      f"THEN CAST(try_strptime(s, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(s) END"),
-    ("CREATE OR REPLACE MACRO kpi_month(x) AS CAST(date_trunc('month', CASE "
-     "WHEN try_cast(x AS DATE) IS NOT NULL THEN try_cast(x AS DATE) "
-     "WHEN kpi_blank(x) THEN NULL ELSE kpi_month_more(kpi_text(x)) END) AS DATE)"),
+    "CREATE OR REPLACE MACRO kpi_date_fast(x) AS try_cast(x AS DATE)",
+    ("CREATE OR REPLACE MACRO kpi_month_rest(x, fast) AS CAST(date_trunc('month', CASE "
+     "WHEN fast IS NOT NULL THEN fast WHEN kpi_blank(x) THEN NULL ELSE kpi_month_more(kpi_text(x)) END) AS DATE)"),
+    "CREATE OR REPLACE MACRO kpi_month(x) AS kpi_month_rest(x, kpi_date_fast(x))",
     # text compared ignoring case, surrounding spaces and full-width digits (plain ASCII skips the translate)
     "CREATE OR REPLACE MACRO kpi_key(x) AS lower(CASE WHEN strlen(x) = length(x) THEN trim(x) ELSE kpi_text(x) END)",
 ]
