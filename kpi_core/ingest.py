@@ -120,17 +120,17 @@ def read_export(source: Source, file_name: str | None = None, max_bytes: int = D
     name = _file_name(source, file_name)
     decoded = decode(data, encoding)
     layout = detect_layout(decoded.view, delimiter, header_line)
-    con, rejects, cleanup = _load(decoded, layout)
-    if not decoded.verified and any(r[1] == "INVALID ENCODING" for r in rejects):
+    loaded = _load(decoded, layout)
+    if not decoded.verified and any(r[1] == "INVALID ENCODING" for r in loaded.rejects):
         # Only the head was UTF-8: decode the whole file in Python (CP932, or a precise error) and parse again.
-        cleanup()
+        loaded.cleanup()
         decoded = decode(data, encoding, full=True)
         layout = detect_layout(decoded.view, delimiter, header_line)
-        con, rejects, cleanup = _load(decoded, layout)
+        loaded = _load(decoded, layout)
     try:
-        return _parsed(con, rejects, decoded, layout, name, data, digest, cleanup)
+        return _parsed(loaded, decoded, layout, name, data, digest)
     except BaseException:
-        cleanup()
+        loaded.cleanup()
         raise
 
 
@@ -153,11 +153,11 @@ def _sha256_in_background(data: bytes):
     return digest
 
 
-def _parsed(con, rejects, decoded, layout, name: str, data: bytes, digest, cleanup) -> ParsedFile:
-    width = len(layout.columns)
+def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: bytes, digest) -> ParsedFile:
+    con, rejects, width = loaded.con, loaded.rejects, len(layout.columns)
     accepted = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     lines = LineMap(decoded.buffer, decoded.start + layout.header_offset, decoded.end, layout.delimiter,
-                    layout.header_line, accepted, [int(r[0]) for r in rejects])
+                    layout.header_line, accepted, [int(r[0]) for r in rejects], loaded.blank)
     skipped, rejections = classify_rejects(rejects, lines, layout.delimiter, width)
     skipped = [Skipped(n, "title", text) for n, text in layout.title_lines] + skipped
     filled = " OR ".join(f"nullif(trim(c{i}), '') IS NOT NULL" for i in range(width))
@@ -175,7 +175,7 @@ def _parsed(con, rejects, decoded, layout, name: str, data: bytes, digest, clean
         delimiter=layout.delimiter, header_line=layout.header_line, columns=columns,
         header_signature=header_signature(columns), row_count=accepted, shape=guess_shape(profiles, len(sample_rows)),
         sample=sample, profiles=profiles, skipped=skipped, rejections=rejections, con=con, lines=lines,
-        cleanup=cleanup)
+        cleanup=loaded.cleanup)
 
 
 def describe(parsed: ParsedFile, lang: str) -> str:

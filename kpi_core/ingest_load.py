@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -29,7 +30,12 @@ import pyarrow.csv as pa_csv
 from .ingest_table import one_line_blanks
 from .ingest_values import install_macros
 
-Loaded = tuple[duckdb.DuckDBPyConnection, list[tuple[int, str, str]], Callable[[], None]]
+
+class Loaded(NamedTuple):
+    con: duckdb.DuckDBPyConnection
+    rejects: list[tuple[int, str, str]]  # (body line, error type, text) of rows that could not be split
+    cleanup: Callable[[], None]
+    blank: list[int] | None = None  # empty body lines, when every record is known to be one line
 
 # Rows Arrow cannot split are found again by searching the text, once per distinct row: a few footers are cheap,
 # thousands of broken rows are DuckDB's job.
@@ -87,7 +93,7 @@ def load_table(body: bytes | memoryview, delimiter: str, width: int) -> Loaded:
         raise
     finally:
         os.unlink(path)
-    return con, rejects, cleanup
+    return Loaded(con, rejects, cleanup)
 
 
 def load_arrow(buffer: bytes, start: int, end: int, delimiter: str, width: int) -> Loaded | None:
@@ -100,7 +106,8 @@ def load_arrow(buffer: bytes, start: int, end: int, delimiter: str, width: int) 
     if table is None:
         return None
     rejects = _locate(buffer, start, end, invalid, delimiter, width)
-    if rejects is None or one_line_blanks(buffer, start, end, table.num_rows + len(rejects)) is None:
+    blank = None if rejects is None else one_line_blanks(buffer, start, end, table.num_rows + len(rejects))
+    if blank is None:
         return None
     con, schema = _parsing_cursor()
     try:
@@ -108,7 +115,7 @@ def load_arrow(buffer: bytes, start: int, end: int, delimiter: str, width: int) 
     except BaseException:
         _drop(con, schema)
         raise
-    return con, rejects, functools.partial(_drop, con, schema)
+    return Loaded(con, rejects, functools.partial(_drop, con, schema), blank)
 
 
 def _read_arrow(body: bytes | memoryview, delimiter: str, width: int) -> tuple[pa.Table | None, list]:

@@ -14,6 +14,7 @@ import io
 import re
 import unicodedata
 import weakref
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -151,9 +152,11 @@ class LineMap:
     """
 
     def __init__(self, buffer: bytes, start: int, end: int, delimiter: str, first_line: int, accepted: int,
-                 rejected: list[int]):
+                 rejected: list[int], blank: list[int] | None = None):
+        """`blank`: the empty lines when the reader already knows that every record is one line."""
         self.first_line = first_line  # physical line of the header in the original file
-        blank = one_line_blanks(buffer, start, end, accepted + len(set(rejected)))
+        if blank is None:
+            blank = one_line_blanks(buffer, start, end, accepted + len(set(rejected)))
         self.starts: list[int] | None = None  # logical line -> physical line (body-relative), fallback only
         if blank is None:
             self.starts, blank = _record_starts(memoryview(buffer)[start:end], delimiter)
@@ -355,25 +358,20 @@ def _parses(parser, text: str) -> Any:
 
 
 def profile_columns(columns: list[str], sample_rows: list[tuple]) -> list[ColumnProfile]:
+    """Counts over the sample; each distinct cell is parsed once (a column of phases or dates repeats a lot)."""
     profiles = []
     sample_rows = [row for row in sample_rows if not _summary_row(row[1:])]
     for index, name in enumerate(columns):
-        profile = ColumnProfile(name, header_is_month=_parses(parse_month, name) is not None)
-        seen = set()
-        for row in sample_rows:
-            cell = (row[index + 1] or "").strip()
-            if not cell:
-                continue
-            profile.filled += 1
-            seen.add(cell)
-            month = _parses(parse_month, cell)
-            if month is not None:
-                profile.months += 1
-                profile.days += int(_has_day(cell))
+        cells = Counter(cell for row in sample_rows if (cell := (row[index + 1] or "").strip()))
+        profile = ColumnProfile(name, filled=sum(cells.values()), distinct=len(cells),
+                                header_is_month=_parses(parse_month, name) is not None)
+        for cell, count in cells.items():
+            if _parses(parse_month, cell) is not None:
+                profile.months += count
+                profile.days += count * int(_has_day(cell))
             elif _parses(parse_number, cell) is not None:
-                profile.numbers += 1
-                profile.percents += int(cell.endswith(("%", "％")))
-        profile.distinct = len(seen)
+                profile.numbers += count
+                profile.percents += count * int(cell.endswith(("%", "％")))
         profiles.append(profile)
     return profiles
 

@@ -15,7 +15,7 @@ WIDTH = 3
 
 
 def _read(loader_result, width: int = WIDTH) -> tuple[list[tuple], list[tuple[int, str]]]:
-    con, rejects, cleanup = loader_result
+    con, rejects, cleanup, _ = loader_result
     try:
         cells = ", ".join(f"c{i}" for i in range(width))
         rows = con.execute(f"SELECT rowid, {cells} FROM raw ORDER BY rowid").fetchall()
