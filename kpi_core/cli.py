@@ -234,6 +234,7 @@ def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
         o.say("cli.dry_run")
         return EXIT_OK
     done: list[int] = []
+    results = []
     try:
         for parsed, mapping, preview in prepared:
             if preview.already_imported is None and not preview.actuals:
@@ -241,16 +242,20 @@ def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
             result = ingest.commit_import(store, plan, parsed, mapping, preview)
             if not result.already_imported:
                 done.append(result.import_id)
-            o.text(f"{parsed.file_name}: {result.message(o.lang)}")
             if args.save_profile:
                 ingest.save_mapping_profile(store, parsed, mapping, args.save_profile, plan)
-                o.say("cli.profile_saved", name=args.save_profile)
+            results.append((parsed.file_name, result))
     except BaseException:
         for import_id in reversed(done):
             store.revert_import(import_id)
         if done:
             o.say("cli.rolled_back", ids=", ".join(f"#{i}" for i in done))
         raise
+    # Said only once everything is written: output that cannot be printed (a closed pipe) undoes nothing.
+    for file_name, result in results:
+        o.text(f"{file_name}: {result.message(o.lang)}")
+        if args.save_profile:
+            o.say("cli.profile_saved", name=args.save_profile)
     return EXIT_OK
 
 
@@ -309,6 +314,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return EXIT_ERROR
     try:
         return COMMANDS[args.command](store, args, o)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly; what was written stays written.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except ingest.IngestError as exc:
         o.error(exc.message(o.lang))
     except CliError as exc:

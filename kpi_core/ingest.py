@@ -158,7 +158,8 @@ def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: b
     accepted = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     lines = LineMap(decoded.buffer, decoded.start + layout.header_offset, decoded.end, layout.delimiter,
                     layout.header_line, accepted, [int(r[0]) for r in rejects], loaded.blank)
-    skipped, rejections = classify_rejects(rejects, lines, layout.delimiter, width)
+    last_data_line = lines.line_of_row(accepted - 1) if accepted else layout.header_line
+    skipped, rejections = classify_rejects(rejects, lines, layout.delimiter, width, last_data_line)
     skipped = [Skipped(n, "title", text) for n, text in layout.title_lines] + skipped
     filled = " OR ".join(f"nullif(trim(c{i}), '') IS NOT NULL" for i in range(width))
     if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM raw WHERE {filled} LIMIT 1)").fetchone()[0] == 0:

@@ -51,8 +51,9 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16-be"),
 )
-# C0 controls other than tab, LF, FF and CR never appear in a text export (Ctrl-Z at the very end is stripped).
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# C0 controls other than tab, LF, VT, FF and CR never appear in a text export (Ctrl-Z at the very end is stripped).
+# VT is FileMaker's line break inside a field and comes with text pasted from e-mail.
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 # Bytes that CP932 decodes without error but that no Japanese text contains: a sign of some other encoding.
 _CP932_IMPLAUSIBLE = re.compile("[\x80\uf8f0-\uf8f3]")
 
@@ -147,7 +148,7 @@ class Decoded:
 
 
 UTF8_HEAD = 1 << 20  # bytes checked in Python when DuckDB will check the rest
-_CONTROL_BYTES = bytes([*range(9), 11, *range(14, 32), 127])
+_CONTROL_BYTES = bytes([*range(9), *range(14, 32), 127])
 
 
 def _line_of(data: bytes | memoryview, position: int) -> int:
@@ -205,8 +206,11 @@ _CODEC_ALIASES = {"utf8": "utf-8", "utf-8": "utf-8", "utf-8-sig": "utf-8", "cp93
 
 
 def _utf8(data: bytes, offset: int, label: str, full: bool) -> Decoded:
-    """UTF-8 as it is: checked whole, or only its head (DuckDB checks the rest)."""
+    """UTF-8 as it is: checked whole, or only its head and its last line (the reader checks the rest; a file cut
+    short mid-character is said as such)."""
     _validate_utf8(data, offset, None if full else offset + UTF8_HEAD)
+    if not full and len(data) - offset > UTF8_HEAD:
+        _validate_utf8(data, max(offset + UTF8_HEAD, data.rfind(b"\n", 0, len(data) - 1) + 1))
     return Decoded(data, offset, len(data), label, verified=full or len(data) - offset <= UTF8_HEAD)
 
 
@@ -244,6 +248,7 @@ def decode(data: bytes, encoding: str | None = None, full: bool = False) -> Deco
     decoded = _forced(data, encoding, full) if encoding else _detect(data, full)
     _strip_eof_marker(decoded)
     _check_control_bytes(decoded)
+    _check_markup(decoded)
     if not re.search(rb"\S", decoded.view):
         raise IngestError("ingest.empty")
     if decoded.buffer.find(b"\n", decoded.start, decoded.end) < 0 and \
@@ -259,6 +264,17 @@ def _check_control_bytes(decoded: Decoded) -> None:
     if len(head.translate(None, _CONTROL_BYTES)) != len(head):
         position = _CONTROL.search(head).start()
         raise IngestError("ingest.binary_content", line=_line_of(head, position), byte=f"0x{head[position]:02X}")
+
+
+_MARKUP = re.compile(rb"\s*<(!doctype\s+html|html|table|\?xml|workbook|head|body)\b", re.IGNORECASE)
+
+
+def _check_markup(decoded: Decoded) -> None:
+    """A web page or an XML spreadsheet saved with a .csv / .xls name: report tools' "Excel" exports often are."""
+    match = _MARKUP.match(bytes(decoded.buffer[decoded.start:decoded.start + 1024]))
+    if match:
+        kind = "XML" if match.group(1).lower() in (b"?xml", b"workbook") else "HTML"
+        raise IngestError("ingest.markup", kind=kind)
 
 
 def _detect(data: bytes, full: bool) -> Decoded:
@@ -278,11 +294,13 @@ def _validate_utf8(data: bytes, offset: int, stop: int | None = None) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     view = memoryview(data)
     end = len(data) if stop is None else min(stop, len(data))
+    whole = end == len(data)  # a character cut at the very end of the file is an error, not a cut
     for start in range(offset, end, DECODE_CHUNK):
         try:
-            decoder.decode(view[start:min(start + DECODE_CHUNK, end)], final=stop is None and
-                           start + DECODE_CHUNK >= end)
+            decoder.decode(view[start:min(start + DECODE_CHUNK, end)], final=whole and start + DECODE_CHUNK >= end)
         except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data":  # only raised at the end of the file
+                raise IngestError("ingest.truncated", line=_line_of(data, start + exc.start)) from None
             raise _undecodable(data, exc, start) from None
 
 
@@ -290,6 +308,8 @@ def _utf8_or_cp932(data: bytes, full: bool) -> Decoded:
     try:
         return _utf8(data, 0, "utf-8", full)
     except IngestError as utf8_error:
+        if utf8_error.key == "ingest.truncated":  # UTF-8 to its last, cut character: not CP932
+            raise
         try:
             return _whole(_transcode(data, "cp932"), "cp932")
         except IngestError as cp932_error:

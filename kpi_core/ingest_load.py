@@ -16,6 +16,7 @@ import csv
 import functools
 import itertools
 import os
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -118,6 +119,19 @@ def load_arrow(buffer: bytes, start: int, end: int, delimiter: str, width: int) 
     return Loaded(con, rejects, functools.partial(_drop, con, schema), blank)
 
 
+def _quiet_arrow_handlers(previous=sys.unraisablehook):
+    """Arrow decodes a broken row's text before calling our handler and reports a failure there (bytes that are
+    not UTF-8) as an unraisable exception on stderr. Nothing is lost: the read then fails or its lines do not add
+    up, and DuckDB's reader takes over. So those reports are dropped; every other one goes on as before."""
+    def hook(unraisable) -> None:
+        if not getattr(unraisable.object, "quiet_when_unraisable", False):
+            previous(unraisable)
+    sys.unraisablehook = hook
+
+
+_quiet_arrow_handlers()
+
+
 def _read_arrow(body: bytes | memoryview, delimiter: str, width: int) -> tuple[pa.Table | None, list]:
     """All cells as text (empty cells NULL, quoted or not, as DuckDB reads them); the rows of another width aside."""
     invalid: list[tuple[int, str]] = []
@@ -125,6 +139,7 @@ def _read_arrow(body: bytes | memoryview, delimiter: str, width: int) -> tuple[p
     def on_invalid(row) -> str:
         invalid.append((row.actual_columns, row.text))
         return "error" if len(invalid) > MAX_ARROW_INVALID else "skip"
+    on_invalid.quiet_when_unraisable = True
 
     names = _cells(width)
     try:

@@ -15,6 +15,7 @@ from .ingest_decode import IngestError
 from .ingest_mapping import RECORD_SOURCES, Mapping
 from .ingest_summary import filters_sql
 from .ingest_table import (
+    FOOTER_REGEX,
     TOTAL_WORDS,
     Collected,
     Message,
@@ -27,8 +28,7 @@ from .ingest_table import (
 from .ingest_values import is_blank, month_problem
 
 # RE2 versions of the skip rules, used only to pick candidate rows; Python has the last word.
-_FOOTER_RE2 = (r"(?i)^(出力件数|件数|総件数|レコード数|データ件数|出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|"
-               r"集計期間|total\s*records?|records?|rows|row\s*count|exported|printed|generated)\s*[:：=]|^[※＊*]\s*\S")
+_FOOTER_RE2 = "(?i)" + FOOTER_REGEX
 _LABEL_RE2 = r"[\s\[\]【】()<>「」『』:：]"
 
 
@@ -92,7 +92,7 @@ class _Plan:
         normal = [f"kpi_month_rest({p.column_id(name)}, df{i}) AS d{i}" for i, name in enumerate(self.dates)]
         normal += [f"CASE WHEN {self._needed('v', i)} THEN kpi_number_rest({p.column_id(name)}, vf{i}) END AS v{i}"
                    for i, name in enumerate(self.values)]
-        normal += [f"CASE WHEN {self._needed('k', i)} THEN lower(trim({p.column_id(name)})) END AS k{i}"
+        normal += [f"CASE WHEN {self._needed('k', i)} THEN kpi_key({p.column_id(name)}) END AS k{i}"
                    for i, name in enumerate(self.keys)]
         # The first non-empty cell is only needed (and only computed) where a date is missing.
         no_date = " OR ".join(f"d{i} IS NULL" for i in range(len(self.dates)))
@@ -115,7 +115,7 @@ class _Plan:
         label = f"regexp_replace(lower(kpi_text(first_cell)), '{_LABEL_RE2}', '', 'g')"
         # CASE, not AND: DuckDB evaluates both operands of AND on every row, and these patterns (like kpi_blank's
         # below) are needed only on the few rows without a date or without a readable number.
-        skip = (f"CASE WHEN {no_date} THEN first_cell IS NULL OR regexp_full_match({label}, '{words}') "
+        skip = (f"CASE WHEN {no_date} THEN first_cell IS NULL OR regexp_matches({label}, '^({words})') "
                 f"OR regexp_matches(kpi_text(first_cell), '{_FOOTER_RE2}') ELSE false END")
         conditions = [skip]
         for i, metric in enumerate(self.metrics):

@@ -30,14 +30,18 @@ from .units import parse_month, parse_number
 SHAPES = ("long", "wide_metrics", "wide_months", "records")
 SAMPLE_ROWS = 500
 
-# Rows that summarise the table: skipped deliberately, matched on the whole cell (合計金額 is not a total).
+# Rows that summarise the table: skipped deliberately, matched on the whole cell (合計金額 is not a total), or on a
+# total word followed by a colon or a bracket ("総計 (2件)", "小計：山田", "Total (2 records)").
 TOTAL_WORDS = {"合計", "総計", "小計", "累計", "計", "総合計", "total", "totals", "grandtotal", "subtotal", "sum",
                "合計値", "全体", "all"}
-# Report footers: "出力件数: 123", "Total records: 5", "※ ..." notes.
-FOOTER_PATTERN = re.compile(
-    r"^(出力件数|件数|総件数|レコード数|データ件数|出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|集計期間|"
-    r"total\s*records?|records?|rows|row\s*count|exported|printed|generated)\s*[:：=]|^[※＊*]\s*\S",
-    re.IGNORECASE)
+_TOTAL_PREFIX = re.compile(r"^(総合計|合計|総計|小計|累計|計|totals?|subtotal|grand\s*total)\s*[:(\[【]")
+# Report footers: "出力件数: 123", "Total records: 5", "※ ..." notes, a CRM report's copyright and confidentiality
+# lines. One pattern for Python's re and DuckDB's RE2 (record lists pick candidate rows in SQL).
+FOOTER_REGEX = (
+    r"^(出力件数|件数|総件数|レコード数|データ件数|出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|生成者|生成日時?|"
+    r"集計期間|total\s*records?|records?|rows|row\s*count|exported|printed|generated(\s*by)?)\s*[:：=]"
+    r"|^[※＊*]\s*\S|^(copyright\b|©|\(c\)\s*\d|機密情報|社外秘|confidential\b)")
+FOOTER_PATTERN = re.compile(FOOTER_REGEX, re.IGNORECASE)
 
 
 def normalise_label(text: object) -> str:
@@ -48,7 +52,9 @@ def normalise_label(text: object) -> str:
 
 
 def is_total_label(text: object) -> bool:
-    return normalise_label(text) in TOTAL_WORDS
+    if normalise_label(text) in TOTAL_WORDS:
+        return True
+    return bool(_TOTAL_PREFIX.match(unicodedata.normalize("NFKC", str(text or "")).casefold().strip()))
 
 
 def is_footer_text(text: str) -> bool:
@@ -323,18 +329,20 @@ def header_signature(columns: list[str]) -> str:
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
 
 
-def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int,
+def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int, last_data_line: int,
                      ) -> tuple[list[Skipped], list[Rejection]]:
-    """Parser rejects are blank/footer/total lines (skipped) or ragged rows (rejected)."""
+    """Parser rejects are blank/footer/total lines (skipped) or ragged rows (rejected). A line of one cell after
+    the last row of data is a report's trailer (a company name, a note) and is skipped as a footer."""
     skipped, rejections = [], []
     for logical, error_type, csv_line in rejects:
         line = lines.physical(int(logical))
         raw = (csv_line or "").lstrip("\r\n").rstrip("\r\n")
         cells = next(csv.reader([raw], delimiter=delimiter), []) if "\n" not in raw else []
         filled = [c.strip() for c in cells if c.strip()]
-        if not raw.strip(" \t\r" + delimiter):
+        if not raw.strip(' \t\r"' + delimiter):
             skipped.append(Skipped(line, "blank", raw))
-        elif is_footer_text(raw) or (filled and is_footer_text(filled[0])):
+        elif is_footer_text(raw) or (filled and is_footer_text(filled[0])) or (
+                line > last_data_line and len(filled) <= 1 and "\n" not in raw):
             skipped.append(Skipped(line, "footer", raw))
         elif filled and is_total_label(filled[0]):
             skipped.append(Skipped(line, "total", raw))

@@ -23,8 +23,9 @@ _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # 20250415
 BLANK_TEXTS = ("", "-", "—", "ー")
 
 # A CP932 file's yen sign is byte 0x5C, which decodes as a backslash.
-FULL_WIDTH = "０１２３４５６７８９．，－＋（）％￥　−／：\\"
-HALF_WIDTH = "0123456789.,-+()%¥ -/:¥"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+FULL_WIDTH = "０１２３４５６７８９．，－＋（）％￥　−／：\\" + "".join(chr(ord(c) + 0xFEE0) for c in _LETTERS)
+HALF_WIDTH = "0123456789.,-+()%¥ -/:¥" + _LETTERS
 
 # Formats tried first (fast, in C); anything left over goes through the regular expression below.
 DATE_FORMATS = ["%Y/%m/%d", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M",

@@ -210,3 +210,22 @@ def test_python_dash_m_entry_point(db, tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
                           env={"LANG": "ja_JP.UTF-8"})
     assert done.returncode == 1 and "取込 #7 はありません" in done.stderr
+
+
+class _ClosedPipe(io.StringIO):
+    """A reader that goes away just as the result line is printed, after the values are written."""
+
+    def write(self, text: str) -> int:
+        if text.startswith("monthly.csv:"):
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_closed_output_pipe_does_not_undo_a_written_import(db, tmp_path, monkeypatch):
+    path = write(tmp_path, "monthly.csv", MONTHLY)
+    mapping = write(tmp_path, "m.json", json.dumps(MAPPING))
+    monkeypatch.setattr("os.dup2", lambda *args: None)  # the test's stdout is not a real pipe
+    code = main(["--db", str(db), "import", "--plan", "営業 2026", "--mapping", mapping, path], _ClosedPipe(),
+                io.StringIO())
+    assert code != 0
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0, date(2026, 8, 1): 40.0}
