@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from .ingest_decode import IngestError
-from .units import parse_month, parse_number
+from .units import ERA_FIRST_YEAR, parse_month, parse_number
 
 EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")  # 1954..2173: five digits, optionally a time fraction
@@ -31,6 +31,10 @@ HALF_WIDTH = "0123456789.,-+()%¥ -/:¥" + _LETTERS
 DATE_FORMATS = ["%Y/%m/%d", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M",
                 "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m", "%Y-%m", "%Y年%m月%d日", "%Y年%m月", "%Y.%m.%d",
                 "%b %Y", "%B %Y", "%b-%Y"]
+
+_ERA_SQL = "(令和|平成|昭和|[RHSrhs])\\s*(\\d{1,2}|元)"
+_ERA_BASE_SQL = ("CASE upper(regexp_extract(s, '^" + _ERA_SQL + "', 1)) " + " ".join(
+    f"WHEN '{era}' THEN {year}" for era, year in ERA_FIRST_YEAR.items()) + " END")
 
 # One definition of the SQL rules, installed as macros on the parsing connection. Each tries a cheap cast first
 # and reaches the slow normalisation (translate, regular expressions) only for the cells that need it: CASE
@@ -67,8 +71,12 @@ MACROS = [
      "CAST(s[5:6] AS INTEGER), coalesce(CAST(nullif(s[7:8], '') AS INTEGER), 1))) "
      "WHEN regexp_full_match(s, '\\d{5}(\\.\\d+)?') AND try_cast(s AS DOUBLE) BETWEEN 20000 AND 80000 "
      "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) END"),
+    # Japanese era years (units.ERA_FIRST_YEAR): R7.4.1 / 令和7年4月 -> 2025.4.1 / 2025年4月
+    (f"CREATE OR REPLACE MACRO kpi_era(s) AS CASE WHEN regexp_matches(s, '^{_ERA_SQL}\\s*[/\\-.年]') THEN "
+     f"CAST({_ERA_BASE_SQL} + CAST(replace(regexp_extract(s, '^{_ERA_SQL}', 2), '元', '1') AS INTEGER) - 1 AS VARCHAR)"
+     f" || regexp_replace(s, '^{_ERA_SQL}\\s*', '') ELSE s END"),
     (f"CREATE OR REPLACE MACRO kpi_month_more(s) AS CASE WHEN try_strptime(s, {DATE_FORMATS!r}) IS NOT NULL "
-     f"THEN CAST(try_strptime(s, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(s) END"),
+     f"THEN CAST(try_strptime(s, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(kpi_era(s)) END"),
     "CREATE OR REPLACE MACRO kpi_date_fast(x) AS try_cast(x AS DATE)",
     ("CREATE OR REPLACE MACRO kpi_month_rest(x, fast) AS CAST(date_trunc('month', CASE "
      "WHEN fast IS NOT NULL THEN fast WHEN kpi_blank(x) THEN NULL ELSE kpi_month_more(kpi_text(x)) END) AS DATE)"),

@@ -82,8 +82,19 @@ _MONTH_NAMES = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
 
 
+# Japanese era years, as government and HR systems export them: 令和7年4月1日, R7.4.1, H31/4/30.
+_ERA = re.compile(r"^(令和|平成|昭和|[RHS])\s*(\d{1,2}|元)\s*(?=[/\-.年])", re.IGNORECASE)
+ERA_FIRST_YEAR = {"令和": 2019, "R": 2019, "平成": 1989, "H": 1989, "昭和": 1926, "S": 1926}
+
+
+def _gregorian(text: str) -> str:
+    """'R7.4.1' -> '2025.4.1'; anything else unchanged."""
+    return _ERA.sub(lambda m: str(ERA_FIRST_YEAR[m[1].upper()] + (1 if m[2] == "元" else int(m[2])) - 1), text)
+
+
 def parse_month(text: object) -> date | None:
-    """The first day of the month named by '2025/04', '2025-04', '2025/4/1', '2025年4月', 'Apr 2025', a datetime.
+    """The first day of the month named by '2025/04', '2025-04', '2025/4/1', '2025年4月', 'Apr 2025', 'R7.4.1',
+    '令和7年4月', a datetime.
 
     Returns None for blank; raises ValueError for anything else, including dates that do not exist (2025/02/30).
     """
@@ -93,7 +104,7 @@ def parse_month(text: object) -> date | None:
         return date(text.year, text.month, 1)
     if isinstance(text, date):
         return date(text.year, text.month, 1)
-    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    raw = _gregorian(unicodedata.normalize("NFKC", str(text)).strip())
     if not raw:
         return None
     for pattern in _MONTH_PATTERNS:

@@ -107,3 +107,23 @@ def test_distinct_counts_ignore_width_and_case_as_filters_do(store):
                "metrics": {"applicants": {"source": "count_distinct", "column": "応募者ID"}}}
     preview = preview_import(store, store.get_plan(plan.id), parsed, mapping, "en")
     assert preview.values["value"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize(("text", "month"), [
+    ("R7.4.1", date(2025, 4, 1)), ("令和7年5月2日", date(2025, 5, 1)), ("H31/4/30", date(2019, 4, 1)),
+    ("令和元年5月", date(2019, 5, 1)), ("Ｒ７．１２．１", date(2025, 12, 1))])
+def test_japanese_era_dates_in_python_and_in_sql_alike(text, month):
+    from kpi_core.ingest_values import cell_month
+    assert cell_month(text) == month
+    parsed = read_export(f"応募日,氏名\n{text},山田\n".encode("cp932"), "hr.csv")
+    assert parsed.con.execute("SELECT kpi_month(c0) FROM raw").fetchone()[0] == month
+
+
+def test_an_era_date_that_does_not_exist_is_rejected_with_its_line(store):
+    plan = store.create_plan(Plan(name="p", fiscal_start=date(2025, 4, 1)))
+    store.save_kpi(KPI(plan_id=plan.id, key="applicants", name="a", aggregation=Aggregation.SUM), None)
+    parsed = read_export("応募日,氏名\nR7.4.1,山田\nR7.2.30,田中\n令和7年4月3日,鈴木\n".encode("cp932"), "hr.csv")
+    mapping = {"shape": "records", "date_column": "応募日", "metrics": {"applicants": {"source": "count"}}}
+    preview = preview_import(store, store.get_plan(plan.id), parsed, mapping, "en")
+    assert [(r.line, r.key) for r in preview.rejections] == [(3, "ingest.reject.no_such_date")]
+    assert preview.values["value"].tolist() == [2.0]
