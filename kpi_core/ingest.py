@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import os
 import threading
 from collections.abc import Iterable
@@ -416,7 +417,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(cell: object) -> str:
-    """A cell safe to open in a spreadsheet: text starting like a formula gets a leading apostrophe."""
+    """A cell safe to open in a spreadsheet: text starting like a formula gets a leading apostrophe. Numbers stay
+    numbers (a loss of -1234 is not a formula)."""
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return "" if math.isnan(cell) else str(cell)
     text = "" if cell is None else str(cell)
     return "'" + text if text.startswith(_FORMULA_START) else text
 

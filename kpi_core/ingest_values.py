@@ -15,12 +15,12 @@ from typing import Any
 import duckdb
 
 from .ingest_decode import IngestError
-from .units import ERA_FIRST_YEAR, parse_month, parse_number
+from .units import DATE_NOISE, ERA_FIRST_YEAR, parse_month, parse_number
 
 EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")  # 1954..2173: five digits, optionally a time fraction
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # 20250415
-BLANK_TEXTS = ("", "-", "—", "ー")
+BLANK_TEXTS = ("", "-", "—", "ー", "―", "‐", "–")
 
 # A CP932 file's yen sign is byte 0x5C, which decodes as a backslash.
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -30,7 +30,7 @@ HALF_WIDTH = "0123456789.,-+()%¥ -/:¥" + _LETTERS
 # Formats tried first (fast, in C); anything left over goes through the regular expression below.
 DATE_FORMATS = ["%Y/%m/%d", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M",
                 "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m", "%Y-%m", "%Y年%m月%d日", "%Y年%m月", "%Y.%m.%d",
-                "%b %Y", "%B %Y", "%b-%Y"]
+                "%b %Y", "%B %Y", "%b-%Y", "%b %d, %Y", "%B %d, %Y"]
 
 _ERA_SQL = "(令和|平成|昭和|[RHSrhs])\\s*(\\d{1,2}|元)"
 _ERA_BASE_SQL = ("CASE upper(regexp_extract(s, '^" + _ERA_SQL + "', 1)) " + " ".join(
@@ -42,7 +42,7 @@ _ERA_BASE_SQL = ("CASE upper(regexp_extract(s, '^" + _ERA_SQL + "', 1)) " + " ".
 MACROS = [
     f"CREATE OR REPLACE MACRO kpi_text(x) AS translate(trim(x), '{FULL_WIDTH}', '{HALF_WIDTH}')",
     # a regular expression, not IN (...): the planner turns IN lists into joins run on every row, outside CASE
-    "CREATE OR REPLACE MACRO kpi_blank(x) AS x IS NULL OR regexp_full_match(x, '[\\s　]*(-|—|ー|－)?[\\s　]*')",
+    "CREATE OR REPLACE MACRO kpi_blank(x) AS x IS NULL OR regexp_full_match(x, '[\\s　]*(-|—|ー|－|―|‐|–)?[\\s　]*')",
     # slow path: sign marks, currency, separators, multipliers and percent
     ("CREATE OR REPLACE MACRO kpi_num_body(s) AS regexp_replace(regexp_replace(s, '^[△▲-]|^\\(|\\)$', '', 'g'), "
      "'[,\\s¥$円]|JPY|jpy', '', 'g')"),
@@ -78,8 +78,9 @@ MACROS = [
     (f"CREATE OR REPLACE MACRO kpi_month_more(s) AS CASE WHEN try_strptime(s, {DATE_FORMATS!r}) IS NOT NULL "
      f"THEN CAST(try_strptime(s, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(kpi_era(s)) END"),
     "CREATE OR REPLACE MACRO kpi_date_fast(x) AS try_cast(x AS DATE)",
+    f"CREATE OR REPLACE MACRO kpi_date_text(x) AS trim(regexp_replace(kpi_text(x), '(?i){DATE_NOISE}', '', 'g'))",
     ("CREATE OR REPLACE MACRO kpi_month_rest(x, fast) AS CAST(date_trunc('month', CASE "
-     "WHEN fast IS NOT NULL THEN fast WHEN kpi_blank(x) THEN NULL ELSE kpi_month_more(kpi_text(x)) END) AS DATE)"),
+     "WHEN fast IS NOT NULL THEN fast WHEN kpi_blank(x) THEN NULL ELSE kpi_month_more(kpi_date_text(x)) END) AS DATE)"),
     "CREATE OR REPLACE MACRO kpi_month(x) AS kpi_month_rest(x, kpi_date_fast(x))",
     # text compared ignoring case, surrounding spaces and full-width digits (plain ASCII skips the translate)
     "CREATE OR REPLACE MACRO kpi_key(x) AS lower(CASE WHEN strlen(x) = length(x) THEN trim(x) ELSE kpi_text(x) END)",

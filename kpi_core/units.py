@@ -87,6 +87,11 @@ _ERA = re.compile(r"^(令和|平成|昭和|[RHS])\s*(\d{1,2}|元)\s*(?=[/\-.年]
 ERA_FIRST_YEAR = {"令和": 2019, "R": 2019, "平成": 1989, "H": 1989, "昭和": 1926, "S": 1926}
 
 
+# What Japanese exports add to a date: a weekday "2025/4/1(火)" and "分" (for the month of) "2025年4月分".
+DATE_NOISE = r"\s*\((?:[月火水木金土日](?:曜日?)?|mon|tue|wed|thu|fri|sat|sun)\.?\)|分$"
+_DATE_NOISE = re.compile(DATE_NOISE, re.IGNORECASE)
+
+
 def _gregorian(text: str) -> str:
     """'R7.4.1' -> '2025.4.1'; anything else unchanged."""
     return _ERA.sub(lambda m: str(ERA_FIRST_YEAR[m[1].upper()] + (1 if m[2] == "元" else int(m[2])) - 1), text)
@@ -104,7 +109,7 @@ def parse_month(text: object) -> date | None:
         return date(text.year, text.month, 1)
     if isinstance(text, date):
         return date(text.year, text.month, 1)
-    raw = _gregorian(unicodedata.normalize("NFKC", str(text)).strip())
+    raw = _gregorian(_DATE_NOISE.sub("", unicodedata.normalize("NFKC", str(text)).strip()).strip())
     if not raw:
         return None
     for pattern in _MONTH_PATTERNS:
@@ -117,9 +122,14 @@ def parse_month(text: object) -> date | None:
             except ValueError:
                 raise ValueError(f"no such date: {text!r}") from None
             return date(year, month, 1)
-    words = re.match(r"^([A-Za-z]{3})[a-z]*\.?[\s\-]*(\d{4})$", raw)
-    if words and words.group(1).lower() in _MONTH_NAMES:
-        return date(int(words.group(2)), _MONTH_NAMES[words.group(1).lower()], 1)
+    words = re.match(r"^([A-Za-z]{3})[a-z]*\.?[\s\-]*(?:(\d{1,2}),?\s+)?(\d{4})$", raw)
+    if words and words.group(1).lower() in _MONTH_NAMES:  # Apr 2025, April 2025, Apr 1, 2025
+        year, month = int(words.group(3)), _MONTH_NAMES[words.group(1).lower()]
+        try:
+            date(year, month, int(words.group(2) or 1))
+        except ValueError:
+            raise ValueError(f"no such date: {text!r}") from None
+        return date(year, month, 1)
     raise ValueError(f"not a month: {text!r}")
 
 

@@ -127,3 +127,24 @@ def test_an_era_date_that_does_not_exist_is_rejected_with_its_line(store):
     preview = preview_import(store, store.get_plan(plan.id), parsed, mapping, "en")
     assert [(r.line, r.key) for r in preview.rejections] == [(3, "ingest.reject.no_such_date")]
     assert preview.values["value"].tolist() == [2.0]
+
+
+@pytest.mark.parametrize("text", ["2025/4/1(火)", "2025年4月2日（水）", "2025年4月分", "Apr 1, 2025", "2025/4/1 (Tue)"])
+def test_weekdays_and_for_the_month_of_in_python_and_in_sql_alike(text):
+    from kpi_core.ingest_values import cell_month
+    assert cell_month(text) == date(2025, 4, 1)
+    parsed = read_export(f"日付,件数\n\"{text}\",1\n".encode(), "x.csv")
+    assert parsed.con.execute("SELECT kpi_month(c0) FROM raw").fetchone()[0] == date(2025, 4, 1)
+
+
+@pytest.mark.parametrize("dash", ["―", "‐", "–"])
+def test_other_dashes_are_blank_cells(dash):
+    from kpi_core.ingest_values import is_blank
+    parsed = read_export(f"日付,件数\n2025/04/01,{dash}\n".encode(), "x.csv")
+    assert is_blank(dash) and parsed.con.execute("SELECT kpi_blank(c1) FROM raw").fetchone()[0]
+
+
+def test_numbers_in_downloads_stay_numbers_and_text_formulas_are_neutralised():
+    from kpi_core.ingest import neutralise
+    assert (neutralise(-1234.0), neutralise(-7), neutralise(float("nan"))) == ("-1234.0", "-7", "")
+    assert (neutralise("-1"), neutralise("=SUM(A1)"), neutralise("@x")) == ("'-1", "'=SUM(A1)", "'@x")
