@@ -421,10 +421,26 @@ def guess_shape(profiles: list[ColumnProfile], sample_rows: int) -> str:
     return "records"
 
 
+# A month header may carry what its column holds: "2025/04 実績" is the actual; "2025/04 予算" (budget), "差異"
+# (variance) or "見込" (forecast) are not, and reading them as that month would import the budget as the actual.
+ACTUAL_WORDS = {"実績", "実績値", "結果", "actual", "actuals", "act", "result", "results"}
+_DATE_HEAD = re.compile(r"^\d{4}\s*[/\-.年]\s*\d{1,2}\s*月?(?:\s*[/\-.]?\s*\d{1,2}\s*日?)?(?:分)?")
+_TIME = re.compile(r"^[T\s]*\d{1,2}:\d{2}(:\d{2})?\s*$")
+
+
+def header_qualifier(name: str) -> str:
+    """The words after the month in a month header ('' for '2025年4月', '2025/04/01 0:00'), normalised."""
+    text = unicodedata.normalize("NFKC", name).strip()
+    match = _DATE_HEAD.match(text)
+    rest = text[match.end():] if match else ""
+    return "" if _TIME.match(rest) else normalise_label(rest)
+
+
 def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tuple[str, date]], list[str],
                                                                           list[str]]:
-    """(month columns with their month, total columns, other ignored columns) of a wide-months header."""
-    months, totals, ignored = [], [], []
+    """(month columns with their month, total columns, other ignored columns) of a wide-months header.
+    Qualified month headers count when they are actuals, or when every month header has the same qualifier."""
+    dated, totals, ignored = [], [], []
     for name in parsed.columns:
         if name == label_column:
             continue
@@ -435,5 +451,12 @@ def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tu
             month = cell_month(name)
         except ValueError:
             month = None
-        (months.append((name, month)) if month else ignored.append(name))
+        (dated.append((name, month, header_qualifier(name))) if month else ignored.append(name))
+    qualifiers = {q for _, _, q in dated}
+    months = []
+    for name, month, qualifier in dated:
+        if not qualifier or qualifier in ACTUAL_WORDS or len(qualifiers) == 1:
+            months.append((name, month))
+        else:
+            ignored.append(name)
     return months, totals, ignored

@@ -148,3 +148,21 @@ def test_numbers_in_downloads_stay_numbers_and_text_formulas_are_neutralised():
     from kpi_core.ingest import neutralise
     assert (neutralise(-1234.0), neutralise(-7), neutralise(float("nan"))) == ("-1234.0", "-7", "")
     assert (neutralise("-1"), neutralise("=SUM(A1)"), neutralise("@x")) == ("'-1", "'=SUM(A1)", "'@x")
+
+
+def test_budget_actual_and_variance_columns_of_a_month_import_the_actual(store):
+    plan = store.create_plan(Plan(name="p", fiscal_start=date(2025, 4, 1)))
+    store.save_kpi(KPI(plan_id=plan.id, key="revenue", name="売上高", aggregation=Aggregation.SUM), None)
+    text = ('"勘定科目","2025/04 予算","2025/04 実績","2025/04 差異","2025/05 予算","2025/05 実績","2025/05 差異"\r\n'
+            '"売上高","10,000,000","9,500,000","△500,000","10,000,000","10,200,000","200,000"\r\n')
+    parsed = read_export(text.encode("cp932"), "pl.csv")
+    mapping = {"shape": "wide_months", "label_column": "勘定科目", "metrics": {"revenue": {"label": "売上高"}}}
+    preview = preview_import(store, store.get_plan(plan.id), parsed, mapping, "en")
+    assert preview.values["value"].tolist() == [9_500_000.0, 10_200_000.0] and preview.rejections == []
+    assert any("2025/04 予算" in m.text("en") for m in preview.messages)
+
+
+def test_month_headers_all_with_the_same_words_are_still_months():
+    from kpi_core.ingest_table import month_columns
+    parsed = read_export("指標,2025/04 売上,2025/05 売上\n件数,1,2\n".encode(), "x.csv")
+    assert [m for _, m in month_columns(parsed, "指標")[0]] == [date(2025, 4, 1), date(2025, 5, 1)]
