@@ -384,6 +384,22 @@ def _looks_like_header(cells: list[str], width: int) -> bool:
     return numbers * 2 < len(filled)
 
 
+# Report metadata above the table ("出力日,2026/04/05,,", "集計期間,2025/04/01,～,2026/03/31") is not its header.
+_METADATA_LABEL = re.compile(
+    r"^(出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|集計期間|対象期間|期間|レポート名?|帳票名|"
+    r"report(\s*name)?|period|date\s*range|run\s*date|exported|created)$", re.IGNORECASE)
+
+
+def _is_metadata(cells: list[str], width: int) -> bool:
+    """A label and a value with the rest blank, or a known metadata label followed by a date or a number (a header
+    whose first column is 作成日 is followed by more names)."""
+    filled = _non_empty(cells)
+    if width >= 3 and len(filled) == 2 and [c.strip() for c in cells[:2]] == filled:
+        return True
+    return len(filled) >= 2 and bool(_METADATA_LABEL.match(filled[0].rstrip(":："))) and (
+        _is_month(filled[1]) or _is_number(filled[1]))
+
+
 def _width_score(records: list[tuple[int, list[str]]]) -> tuple[int, int]:
     """(records agreeing on the most common field count >= 2, that count)."""
     counts = Counter(len(cells) for _, cells in records if len(cells) >= 2)
@@ -421,8 +437,9 @@ def _pick_header(records: list[tuple[int, list[str]]], width: int, header_line: 
         raise IngestError("ingest.header_not_found", line=header_line)
     if width < 2:
         raise IngestError("ingest.no_table")
-    for record in records:
-        if _looks_like_header(record[1], width):
+    candidates = [record for record in records if _looks_like_header(record[1], width)]
+    for index, record in enumerate(candidates):
+        if not (_is_metadata(record[1], width) and index + 1 < len(candidates)):
             return record
     for record in records:  # rows that do not match their header are reported later as ragged
         if _looks_like_header(record[1], len(record[1])):

@@ -166,3 +166,17 @@ def test_month_headers_all_with_the_same_words_are_still_months():
     from kpi_core.ingest_table import month_columns
     parsed = read_export("指標,2025/04 売上,2025/05 売上\n件数,1,2\n".encode(), "x.csv")
     assert [m for _, m in month_columns(parsed, "指標")[0]] == [date(2025, 4, 1), date(2025, 5, 1)]
+
+
+@pytest.mark.parametrize("above", ["出力日,2026/04/05,,\n部署,営業1部,,\n,,,\n", "集計期間,2025/04/01,～,2026/03/31\n",
+                                   "Report Name,Monthly,,\n"])
+def test_report_metadata_above_a_narrow_table_is_not_its_header(above):
+    text = above + "年月,商談数,受注数,売上\n2025/04,10,2,100\n2025/05,11,3,120\n"
+    parsed = read_export(text.encode("cp932"), "x.csv")
+    assert parsed.columns == ["年月", "商談数", "受注数", "売上"] and parsed.row_count == 2
+    assert parsed.shape == "wide_metrics"
+
+
+def test_a_header_starting_with_a_metadata_word_is_still_the_header():
+    parsed = read_export("作成日,商談名,担当\n2025/04/01,A,山田\n2025/04/02,B,田中\n".encode(), "x.csv")
+    assert parsed.header_line == 1 and parsed.columns == ["作成日", "商談名", "担当"]
