@@ -284,6 +284,10 @@ def _label_metrics(parsed: ParsedFile, label_column: str, metric_aliases: dict[s
         metrics[key] = {"source": "label", "label": label}
         if _PERCENT_HEADER.search(label) and _bare_numbers(parsed, label_column, label, value_columns):
             metrics[key]["scale"] = 0.01
+        elif _THOUSAND_YEN_HEADER.search(label):  # 売上高(千円): the row's numbers are thousands of yen
+            metrics[key]["scale"] = 1000
+        elif _TEN_THOUSAND_YEN_HEADER.search(label):
+            metrics[key]["scale"] = 10000
     return metrics
 
 

@@ -180,3 +180,12 @@ def test_report_metadata_above_a_narrow_table_is_not_its_header(above):
 def test_a_header_starting_with_a_metadata_word_is_still_the_header():
     parsed = read_export("作成日,商談名,担当\n2025/04/01,A,山田\n2025/04/02,B,田中\n".encode(), "x.csv")
     assert parsed.header_line == 1 and parsed.columns == ["作成日", "商談名", "担当"]
+
+
+def test_suggested_label_metrics_scale_thousands_and_ten_thousands_of_yen():
+    from kpi_core.ingest import suggest_mapping
+    parsed = read_export("指標,2025年4月,2025年5月\n売上高(千円),1200,1300\n平均単価（万円）,120,130\n".encode("cp932"),
+                         "x.csv")
+    metrics = suggest_mapping(parsed, {"revenue": ["売上高"], "avg_deal": ["平均単価"]}, ["revenue", "avg_deal"])["metrics"]
+    assert metrics == {"revenue": {"source": "label", "label": "売上高(千円)", "scale": 1000},
+                       "avg_deal": {"source": "label", "label": "平均単価（万円）", "scale": 10000}}
