@@ -280,7 +280,9 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
             actuals.append(Actual(key, month, value))
     frame = pd.DataFrame(records, columns=VALUE_COLUMNS).astype(
         {"value": "float64", "current": "float64", "line": "Int64", "rows": "Int64"})
-    rejections = sorted(parsed.rejections + collected.rejections, key=_by_line)
+    read_after_all = set(collected.recovered)
+    rejections = sorted([r for r in parsed.rejections if r.line not in read_after_all] + collected.rejections,
+                        key=_by_line)
     skipped = sorted(parsed.skipped + collected.skipped, key=lambda s: s.line)
     return ImportPreview(
         plan_id=plan.id, file_name=parsed.file_name, sha256=parsed.sha256, mapping=checked, values=frame,

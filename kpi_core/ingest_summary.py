@@ -2,6 +2,7 @@
 as columns. Cells are parsed one by one in Python with the rules of `units`, so every problem names its line."""
 from __future__ import annotations
 
+import csv
 from datetime import date
 from typing import Any
 
@@ -93,8 +94,23 @@ class _Rows:
                 self.filtered += 1
             else:
                 read_row(line, raw, tuple(cells))
+        self._recover_short_rows(read_row)
         self._messages()
         return self.out
+
+    def _recover_short_rows(self, read_row) -> None:
+        """Excel leaves out the delimiters of empty cells at the end of a row (months not closed yet, an empty 合計):
+        in a wide-months table the parser's short rows are read with those months blank, and said. Other shapes keep
+        rejecting short rows (a record cut short is not a record), as do filtered imports (filters run in SQL)."""
+        if self.mapping["shape"] != "wide_months" or self.mapping.get("filters"):
+            return
+        width = len(self.parsed.columns)
+        for rejection in self.parsed.rejections:
+            if rejection.key != "ingest.reject.fields" or not 1 <= rejection.values["found"] < width:
+                continue
+            cells = next(csv.reader([rejection.raw], delimiter=self.parsed.delimiter), [])
+            read_row(rejection.line, rejection.raw, tuple(cells) + (None,) * (width - len(cells)))
+            self.out.recovered.append(rejection.line)
 
     def _messages(self) -> None:
         if self.unmapped:
@@ -102,6 +118,9 @@ class _Rows:
                 "labels": ", ".join(dict.fromkeys(self.unmapped))}, "warning"))
         if self.filtered:
             self.out.messages.append(Message("ingest.msg.filtered", {"rows": self.filtered}))
+        if self.out.recovered:
+            self.out.messages.append(Message("ingest.msg.short_rows", {
+                "rows": len(self.out.recovered), "lines": ", ".join(map(str, self.out.recovered[:20]))}))
 
 
 def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:

@@ -110,6 +110,7 @@ class Collected:
     skipped: list[Skipped] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     rows_used: int = 0
+    recovered: list[int] = field(default_factory=list)  # lines of short rows read after all (summary shapes)
 
     def add(self, key: str, month: date, value: float, line: int | None, combine: str = "reject") -> None:
         """Record a value; a second one for the same metric-month is summed or rejected (`combine`)."""

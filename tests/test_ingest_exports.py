@@ -189,3 +189,18 @@ def test_suggested_label_metrics_scale_thousands_and_ten_thousands_of_yen():
     metrics = suggest_mapping(parsed, {"revenue": ["売上高"], "avg_deal": ["平均単価"]}, ["revenue", "avg_deal"])["metrics"]
     assert metrics == {"revenue": {"source": "label", "label": "売上高(千円)", "scale": 1000},
                        "avg_deal": {"source": "label", "label": "平均単価（万円）", "scale": 10000}}
+
+
+def test_rows_excel_ended_early_are_read_with_blank_cells_and_said(store):
+    plan = store.create_plan(Plan(name="p", fiscal_start=date(2025, 4, 1)))
+    for key in ("revenue", "operating_income"):
+        store.save_kpi(KPI(plan_id=plan.id, key=key, name=key, aggregation=Aggregation.SUM), None)
+    text = "指標,2025年4月,2025年5月,2025年6月,合計\r\n売上高,100,200,,\r\n営業利益,10,20\r\n"
+    parsed = read_export(text.encode("cp932"), "pl.csv")
+    mapping = {"shape": "wide_months", "label_column": "指標",
+               "metrics": {"revenue": {"label": "売上高"}, "operating_income": {"label": "営業利益"}}}
+    preview = preview_import(store, store.get_plan(plan.id), parsed, mapping, "en")
+    assert preview.rejections == []
+    assert preview.values[["metric", "value", "line"]].values.tolist() == [
+        ["revenue", 100.0, 2], ["revenue", 200.0, 2], ["operating_income", 10.0, 3], ["operating_income", 20.0, 3]]
+    assert any("line" in m.text("en") and "3" in m.text("en") for m in preview.messages)
