@@ -385,8 +385,10 @@ def _looks_like_header(cells: list[str], width: int) -> bool:
 
 
 # Report metadata above the table ("出力日,2026/04/05,,", "集計期間,2025/04/01,～,2026/03/31") is not its header.
+# The labels of a report's own metadata, above its table or in its footer (ingest_table.FOOTER_REGEX).
+REPORT_LABELS = r"出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|生成者|生成日時?|集計期間"
 _METADATA_LABEL = re.compile(
-    r"^(出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|集計期間|対象期間|期間|レポート名?|帳票名|"
+    rf"^({REPORT_LABELS}|対象期間|期間|レポート名?|帳票名|"
     r"report(\s*name)?|period|date\s*range|run\s*date|exported|created)$", re.IGNORECASE)
 
 

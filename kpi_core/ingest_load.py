@@ -12,7 +12,6 @@ Both return the cursor, the rows that could not be split as (body line, error ty
 """
 from __future__ import annotations
 
-import csv
 import functools
 import itertools
 import os
@@ -28,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from .ingest_table import one_line_blanks
+from .ingest_table import cell_names, one_line_blanks, split_line
 from .ingest_values import install_macros
 
 
@@ -70,10 +69,6 @@ def _drop(cursor: duckdb.DuckDBPyConnection, schema: str) -> None:
         pass
 
 
-def _cells(width: int) -> list[str]:
-    return [f"c{i}" for i in range(width)]
-
-
 def load_table(body: bytes | memoryview, delimiter: str, width: int) -> Loaded:
     """DuckDB's reader: `raw` as a table; rejects are numbered in DuckDB's logical lines (1 = the header)."""
     con, schema = _parsing_cursor()
@@ -82,7 +77,7 @@ def load_table(body: bytes | memoryview, delimiter: str, width: int) -> Loaded:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(body)
-        columns = {name: "VARCHAR" for name in _cells(width)}
+        columns = {name: "VARCHAR" for name in cell_names(width)}
         con.execute(
             "CREATE TABLE raw AS SELECT * FROM read_csv(?, delim = ?, quote = '\"', escape = '\"', header = true, "
             "columns = ?, auto_detect = false, ignore_errors = true, store_rejects = true, null_padding = false, "
@@ -141,7 +136,7 @@ def _read_arrow(body: bytes | memoryview, delimiter: str, width: int) -> tuple[p
         return "error" if len(invalid) > MAX_ARROW_INVALID else "skip"
     on_invalid.quiet_when_unraisable = True
 
-    names = _cells(width)
+    names = cell_names(width)
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(body)),
@@ -187,8 +182,7 @@ def _locate(buffer: bytes, start: int, end: int, invalid: list[tuple[int, str]],
 
 
 def _trailing_empty(text: str, delimiter: str, width: int) -> bool:
-    cells = next(csv.reader([text], delimiter=delimiter), [])
-    return not any(cell.strip() for cell in cells[width:])
+    return not any(cell.strip() for cell in split_line(text, delimiter)[width:])
 
 
 def _line_starts_of(buffer: bytes, start: int, end: int, text: bytes, misses: int = 10_000) -> list[int] | None:

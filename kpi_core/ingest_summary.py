@@ -2,7 +2,6 @@
 as columns. Cells are parsed one by one in Python with the rules of `units`, so every problem names its line."""
 from __future__ import annotations
 
-import csv
 from datetime import date
 from typing import Any
 
@@ -17,6 +16,7 @@ from .ingest_table import (
     is_total_label,
     month_columns,
     normalise_label,
+    split_line,
 )
 from .ingest_values import cell_month, cell_number, filter_sql, is_blank, month_problem
 
@@ -108,7 +108,7 @@ class _Rows:
         for rejection in self.parsed.rejections:
             if rejection.key != "ingest.reject.fields" or not 1 <= rejection.values["found"] < width:
                 continue
-            cells = next(csv.reader([rejection.raw], delimiter=self.parsed.delimiter), [])
+            cells = split_line(rejection.raw, self.parsed.delimiter)
             read_row(rejection.line, rejection.raw, tuple(cells) + (None,) * (width - len(cells)))
             self.out.recovered.append(rejection.line)
 

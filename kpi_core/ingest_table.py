@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from .i18n import t
-from .ingest_decode import IngestError, render
+from .ingest_decode import REPORT_LABELS, IngestError, render
 from .ingest_values import cell_month
 from .units import parse_month, parse_number
 
@@ -38,8 +38,8 @@ _TOTAL_PREFIX = re.compile(r"^(総合計|合計|総計|小計|累計|計|totals?
 # Report footers: "出力件数: 123", "Total records: 5", "※ ..." notes, a CRM report's copyright and confidentiality
 # lines. One pattern for Python's re and DuckDB's RE2 (record lists pick candidate rows in SQL).
 FOOTER_REGEX = (
-    r"^(出力件数|件数|総件数|レコード数|データ件数|出力日時?|作成日時?|抽出日時?|抽出条件|出力者|作成者|生成者|生成日時?|"
-    r"集計期間|total\s*records?|records?|rows|row\s*count|exported|printed|generated(\s*by)?)\s*[:：=]"
+    rf"^(出力件数|件数|総件数|レコード数|データ件数|{REPORT_LABELS}|"
+    r"total\s*records?|records?|rows|row\s*count|exported|printed|generated(\s*by)?)\s*[:：=]"
     r"|^[※＊*]\s*\S|^(copyright\b|©|\(c\)\s*\d|機密情報|社外秘|confidential\b)")
 FOOTER_PATTERN = re.compile(FOOTER_REGEX, re.IGNORECASE)
 
@@ -308,8 +308,18 @@ def _unknown_column(name: str) -> Exception:
     return IngestError("ingest.mapping.unknown_column", column=name)
 
 
+def cell_names(width: int) -> list[str]:
+    """The internal column names of `raw`: c0 .. cN (header text never becomes SQL)."""
+    return [f"c{i}" for i in range(width)]
+
+
 def cell_list(width: int) -> str:
-    return ", ".join(f"c{i}" for i in range(width))
+    return ", ".join(cell_names(width))
+
+
+def split_line(text: str, delimiter: str) -> list[str]:
+    """The cells of one CSV line (a row the parser set aside)."""
+    return next(csv.reader([text], delimiter=delimiter), [])
 
 
 def display_columns(header: list[str]) -> list[str]:
@@ -338,7 +348,7 @@ def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int, 
     for logical, error_type, csv_line in rejects:
         line = lines.physical(int(logical))
         raw = (csv_line or "").lstrip("\r\n").rstrip("\r\n")
-        cells = next(csv.reader([raw], delimiter=delimiter), []) if "\n" not in raw else []
+        cells = split_line(raw, delimiter) if "\n" not in raw else []
         filled = [c.strip() for c in cells if c.strip()]
         if not raw.strip(' \t\r"' + delimiter):
             skipped.append(Skipped(line, "blank", raw))

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from .ingest_decode import IngestError
-from .units import DATE_NOISE, ERA_FIRST_YEAR, parse_month, parse_number
+from .units import DATE_NOISE, ERA_FIRST_YEAR, ERA_PATTERN, parse_month, parse_number
 
 EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")  # 1954..2173: five digits, optionally a time fraction
@@ -32,7 +32,7 @@ DATE_FORMATS = ["%Y/%m/%d", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"
                 "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m", "%Y-%m", "%Y年%m月%d日", "%Y年%m月", "%Y.%m.%d",
                 "%b %Y", "%B %Y", "%b-%Y", "%b %d, %Y", "%B %d, %Y"]
 
-_ERA_SQL = "(令和|平成|昭和|[RHSrhs])\\s*(\\d{1,2}|元)"
+_ERA_SQL = "(?i:" + ERA_PATTERN + ")"  # its two groups keep their numbers
 _ERA_BASE_SQL = ("CASE upper(regexp_extract(s, '^" + _ERA_SQL + "', 1)) " + " ".join(
     f"WHEN '{era}' THEN {year}" for era, year in ERA_FIRST_YEAR.items()) + " END")
 

@@ -83,7 +83,8 @@ _MONTH_NAMES = {m: i + 1 for i, m in enumerate(
 
 
 # Japanese era years, as government and HR systems export them: 令和7年4月1日, R7.4.1, H31/4/30.
-_ERA = re.compile(r"^(令和|平成|昭和|[RHS])\s*(\d{1,2}|元)\s*(?=[/\-.年])", re.IGNORECASE)
+ERA_PATTERN = r"(令和|平成|昭和|[RHS])\s*(\d{1,2}|元)"  # also used, case-insensitive, by the import's SQL
+_ERA = re.compile(rf"^{ERA_PATTERN}\s*(?=[/\-.年])", re.IGNORECASE)
 ERA_FIRST_YEAR = {"令和": 2019, "R": 2019, "平成": 1989, "H": 1989, "昭和": 1926, "S": 1926}
 
 
