@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.steps import step_progress_for
+from kpi_core.domain.goal import step_progress_for
 from pages import common
 from pages.common import t
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd
 
 from kpi_core import ingest
-from kpi_core.model import KGI, KPI, Aggregation, Plan
-from kpi_core.store import open_store
+from kpi_core.adapters.store import open_store
+from kpi_core.domain.model import KGI, KPI, Aggregation, Plan
 
 HEADER = "商談ID,フェーズ,金額,商談日,担当者"
 PHASES = ("受注", "失注", "提案中", "商談化")

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import ingest
-from .i18n import normalise_language, t
-from .model import Plan
-from .store import DatabaseLocked, NotFound, Store, StoreError, open_store
-from .units import format_value
+from kpi_core import ingest
+from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
+from kpi_core.domain.model import Plan
+from kpi_core.domain.units import format_value
+from kpi_core.i18n import normalise_language, t
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -118,7 +118,7 @@ def template_aliases(plan: Plan) -> dict[str, list[str]]:
     if not plan.template:
         return {}
     try:
-        from .templates import aliases_for, find_template
+        from kpi_core.adapters.templates import aliases_for, find_template
     except ImportError:
         return {}
     template = find_template(plan.template)
@@ -285,7 +285,7 @@ def cmd_revert(store: Store, args: argparse.Namespace, o: _Output) -> int:
 
 def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
     try:
-        from .demo import seed_demo
+        from kpi_core.services.demo import seed_demo
     except ImportError:
         raise CliError("cli.seed_unavailable") from None
     plan = seed_demo(store, lang=o.lang)

@@ -10,12 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import ingest
-from kpi_core.ingest_decode import DELIMITER_LABELS, ENCODING_LABELS, delimiter_label, encoding_label
-from kpi_core.ingest_mapping import distinct_labels
-from kpi_core.ingest_table import render
-from kpi_core.ingest_values import FILTER_OPS
-from kpi_core.plans import markdown_text
-from kpi_core.steps import check_name
+from kpi_core.domain.goal import check_name
+from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.ingest.decode import DELIMITER_LABELS, ENCODING_LABELS, delimiter_label, encoding_label
+from kpi_core.ingest.mapping import distinct_labels
+from kpi_core.ingest.table import render
+from kpi_core.ingest.values import FILTER_OPS
 from pages.common import (
     error_text,
     fmt,
@@ -75,7 +75,7 @@ def _aliases() -> dict[str, list[str]]:
     extra: dict[str, list[str]] = {}
     if plan.template:
         try:
-            from kpi_core.templates import aliases_for, find_template
+            from kpi_core.adapters.templates import aliases_for, find_template
 
             template = find_template(plan.template)
             extra = aliases_for(template) if template else {}

@@ -9,9 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from kpi_core import i18n, units
-from kpi_core.model import KGI, KPI, Plan
-from kpi_core.store import (
+from kpi_core import i18n
+from kpi_core.adapters.store import (
     DatabaseLocked,
     NotFound,
     Store,
@@ -20,6 +19,8 @@ from kpi_core.store import (
     default_db_path,
     open_store,
 )
+from kpi_core.domain import units
+from kpi_core.domain.model import KGI, KPI, Plan
 
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"
@@ -38,7 +39,7 @@ def _open_store(path: str) -> Store:
 def _seed_demo_once(store: Store) -> None:
     """First start of an empty database gets the demo plan (KPI_WORKBENCH_DEMO=0 disables it)."""
     try:
-        from kpi_core.demo import seed_demo
+        from kpi_core.services.demo import seed_demo
     except ImportError:  # the demo module is optional for a bare install
         return
     seed_demo(store)

@@ -7,11 +7,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from kpi_core import drivers, i18n
-from kpi_core import tracking as tr
+from kpi_core import i18n
 from kpi_core.charts import tracking as charts
-from kpi_core.model import Status
-from kpi_core.plans import markdown_text
+from kpi_core.domain import drivers
+from kpi_core.domain import tracking as tr
+from kpi_core.domain.model import Status
+from kpi_core.domain.plan_rules import markdown_text
 from pages.common import (
     error_text,
     fmt,

@@ -8,9 +8,19 @@ from typing import Any
 
 import streamlit as st
 
-from kpi_core import templates as templates_module
-from kpi_core.model import Plan, PlanStatus
-from kpi_core.plans import (
+from kpi_core.adapters import templates as templates_module
+from kpi_core.adapters.store import Store
+from kpi_core.adapters.templates import (
+    Template,
+    TemplateError,
+    create_plan_from_template,
+    load_templates,
+    plan_to_template_yaml,
+    save_user_template,
+)
+from kpi_core.domain.goal import Message, check_name, step_progress_for
+from kpi_core.domain.model import Plan, PlanStatus
+from kpi_core.domain.plan_rules import (
     CURRENCIES,
     DEFAULT_MONTHS,
     MAX_MONTHS,
@@ -30,16 +40,6 @@ from kpi_core.plans import (
     template_tree_dot,
     unarchived_status,
     validate_plan_fields,
-)
-from kpi_core.steps import Message, check_name, step_progress_for
-from kpi_core.store import Store
-from kpi_core.templates import (
-    Template,
-    TemplateError,
-    create_plan_from_template,
-    load_templates,
-    plan_to_template_yaml,
-    save_user_template,
 )
 from pages.common import (
     current_plan,

@@ -5,10 +5,10 @@ from datetime import date
 
 import streamlit as st
 
-from kpi_core import units
-from kpi_core.drivers import FormulaError, implied_kgi, parse_formula
-from kpi_core.model import KGI, Aggregation, Direction
-from kpi_core.steps import period_end, summarise_kgi, validate_kgi
+from kpi_core.domain import units
+from kpi_core.domain.drivers import FormulaError, implied_kgi, parse_formula
+from kpi_core.domain.goal import period_end, summarise_kgi, validate_kgi
+from kpi_core.domain.model import KGI, Aggregation, Direction
 from pages.common import (
     fmt,
     fmt_pct,

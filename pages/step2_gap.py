@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_core import units
 from kpi_core.charts.gap import gap_bars, history_line
-from kpi_core.model import Direction
-from kpi_core.steps import analyse_gap, current_from_history
+from kpi_core.domain import units
+from kpi_core.domain.goal import analyse_gap, current_from_history
+from kpi_core.domain.model import Direction
 from pages.common import (
     fmt,
     fmt_pct,

@@ -7,7 +7,8 @@ import streamlit as st
 
 from kpi_core import i18n
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
-from kpi_core.kpis import (
+from kpi_core.domain.goal import GapAnalysis, analyse_gap
+from kpi_core.domain.kpi_rules import (
     Coverage,
     coverage,
     parse_actions,
@@ -16,9 +17,8 @@ from kpi_core.kpis import (
     typed_text,
     validate_csf,
 )
-from kpi_core.model import CSF, KGI, CSFRole
-from kpi_core.plans import markdown_text
-from kpi_core.steps import GapAnalysis, analyse_gap
+from kpi_core.domain.model import CSF, KGI, CSFRole
+from kpi_core.domain.plan_rules import markdown_text
 from pages.common import (
     confirm_delete,
     fmt,

@@ -9,7 +9,7 @@ import streamlit as st
 
 from kpi_core import i18n
 from kpi_core.charts.csf import sensitivity_bars
-from kpi_core.drivers import (
+from kpi_core.domain.drivers import (
     Formula,
     FormulaError,
     implied_kgi,
@@ -20,7 +20,7 @@ from kpi_core.drivers import (
     to_annual,
     to_monthly,
 )
-from kpi_core.kpis import (
+from kpi_core.domain.kpi_rules import (
     SAVED,
     check_monthly,
     parse_amount,
@@ -32,11 +32,11 @@ from kpi_core.kpis import (
     typed_text,
     validate_kpi,
 )
-from kpi_core.model import KPI, Aggregation, CSFRole, Direction, Kind
-from kpi_core.phasing import PhasingError, PhasingMethod
-from kpi_core.plans import markdown_text
-from kpi_core.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
-from kpi_core.tree import TreeInput, figures_from_tracking, kpi_tree_dot
+from kpi_core.domain.model import KPI, Aggregation, CSFRole, Direction, Kind
+from kpi_core.domain.phasing import PhasingError, PhasingMethod
+from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
+from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from pages.common import (
     confirm_delete,
     error_text,

@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core import tracking as tr
 from kpi_core.charts import tracking as charts
-from kpi_core.model import CheckIn, Plan, Status
-from kpi_core.plans import markdown_text
-from kpi_core.units import is_rate
+from kpi_core.domain import tracking as tr
+from kpi_core.domain.model import CheckIn, Plan, Status
+from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.units import is_rate
 from pages.common import (
     fmt,
     fmt_pct,

@@ -19,7 +19,7 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def store(db_path: Path):
-    from kpi_core.store import open_store
+    from kpi_core.adapters.store import open_store
 
     opened = open_store(db_path)
     yield opened
@@ -64,7 +64,7 @@ DEMO_TODAY = __import__("datetime").date(2026, 11, 20)
 @pytest.fixture
 def demo_plan(store, monkeypatch: pytest.MonkeyPatch):
     """The demo sales plan (as `make run` seeds it), dated so that six months of actuals exist."""
-    from kpi_core.demo import seed_demo
+    from kpi_core.services.demo import seed_demo
 
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
     plan = seed_demo(store, today=DEMO_TODAY, lang="en")

@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from kpi_core import tracking as tr
 from kpi_core.charts import tracking as charts
-from kpi_core.model import KGI, KPI, Aggregation, Direction, Plan
+from kpi_core.domain import tracking as tr
+from kpi_core.domain.model import KGI, KPI, Aggregation, Direction, Plan
 
 APR, MAY, JUN = date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1)
 

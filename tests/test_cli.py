@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kpi_core.adapters.store import open_store
 from kpi_core.cli import default_language, main
-from kpi_core.model import KGI, KPI, Aggregation, Plan
-from kpi_core.store import open_store
+from kpi_core.domain.model import KGI, KPI, Aggregation, Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTHLY = "月,商談数,受注率,平均単価\n2026/07,50,25%,\"1,200,000\"\n2026/08,40,20%,\"1,000,000\"\n合計,90,,\n"

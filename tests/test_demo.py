@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from kpi_core.demo import seed_demo
-from kpi_core.drivers import aggregate_kpi, implied_kgi
+from kpi_core.adapters.store import open_store
+from kpi_core.domain.drivers import aggregate_kpi, implied_kgi
+from kpi_core.domain.model import PlanStatus, Status, add_months
 from kpi_core.i18n import catalogue
-from kpi_core.model import PlanStatus, Status, add_months
-from kpi_core.store import open_store
+from kpi_core.services.demo import seed_demo
 
 TODAY = date(2026, 11, 20)
 FISCAL_START = date(2026, 4, 1)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_core import drivers
-from kpi_core.drivers import (
+from kpi_core.domain import drivers
+from kpi_core.domain.drivers import (
     FormulaError,
     SolveError,
     aggregate,
@@ -25,8 +25,8 @@ from kpi_core.drivers import (
     variance_breakdown,
     weight_series,
 )
+from kpi_core.domain.model import KGI, KPI, Aggregation
 from kpi_core.i18n import catalogue
-from kpi_core.model import KGI, KPI, Aggregation
 
 SALES = "meetings * win_rate * avg_deal"
 SALES_MONTH = {"meetings": 50.0, "win_rate": 0.25, "avg_deal": 1_200_000.0}

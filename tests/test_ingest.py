@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from kpi_core.domain.model import KGI, KPI, Aggregation, Plan
 from kpi_core.ingest import (
     IngestError,
     commit_import,
@@ -29,9 +30,8 @@ from kpi_core.ingest import (
     suggest_mapping,
     values_csv,
 )
-from kpi_core.ingest_table import month_columns
-from kpi_core.ingest_values import cell_month, cell_number, install_macros
-from kpi_core.model import KGI, KPI, Aggregation, Plan
+from kpi_core.ingest.table import month_columns
+from kpi_core.ingest.values import cell_month, cell_number, install_macros
 
 CP932_NAMES = "①㈱テスト商事㍉髙橋"
 
@@ -790,7 +790,7 @@ def test_samples_are_what_the_generator_writes(tmp_path):
 
 
 def template_plan(store, template_id: str):
-    templates = pytest.importorskip("kpi_core.templates")
+    templates = pytest.importorskip("kpi_core.adapters.templates")
     template = templates.find_template(template_id)
     plan = templates.create_plan_from_template(store, template, "ja", fiscal_start=date(2026, 4, 1))
     return plan, templates.aliases_for(template)

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from kpi_core.domain.model import KPI, Aggregation, Plan
 from kpi_core.ingest import IngestError, preview_import, read_export
-from kpi_core.ingest_table import is_total_label
-from kpi_core.model import KPI, Aggregation, Plan
+from kpi_core.ingest.table import is_total_label
 
 SALESFORCE_FOOTER = (
     '"商談名","フェーズ","金額","作成日"\r\n'
@@ -113,7 +113,7 @@ def test_distinct_counts_ignore_width_and_case_as_filters_do(store):
     ("R7.4.1", date(2025, 4, 1)), ("令和7年5月2日", date(2025, 5, 1)), ("H31/4/30", date(2019, 4, 1)),
     ("令和元年5月", date(2019, 5, 1)), ("Ｒ７．１２．１", date(2025, 12, 1))])
 def test_japanese_era_dates_in_python_and_in_sql_alike(text, month):
-    from kpi_core.ingest_values import cell_month
+    from kpi_core.ingest.values import cell_month
     assert cell_month(text) == month
     parsed = read_export(f"応募日,氏名\n{text},山田\n".encode("cp932"), "hr.csv")
     assert parsed.con.execute("SELECT kpi_month(c0) FROM raw").fetchone()[0] == month
@@ -131,7 +131,7 @@ def test_an_era_date_that_does_not_exist_is_rejected_with_its_line(store):
 
 @pytest.mark.parametrize("text", ["2025/4/1(火)", "2025年4月2日（水）", "2025年4月分", "Apr 1, 2025", "2025/4/1 (Tue)"])
 def test_weekdays_and_for_the_month_of_in_python_and_in_sql_alike(text):
-    from kpi_core.ingest_values import cell_month
+    from kpi_core.ingest.values import cell_month
     assert cell_month(text) == date(2025, 4, 1)
     parsed = read_export(f"日付,件数\n\"{text}\",1\n".encode(), "x.csv")
     assert parsed.con.execute("SELECT kpi_month(c0) FROM raw").fetchone()[0] == date(2025, 4, 1)
@@ -139,7 +139,7 @@ def test_weekdays_and_for_the_month_of_in_python_and_in_sql_alike(text):
 
 @pytest.mark.parametrize("dash", ["―", "‐", "–"])
 def test_other_dashes_are_blank_cells(dash):
-    from kpi_core.ingest_values import is_blank
+    from kpi_core.ingest.values import is_blank
     parsed = read_export(f"日付,件数\n2025/04/01,{dash}\n".encode(), "x.csv")
     assert is_blank(dash) and parsed.con.execute("SELECT kpi_blank(c1) FROM raw").fetchone()[0]
 
@@ -163,7 +163,7 @@ def test_budget_actual_and_variance_columns_of_a_month_import_the_actual(store):
 
 
 def test_month_headers_all_with_the_same_words_are_still_months():
-    from kpi_core.ingest_table import month_columns
+    from kpi_core.ingest.table import month_columns
     parsed = read_export("指標,2025/04 売上,2025/05 売上\n件数,1,2\n".encode(), "x.csv")
     assert [m for _, m in month_columns(parsed, "指標")[0]] == [date(2025, 4, 1), date(2025, 5, 1)]
 

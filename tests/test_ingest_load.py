@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpi_core import ingest
-from kpi_core.ingest_load import MAX_ARROW_INVALID, load_arrow, load_table
+from kpi_core.ingest.load import MAX_ARROW_INVALID, load_arrow, load_table
 
 WIDTH = 3
 

@@ -1,4 +1,4 @@
-"""kpi_core.kpis: typed values, CSF checks and ordering, gap coverage, KPI validation, SMART, set balance,
+"""kpi_core.domain.kpi_rules: typed values, CSF checks and ordering, gap coverage, KPI validation, SMART, set balance,
 monthly target phasing for the editor."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from kpi_core.kpis import (
+from kpi_core.domain.kpi_rules import (
     SAVED,
     check_key,
     check_monthly,
@@ -27,8 +27,8 @@ from kpi_core.kpis import (
     validate_csf,
     validate_kpi,
 )
-from kpi_core.model import CSF, KPI, Aggregation, CSFRole, Kind, Plan
-from kpi_core.phasing import PhasingError
+from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, Kind, Plan
+from kpi_core.domain.phasing import PhasingError
 
 MONTHS = Plan(name="p", fiscal_start=date(2025, 4, 1)).month_list()
 

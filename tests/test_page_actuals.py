@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOT, assert_clean
 
 from kpi_core import ingest
+from kpi_core.domain.model import KGI, KPI, Actual, Aggregation, Kind, Plan
 from kpi_core.i18n import catalogue, t
-from kpi_core.model import KGI, KPI, Actual, Aggregation, Kind, Plan
 
 PAGE = "pages/actuals.py"
 JULY, AUGUST, SEPTEMBER = date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1)
@@ -422,7 +422,7 @@ SAMPLES = ROOT / "data" / "samples"
 
 
 def template_plan(store, template_id: str) -> int:
-    from kpi_core.templates import create_plan_from_template, find_template
+    from kpi_core.adapters.templates import create_plan_from_template, find_template
 
     plan = create_plan_from_template(store, find_template(template_id), "ja", fiscal_start=date(2026, 4, 1))
     return plan.id

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from conftest import assert_clean
 
-from kpi_core.model import CSF, KGI, KPI, Aggregation, CSFRole, Kind, Plan
+from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Kind, Plan
 
 PAGE = "pages/step3_csf.py"
 
@@ -34,7 +34,7 @@ def sales_plan(store) -> int:
 
 def demo_plan(store, monkeypatch) -> int:
     """The demo sales plan as a first start seeds it (with history and six months of actuals)."""
-    from kpi_core.demo import seed_demo
+    from kpi_core.services.demo import seed_demo
 
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
     plan = seed_demo(store, today=date(2025, 10, 15), lang="ja")

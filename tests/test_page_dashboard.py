@@ -7,7 +7,7 @@ import pytest
 from apptest_text import rendered_text
 
 from kpi_core import i18n
-from kpi_core.model import CSF, KGI, KPI, Actual, Aggregation, CheckIn, CSFRole, Plan, Status
+from kpi_core.domain.model import CSF, KGI, KPI, Actual, Aggregation, CheckIn, CSFRole, Plan, Status
 
 APR = date(2025, 4, 1)
 

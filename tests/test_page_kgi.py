@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from kpi_core.model import Plan
+from kpi_core.domain.model import Plan
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from conftest import assert_clean
 from test_page_csf import demo_plan, sales_plan
 
-from kpi_core.model import KGI, KPI, Plan
+from kpi_core.domain.model import KGI, KPI, Plan
 
 PAGE = "pages/step4_kpi.py"
 

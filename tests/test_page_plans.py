@@ -10,11 +10,11 @@ import pytest
 import yaml
 from conftest import assert_clean
 
-from kpi_core import templates as templates_module
+from kpi_core.adapters import templates as templates_module
+from kpi_core.adapters.templates import load_templates
+from kpi_core.domain.model import KGI, Plan, PlanStatus
+from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.i18n import t
-from kpi_core.model import KGI, Plan, PlanStatus
-from kpi_core.plans import markdown_text
-from kpi_core.templates import load_templates
 
 BUILT_IN = sorted(p.stem for p in templates_module.TEMPLATE_DIR.glob("*.yaml"))
 
@@ -344,7 +344,7 @@ def test_plan_without_kgi_cannot_be_saved_as_template(make_app, store, template_
 # ---------------------------------------------------------------- demo plan and more refusals
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_demo_plan_renders_complete_and_active(make_app, store, monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
-    from kpi_core.demo import seed_demo
+    from kpi_core.services.demo import seed_demo
 
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
     demo = seed_demo(store, lang=lang)

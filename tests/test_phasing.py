@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kpi_core.domain.model import KPI, Aggregation, add_months
+from kpi_core.domain.phasing import PhasingError, phase_kpi, phase_target, precision_for
 from kpi_core.i18n import catalogue
-from kpi_core.model import KPI, Aggregation, add_months
-from kpi_core.phasing import PhasingError, phase_kpi, phase_target, precision_for
 
 
 def test_even_meetings_are_50_a_month():

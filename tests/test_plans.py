@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from kpi_core.model import KGI, Plan, PlanStatus
-from kpi_core.plans import (
+from kpi_core.domain.goal import MAX_NAME_LENGTH, check_name
+from kpi_core.domain.model import KGI, Plan, PlanStatus
+from kpi_core.domain.plan_rules import (
     PlanInputError,
     blank_plan,
     copy_name,
@@ -24,7 +25,6 @@ from kpi_core.plans import (
     unarchived_status,
     validate_plan_fields,
 )
-from kpi_core.steps import MAX_NAME_LENGTH, check_name
 
 
 @pytest.mark.parametrize(("today", "expected"), [
@@ -194,7 +194,7 @@ def test_template_tree_dot_links_kgi_csfs_and_kpis_by_position() -> None:
 
 
 def test_template_tree_dot_of_every_built_in_template() -> None:
-    from kpi_core.templates import load_templates
+    from kpi_core.adapters.templates import load_templates
 
     templates, errors = load_templates()
     assert errors == [] and templates

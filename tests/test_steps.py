@@ -5,8 +5,7 @@ from datetime import date
 
 import pytest
 
-from kpi_core.model import KGI, Aggregation, Direction, Plan, add_months
-from kpi_core.steps import (
+from kpi_core.domain.goal import (
     analyse_gap,
     best_yoy_growth,
     current_from_history,
@@ -15,6 +14,7 @@ from kpi_core.steps import (
     summarise_kgi,
     validate_kgi,
 )
+from kpi_core.domain.model import KGI, Aggregation, Direction, Plan, add_months
 
 PLAN = Plan(name="Sales", fiscal_start=date(2026, 4, 1), months=12, id=1)
 

@@ -8,8 +8,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from kpi_core import store as store_module
-from kpi_core.model import (
+from kpi_core.adapters import store as store_module
+from kpi_core.adapters.store import DatabaseLocked, NotFound, StoreError, VersionConflict, open_store
+from kpi_core.domain.model import (
     CSF,
     KGI,
     KPI,
@@ -23,7 +24,6 @@ from kpi_core.model import (
     PlanStatus,
     Status,
 )
-from kpi_core.store import DatabaseLocked, NotFound, StoreError, VersionConflict, open_store
 
 START = date(2026, 4, 1)
 
@@ -197,7 +197,7 @@ def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
 
 def test_lock_held_by_another_process_gives_a_clear_error(db_path):
     holder = open_store(db_path)
-    code = (f"from kpi_core.store import open_store, DatabaseLocked\n"
+    code = (f"from kpi_core.adapters.store import open_store, DatabaseLocked\n"
             f"try:\n    open_store({str(db_path)!r})\nexcept DatabaseLocked as exc:\n"
             f"    print('LOCKED', exc.values['pid'])\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,

@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kpi_core.drivers import implied_kgi, parse_formula
-from kpi_core.i18n import LANGUAGES, catalogue
-from kpi_core.model import Aggregation, CSFRole
-from kpi_core.plans import default_fiscal_start
-from kpi_core.store import StoreError
-from kpi_core.templates import (
+from kpi_core.adapters.store import StoreError
+from kpi_core.adapters.templates import (
     TEMPLATE_DIR,
     TemplateError,
     aliases_for,
@@ -26,6 +22,10 @@ from kpi_core.templates import (
     plan_to_template_yaml,
     save_user_template,
 )
+from kpi_core.domain.drivers import implied_kgi, parse_formula
+from kpi_core.domain.model import Aggregation, CSFRole
+from kpi_core.domain.plan_rules import default_fiscal_start
+from kpi_core.i18n import LANGUAGES, catalogue
 
 BUILT_IN = ["sales", "marketing", "cs", "hr"]
 APRIL = date(2026, 4, 1)

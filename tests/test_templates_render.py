@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from kpi_core.templates import create_plan_from_template, load_templates
+from kpi_core.adapters.templates import create_plan_from_template, load_templates
 from pages.common import STEP_PAGES
 
 TEMPLATES, ERRORS = load_templates()

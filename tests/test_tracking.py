@@ -5,8 +5,19 @@ from datetime import date
 
 import pytest
 
-from kpi_core import tracking as tr
-from kpi_core.model import CSF, KGI, KPI, Actual, Aggregation, CheckIn, CSFRole, Direction, Plan, Status
+from kpi_core.domain import tracking as tr
+from kpi_core.domain.model import (
+    CSF,
+    KGI,
+    KPI,
+    Actual,
+    Aggregation,
+    CheckIn,
+    CSFRole,
+    Direction,
+    Plan,
+    Status,
+)
 
 APR, MAY, JUN = date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1)
 

@@ -1,4 +1,4 @@
-"""kpi_core.tree: the KPI tree's DOT source — escaped labels, formula operators, statuses from tracking."""
+"""kpi_core.domain.tree: the KPI tree's DOT source — escaped labels, formula operators, statuses from tracking."""
 from __future__ import annotations
 
 import re
@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from kpi_core.drivers import parse_formula
-from kpi_core.model import CSF, KGI, KPI, Aggregation, CSFRole, Kind, Plan, Status
-from kpi_core.tracking import track_plan
-from kpi_core.tree import (
+from kpi_core.domain.drivers import parse_formula
+from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Kind, Plan, Status
+from kpi_core.domain.tracking import track_plan
+from kpi_core.domain.tree import (
     STATUS_COLOURS,
     NodeFigures,
     TreeInput,

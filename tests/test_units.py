@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 import pytest
 
-from kpi_core.units import format_money, format_percent, format_value, parse_month, parse_number
+from kpi_core.domain.units import format_money, format_percent, format_value, parse_month, parse_number
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -8,10 +8,16 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-from ..i18n import t
-from ..model import Aggregation
-from ..tracking import STATUS_COLOUR, STATUS_ORDER, MetricTracking, VarianceAttribution, month_label
-from ..units import format_percent, format_value, is_money, is_rate
+from kpi_core.domain.model import Aggregation
+from kpi_core.domain.tracking import (
+    STATUS_COLOUR,
+    STATUS_ORDER,
+    MetricTracking,
+    VarianceAttribution,
+    month_label,
+)
+from kpi_core.domain.units import format_percent, format_value, is_money, is_rate
+from kpi_core.i18n import t
 
 SERIES_COLOURS = {"target": "#64748b", "actual": "#2563eb", "forecast": "#ea580c"}
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"

@@ -29,9 +29,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .drivers import FormulaError, parse_formula
-from .i18n import t
-from .ingest_decode import (
+from kpi_core.adapters.store import Store
+from kpi_core.domain.drivers import FormulaError, parse_formula
+from kpi_core.domain.model import Actual, Plan
+from kpi_core.i18n import t
+from kpi_core.ingest.decode import (
     DEFAULT_MAX_BYTES,
     MB,
     Decoded,
@@ -44,12 +46,12 @@ from .ingest_decode import (
     encoding_label,
     read_source,
 )
-from .ingest_load import Loaded, load_arrow, load_table
-from .ingest_mapping import Mapping, formula_order, validate_mapping
-from .ingest_mapping import suggest_mapping as _suggest
-from .ingest_records import collect_records
-from .ingest_summary import collect_summary
-from .ingest_table import (
+from kpi_core.ingest.load import Loaded, load_arrow, load_table
+from kpi_core.ingest.mapping import Mapping, formula_order, validate_mapping
+from kpi_core.ingest.mapping import suggest_mapping as _suggest
+from kpi_core.ingest.records import collect_records
+from kpi_core.ingest.summary import collect_summary
+from kpi_core.ingest.table import (
     SAMPLE_ROWS,
     SHAPES,
     Collected,
@@ -65,8 +67,6 @@ from .ingest_table import (
     header_signature,
     profile_columns,
 )
-from .model import Actual, Plan
-from .store import Store
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .ingest_decode import IngestError
-from .ingest_mapping import RECORD_SOURCES, Mapping
-from .ingest_summary import filters_sql
-from .ingest_table import (
+from kpi_core.ingest.decode import IngestError
+from kpi_core.ingest.mapping import RECORD_SOURCES, Mapping
+from kpi_core.ingest.summary import filters_sql
+from kpi_core.ingest.table import (
     FOOTER_REGEX,
     TOTAL_WORDS,
     Collected,
@@ -25,7 +25,7 @@ from .ingest_table import (
     is_footer_text,
     is_total_label,
 )
-from .ingest_values import is_blank, month_problem
+from kpi_core.ingest.values import is_blank, month_problem
 
 # RE2 versions of the skip rules, used only to pick candidate rows; Python has the last word.
 _FOOTER_RE2 = "(?i)" + FOOTER_REGEX

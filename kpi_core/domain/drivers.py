@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from .model import KGI, KPI, Aggregation
-from .units import is_rate
+from kpi_core.domain.model import KGI, KPI, Aggregation
+from kpi_core.domain.units import is_rate
 
 MAX_FORMULA_LENGTH = 500
 MAX_DEPTH = 60

@@ -14,8 +14,8 @@ from typing import Any
 
 import duckdb
 
-from .ingest_decode import IngestError
-from .units import DATE_NOISE, ERA_FIRST_YEAR, ERA_PATTERN, parse_month, parse_number
+from kpi_core.domain.units import DATE_NOISE, ERA_FIRST_YEAR, ERA_PATTERN, parse_month, parse_number
+from kpi_core.ingest.decode import IngestError
 
 EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")  # 1954..2173: five digits, optionally a time fraction

@@ -15,7 +15,7 @@ from datetime import date
 from enum import StrEnum
 from fractions import Fraction
 
-from .model import KPI, Aggregation
+from kpi_core.domain.model import KPI, Aggregation
 
 RAMP_FROM, RAMP_TO = 0.5, 1.5  # the ramp shape: the first month weighs 0.5x the average, the last 1.5x
 MAX_AUTO_PRECISION = 6

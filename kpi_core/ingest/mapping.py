@@ -33,11 +33,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .drivers import FormulaError, parse_formula
-from .ingest_decode import IngestError
-from .ingest_table import SHAPES, ParsedFile, is_total_label, month_columns, normalise_label
-from .ingest_values import FILTER_OPS
-from .units import parse_number
+from kpi_core.domain.drivers import FormulaError, parse_formula
+from kpi_core.domain.units import parse_number
+from kpi_core.ingest.decode import IngestError
+from kpi_core.ingest.table import SHAPES, ParsedFile, is_total_label, month_columns, normalise_label
+from kpi_core.ingest.values import FILTER_OPS
 
 MAPPING_VERSION = 1
 SOURCES = ("column", "label", "count", "sum", "mean", "count_distinct", "formula")

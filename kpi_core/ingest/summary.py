@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .ingest_mapping import Mapping
-from .ingest_table import (
+from kpi_core.ingest.mapping import Mapping
+from kpi_core.ingest.table import (
     Collected,
     Message,
     ParsedFile,
@@ -18,7 +18,7 @@ from .ingest_table import (
     normalise_label,
     split_line,
 )
-from .ingest_values import cell_month, cell_number, filter_sql, is_blank, month_problem
+from kpi_core.ingest.values import cell_month, cell_number, filter_sql, is_blank, month_problem
 
 
 def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:

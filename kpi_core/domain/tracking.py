@@ -19,10 +19,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from . import drivers
-from .model import CSF, KGI, KPI, Actual, Aggregation, CheckIn, CSFRole, Direction, Plan, Status, add_months
-from .steps import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, months_until
-from .units import format_value, is_money, is_rate, parse_number
+from kpi_core.domain import drivers
+from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, months_until
+from kpi_core.domain.model import (
+    CSF,
+    KGI,
+    KPI,
+    Actual,
+    Aggregation,
+    CheckIn,
+    CSFRole,
+    Direction,
+    Plan,
+    Status,
+    add_months,
+)
+from kpi_core.domain.units import format_value, is_money, is_rate, parse_number
 
 DEFAULT_AMBER = 0.95
 DEFAULT_RED = 0.85

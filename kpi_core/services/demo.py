@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 
-from .i18n import normalise_language, t
-from .model import Actual, CheckIn, Plan, PlanStatus, Status, add_months
-from .phasing import phase_target
-from .plans import default_fiscal_start
-from .templates import create_plan_from_template, find_template, localized
+from kpi_core.adapters.templates import create_plan_from_template, find_template, localized
+from kpi_core.domain.model import Actual, CheckIn, Plan, PlanStatus, Status, add_months
+from kpi_core.domain.phasing import phase_target
+from kpi_core.domain.plan_rules import default_fiscal_start
+from kpi_core.i18n import normalise_language, t
 
 DEMO_ENV = "KPI_WORKBENCH_DEMO"
 DEMO_TEMPLATE = "sales"

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .model import (
+from kpi_core.domain.model import (
     CSF,
     KGI,
     KPI,
@@ -38,7 +38,7 @@ from .model import (
 )
 
 DB_ENV = "KPI_WORKBENCH_DB"
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "kpi_workbench.duckdb"
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
 
 class StoreError(Exception):

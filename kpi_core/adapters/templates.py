@@ -24,14 +24,25 @@ from typing import Any
 
 import yaml
 
-from .drivers import FormulaError, implied_kgi, parse_formula
-from .i18n import LANGUAGES, normalise_language, t
-from .model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan, PlanStatus, add_months
-from .phasing import phase_kpi, phase_target, precision_for
-from .plans import default_fiscal_start
-from .units import is_rate
+from kpi_core.domain.drivers import FormulaError, implied_kgi, parse_formula
+from kpi_core.domain.model import (
+    CSF,
+    KGI,
+    KPI,
+    Aggregation,
+    CSFRole,
+    Direction,
+    Kind,
+    Plan,
+    PlanStatus,
+    add_months,
+)
+from kpi_core.domain.phasing import phase_kpi, phase_target, precision_for
+from kpi_core.domain.plan_rules import default_fiscal_start
+from kpi_core.domain.units import is_rate
+from kpi_core.i18n import LANGUAGES, normalise_language, t
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "data" / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
 USER_SUBDIR = "user"
 MAX_TEMPLATE_BYTES = 256 * 1024
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # also a safe file name

@@ -22,10 +22,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .i18n import t
-from .ingest_decode import REPORT_LABELS, IngestError, render
-from .ingest_values import cell_month
-from .units import parse_month, parse_number
+from kpi_core.domain.units import parse_month, parse_number
+from kpi_core.i18n import t
+from kpi_core.ingest.decode import REPORT_LABELS, IngestError, render
+from kpi_core.ingest.values import cell_month
 
 SHAPES = ("long", "wide_metrics", "wide_months", "records")
 SAMPLE_ROWS = 500

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .model import Plan, PlanStatus, add_months
-from .steps import MAX_NAME_LENGTH, Message, check_name, step_progress_for
-from .units import is_rate, parse_number
+from kpi_core.domain.goal import MAX_NAME_LENGTH, Message, check_name, step_progress_for
+from kpi_core.domain.model import Plan, PlanStatus, add_months
+from kpi_core.domain.units import is_rate, parse_number
 
 MIN_MONTHS, MAX_MONTHS = 1, 36
 DEFAULT_MONTHS = 12

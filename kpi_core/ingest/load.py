@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from .ingest_table import cell_names, one_line_blanks, split_line
-from .ingest_values import install_macros
+from kpi_core.ingest.table import cell_names, one_line_blanks, split_line
+from kpi_core.ingest.values import install_macros
 
 
 class Loaded(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from .model import KGI, Aggregation, Direction, Plan, add_months, month_start
+from kpi_core.domain.model import KGI, Aggregation, Direction, Plan, add_months, month_start
 
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 5000

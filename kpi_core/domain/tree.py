@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from . import i18n
-from .drivers import FormulaError, Neg, Node, Num, Var, parse_formula
-from .model import CSF, KGI, KPI, CSFRole, Status
-from .tracking import PlanTracking
-from .units import format_value
+from kpi_core import i18n
+from kpi_core.domain.drivers import FormulaError, Neg, Node, Num, Var, parse_formula
+from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Status
+from kpi_core.domain.tracking import PlanTracking
+from kpi_core.domain.units import format_value
 
 MAX_LABEL = 40
 FONT = "Noto Sans CJK JP, Hiragino Sans, Meiryo, sans-serif"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .i18n import t
-from .units import parse_month, parse_number
+from kpi_core.domain.units import parse_month, parse_number
+from kpi_core.i18n import t
 
 MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 200 * MB

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .drivers import FormulaError, parse_formula
-from .model import CSF, KPI, Aggregation, CSFRole, Kind, add_months
-from .phasing import PhasingError, PhasingMethod, phase_kpi
-from .steps import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
-from .units import is_rate, parse_number
+from kpi_core.domain.drivers import FormulaError, parse_formula
+from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
+from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, Kind, add_months
+from kpi_core.domain.phasing import PhasingError, PhasingMethod, phase_kpi
+from kpi_core.domain.units import is_rate, parse_number
 
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_KEY_LENGTH = 40

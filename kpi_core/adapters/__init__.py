@@ -1,0 +1,1 @@
+"""Adapters: the app database (store), template files, renderers."""
