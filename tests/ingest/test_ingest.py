@@ -772,7 +772,7 @@ def test_rejections_csv_neutralises_formulas_and_keeps_script_as_text(store, sal
 
 
 # ================================================================ the demo exports in data/samples
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 
 
 def _generator():
