@@ -24,17 +24,14 @@ from kpi_core import ingest
 from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
 from kpi_core.domain.model import Plan
 from kpi_core.domain.units import format_value
+from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import normalise_language, t
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
-class CliError(Exception):
+class CliError(WorkbenchError):
     """A user-facing failure with a catalogue key."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(key)
-        self.key, self.values = key, values
 
 
 # ---------------------------------------------------------------- language and arguments

@@ -8,24 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
+from kpi_core.adapters.store import Store
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
-from kpi_core.domain.model import CheckIn, Plan, Status
+from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
-from pages.common import (
-    fmt,
-    fmt_pct,
-    full_digits,
-    get_store,
-    lang,
-    page_header,
-    remember_version,
-    require_plan,
-    run_save,
-    step_footer,
-    t,
-)
+from pages.common import fmt, fmt_pct, full_digits, lang, t
+from pages.frame import PageContext, run_save
 
 DECISIONS = ("keep", "change", "drop")
 MAX_ERRORS_SHOWN = 8
@@ -52,7 +42,7 @@ def metric_names(tracking: tr.PlanTracking) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- off track: recovery first
-def recovery_panel(tracking: tr.PlanTracking, csfs) -> None:
+def recovery_panel(ctx: PageContext, tracking: tr.PlanTracking, csfs: list[CSF]) -> None:
     recoveries = tr.recovery_suggestions(tracking, csfs)
     if not recoveries:
         return
@@ -74,7 +64,7 @@ def recovery_panel(tracking: tr.PlanTracking, csfs) -> None:
                 st.markdown("**" + t("pdca.recovery.switch_to") + "**")
                 if not rec.switch_to:
                     st.warning(t("pdca.recovery.no_fallback"))
-                    st.page_link("pages/step3_csf.py", label=t("pdca.recovery.go_csf"), icon="🧭")
+                    ctx.link("csf", t("pdca.recovery.go_csf"))
                 for csf in rec.switch_to:
                     actions = "; ".join(a for a in csf.actions if a.strip())
                     line = "➡️ **" + markdown_text(csf.name) + "**"
@@ -88,7 +78,8 @@ def column_label(spec: tr.MetricSpec) -> str:
     return ("🎯 " if spec.is_kgi else "") + name + (f" ({unit})" if unit else "")
 
 
-def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:
+def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:
+    plan = ctx.plan
     st.caption(t("pdca.grid.help"))
     months = list(plan.month_list())
     frame = pd.DataFrame([{MONTH_COLUMN: month_text(m), **{
@@ -112,14 +103,10 @@ def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]
     if not change.changed:
         st.info(t("pdca.grid.no_change"))
         return
-    if run_save(lambda: save_grid(plan, change), plan, "pdca.grid.saved") is not None:
+    if run_save(lambda: ctx.store.save_actuals(plan.id, change.saves, clears=change.clears), plan,
+                "pdca.grid.saved") is not None:
         st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1  # a fresh editor shows the stored values
         st.rerun()
-
-
-def save_grid(plan: Plan, change: tr.GridEdit) -> int:
-    store = get_store()
-    return store.save_actuals(plan.id, change.saves, clears=change.clears)
 
 
 # ---------------------------------------------------------------- actual vs target
@@ -187,7 +174,8 @@ def first_off_track(tracking: tr.PlanTracking, keys: list[str]) -> int:
     return keys.index(worst)
 
 
-def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
+def checkin_form(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    plan = ctx.plan
     names = metric_names(tracking)
     keys = list(names)
     metric_col, month_col, status_col = st.columns(3)
@@ -223,14 +211,14 @@ def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
         problems = tr.checkin_problems(checkin)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
-        if not problems and run_save(lambda: get_store().save_checkin(checkin), plan, "pdca.checkin.saved"):
+        if not problems and run_save(lambda: ctx.store.save_checkin(checkin), plan, "pdca.checkin.saved"):
             for field in ("pdca_ci_why", "pdca_ci_next", "pdca_ci_result"):
                 st.session_state.pop(field, None)
             st.rerun()
 
 
-def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
-    store = get_store()
+def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    plan, store = ctx.plan, ctx.store
     checkins = store.list_checkins(plan.id)
     st.subheader(t("pdca.checkin.log"))
     if not checkins:
@@ -270,8 +258,8 @@ def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
 
 
 # ---------------------------------------------------------------- quarterly review
-def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
-    store = get_store()
+def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    plan, store = ctx.plan, ctx.store
     reviews = store.list_reviews(plan.id)
     last = reviews["review_date"].max() if not reviews.empty else None
     last = pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None
@@ -296,7 +284,8 @@ def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
         problems = tr.review_problems(choices)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
-        if not problems and run_save(lambda: save_review(plan, review_date, choices), plan, "pdca.review.saved"):
+        if not problems and run_save(lambda: save_review(store, plan, review_date, choices), plan,
+                                                 "pdca.review.saved"):
             st.rerun()
     if not reviews.empty:
         names = metric_names(tracking)
@@ -308,39 +297,32 @@ def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
         }), hide_index=True)
 
 
-def save_review(plan: Plan, review_date: date, choices: dict[str, tuple[str, str, str]]) -> int:
-    store = get_store()
+def save_review(store: Store, plan: Plan, review_date: date, choices: dict[str, tuple[str, str, str]]) -> int:
     for key, (decision, reason, _) in choices.items():
         store.add_review(plan.id, review_date, key, decision, reason)
     return len(choices)
 
 
-# ---------------------------------------------------------------- the page
-store = get_store()
-plan = require_plan(store)
-page_header(5, "page.pdca", "pdca.intro")
-
-kgi = store.get_kgi(plan.id)
-kpis = store.list_kpis(plan.id)
-if kgi is None and not kpis:
-    st.info(t("pdca.nothing_to_track"))
-    st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
-    st.page_link("pages/step4_kpi.py", label=t("pdca.go_kpi"), icon="📊")
-else:
-    tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
-    specs = [m.spec for m in tracking.metrics]
-    recovery_panel(tracking, store.list_csfs(plan.id))
-    entry, progress, checkins, review = st.tabs([t("pdca.tab.entry"), t("pdca.tab.progress"),
-                                                 t("pdca.tab.checkin"), t("pdca.tab.review")])
-    with entry:
-        entry_grid(plan, tracking, specs)
-    with progress:
-        progress_tab(tracking)
-    with checkins:
-        checkin_form(plan, tracking)
-        checkin_log(plan, tracking)
-    with review:
-        review_tab(plan, tracking)
-
-step_footer(5)
-remember_version(plan)
+def render(ctx: PageContext) -> None:
+    store, plan = ctx.store, ctx.plan
+    kgi = store.get_kgi(plan.id)
+    kpis = store.list_kpis(plan.id)
+    if kgi is None and not kpis:
+        st.info(t("pdca.nothing_to_track"))
+        ctx.link("kgi", t("pdca.go_kgi"))
+        ctx.link("kpi", t("pdca.go_kpi"))
+    else:
+        tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
+        specs = [m.spec for m in tracking.metrics]
+        recovery_panel(ctx, tracking, store.list_csfs(plan.id))
+        entry, progress, checkins, review = st.tabs([t("pdca.tab.entry"), t("pdca.tab.progress"),
+                                                     t("pdca.tab.checkin"), t("pdca.tab.review")])
+        with entry:
+            entry_grid(ctx, tracking, specs)
+        with progress:
+            progress_tab(tracking)
+        with checkins:
+            checkin_form(ctx, tracking)
+            checkin_log(ctx, tracking)
+        with review:
+            review_tab(ctx, tracking)

@@ -36,19 +36,16 @@ from kpi_core.domain.model import (
     PlanStatus,
     Status,
 )
+from kpi_core.errors import WorkbenchError
 
 DB_ENV = "KPI_WORKBENCH_DB"
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
 
-class StoreError(Exception):
+class StoreError(WorkbenchError):
     """Base of the storage errors that the UI turns into a message (key + values for the catalogue)."""
 
     key = "store.error"
-
-    def __init__(self, message: str, **values: Any):
-        super().__init__(message)
-        self.values = values
 
 
 class VersionConflict(StoreError):
@@ -167,8 +164,8 @@ def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         text = str(exc)
         if "lock" in text.lower():
             holder = _LOCK_HOLDER.search(text)
-            raise DatabaseLocked(text, path=str(path), pid=holder.group(1) if holder else "?") from exc
-        raise StoreError(text, detail=text) from exc
+            raise DatabaseLocked(path=str(path), pid=holder.group(1) if holder else "?") from exc
+        raise StoreError(detail=text) from exc
 
 
 def _json(value: Any) -> str:
@@ -239,9 +236,8 @@ class Store:
         if row is None:
             current = cur.execute("SELECT version FROM plans WHERE id = ?", [plan_id]).fetchone()
             if current is None:
-                raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
-            raise VersionConflict(f"plan {plan_id} changed (version {current[0]}, expected {expected_version})",
-                                  expected=expected_version, current=current[0])
+                raise NotFound(plan_id=plan_id)
+            raise VersionConflict(plan_id=plan_id, expected=expected_version, current=current[0])
         return row[0]
 
     # ------------------------------------------------------------ migrations
@@ -297,7 +293,7 @@ class Store:
     def get_plan(self, plan_id: int) -> Plan:
         rows = self._rows("SELECT * FROM plans WHERE id = ? AND deleted_at IS NULL", [plan_id])
         if not rows:
-            raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            raise NotFound(plan_id=plan_id)
         return self._plan(rows[0])
 
     def list_plans(self, include_archived: bool = True) -> list[Plan]:
@@ -470,7 +466,7 @@ class Store:
             clash = cur.execute("SELECT id FROM kpis WHERE plan_id = ? AND key = ? AND deleted_at IS NULL "
                                 "AND id IS DISTINCT FROM ?", [kpi.plan_id, kpi.key, kpi.id]).fetchone()
             if clash:
-                raise StoreError(f"duplicate KPI key {kpi.key!r}", key_name=kpi.key)
+                raise StoreError("store.duplicate_kpi_key", key_name=kpi.key)
             if kpi.id is None:
                 position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM kpis WHERE plan_id = ?",
                                        [kpi.plan_id]).fetchone()[0]
@@ -637,7 +633,7 @@ class Store:
         def work(cur):
             row = cur.execute("SELECT plan_id, status FROM imports WHERE id = ?", [import_id]).fetchone()
             if row is None:
-                raise NotFound(f"import {import_id} not found", import_id=import_id)
+                raise NotFound(import_id=import_id)
             plan_id, status = row
             if status == "reverted":
                 return 0

@@ -40,6 +40,7 @@ from kpi_core.domain.model import (
 from kpi_core.domain.phasing import phase_kpi, phase_target, precision_for
 from kpi_core.domain.plan_rules import default_fiscal_start
 from kpi_core.domain.units import is_rate
+from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import LANGUAGES, normalise_language, t
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
@@ -51,13 +52,8 @@ KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # metric keys are for
 Text = str | dict[str, str]
 
 
-class TemplateError(Exception):
+class TemplateError(WorkbenchError):
     """A template problem; `values` always name the `file` and the `field`."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(f"{key}: {values}")
-        self.key = key
-        self.values = values
 
 
 # ---------------------------------------------------------------- the parsed template

@@ -35,6 +35,7 @@ from kpi_core.domain.model import (
     add_months,
 )
 from kpi_core.domain.units import format_value, is_money, is_rate, parse_number
+from kpi_core.errors import WorkbenchError
 
 DEFAULT_AMBER = 0.95
 DEFAULT_RED = 0.85
@@ -47,13 +48,8 @@ STATUS_COLOUR = {Status.ON_TRACK: "#2e7d32", Status.AT_RISK: "#f9a825", Status.O
 STATUS_ORDER = (Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK, Status.NO_DATA)
 
 
-class EntryError(Exception):
+class EntryError(WorkbenchError):
     """A typed actual that cannot be saved. `key` and `values` feed the catalogue (values name metric and month)."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(f"{key}: {values}")
-        self.key = key
-        self.values = values
 
 
 # ---------------------------------------------------------------- attainment and status

@@ -22,6 +22,11 @@ def is_rate(unit: str) -> bool:
     return (unit or "").strip().lower() in RATE_UNITS
 
 
+def input_scale(unit: str) -> float:
+    """Rates are stored as fractions but typed as percentages."""
+    return 100.0 if is_rate(unit) else 1.0
+
+
 # ---------------------------------------------------------------- parsing
 _NEGATIVE_MARKS = ("△", "▲", "−", "－")
 _STRIP = re.compile(r"[,\s¥￥$円]|JPY|jpy")
