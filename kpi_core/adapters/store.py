@@ -521,24 +521,20 @@ class Store:
     def save_csf(self, csf: CSF, expected_version: int | None) -> CSF:
         def work(cur):
             self._bump_version(cur, csf.plan_id, expected_version)
-            return self._save_csf_in(cur, csf)
+            values = [csf.name, str(csf.role), csf.contribution, _json(list(csf.actions)), csf.description]
+            if csf.id is None:
+                position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM csfs WHERE plan_id = ?",
+                                       [csf.plan_id]).fetchone()[0]
+                csf.position = position
+                csf.id = cur.execute("INSERT INTO csfs (name, role, contribution, actions, description, position, "
+                                     "plan_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                     values + [position, csf.plan_id]).fetchone()[0]
+            else:
+                cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ? "
+                            "WHERE id = ?", values + [csf.id])
+            self._audit(cur, csf.plan_id, "csf.save", csf_id=csf.id, name=csf.name, role=str(csf.role))
+            return csf
         return self._write(work)
-
-    def _save_csf_in(self, cur, csf: CSF) -> CSF:
-        """Insert or update a CSF inside the caller's transaction (the plan version already advanced)."""
-        values = [csf.name, str(csf.role), csf.contribution, _json(list(csf.actions)), csf.description]
-        if csf.id is None:
-            position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM csfs WHERE plan_id = ?",
-                                   [csf.plan_id]).fetchone()[0]
-            csf.position = position
-            csf.id = cur.execute("INSERT INTO csfs (name, role, contribution, actions, description, position, "
-                                 "plan_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                                 values + [position, csf.plan_id]).fetchone()[0]
-        else:
-            cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ? "
-                        "WHERE id = ?", values + [csf.id])
-        self._audit(cur, csf.plan_id, "csf.save", csf_id=csf.id, name=csf.name, role=str(csf.role))
-        return csf
 
     def delete_csf(self, plan_id: int, csf_id: int, expected_version: int | None) -> None:
         def work(cur):
@@ -573,34 +569,30 @@ class Store:
     def save_kpi(self, kpi: KPI, expected_version: int | None, reason: str = "") -> KPI:
         def work(cur):
             self._bump_version(cur, kpi.plan_id, expected_version)
-            return self._save_kpi_in(cur, kpi, reason)
+            record = asdict(kpi)
+            values = [str(record[f]) if f in ("direction", "kind", "aggregation") else record[f]
+                      for f in self._KPI_FIELDS]
+            clash = cur.execute("SELECT id FROM kpis WHERE plan_id = ? AND key = ? AND deleted_at IS NULL "
+                                "AND id IS DISTINCT FROM ?", [kpi.plan_id, kpi.key, kpi.id]).fetchone()
+            if clash:
+                raise StoreError(f"duplicate KPI key {kpi.key!r}", key_name=kpi.key)
+            if kpi.id is None:
+                position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM kpis WHERE plan_id = ?",
+                                       [kpi.plan_id]).fetchone()[0]
+                kpi.position = position
+                columns = ", ".join(self._KPI_FIELDS)
+                marks = ", ".join("?" for _ in self._KPI_FIELDS)
+                kpi.id = cur.execute(f"INSERT INTO kpis ({columns}, position, plan_id) VALUES ({marks}, ?, ?) "
+                                     "RETURNING id", values + [position, kpi.plan_id]).fetchone()[0]
+                previous = None
+            else:
+                previous = cur.execute("SELECT annual_target FROM kpis WHERE id = ?", [kpi.id]).fetchone()
+                assignments = ", ".join(f"{f} = ?" for f in self._KPI_FIELDS)
+                cur.execute(f"UPDATE kpis SET {assignments} WHERE id = ?", values + [kpi.id])
+            self._audit(cur, kpi.plan_id, "kpi.save", kpi_id=kpi.id, key=kpi.key, annual_target=kpi.annual_target,
+                        previous_target=previous[0] if previous else None, reason=reason)
+            return kpi
         return self._write(work)
-
-    def _save_kpi_in(self, cur, kpi: KPI, reason: str = "") -> KPI:
-        """Insert or update a KPI inside the caller's transaction (the plan version already advanced)."""
-        record = asdict(kpi)
-        values = [str(record[f]) if f in ("direction", "kind", "aggregation") else record[f]
-                  for f in self._KPI_FIELDS]
-        clash = cur.execute("SELECT id FROM kpis WHERE plan_id = ? AND key = ? AND deleted_at IS NULL "
-                            "AND id IS DISTINCT FROM ?", [kpi.plan_id, kpi.key, kpi.id]).fetchone()
-        if clash:
-            raise StoreError(f"duplicate KPI key {kpi.key!r}", key_name=kpi.key)
-        if kpi.id is None:
-            position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM kpis WHERE plan_id = ?",
-                                   [kpi.plan_id]).fetchone()[0]
-            kpi.position = position
-            columns = ", ".join(self._KPI_FIELDS)
-            marks = ", ".join("?" for _ in self._KPI_FIELDS)
-            kpi.id = cur.execute(f"INSERT INTO kpis ({columns}, position, plan_id) VALUES ({marks}, ?, ?) "
-                                 "RETURNING id", values + [position, kpi.plan_id]).fetchone()[0]
-            previous = None
-        else:
-            previous = cur.execute("SELECT annual_target FROM kpis WHERE id = ?", [kpi.id]).fetchone()
-            assignments = ", ".join(f"{f} = ?" for f in self._KPI_FIELDS)
-            cur.execute(f"UPDATE kpis SET {assignments} WHERE id = ?", values + [kpi.id])
-        self._audit(cur, kpi.plan_id, "kpi.save", kpi_id=kpi.id, key=kpi.key, annual_target=kpi.annual_target,
-                    previous_target=previous[0] if previous else None, reason=reason)
-        return kpi
 
     def delete_kpi(self, plan_id: int, kpi_id: int, expected_version: int | None) -> None:
         def work(cur):
@@ -863,7 +855,7 @@ class Store:
     # process conflicts and retries instead of reading a stale status or dot count.
     def _ws_write(self, work):
         with _WORKSHOP_WRITES:
-            return self._write(work, retries=8)
+            return self._write(work)
 
     @staticmethod
     def _ws_session(row: dict) -> SessionView:
@@ -1152,9 +1144,8 @@ class Store:
                 "AND i.promoted_kind = 'csf' AND c.role = 'primary'", [workshop_id]).fetchone()[0]
             keys = {r[0] for r in cur.execute("SELECT key FROM kpis WHERE plan_id = ?", [plan_id]).fetchall()}
             item = make_item(plan_id, Idea(idea_id, workshop_id, 0, row[0], row[1]), dots, primaries, keys)
-            self._bump_version(cur, plan_id, expected_version)
-            kind = "csf" if isinstance(item, CSF) else "kpi"
-            saved = self._save_csf_in(cur, item) if kind == "csf" else self._save_kpi_in(cur, item)
+            kind = "csf" if isinstance(item, CSF) else "kpi"  # saved below inside this same transaction
+            saved = self.save_csf(item, expected_version) if kind == "csf" else self.save_kpi(item, expected_version)
             cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? WHERE id = ?",
                         [kind, saved.id, dots, idea_id])
             self._audit(cur, plan_id, "workshop.promote", workshop_id=workshop_id, idea_id=idea_id, kind=kind,
