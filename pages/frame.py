@@ -72,6 +72,7 @@ BY_SLUG: dict[str, PageSpec] = {spec.slug: spec for spec in PAGES}
 VERSIONS_KEY = "_versions"  # plan id -> the version the last drawn screen was based on
 CONFLICT_KEY = "_conflict"  # plan ids whose last save met someone else's change, until the user reloads
 FLASH_KEY = "_flash"
+GENERATION_KEY = "_form_generation"  # bumped by a reload after a conflict: every form is drawn afresh
 
 
 def page_title(spec: PageSpec) -> str:
@@ -153,6 +154,11 @@ class PageContext:
         """The version of `plan` this session last drew; `guard(plan)` makes the frame remember it."""
         return st.session_state.setdefault(VERSIONS_KEY, {}).get(plan.id, plan.version)
 
+    def form_key(self, name: str) -> str:
+        """The key of a form on this page: a reload after a conflict gives every form a new one, so the fields
+        show the stored values again instead of what was typed before."""
+        return f"{name}_{st.session_state.get(GENERATION_KEY, 0)}"
+
     def guard(self, plan: Plan) -> None:
         """A plan other than the current one edited on this page: its drawn version is remembered too."""
         self.guarded.append(plan)
@@ -168,16 +174,16 @@ def remember_version(plan: Plan, version: int | None = None) -> None:
 
 def attempt(action: Callable[[], Any], plan: Plan | None, success_key: str = "common.saved") -> tuple[bool, Any]:
     """Run a write: (True, its result) with a success message queued for after the rerun, or (False, None) with
-    the error shown. A version conflict keeps this session on the version it saw (saving again is refused too)
-    until the user reloads, which redraws the forms with the other person's values."""
+    the error shown. A version conflict reruns the page under a notice with a reload button (see `conflict_notice`):
+    until the user reloads, this session stays on the version it saw, so saving again is refused too."""
     try:
         result = action()
     except VersionConflict as exc:
-        if plan is not None:
-            st.session_state.setdefault(CONFLICT_KEY, set()).add(plan.id)
-        show_error(exc)
-        conflict_reload(plan)
-        return False, None
+        if plan is None:
+            show_error(exc)
+            return False, None
+        st.session_state.setdefault(CONFLICT_KEY, set()).add(plan.id)
+        st.rerun()
     except WorkbenchError as exc:
         show_error(exc)
         return False, None
@@ -190,19 +196,22 @@ def run_save(action: Callable[[], Any], plan: Plan | None, success_key: str = "c
     return attempt(action, plan, success_key)[1]
 
 
-def conflict_reload(plan: Plan | None) -> None:
-    """The reload button after a conflict: forget what this session typed and show the stored values."""
-    if plan is None or plan.id not in st.session_state.get(CONFLICT_KEY, set()):
+def conflict_notice(plan: Plan) -> None:
+    """After a refused save: say so above the page, with a reload that shows what the other person saved."""
+    if plan.id not in st.session_state.get(CONFLICT_KEY, set()):
         return
-    if st.button(t("common.reload"), key=f"reload_{plan.id}", type="primary"):
+    show_error(t("store.version_conflict"))
+    if st.button(t("common.reload"), key=f"reload_{plan.id}", type="primary", icon=":material/refresh:"):
         reload_plan(plan)
         st.rerun()
 
 
 def reload_plan(plan: Plan) -> None:
-    """Drop every typed form value of this session (widget state), accept the stored version as seen."""
+    """Forget what this session typed (widget state, and a new generation of form keys for the unkeyed widgets)
+    so every form is drawn from the stored values; the stored version becomes the one this session saw."""
     for key in [k for k in st.session_state if not str(k).startswith("_") and k not in common.FRAME_KEYS]:
         del st.session_state[key]
+    st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
     st.session_state.get(CONFLICT_KEY, set()).discard(plan.id)
     st.session_state.get(VERSIONS_KEY, {}).pop(plan.id, None)
 
@@ -232,6 +241,7 @@ def run(spec: PageSpec, pages: dict[str, Any], store: Store) -> None:
     st.title(page_title(spec))
     if plan is not None and spec.needs_plan:
         st.caption(t("frame.plan_caption", name=markdown_text(plan.name)))
+        conflict_notice(plan)
     if spec.intro_key:
         st.caption(t(spec.intro_key))
     ctx = PageContext(store=store, plan=plan, lang=common.lang(), spec=spec, pages=pages)

@@ -13,7 +13,6 @@ from kpi_core.adapters.store import Store
 from kpi_core.adapters.templates import (
     Template,
     TemplateError,
-    create_plan_from_template,
     load_templates,
     plan_to_template_yaml,
     save_user_template,
@@ -41,8 +40,9 @@ from kpi_core.domain.plan_rules import (
     unarchived_status,
     validate_plan_fields,
 )
+from kpi_core.services import plans as plan_use_cases
 from pages.common import fmt, fmt_pct, lang, select_plan, t
-from pages.frame import STEPS, PageContext, attempt, run_save, show_error
+from pages.frame import STEPS, PageContext, attempt, conflict_notice, run_save, show_error
 
 STATUS_COLOURS = {PlanStatus.DRAFT: "gray", PlanStatus.ACTIVE: "green", PlanStatus.ARCHIVED: "orange"}
 SEARCH_FROM = 6  # plans in the list before a search box is worth its space
@@ -230,9 +230,9 @@ def _template_form(ctx: PageContext, template: Template, unit: str) -> None:
     except PlanInputError as exc:
         show_error(exc)
         return
-    ok, created = _attempt(lambda: create_plan_from_template(ctx.store, template, lang(), name=name.strip() or None,
-                                                             fiscal_start=fiscal_start, baseline=baseline),
-                           "plans.template.created")
+    ok, created = _attempt(lambda: plan_use_cases.create_plan_from_template(
+        ctx.store, template, lang(), name=name.strip() or None, fiscal_start=fiscal_start, baseline=baseline),
+        "plans.template.created")
     if ok:
         ctx.go(STEPS[0].slug, created)
 
@@ -259,6 +259,7 @@ def _manage(ctx: PageContext, rows: list[PlanRow]) -> None:
                                                               else ""))
     plan = plans[pid]
     ctx.guard(plan)
+    conflict_notice(plan)
     tabs = st.tabs([t(f"plans.manage.tab_{k}") for k in ("rename", "duplicate", "archive", "delete", "export")])
     with tabs[0]:
         _rename(ctx, plan)
@@ -273,7 +274,7 @@ def _manage(ctx: PageContext, rows: list[PlanRow]) -> None:
 
 
 def _rename(ctx: PageContext, plan: Plan) -> None:
-    with st.form(f"plans_rename_form_{plan.id}", border=False):
+    with st.form(ctx.form_key(f"plans_rename_form_{plan.id}"), border=False):
         name = st.text_input(t("plans.field.name"), value=plan.name, key=f"plans_rename_name_{plan.id}")
         department = st.text_input(t("plans.field.department"), value=plan.department,
                                    key=f"plans_rename_department_{plan.id}")
@@ -293,7 +294,7 @@ def _duplicate(store: Store, plan: Plan) -> None:
         return
     if not _show_messages(check_name(name, "plan_name")):
         return
-    ok, copy = _attempt(lambda: store.duplicate_plan(plan.id, name.strip()), "plans.duplicate.done")
+    ok, copy = _attempt(lambda: plan_use_cases.duplicate_plan(store, plan.id, name.strip()), "plans.duplicate.done")
     if ok:
         select_plan(copy.id)  # the managed plan follows: the copy is what the user works on next
         st.rerun()
@@ -358,7 +359,7 @@ def _recently_deleted(store: Store) -> None:
             name_col.markdown(markdown_text(plan.name))
             period_col.caption(format_period(plan))
             if button_col.button(t("plans.deleted.restore"), key=f"plans_restore_{plan.id}") and _attempt(
-                    lambda pid=plan.id: store.restore_plan(pid), "plans.deleted.restored")[0]:
+                    lambda pid=plan.id: plan_use_cases.restore_plan(store, pid), "plans.deleted.restored")[0]:
                 select_plan(plan.id)  # the restored plan is what the user wanted back: it becomes current
                 st.rerun()
 

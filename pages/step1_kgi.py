@@ -40,7 +40,7 @@ def render(ctx: PageContext) -> None:
     kpis = store.list_kpis(plan.id)
     unit_label = options_label("kgi")
     form_col, summary_col = st.columns([3, 2], gap="large")
-    with form_col, st.form("kgi_form"):
+    with form_col, st.form(ctx.form_key("kgi_form")):
         name = st.text_input(t("kgi.name"), value=kgi.name, placeholder=t("kgi.name_placeholder"),
                              help=t("kgi.name_help"), key=f"kgi_name_{plan.id}")
         c1, c2, c3 = st.columns(3)

@@ -40,6 +40,7 @@ from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
+from kpi_core.services.kpis import save_kpi_with_targets
 from pages.common import confirm_delete, fmt, fmt_pct, full_digits, lang, t
 from pages.frame import PageContext, run_save, show_error
 
@@ -141,7 +142,7 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
     current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
         (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
     csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
-    with st.form(f"kpi_form_{suffix}"):
+    with st.form(view.ctx.form_key(f"kpi_form_{suffix}")):
         c1, c2 = st.columns([1, 2])
         key = c1.text_input(t("kpi.field.key"), value=current.key, key=f"kpi_key_{suffix}", disabled=kpi is not None,
                             placeholder="meetings", help=t("kpi.field.key_help"))
@@ -213,13 +214,8 @@ def save_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix
         show_error(exc)
         return
 
-    def work() -> KPI:
-        saved = view.store.save_kpi(draft, view.ctx.seen_version, reason)
-        if new_targets:  # the version check above already guarded this save
-            view.store.set_monthly_targets(view.plan.id, saved.key, new_targets, reason)
-        return saved
-
-    if run_save(work, view.plan) is not None:
+    if run_save(lambda: save_kpi_with_targets(view.store, draft, view.ctx.seen_version, reason, new_targets),
+                view.plan) is not None:
         clear_form(suffix)
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
@@ -459,12 +455,8 @@ def apply_reverse(view: PageView, kpi: KPI, annual: float, reason: str) -> None:
         show_error(exc)
         return
 
-    def work() -> KPI:
-        saved = view.store.save_kpi(updated, view.ctx.seen_version, reason)
-        view.store.set_monthly_targets(view.plan.id, kpi.key, new_targets, reason)  # the version check above guarded this
-        return saved
-
-    if run_save(work, view.plan, "kpi.reverse.applied") is not None:
+    if run_save(lambda: save_kpi_with_targets(view.store, updated, view.ctx.seen_version, reason, new_targets),
+                view.plan, "kpi.reverse.applied") is not None:
         st.rerun()
 
 

@@ -14,6 +14,7 @@ from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
+from kpi_core.services.review import record_review
 from pages.common import fmt, fmt_pct, full_digits, lang, t
 from pages.frame import PageContext, run_save
 
@@ -332,8 +333,9 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         problems = tr.review_problems(choices)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
-        if not problems and run_save(lambda: save_review(store, plan, review_date, choices), plan,
-                                                 "pdca.review.saved"):
+        decisions = {key: (decision, reason) for key, (decision, reason, _) in choices.items()}
+        if not problems and run_save(lambda: record_review(store, plan.id, review_date, decisions, ctx.seen_version),
+                                     plan, "pdca.review.saved"):
             st.rerun()
     if not reviews.empty:
         names = metric_names(tracking)
@@ -343,12 +345,6 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
             t("pdca.review.decision"): [review_option(d) for d in reviews["decision"]],
             t("pdca.review.reason"): list(reviews["reason"]),
         }), hide_index=True)
-
-
-def save_review(store: Store, plan: Plan, review_date: date, choices: dict[str, tuple[str, str, str]]) -> int:
-    for key, (decision, reason, _) in choices.items():
-        store.add_review(plan.id, review_date, key, decision, reason)
-    return len(choices)
 
 
 def render(ctx: PageContext) -> None:

@@ -423,7 +423,8 @@ SAMPLES = ROOT / "data" / "samples"
 
 
 def template_plan(store, template_id: str) -> int:
-    from kpi_core.adapters.templates import create_plan_from_template, find_template
+    from kpi_core.adapters.templates import find_template
+    from kpi_core.services.plans import create_plan_from_template
 
     plan = create_plan_from_template(store, find_template(template_id), "ja", fiscal_start=date(2026, 4, 1))
     return plan.id

@@ -82,3 +82,36 @@ def test_a_workbench_error_escaping_a_page_is_shown_in_the_users_language(make_a
     plan = store.create_plan(Plan(name="Sales"))
     at = make_app("pages/step2_gap.py", lang="ja", plan_id=plan.id)
     assert [e.value for e in at.error] == [i18n.t("store.not_found", "ja")]
+
+
+def test_a_conflict_keeps_the_typed_value_until_reload_then_shows_the_other_persons(make_app, store):
+    from kpi_core.domain.model import KGI
+
+    plan = store.create_plan(Plan(name="Sales"))
+    store.save_kgi(KGI(plan_id=plan.id, name="Revenue", baseline=100, target=120), None)
+    at = make_app("pages/step1_kgi.py", lang="en", plan_id=plan.id)
+    theirs = store.get_kgi(plan.id)
+    theirs.name = "Revenue (saved in the other tab)"
+    store.save_kgi(theirs, store.get_plan(plan.id).version)  # someone else saves after this screen was drawn
+
+    at.text_input(key=f"kgi_name_{plan.id}").input("Revenue (mine)")
+    next(b for b in at.button if b.proto.is_form_submitter).click()
+    at.run()
+    conflict = i18n.t("store.version_conflict", "en")
+    assert [e.value for e in at.error] == [conflict]
+    assert store.get_kgi(plan.id).name == "Revenue (saved in the other tab)", "nothing overwritten"
+    assert at.text_input(key=f"kgi_name_{plan.id}").value == "Revenue (mine)", "what I typed is still there"
+
+    next(b for b in at.button if b.proto.is_form_submitter).click()  # saving again is refused again
+    at.run()
+    assert [e.value for e in at.error] == [conflict]
+    assert store.get_kgi(plan.id).name == "Revenue (saved in the other tab)"
+
+    at.button(key=f"reload_{plan.id}").click().run()
+    assert_clean(at)
+    assert at.text_input(key=f"kgi_name_{plan.id}").value == "Revenue (saved in the other tab)"
+    at.text_input(key=f"kgi_name_{plan.id}").input("Revenue (mine, after seeing theirs)")
+    next(b for b in at.button if b.proto.is_form_submitter).click()
+    at.run()
+    assert_clean(at)
+    assert store.get_kgi(plan.id).name == "Revenue (mine, after seeing theirs)"

@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from kpi_core.adapters.templates import create_plan_from_template, load_templates
+from kpi_core.adapters.templates import load_templates
+from kpi_core.services.plans import create_plan_from_template
 from pages.frame import STEPS
 
 STEP_PAGES = [spec.path for spec in STEPS]
