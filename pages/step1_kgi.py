@@ -14,24 +14,12 @@ from pages.frame import PageContext, run_save
 
 UNIT_CHOICES = ["JPY", "%", "件", "人", "count"]
 
-def _typed(value: float | None, unit: str) -> str:
-    """A stored value as the user types it: full digits, rates in %."""
-    if value is None:
-        return ""
-    shown = value * 100 if units.is_rate(unit) else value
-    return f"{shown:,.10g}" if abs(shown) < 1e15 else str(shown)
-
-
 def _parse(text: str, unit: str, label: str, errors: list[str]) -> float | None:
     try:
-        value = units.parse_number(text)
+        return units.parse_typed(text, unit)
     except ValueError:
         errors.append(t("check.not_a_number", value=text[:50]) + f" ({label})")
         return None
-    if value is not None and units.is_rate(unit) and "%" not in text:
-        value /= 100  # rates are typed in percent
-    return value
-
 
 
 def render(ctx: PageContext) -> None:
@@ -53,9 +41,9 @@ def render(ctx: PageContext) -> None:
                                    index=list(Aggregation).index(kgi.aggregation),
                                    format_func=options_label("enum.aggregation"), help=t("kgi.aggregation_help"))
         c4, c5 = st.columns(2)
-        baseline_text = c4.text_input(t("kgi.baseline"), value=_typed(kgi.baseline, kgi.unit),
+        baseline_text = c4.text_input(t("kgi.baseline"), value=units.typed_text(kgi.baseline, kgi.unit),
                                       help=t("kgi.baseline_help"), key=f"kgi_baseline_{plan.id}")
-        target_text = c5.text_input(t("kgi.target"), value=_typed(kgi.target, kgi.unit), help=t("kgi.target_help"),
+        target_text = c5.text_input(t("kgi.target"), value=units.typed_text(kgi.target, kgi.unit), help=t("kgi.target_help"),
                                     key=f"kgi_target_{plan.id}")
         deadline = st.date_input(t("kgi.deadline"), value=kgi.deadline, min_value=date(2000, 1, 1),
                                  max_value=date(2100, 12, 31), help=t("kgi.deadline_help"), key=f"kgi_deadline_{plan.id}")

@@ -34,13 +34,13 @@ def render(ctx: PageContext) -> None:
                 typed = None
             else:
                 default = kgi.current if kgi.current is not None else kgi.baseline
-                shown = "" if default is None else f"{default * (100 if units.is_rate(kgi.unit) else 1):,.10g}"
-                typed = st.text_input(t("gap.current"), value=shown, help=t("gap.current_help"))
+                typed = st.text_input(t("gap.current"), value=units.typed_text(default, kgi.unit),
+                                      help=t("gap.current_help"))
             confirmed = st.form_submit_button(t("gap.confirm"), type="primary")
 
     if confirmed:
         try:
-            value = from_history if source == "history" else units.parse_number(typed)
+            value = from_history if source == "history" else units.parse_typed(typed, kgi.unit)
         except ValueError:
             st.error(t("check.not_a_number", value=(typed or "")[:50]))
             value = None
@@ -48,8 +48,6 @@ def render(ctx: PageContext) -> None:
             if value is None:
                 st.error(t("gap.current_required"))
             else:
-                if source != "history" and units.is_rate(kgi.unit) and "%" not in typed:
-                    value /= 100
                 kgi.current = value
                 if run_save(lambda: store.save_kgi(kgi, ctx.seen_version), plan) is not None:
                     st.rerun()

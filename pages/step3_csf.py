@@ -16,11 +16,11 @@ from kpi_core.domain.kpi_rules import (
     parse_actions,
     parse_amount,
     reorder_within_role,
-    typed_text,
     validate_csf,
 )
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.units import typed_text
 from pages.common import confirm_delete, fmt, fmt_pct, lang, t
 from pages.frame import PageContext, run_save
 

@@ -32,7 +32,6 @@ from kpi_core.domain.kpi_rules import (
     rephase,
     smart_check,
     smart_letters,
-    typed_text,
     validate_kpi,
 )
 from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan
@@ -40,6 +39,7 @@ from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
+from kpi_core.domain.units import typed_text
 from kpi_core.services.health import finding_texts
 from kpi_core.services.kpis import save_kpi_with_targets
 from pages.common import confirm_delete, fmt, fmt_pct, full_digits, lang, t

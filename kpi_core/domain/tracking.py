@@ -34,7 +34,7 @@ from kpi_core.domain.model import (
     Status,
     add_months,
 )
-from kpi_core.domain.units import format_value, is_money, is_rate, parse_number
+from kpi_core.domain.units import format_value, input_scale, is_money, is_rate, parse_typed
 from kpi_core.errors import WorkbenchError
 
 DEFAULT_AMBER = 0.95
@@ -422,8 +422,7 @@ def entry_text(value: float | None, spec: MetricSpec) -> str:
     The text may be rounded (19.15 for 9/47 wins): `grid_changes` treats an untouched text as unchanged."""
     if value is None or _nan(value):
         return ""
-    shown = value * 100 if is_rate(spec.unit) else value
-    text = f"{shown:,.2f}".rstrip("0").rstrip(".")
+    text = f"{value * input_scale(spec.unit):,.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
@@ -434,13 +433,12 @@ def parse_entry(text: object, spec: MetricSpec, month: date) -> float | None:
     where = {"metric": spec.name[:80], "month": month.strftime("%Y-%m")}
     raw = str(text).strip()
     try:
-        value = parse_number(raw)
+        value = parse_typed(raw, spec.unit)
     except ValueError:
         raise EntryError("pdca.entry.not_a_number", value=raw[:40], **where) from None
     if value is None:
         return None
     if is_rate(spec.unit):
-        value = value if raw.endswith(("%", "％")) else value / 100
         if not -TOLERANCE <= value <= 1 + TOLERANCE:
             raise EntryError("pdca.entry.rate_range", value=raw[:40], **where)
     elif value < 0 and not spec.allows_negative:
