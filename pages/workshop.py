@@ -225,6 +225,10 @@ def _results(store, session: SessionView, key: str, vote) -> None:
     presenter = presenting()
     st.subheader(t("workshop.vote.results"))
     st.altair_chart(vote_bars(ranked, t("workshop.vote.chart_dots"), presenter), width="stretch")
+    if presenter:  # a static table takes the projector stylesheet (the interactive grid draws on a canvas)
+        st.table(pd.DataFrame([[r.rank, r.text, r.dots, r.voters] for r in ranked],
+                              columns=[t("workshop.vote.rank"), t("workshop.vote.idea_col"),
+                                       t("workshop.vote.dots_col"), t("workshop.vote.voters_col")]), hide_index=True)
     promoted = {i.id: i for i in store.list_ideas(session.id, session.step) if i.promoted_kind}
     kind = {3: "csf", 4: "kpi"}.get(session.step)
     plan = store.get_plan(session.plan_id)
@@ -322,12 +326,12 @@ def _session_bar(store, session: SessionView, key: str) -> None:
 
 def render() -> None:
     store = get_store()
-    plan = require_plan(store)
     presenter = presenting()
+    page_header(None, "page.workshop", None if presenter else "workshop.intro")
+    plan = require_plan(store)
     session = _selected(store, plan)
     if presenter and session is not None:
         apply_presenter_style()
-    page_header(None, "page.workshop", None if presenter else "workshop.intro")
     if session is None or not presenter:
         _sessions_panel(store, plan, session)
     if session is None:
