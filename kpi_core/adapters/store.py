@@ -283,6 +283,25 @@ MIGRATIONS.append((20, "workshop sessions", """
 """))
 
 _WORKSHOP_WRITES = threading.Lock()
+
+# ---------------------------------------------------------------- migrations: health check (30-39)
+# Hand ticks of the readiness checklist (every tick and untick kept, the latest counts) and score snapshots (monthly
+# or on demand) so that a team sees its score move.
+MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
+    CREATE SEQUENCE seq_health_tick START 1;
+    CREATE SEQUENCE seq_health_snapshot START 1;
+    CREATE TABLE health_ticks (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_health_tick'), plan_id BIGINT NOT NULL,
+        item VARCHAR NOT NULL, ticked BOOLEAN NOT NULL, ticked_by VARCHAR NOT NULL DEFAULT '',
+        ticked_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE health_snapshots (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_health_snapshot'), plan_id BIGINT NOT NULL,
+        taken_at TIMESTAMP NOT NULL DEFAULT current_timestamp, month DATE NOT NULL,
+        score DOUBLE NOT NULL CHECK (score >= 0 AND score <= 100), high INTEGER NOT NULL DEFAULT 0,
+        medium INTEGER NOT NULL DEFAULT 0, low INTEGER NOT NULL DEFAULT 0,
+        lights VARCHAR NOT NULL DEFAULT '{}', trigger VARCHAR NOT NULL DEFAULT 'manual');
+    """))
+
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
@@ -1029,6 +1048,55 @@ class Store:
     def list_reviews(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
                                      "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
+
+    # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
+    def review_dates(self, plan_id: int) -> list[date]:
+        """Distinct dates of the quarterly reviews of the plan's KPI set."""
+        return [row[0] for row in self.cursor().execute(
+            "SELECT DISTINCT review_date FROM reviews WHERE plan_id = ? ORDER BY review_date", [plan_id]).fetchall()]
+
+    def target_change_dates(self, plan_id: int) -> dict[str, list[date]]:
+        """Per metric, the dates its targets were revised after they were first set: a later version of the
+        monthly targets, or a review that changed the KPI."""
+        changes: dict[str, list[date]] = {}
+        for key, day in self.cursor().execute(
+                "SELECT metric_key, CAST(min(created_at) AS DATE) FROM monthly_targets WHERE plan_id = ? "
+                "AND version > 1 GROUP BY metric_key, version UNION ALL SELECT metric_key, review_date FROM reviews "
+                "WHERE plan_id = ? AND decision = 'change' ORDER BY 1, 2", [plan_id, plan_id]).fetchall():
+            changes.setdefault(key, []).append(day)
+        return changes
+
+    def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
+        """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""
+        rows = self.cursor().execute(
+            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE plan_id = ? "
+            "QUALIFY row_number() OVER (PARTITION BY item ORDER BY id DESC) = 1", [plan_id]).fetchall()
+        return {item: (bool(ticked), who, when) for item, ticked, who, when in rows}
+
+    def tick_health_item(self, plan_id: int, item: str, ticked: bool, ticked_by: str) -> None:
+        def work(cur):
+            cur.execute("INSERT INTO health_ticks (plan_id, item, ticked, ticked_by) VALUES (?, ?, ?, ?)",
+                        [plan_id, item, ticked, ticked_by])
+            self._audit(cur, plan_id, "health.tick", item=item, ticked=ticked, by=ticked_by)
+        self._write(work)
+
+    def add_health_snapshot(self, plan_id: int, month: date, score: float, counts: dict[str, int],
+                            lights: dict, trigger: str) -> int:
+        def work(cur):
+            snapshot_id = cur.execute(
+                "INSERT INTO health_snapshots (plan_id, month, score, high, medium, low, lights, trigger) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan_id, month, score, counts.get("high", 0), counts.get("medium", 0), counts.get("low", 0),
+                 _json(lights), trigger]).fetchone()[0]
+            self._audit(cur, plan_id, "health.snapshot", score=score, trigger=trigger)
+            return snapshot_id
+        return self._write(work)
+
+    def health_snapshots(self, plan_id: int) -> list[dict[str, Any]]:
+        """Score snapshots of the plan, oldest first."""
+        rows = self._rows("SELECT id, taken_at, month, score, high, medium, low, lights, trigger "
+                          "FROM health_snapshots WHERE plan_id = ? ORDER BY taken_at, id", [plan_id])
+        return [{**r, "lights": json.loads(r["lights"])} for r in rows]
 
     def audit_log(self, plan_id: int | None = None, limit: int = 200) -> pd.DataFrame:
         sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"
