@@ -8,7 +8,9 @@ from kpi_core import i18n
 from kpi_core.adapters.store import Store
 from kpi_core.domain.goal import step_progress_for
 from pages import common, frame
+from pages.access import require_password
 from pages.common import t
+from pages.workshop_ui import JOIN_PARAM, TOKEN_PARAM
 
 st.set_page_config(page_title="KPI Workbench", page_icon=":material/target:", layout="wide")
 
@@ -68,6 +70,17 @@ def _sidebar(store: Store) -> None:
         st.toggle(t("sidebar.workshop"), key=common.WORKSHOP_KEY, help=t("sidebar.workshop_help"))
 
 
+def _participant_view() -> None:
+    """A workshop participant's link shows only their view: no sidebar, no other page, no password."""
+    page = st.Page("pages/workshop_join.py", title=t("page.workshop_join"), icon=":material/groups:",
+                   url_path="join")
+    st.navigation([page], position="hidden").run()
+    st.stop()
+
+
+if JOIN_PARAM in st.query_params or TOKEN_PARAM in st.query_params:
+    _participant_view()
+require_password()
 page = _navigation(store)
 _sidebar(store)
 if st.session_state.get(common.WORKSHOP_KEY):

@@ -61,6 +61,8 @@ PAGES: tuple[PageSpec, ...] = (
              intro_key="actuals.intro"),
     PageSpec("overview", "pages.dashboard", "page.dashboard", ":material/dashboard:", "nav.group.run",
              intro_key="dashboard.intro"),
+    PageSpec("workshop", "pages.workshop_host", "page.workshop", ":material/groups:", "nav.group.run",
+             intro_key="workshop.intro"),
     PageSpec("start", "pages.plans", "page.plans", ":material/list_alt:", "nav.group.manage", intro_key="plans.intro",
              needs_plan=False,
              default=True),

@@ -202,6 +202,7 @@ def test_a_failure_half_way_leaves_no_plan(store, templates):
         create_plan_from_template(store, clash, "en", fiscal_start=APRIL)
     assert caught.value.key == "store.duplicate_kpi_key"
     assert store.list_plans() == [] and store.deleted_plans() == []
+    assert store.cursor().execute("SELECT count(*) FROM kpis").fetchone()[0] == 0
 
 
 def test_without_a_fiscal_start_the_plan_starts_in_april_of_this_fiscal_year(store, templates):
