@@ -1,0 +1,51 @@
+"""Use cases of sharing a plan: the report by audience and month (HTML, PDF), the Excel workbook, the plan file."""
+from __future__ import annotations
+
+from datetime import date
+
+from kpi_core.domain.model import Plan
+from kpi_core.domain.report import AUDIENCES, ReportContent, ReportError, build_report, report_month
+from kpi_core.domain.tracking import track_plan
+
+FORMATS = ("pdf", "html", "xlsx", "yaml")
+MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "yaml": "application/x-yaml"}
+
+
+def report_content(store, plan: Plan, audience: str, month: date | None, lang: str) -> ReportContent:
+    """Read the plan and build the report as of `month` (default: the latest month with actuals):
+    actuals and check-ins after that month are left out."""
+    kgi, csfs, kpis = store.get_kgi(plan.id), store.list_csfs(plan.id), store.list_kpis(plan.id)
+    every_actual = store.actual_values(plan.id)
+    latest = track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), every_actual)
+    month = report_month(plan, latest, month)
+    if month not in plan.month_list():
+        raise ReportError("report.error.month_outside", month=f"{month:%Y-%m}",
+                          start=f"{plan.fiscal_start:%Y-%m}", end=f"{plan.end_month:%Y-%m}")
+    until = {key: {m: v for m, v in series.items() if m <= month} for key, series in every_actual.items()}
+    tracking = track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), until)
+    checkins = [c for c in store.list_checkins(plan.id) if c.month <= month]
+    return build_report(audience, month, plan, kgi, csfs, kpis, tracking, checkins)
+
+
+def render_report(store, plan: Plan, audience: str, month: date | None, fmt: str, lang: str,
+                  generated: date | None = None, full_digits: bool = False) -> bytes:
+    """The file a user downloads: report as pdf/html, the workbook as xlsx, or the plan file as yaml."""
+    if fmt not in FORMATS:
+        raise ReportError("report.error.format", format=str(fmt)[:20])
+    if audience not in AUDIENCES:
+        raise ReportError("report.error.audience", audience=str(audience)[:20])
+    generated = generated or date.today()
+    if fmt == "xlsx":
+        from kpi_core.services.plan_export import workbook_bytes
+        return workbook_bytes(store, plan, lang)
+    if fmt == "yaml":
+        from kpi_core.services.plan_export import export_plan_file
+        return export_plan_file(store, plan).encode("utf-8")
+    from kpi_core.adapters.report.html import render_html
+    document = render_html(report_content(store, plan, audience, month, lang), lang, generated, full_digits)
+    if fmt == "html":
+        return document.encode("utf-8")
+    from kpi_core.adapters.report.pdf import html_to_pdf
+    return html_to_pdf(document)
