@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test browsers lint bench clean
+.PHONY: install run test system browsers lint bench clean
 
-install: $(STAMP) browsers
+install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,26 +15,31 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: install
+run: install system
 	$(PY) -m kpi_core.cli seed
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# Debian packages, installed when missing and running as root: Chromium for the browser tests, Japanese fonts (the
-# pages and the PDF report embed Noto Sans CJK), Graphviz `dot` (the KPI tree in reports), Pango (WeasyPrint's
-# text layout) and poppler-utils (the tests read the PDF back with pdftotext).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk graphviz libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
-browsers:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || ! command -v dot >/dev/null \
-	    || ! command -v pdftotext >/dev/null || ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0; then \
+# System packages from Debian, installed when missing and running as root: Chromium and Japanese fonts for the
+# browser tests and the reports, Graphviz for the KPI tree, Pango for the PDF report's text layout (WeasyPrint),
+# poppler-utils to read PDFs back in tests.
+browsers: system
+system:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "Installing $(SYSTEM_PACKAGES) (apt)"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
+	    echo "Installing$$missing (apt)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	  else \
-	    echo "System packages missing: run 'sudo apt-get install $(SYSTEM_PACKAGES)' (reports and tests need them)"; \
+	    echo "Missing system packages:$$missing -- run 'sudo apt-get install$$missing' (tests need them)"; \
 	  fi; \
 	fi
 
-test: install browsers
+test: install system
 	$(PY) -m pytest
 
 lint: install
