@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from kpi_core.domain.model import CSF, KGI, KPI, CheckIn, Plan, Status, month_start
-from kpi_core.domain.tracking import MetricTracking, OpenAction, PlanTracking, open_actions, recovery_suggestions
+from kpi_core.domain.tracking import (
+    MetricTracking,
+    OpenAction,
+    PlanTracking,
+    open_actions,
+    recovery_suggestions,
+)
 
 AUDIENCES = ("exec", "field")
 MAX_RISKS = 3

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from kpi_core.adapters.report.html import render_html
+from kpi_core.adapters.report.pdf import html_to_pdf
+from kpi_core.adapters.report.xlsx import build_workbook
 from kpi_core.domain.model import Plan
 from kpi_core.domain.report import AUDIENCES, ReportContent, ReportError, build_report, report_month
-from kpi_core.domain.tracking import track_plan
+from kpi_core.domain.tracking import load_tracking, track_plan
+from kpi_core.services.plan_file import export_plan_file, read_snapshot
 
 FORMATS = ("pdf", "html", "xlsx", "yaml")
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html",
@@ -36,16 +40,17 @@ def render_report(store, plan: Plan, audience: str, month: date | None, fmt: str
         raise ReportError("report.error.format", format=str(fmt)[:20])
     if audience not in AUDIENCES:
         raise ReportError("report.error.audience", audience=str(audience)[:20])
-    generated = generated or date.today()
     if fmt == "xlsx":
-        from kpi_core.services.plan_export import workbook_bytes
-        return workbook_bytes(store, plan, lang)
+        return build_workbook(read_snapshot(store, plan), load_tracking(store, plan), lang)
     if fmt == "yaml":
-        from kpi_core.services.plan_export import export_plan_file
         return export_plan_file(store, plan).encode("utf-8")
-    from kpi_core.adapters.report.html import render_html
-    document = render_html(report_content(store, plan, audience, month, lang), lang, generated, full_digits)
-    if fmt == "html":
-        return document.encode("utf-8")
-    from kpi_core.adapters.report.pdf import html_to_pdf
-    return html_to_pdf(document)
+    content = report_content(store, plan, audience, month, lang)
+    document = render_html(content, lang, generated or date.today(), full_digits)
+    return document.encode("utf-8") if fmt == "html" else html_to_pdf(document)
+
+
+def file_name(plan: Plan, audience: str, month: date | None, fmt: str) -> str:
+    """A download name that sorts well and is safe on every system: plan id, audience, month, extension."""
+    if fmt in ("xlsx", "yaml"):
+        return f"plan{plan.id}.{fmt}"
+    return f"plan{plan.id}-{audience}-{month:%Y-%m}.{fmt}" if month else f"plan{plan.id}-{audience}.{fmt}"
