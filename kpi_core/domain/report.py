@@ -23,6 +23,7 @@ from kpi_core.domain.tracking import (
 )
 
 AUDIENCES = ("exec", "field")
+FORMATS = ("pdf", "html", "xlsx", "yaml")  # the report as PDF or HTML, the workbook, the plan file
 MAX_RISKS = 3
 MAX_DECISIONS = 4
 _RISKY = (Status.OFF_TRACK, Status.AT_RISK)

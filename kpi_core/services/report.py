@@ -7,11 +7,10 @@ from kpi_core.adapters.report.html import render_html
 from kpi_core.adapters.report.pdf import html_to_pdf
 from kpi_core.adapters.report.xlsx import build_workbook
 from kpi_core.domain.model import Plan
-from kpi_core.domain.report import AUDIENCES, ReportContent, ReportError, build_report, report_month
+from kpi_core.domain.report import AUDIENCES, FORMATS, ReportContent, ReportError, build_report, report_month
 from kpi_core.domain.tracking import load_tracking, track_plan
 from kpi_core.services.plan_file import export_plan_file, read_snapshot
 
-FORMATS = ("pdf", "html", "xlsx", "yaml")
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "yaml": "application/x-yaml"}
