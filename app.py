@@ -26,6 +26,7 @@ def _navigation() -> st.navigation:
     run = [
         st.Page("pages/actuals.py", title=t("page.actuals"), icon="📥", url_path="actuals"),
         st.Page("pages/dashboard.py", title=t("page.dashboard"), icon="📈", url_path="dashboard"),
+        st.Page("pages/report.py", title=t("page.report"), icon=":material/print:", url_path="report"),
     ]
     manage = [st.Page("pages/plans.py", title=t("page.plans"), icon="📋", url_path="plans", default=True)]
     return st.navigation({t("nav.group.steps"): steps, t("nav.group.run"): run, t("nav.group.manage"): manage})
