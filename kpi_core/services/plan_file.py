@@ -24,14 +24,16 @@ def read_snapshot(store, plan: Plan, with_actuals: bool = True) -> PlanSnapshot:
     kpis = store.list_kpis(plan.id)
     position = {c.id: i for i, c in enumerate(csfs)}
     keys = ([kgi.key] if kgi else []) + [k.key for k in kpis]
-    targets = {}
-    for key in keys:
-        history = store.target_history(plan.id, key)
-        if history.empty:
+    targets: dict[str, list[TargetVersion]] = {}
+    wanted = set(keys)
+    for key, version, reason, month, value in store.target_versions(plan.id):
+        if key not in wanted:  # targets of a deleted KPI stay in the database, not in the file
             continue
-        targets[key] = [TargetVersion(int(version), str(rows["reason"].iloc[0]),
-                                      {_day(m): float(v) for m, v in zip(rows["month"], rows["value"], strict=True)})
-                        for version, rows in history.groupby("version", sort=True)]
+        versions = targets.setdefault(key, [])
+        if not versions or versions[-1].version != version:
+            versions.append(TargetVersion(int(version), reason, {}))
+        versions[-1].values[month] = float(value)
+    targets = {key: targets[key] for key in keys if key in targets}
     reviews = store.list_reviews(plan.id)
     snapshot = PlanSnapshot(
         plan=plan, kgi=kgi, csfs=csfs, kpis=kpis, kpi_csf=[position.get(k.csf_id) for k in kpis],
