@@ -75,5 +75,6 @@ if st.session_state.get(common.WORKSHOP_KEY):
     # Larger type for a projector; a fixed stylesheet, no user text involved.
     st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.8rem !important;}"
                 "[data-testid='stMetricValue'] {font-size: 2.6rem;}</style>", unsafe_allow_html=True)
+common.print_layout(common.current_plan(store))
 common.show_flash()
 page.run()

@@ -40,8 +40,10 @@ def _choices(plan: Plan) -> tuple[str, date]:
 
 
 def _file(plan: Plan, audience: str, month: date, fmt: str):
-    """Deferred: a file is made only when its button is pressed."""
-    return lambda: render_report(store, plan, audience, month, fmt, lang(), full_digits=full_digits())
+    """Deferred: a file is made only when its button is pressed (outside the script run, so the session's
+    language and display choice are read now)."""
+    language, full = lang(), full_digits()
+    return lambda: render_report(store, plan, audience, month, fmt, language, full_digits=full)
 
 
 def report_section(plan: Plan) -> None:
