@@ -116,3 +116,16 @@ def test_bad_requests_name_what_is_wrong(store, demo_plan):
     with pytest.raises(ReportError) as fmt:
         render_report(store, demo_plan, "exec", None, "docx", "en")
     assert fmt.value.key == "report.error.format"
+
+
+def test_a_wide_tree_is_laid_out_left_to_right_in_the_report(store, demo_plan):
+    """Beyond six KPIs the tree's KPIs stack (rankdir=LR) instead of shrinking into one row."""
+    from kpi_core.adapters.report.html import WIDE_TREE_KPIS
+    from kpi_core.domain.tree import TreeInput, kpi_tree_dot
+
+    kgi, csfs, kpis = store.get_kgi(demo_plan.id), store.list_csfs(demo_plan.id), store.list_kpis(demo_plan.id)
+    assert "rankdir=TB" in kpi_tree_dot(TreeInput(kgi, csfs, kpis, {}), "en")
+    assert "rankdir=LR" in kpi_tree_dot(TreeInput(kgi, csfs, kpis, {}), "en", rankdir="LR")
+    with pytest.raises(ValueError):
+        kpi_tree_dot(TreeInput(kgi, csfs, kpis, {}), "en", rankdir="BT; x")
+    assert len(kpis) <= WIDE_TREE_KPIS

@@ -19,6 +19,9 @@ from kpi_core.domain.tree import STATUS_ICONS, TreeInput, figures_from_tracking,
 from kpi_core.domain.units import format_percent, format_value
 from kpi_core.i18n import t
 
+EXEC_TEXT_LIMIT = 110  # characters of a recovery plan or an action on the one-page executive report
+WIDE_TREE_KPIS = 6  # beyond this many KPIs one row of the tree gets too small on paper: lay it out left to right
+
 REPORT_CSS = f"""
 @page {{ size: A4 landscape; margin: 9mm 10mm 10mm 10mm;
   @bottom-right {{ content: counter(page) " / " counter(pages); font-size: 7pt; color: #64748b; }} }}
@@ -39,8 +42,8 @@ h2 {{ font-size: 10.5pt; margin: 0 0 1.5mm 0; color: #1e3a8a; }}
 .columns > div {{ flex: 1; min-width: 0; }}
 figure {{ margin: 0; break-inside: avoid; page-break-inside: avoid; }}
 figure img {{ width: 100%; object-fit: contain; }}
-.tree img {{ height: 88mm; }}
-.path img {{ height: 62mm; }}
+.tree img {{ height: 132mm; }}
+.path img {{ height: 56mm; }}
 .multiples img {{ max-height: 170mm; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #e2e8f0; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }}
@@ -53,6 +56,12 @@ li {{ margin-bottom: 1mm; }}
 .muted {{ color: #64748b; }}
 section {{ margin-bottom: 3mm; }}
 """
+
+
+def _clip(text: str, limit: int = EXEC_TEXT_LIMIT) -> str:
+    """One line of the executive page: long texts end in an ellipsis (the field report has them whole)."""
+    line = " ".join(str(text or "").split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _e(text: object) -> str:
@@ -122,7 +131,8 @@ class _Writer:
 
     def tree(self) -> str:
         figures = figures_from_tracking(self.c.tracking)
-        dot = kpi_tree_dot(TreeInput(self.c.kgi, self.c.csfs, self.c.kpis, figures), self.lang, self.full)
+        rankdir = "LR" if len(self.c.kpis) > WIDE_TREE_KPIS else "TB"
+        dot = kpi_tree_dot(TreeInput(self.c.kgi, self.c.csfs, self.c.kpis, figures), self.lang, self.full, rankdir)
         title = self.t("report.tree")
         return f'<figure class="tree"><h2>{_e(title)}</h2>{_image(dot_svg(dot), title)}</figure>'
 
@@ -137,7 +147,7 @@ class _Writer:
     def risks(self) -> str:
         items = [f"<li><b>{_e(m.spec.name)}</b> {self.status(m.status)} "
                  f"{_e(self.t('report.risks.line', pace=format_percent(m.pace), forecast=self.value(m.forecast, m.spec.unit)))}"
-                 + (f"<br><span class='muted'>{_e(self.t('report.risks.recovery', plan=m.spec.recovery_plan))}</span>"
+                 + (f"<br><span class='muted'>{_e(self.t('report.risks.recovery', plan=_clip(m.spec.recovery_plan)))}</span>"
                     if m.spec.recovery_plan else "") + "</li>" for m in self.c.risks]
         body = f"<ul>{''.join(items)}</ul>" if items else f'<p class="muted">{_e(self.t("report.risks.none"))}</p>'
         return f'<section><h2>{_e(self.t("report.risks.title"))}</h2>{body}</section>'
@@ -151,7 +161,7 @@ class _Writer:
                 items.append(f"<li>{_e(self.t('report.decisions.switch', name=d.metric, options=options))}</li>")
             else:
                 owner, due = d.options
-                items.append(f"<li>{_e(self.t('report.decisions.overdue', name=names.get(d.metric, d.metric), action=d.detail, owner=owner, due=due))}</li>")
+                items.append(f"<li>{_e(self.t('report.decisions.overdue', name=names.get(d.metric, d.metric), action=_clip(d.detail), owner=owner, due=due))}</li>")
         body = f"<ul>{''.join(items)}</ul>" if items else f'<p class="muted">{_e(self.t("report.decisions.none"))}</p>'
         return f'<section><h2>{_e(self.t("report.decisions.title"))}</h2>{body}</section>'
 
@@ -188,9 +198,10 @@ class _Writer:
 
     # -- audiences
     def executive(self) -> str:
+        """One page: the figures across the top, the tree on the left, the path, risks and decisions on the right."""
         return (self.kgi_tiles()
-                + f'<div class="columns"><div>{self.tree()}</div><div>{self.kgi_path()}</div></div>'
-                + f'<div class="columns"><div>{self.risks()}</div><div>{self.decisions()}</div></div>')
+                + f'<div class="columns"><div>{self.tree()}</div>'
+                + f"<div>{self.kgi_path()}{self.risks()}{self.decisions()}</div></div>")
 
     def field(self) -> str:
         return self.kgi_tiles() + self.kpi_table() + self.checkins() + self.actions()
