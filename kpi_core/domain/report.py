@@ -82,11 +82,11 @@ class ReportContent:
         return self.kgi.target - self.kgi.current
 
 
-def report_month(plan: Plan, tracking: PlanTracking, month: date | None) -> date:
+def report_month(plan: Plan, tracking: PlanTracking | None, month: date | None) -> date:
     """The month asked for, else the latest month with actuals, else the plan's first month."""
     if month is not None:
         return month_start(month)
-    return tracking.as_of or plan.fiscal_start
+    return (tracking.as_of if tracking else None) or plan.fiscal_start
 
 
 def end_of_month(month: date) -> date:

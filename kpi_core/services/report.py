@@ -20,14 +20,15 @@ def report_content(store, plan: Plan, audience: str, month: date | None, lang: s
     """Read the plan and build the report as of `month` (default: the latest month with actuals):
     actuals and check-ins after that month are left out."""
     kgi, csfs, kpis = store.get_kgi(plan.id), store.list_csfs(plan.id), store.list_kpis(plan.id)
-    every_actual = store.actual_values(plan.id)
-    latest = track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), every_actual)
-    month = report_month(plan, latest, month)
+    targets, every_actual = store.get_monthly_targets(plan.id), store.actual_values(plan.id)
+    if month is None:
+        month = report_month(plan, track_plan(plan, kgi, kpis, targets, every_actual), None)
+    month = report_month(plan, None, month)
     if month not in plan.month_list():
         raise ReportError("report.error.month_outside", month=f"{month:%Y-%m}",
                           start=f"{plan.fiscal_start:%Y-%m}", end=f"{plan.end_month:%Y-%m}")
     until = {key: {m: v for m, v in series.items() if m <= month} for key, series in every_actual.items()}
-    tracking = track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), until)
+    tracking = track_plan(plan, kgi, kpis, targets, until)
     checkins = [c for c in store.list_checkins(plan.id) if c.month <= month]
     return build_report(audience, month, plan, kgi, csfs, kpis, tracking, checkins)
 

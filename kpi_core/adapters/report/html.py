@@ -145,10 +145,12 @@ class _Writer:
         return f'<figure class="path"><h2>{_e(title)}</h2>{_image(svg, title)}</figure>'
 
     def risks(self) -> str:
-        items = [f"<li><b>{_e(m.spec.name)}</b> {self.status(m.status)} "
-                 f"{_e(self.t('report.risks.line', pace=format_percent(m.pace), forecast=self.value(m.forecast, m.spec.unit)))}"
-                 + (f"<br><span class='muted'>{_e(self.t('report.risks.recovery', plan=_clip(m.spec.recovery_plan)))}</span>"
-                    if m.spec.recovery_plan else "") + "</li>" for m in self.c.risks]
+        items = []
+        for m in self.c.risks:
+            line = self.t("report.risks.line", pace=format_percent(m.pace), forecast=self.value(m.forecast, m.spec.unit))
+            recovery = (f"<br><span class='muted'>{_e(self.t('report.risks.recovery', plan=_clip(m.spec.recovery_plan)))}"
+                        "</span>" if m.spec.recovery_plan else "")
+            items.append(f"<li><b>{_e(m.spec.name)}</b> {self.status(m.status)} {_e(line)}{recovery}</li>")
         body = f"<ul>{''.join(items)}</ul>" if items else f'<p class="muted">{_e(self.t("report.risks.none"))}</p>'
         return f'<section><h2>{_e(self.t("report.risks.title"))}</h2>{body}</section>'
 
@@ -161,7 +163,9 @@ class _Writer:
                 items.append(f"<li>{_e(self.t('report.decisions.switch', name=d.metric, options=options))}</li>")
             else:
                 owner, due = d.options
-                items.append(f"<li>{_e(self.t('report.decisions.overdue', name=names.get(d.metric, d.metric), action=_clip(d.detail), owner=owner, due=due))}</li>")
+                text = self.t("report.decisions.overdue", name=names.get(d.metric, d.metric), action=_clip(d.detail),
+                              owner=owner, due=due)
+                items.append(f"<li>{_e(text)}</li>")
         body = f"<ul>{''.join(items)}</ul>" if items else f'<p class="muted">{_e(self.t("report.decisions.none"))}</p>'
         return f'<section><h2>{_e(self.t("report.decisions.title"))}</h2>{body}</section>'
 
