@@ -7,6 +7,7 @@ from datetime import date
 import streamlit as st
 
 from kpi_core.adapters.plan_file import MAX_FILE_BYTES, PlanFileError
+from kpi_core.adapters.store import StoreError
 from kpi_core.domain.model import Plan
 from kpi_core.domain.report import AUDIENCES, ReportError
 from kpi_core.domain.tracking import load_tracking, month_label
@@ -82,6 +83,9 @@ def import_section() -> None:
         plan = import_plan_file(store, text, name or None)
     except PlanFileError as exc:
         st.error(exc.message(lang()))
+        return
+    except StoreError as exc:  # the database refused (locked, conflict): nothing was written
+        st.error(error_text(exc))
         return
     select_plan(plan.id)
     st.session_state.setdefault("_flash", []).append(t("report.plan_file.imported", name=plan.name))
