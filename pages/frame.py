@@ -61,6 +61,8 @@ PAGES: tuple[PageSpec, ...] = (
              intro_key="actuals.intro"),
     PageSpec("overview", "pages.dashboard", "page.dashboard", ":material/dashboard:", "nav.group.run",
              intro_key="dashboard.intro"),
+    PageSpec("report", "pages.reports", "page.report", ":material/print:", "nav.group.run",
+             intro_key="report.page.intro", needs_plan=False),
     PageSpec("workshop", "pages.workshop_host", "page.workshop", ":material/groups:", "nav.group.run",
              intro_key="workshop.intro"),
     PageSpec("start", "pages.plans", "page.plans", ":material/list_alt:", "nav.group.manage", intro_key="plans.intro",
@@ -239,6 +241,7 @@ def run(spec: PageSpec, pages: dict[str, Any], store: Store) -> None:
     message in their language."""
     plan = resolve_plan(store)
     sync_link(plan)
+    common.print_layout(plan)
     show_flash()
     st.title(page_title(spec))
     if plan is not None and spec.needs_plan:
