@@ -1,14 +1,14 @@
 """Command line: import monthly actuals from CSV exports, list and revert imports, seed the demo plan.
 
     kpi-workbench [--db PATH] [--lang ja|en] import --plan PLAN [--profile NAME] [--mapping FILE.json]
-                  [--save-profile NAME] [--dry-run] [--strict] FILE...
+                  [--save-profile NAME] [--dry-run] [--accept-rejected] [--replace | --keep-earlier] FILE...
     kpi-workbench [--db PATH] imports --plan PLAN
     kpi-workbench [--db PATH] revert IMPORT_ID
     kpi-workbench [--db PATH] seed
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
-(or already imported, or a dry run), 1 an error in the input (nothing written), 2 a usage error, 3 the database
-is locked by another process.
+(or already imported), 1 an error in the input or rejected rows not accepted (nothing written), 2 a usage
+error, 3 the database is locked by another process. A dry run exits as the real run would.
 """
 from __future__ import annotations
 
@@ -78,7 +78,13 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     imp.add_argument("--max-mb", type=float, default=ingest.DEFAULT_MAX_BYTES / ingest.MB,
                      help=t("cli.help.max_mb", lang))
     imp.add_argument("--dry-run", action="store_true", help=t("cli.help.dry_run", lang))
+    imp.add_argument("--accept-rejected", action="store_true", help=t("cli.help.accept_rejected", lang))
     imp.add_argument("--strict", action="store_true", help=t("cli.help.strict", lang))
+    earlier = imp.add_mutually_exclusive_group()
+    earlier.add_argument("--replace", dest="replace", action="store_const", const=True,
+                         help=t("cli.help.replace", lang))
+    earlier.add_argument("--keep-earlier", dest="replace", action="store_const", const=False,
+                         help=t("cli.help.keep_earlier", lang))
     imp.add_argument("files", nargs="+", metavar="FILE", help=t("cli.help.files", lang))
 
     listing = commands.add_parser("imports", help=t("cli.help.imports", lang))
@@ -213,8 +219,6 @@ def _prepare(store: Store, plan: Plan, path: str, args: argparse.Namespace, o: _
         mapping = {**mapping, "shape": args.shape}
     preview = ingest.preview_import(store, plan, parsed, mapping, o.lang)
     _show_preview(o, parsed, preview, source, units)
-    if args.strict and preview.rejections and preview.already_imported is None:
-        raise CliError("cli.strict_failed", file=parsed.file_name, count=len(preview.rejections))
     return parsed, mapping, preview
 
 
@@ -225,21 +229,27 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
-    """All files are read and previewed first; only when every one is fine is anything written. A failure
-    while writing reverts the imports already written by this run."""
+    """All files are read and previewed first; only when every one is fine is anything written (a dry run stops
+    there, with the exit code of the real run). A failure while writing reverts the imports already written by
+    this run."""
     plan = find_plan(store, args.plan)
     units = _units(store, plan)
     prepared = [_prepare(store, plan, path, args, o, units) for path in args.files]
     if args.dry_run:
         o.say("cli.dry_run")
+    accept = args.accept_rejected and not args.strict
+    for _, _, preview in prepared:
+        blocker = ingest.commit_blocker(preview, accept, args.replace)
+        if blocker:
+            raise blocker
+    if args.dry_run:
         return EXIT_OK
     done: list[int] = []
     results = []
     try:
         for parsed, mapping, preview in prepared:
-            if preview.already_imported is None and not preview.actuals:
-                raise ingest.IngestError("ingest.nothing_to_import")
-            result = ingest.commit_import(store, plan, parsed, mapping, preview)
+            result = ingest.commit_import(store, plan, parsed, mapping, preview, accept_rejected=accept,
+                                          replace=args.replace)
             if not result.already_imported:
                 done.append(result.import_id)
             if args.save_profile:
@@ -276,10 +286,10 @@ def cmd_imports(store: Store, args: argparse.Namespace, o: _Output) -> int:
 
 def cmd_revert(store: Store, args: argparse.Namespace, o: _Output) -> int:
     try:
-        rows = store.revert_import(args.import_id)
+        result = ingest.revert_import(store, args.import_id)
     except NotFound:
         raise CliError("cli.import_not_found", import_id=args.import_id) from None
-    o.say("cli.reverted", import_id=args.import_id, rows=rows)
+    o.text(result.message(o.lang))
     return EXIT_OK
 
 

@@ -536,18 +536,37 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
                 st.error(problem)
             else:
                 st.success(t("actuals.commit.profile_saved", name=markdown_text(name.strip())))
-        count = len(preview.actuals)
-        if st.button(t("actuals.commit.button", n=count), type="primary", disabled=not preview.can_commit,
-                     key=f"actuals_commit_{fid}"):
+        replace = _remapped_choice(preview, fid)
+        accept = bool(preview.rejections)
+        if accept:  # all or nothing unless the user, who sees the rejected rows, presses this very button
+            st.warning(t("actuals.commit.rejected_warning", rejected=preview.rejected_rows, good=preview.good_rows))
+            label = t("actuals.commit.button_accept", good=preview.good_rows, rejected=preview.rejected_rows)
+        else:
+            label = t("actuals.commit.button", n=preview.to_write)
+        blocked = not preview.can_commit or ingest.commit_blocker(preview, accept, replace) is not None
+        if st.button(label, type="primary", disabled=blocked, key=f"actuals_commit_{fid}"):
             if remember and not _profile_name_ok(name):
                 return
-            _commit(parsed, mapping, preview, name if remember else "", fid)
+            _commit(parsed, mapping, preview, name if remember else "", fid, accept, replace)
+
+
+def _remapped_choice(preview: ingest.ImportPreview, fid: str) -> bool | None:
+    """The same file imported before with another mapping: replace that import or keep it (no default)."""
+    earlier = preview.remapped
+    if not earlier or not preview.can_commit:
+        return None
+    st.info(t("actuals.commit.remapped", import_id=earlier["id"], date=_when(earlier.get("created_at"))))
+    labels = {True: t("actuals.commit.remapped_replace", import_id=earlier["id"]),
+              False: t("actuals.commit.remapped_keep", import_id=earlier["id"])}
+    return st.radio(t("actuals.commit.remapped_question", import_id=earlier["id"]), [True, False], index=None,
+                    format_func=labels.get, key=f"actuals_remapped_{fid}")
 
 
 def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview, profile_name: str,
-            fid: str) -> None:
+            fid: str, accept_rejected: bool, replace: bool | None) -> None:
     try:
-        result = ingest.commit_import(store, plan, parsed, mapping, preview)
+        result = ingest.commit_import(store, plan, parsed, mapping, preview, accept_rejected=accept_rejected,
+                                      replace=replace)
     except Exception as exc:  # noqa: BLE001 - the engine's or the store's message, nothing written
         _show_error(exc)
         return
@@ -555,7 +574,8 @@ def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPrev
         st.warning(result.message(lang()))
         return
     done = {"file": parsed.file_name, "import_id": result.import_id, "written": result.written,
-            "unchanged": result.unchanged, "rejected": result.rejected, "profile_error": None}
+            "unchanged": result.unchanged, "rejected": result.rejected, "profile_error": None,
+            "replaced": result.replaced}
     if profile_name:
         done["profile_error"] = _save_profile(parsed, mapping, profile_name)
     st.session_state.setdefault(DONE, []).append(done)
@@ -569,6 +589,8 @@ def _show_done() -> None:
     for done in results:
         st.success(t("actuals.commit.done", file=markdown_text(done["file"]), import_id=done["import_id"],
                      written=done["written"], unchanged=done["unchanged"], rejected=done["rejected"]))
+        if done.get("replaced"):
+            st.info(t("ingest.replaced", import_id=done["replaced"]))
         if done["profile_error"]:
             st.warning(t("actuals.commit.profile_failed", reason=done["profile_error"]))
     if results:
@@ -662,7 +684,7 @@ def _revert_confirm(row: dict, live_values: int) -> None:
             _show_error(exc)
             return
         st.session_state.pop(PENDING_REVERT, None)
-        st.session_state[REVERTED] = {"import_id": int(row["id"]), "rows": reverted}
+        st.session_state[REVERTED] = reverted
         st.rerun()
     if no.button(t("actuals.history.cancel"), key=f"actuals_revert_no_{row['id']}"):
         st.session_state.pop(PENDING_REVERT, None)
@@ -714,7 +736,7 @@ def _rejections_of_imports(rows: list[dict]) -> None:
 def _history_tab() -> None:
     reverted = st.session_state.pop(REVERTED, None)
     if reverted:
-        st.success(t("actuals.history.reverted_done", **reverted))
+        (st.warning if reverted.already else st.success)(reverted.message(lang()))
     imports = store.list_imports(plan.id)
     if imports.empty:
         st.info(t("actuals.history.empty"))

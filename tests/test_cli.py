@@ -133,14 +133,28 @@ def test_record_list_needs_a_mapping_then_a_profile_maps_the_next_file(db, tmp_p
     assert run(db, "import", "--plan", "1", "--profile", "nope", third)[0] == 1
 
 
-def test_strict_refuses_rejections(db, tmp_path):
+def test_any_rejected_row_writes_nothing_unless_accepted(db, tmp_path):
     file = write(tmp_path, "a.csv", "月,商談数\n2026/07,50\n2026/08,abc\n")
-    code, out, err = run(db, "import", "--plan", "1", "--strict", "--lang", "en", file)
-    assert code == 1 and "line 3: “abc” in “商談数” is not a number." in out and "--strict" in err
-    assert actuals(db) == {}
-    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", file)
+    run(db, "import", "--plan", "1", write(tmp_path, "before.csv", "月,商談数\n2026/07,38\n"))
+    for extra in ((), ("--strict",), ("--strict", "--accept-rejected")):
+        code, out, err = run(db, "import", "--plan", "1", "--lang", "en", *extra, file)
+        assert code == 1 and "line 3: “abc” in “商談数” is not a number." in out
+        assert "1 rows rejected; nothing was written" in err and "import the 1 good rows" in err
+        assert "replaces 38" in out.split("2026-07")[1].splitlines()[0]  # the value it would replace, shown
+        assert actuals(db) == {"meetings": {date(2026, 7, 1): 38.0}}
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", "--accept-rejected", file)
+    assert code == 0 and actuals(db) == {"meetings": {date(2026, 7, 1): 38.0}}
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--accept-rejected", file)
     assert code == 0 and "1 rejected" in out
     assert actuals(db) == {"meetings": {date(2026, 7, 1): 50.0}}
+
+
+def test_dry_run_exits_as_the_real_run_would(db, tmp_path):
+    outside = write(tmp_path, "old.csv", "月,商談数\n2024/07,50\n2024/08,40\n")
+    dry = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", outside)
+    real = run(db, "import", "--plan", "1", "--lang", "en", outside)
+    assert dry[0] == real[0] == 1 and "Dry run" in dry[1] and dry[2] == real[2] != ""
+    assert actuals(db) == {}
 
 
 def test_revert_and_imports_list(db, tmp_path):
@@ -229,3 +243,22 @@ def test_a_closed_output_pipe_does_not_undo_a_written_import(db, tmp_path, monke
                 io.StringIO())
     assert code != 0
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0, date(2026, 8, 1): 40.0}
+
+
+def test_same_file_with_a_corrected_mapping_asks_replace_or_keep(db, tmp_path):
+    file = write(tmp_path, "r.csv", "月,商談数,有効商談数\n2026/07,50,38\n")
+    first = write(tmp_path, "first.json", json.dumps({"shape": "wide_metrics", "date_column": "月", "metrics": {
+        "meetings": {"column": "商談数"}}}, ensure_ascii=False))
+    corrected = write(tmp_path, "corrected.json", json.dumps({"shape": "wide_metrics", "date_column": "月",
+                                                              "metrics": {"meetings": {"column": "有効商談数"}}},
+                                                             ensure_ascii=False))
+    assert run(db, "import", "--plan", "1", "--mapping", first, file)[0] == 0
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", corrected, file)
+    assert code == 1 and "--replace" in err and "--keep-earlier" in err
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0}
+    assert run(db, "import", "--plan", "1", "--dry-run", "--replace", "--mapping", corrected, file)[0] == 0
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--replace", "--mapping", corrected, file)
+    assert code == 0 and "Import #1 (same file, earlier mapping) was reverted" in out
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 38.0}
+    code, out, _ = run(db, "revert", "1", "--lang", "en")
+    assert code == 0 and "already reverted" in out

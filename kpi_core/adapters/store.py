@@ -553,7 +553,11 @@ class Store:
     @staticmethod
     def _supersede_and_insert(cur, plan_id: int, actuals: list[Actual], source: str,
                               import_id: int | None) -> tuple[int, int]:
-        """Write actuals, superseding a different current value of the same metric-month. (written, unchanged).
+        """Write actuals, superseding the current value of the same metric-month. (written, unchanged).
+
+        A manual edit that repeats the current value is no write. An import records every value it carries, even
+        one equal to the current value: the current value is the latest write of a non-reverted import or manual
+        edit, so reverting another import must find this one's value (see `_restore_current`).
         Three statements however many values: a per-value round trip made a year of an import cost 0.1 s."""
         if not actuals:
             return 0, 0
@@ -564,18 +568,23 @@ class Store:
             "AND c.metric_key = i.metric_key AND c.month = i.month AND c.superseded_at IS NULL",
             [*incoming, plan_id]).fetchall()
         changed = [row for row in compared if row[3] is None or row[4] != row[2]]
-        if changed:
+        recorded = compared if import_id is not None else changed
+        if recorded:
+            replaced = [(key, month, old_id) for key, month, _, old_id, _ in recorded if old_id is not None]
+            if replaced:  # superseded first: there is never a moment with two current rows
+                cur.execute("UPDATE actuals SET superseded_at = current_timestamp "
+                            "WHERE id IN (SELECT unnest(?::BIGINT[]))", [[old for _, _, old in replaced]])
             inserted = cur.execute(
                 "INSERT INTO actuals (plan_id, metric_key, month, value, source, import_id) SELECT ?, "
                 "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::DOUBLE[]), ?, ? RETURNING id, metric_key, month",
-                [plan_id, [r[0] for r in changed], [r[1] for r in changed], [r[2] for r in changed], source,
+                [plan_id, [r[0] for r in recorded], [r[1] for r in recorded], [r[2] for r in recorded], source,
                  import_id]).fetchall()
             new_ids = {(key, month): new_id for new_id, key, month in inserted}
-            replaced = [(new_ids[(key, month)], old_id) for key, month, _, old_id, _ in changed if old_id is not None]
             if replaced:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = r.new_id "
+                cur.execute("UPDATE actuals SET superseded_by = r.new_id "
                             "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
-                            "WHERE actuals.id = r.old_id", [[n for n, _ in replaced], [o for _, o in replaced]])
+                            "WHERE actuals.id = r.old_id", [[new_ids[(k, m)] for k, m, _ in replaced],
+                                                            [old for _, _, old in replaced]])
         return len(changed), len(compared) - len(changed)
 
     def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual",
@@ -585,8 +594,7 @@ class Store:
         def work(cur):
             written, _ = self._supersede_and_insert(cur, plan_id, actuals, source, None)
             for metric_key, month in clears:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? "
-                            "AND metric_key = ? AND month = ? AND superseded_at IS NULL", [plan_id, metric_key, month])
+                self._clear_actual(cur, plan_id, metric_key, month)
             if written or clears:
                 self._audit(cur, plan_id, "actuals.save", source=source, rows=written, cleared=len(clears))
             return written + len(clears)
@@ -598,7 +606,8 @@ class Store:
 
     def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> pd.DataFrame:
         sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "
-               "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ?")
+               "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ? "
+               "AND a.source <> 'cleared'")
         params: list[Any] = [plan_id, metric_key]
         if month is not None:
             sql += " AND a.month = ?"
@@ -612,10 +621,13 @@ class Store:
         return rows[0] if rows else None
 
     def commit_import(self, plan_id: int, meta: dict[str, Any], actuals: list[Actual],
-                      rejections: list[tuple[int | None, str, str]]) -> dict[str, Any]:
+                      rejections: list[tuple[int | None, str, str]], replaces: int | None = None) -> dict[str, Any]:
         """Record an import and write its values, all in one transaction. `meta` holds file_name, sha256, encoding,
-        delimiter, shape, mapping, rows_total. Returns {import_id, written, unchanged}."""
+        delimiter, shape, mapping, rows_total. `replaces`: an earlier import reverted in the same transaction (the
+        same file read with a corrected mapping). Returns {import_id, written, unchanged}."""
         def work(cur):
+            if replaces is not None:
+                self._revert(cur, replaces)
             import_id = cur.execute(
                 "INSERT INTO imports (plan_id, file_name, sha256, encoding, delimiter, shape, mapping, rows_total, "
                 "rows_accepted, rows_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -628,31 +640,65 @@ class Store:
                                 [[import_id, line, reason, raw] for line, reason, raw in rejections])
             written, unchanged = self._supersede_and_insert(cur, plan_id, actuals, "import", import_id)
             self._audit(cur, plan_id, "import.commit", import_id=import_id, file=meta.get("file_name", ""),
-                        written=written, unchanged=unchanged)
+                        written=written, unchanged=unchanged, replaces=replaces)
             return {"import_id": import_id, "written": written, "unchanged": unchanged}
         return self._write(work)
 
-    def revert_import(self, import_id: int) -> int:
-        """Undo an import: its current values are superseded and the values they replaced come back."""
-        def work(cur):
-            row = cur.execute("SELECT plan_id, status FROM imports WHERE id = ?", [import_id]).fetchone()
-            if row is None:
-                raise NotFound(f"import {import_id} not found", import_id=import_id)
-            plan_id, status = row
-            if status == "reverted":
-                return 0
-            current = cur.execute("SELECT id FROM actuals WHERE import_id = ? AND superseded_at IS NULL",
-                                  [import_id]).fetchall()
-            for (actual_id,) in current:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id = ?", [actual_id])
-                cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL WHERE superseded_by = ?",
-                            [actual_id])
-            cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
-                        [import_id])
-            self._audit(cur, plan_id, "import.revert", import_id=import_id, rows=len(current))
-            return len(current)
-        return self._write(work)
+    def revert_import(self, import_id: int) -> dict[str, Any]:
+        """Undo an import. Returns {plan_id, rows: values it took back, already: reverted before (nothing done),
+        reverted_at}."""
+        return self._write(lambda cur: self._revert(cur, import_id))
 
+    # ------------------------------------------------------------ import area: history with one rule
+    # The current value of a metric-month is the latest write (highest id) of a manual edit or of an import that
+    # is not reverted; a manual clear is a write of "no value" (a row with source 'cleared', never current).
+    def _revert(self, cur, import_id: int) -> dict[str, Any]:
+        row = cur.execute("SELECT plan_id, status, reverted_at FROM imports WHERE id = ?", [import_id]).fetchone()
+        if row is None:
+            raise NotFound(f"import {import_id} not found", import_id=import_id)
+        plan_id, status, reverted_at = row
+        if status == "reverted":
+            return {"plan_id": plan_id, "rows": 0, "already": True, "reverted_at": reverted_at}
+        live = cur.execute("SELECT count(*) FROM actuals WHERE import_id = ? AND superseded_at IS NULL",
+                           [import_id]).fetchone()[0]
+        cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
+                    [import_id])
+        self._restore_current(cur, plan_id, import_id)
+        self._audit(cur, plan_id, "import.revert", import_id=import_id, rows=live)
+        return {"plan_id": plan_id, "rows": live, "already": False, "reverted_at": None}
+
+    @staticmethod
+    def _restore_current(cur, plan_id: int, import_id: int) -> None:
+        """Make the latest valid write current again in every metric-month the import wrote (set-based)."""
+        winners = (
+            "SELECT arg_max(a.id, a.id) AS id FROM actuals a "
+            "JOIN (SELECT DISTINCT metric_key, month FROM actuals WHERE import_id = ?) c "
+            "ON c.metric_key = a.metric_key AND c.month = a.month LEFT JOIN imports i ON i.id = a.import_id "
+            "WHERE a.plan_id = ? AND (a.import_id IS NULL OR i.status = 'committed') "
+            "GROUP BY a.metric_key, a.month")
+        current = f"SELECT w.id FROM ({winners}) w JOIN actuals a ON a.id = w.id WHERE a.source <> 'cleared'"
+        cur.execute(  # superseded first: there is never a moment with two current rows
+            "UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? AND superseded_at IS NULL "
+            "AND (metric_key, month) IN (SELECT metric_key, month FROM actuals WHERE import_id = ?) "
+            f"AND id NOT IN ({current})", [plan_id, import_id, import_id, plan_id])
+        cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL WHERE superseded_at IS NOT NULL "
+                    f"AND id IN ({current})", [import_id, plan_id])
+
+    @staticmethod
+    def _clear_actual(cur, plan_id: int, metric_key: str, month: date) -> None:
+        """Empty a metric-month by a 'cleared' write, so that a later revert of an import cannot bring back what
+        the user cleared. Nothing current: nothing to clear."""
+        current = cur.execute("SELECT id FROM actuals WHERE plan_id = ? AND metric_key = ? AND month = ? "
+                              "AND superseded_at IS NULL", [plan_id, metric_key, month]).fetchone()
+        if current is None:
+            return
+        cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id = ?", [current[0]])
+        cleared = cur.execute(
+            "INSERT INTO actuals (plan_id, metric_key, month, value, source, superseded_at) "
+            "VALUES (?, ?, ?, 0, 'cleared', current_timestamp) RETURNING id", [plan_id, metric_key, month]).fetchone()
+        cur.execute("UPDATE actuals SET superseded_by = ? WHERE id = ?", [cleared[0], current[0]])
+
+    # ------------------------------------------------------------ imports: listing
     def list_imports(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute(
             "SELECT id, file_name, encoding, shape, rows_total, rows_accepted, rows_rejected, status, created_at, "

@@ -9,6 +9,9 @@ The flow, and the functions a page (or the CLI) calls in order:
 3. `preview_import(store, plan, parsed, mapping, lang)` -> ImportPreview: the monthly values that would be written
    (with the values they replace), skipped and rejected rows with line numbers; nothing is written.
 4. `commit_import(store, plan, parsed, mapping, preview)` -> ImportResult: one transaction, or nothing.
+   All or nothing: when any row is rejected, nothing is written unless the caller passes `accept_rejected=True`
+   (the user saw the rejected rows and chose to import the good ones). `commit_blocker(preview, ...)` says,
+   without writing, why a commit would be refused (a dry run's exit code).
    `save_mapping_profile(...)` remembers the mapping so next month's file maps itself.
 5. `rejections_csv(preview, lang)` -> CSV bytes of the rejected rows (formula injection neutralised).
 
@@ -19,12 +22,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import math
 import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -79,7 +83,9 @@ __all__ = [
     "Message",
     "ParsedFile",
     "Rejection",
+    "RevertResult",
     "Skipped",
+    "commit_blocker",
     "commit_import",
     "describe",
     "find_mapping",
@@ -230,6 +236,8 @@ class ImportPreview:
 
     `values`: one row per metric-month to write (metric, month, value, current, status new|changed|unchanged,
     line = first source line, rows = records behind it). `actuals` are exactly what commit writes.
+    `already_imported`: this file was imported with this same mapping (nothing to do). `remapped`: this file was
+    imported with another mapping; the user replaces that import or keeps it beside the new one.
     """
 
     plan_id: int
@@ -245,10 +253,28 @@ class ImportPreview:
     rows_total: int
     rows_used: int
     lang: str = "ja"
+    remapped: dict | None = None
 
     @property
     def can_commit(self) -> bool:
+        """Something to write (rejected rows and an earlier import of the file are choices, see commit_blocker)."""
         return bool(self.actuals) and self.already_imported is None
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows set aside: distinct rejected lines (a row with two bad cells is one row), plus rejections of
+        derived values that have no line."""
+        return len({r.line for r in self.rejections if r.line is not None}) + \
+            sum(1 for r in self.rejections if r.line is None)
+
+    @property
+    def good_rows(self) -> int:
+        return max(self.rows_total - self.rejected_rows, 0)
+
+    @property
+    def to_write(self) -> int:
+        """Metric-months whose value changes (new or different): the count the button and the preview both say."""
+        return self.changes
 
     @property
     def changes(self) -> int:
@@ -284,11 +310,20 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
     rejections = sorted([r for r in parsed.rejections if r.line not in read_after_all] + collected.rejections,
                         key=_by_line)
     skipped = sorted(parsed.skipped + collected.skipped, key=lambda s: s.line)
+    earlier = store.find_import(plan.id, parsed.sha256)
+    same_mapping = earlier is not None and _stored_mapping(earlier) == checked
     return ImportPreview(
         plan_id=plan.id, file_name=parsed.file_name, sha256=parsed.sha256, mapping=checked, values=frame,
         actuals=actuals, skipped=skipped, rejections=rejections, messages=collected.messages,
-        already_imported=store.find_import(plan.id, parsed.sha256), rows_total=_data_rows(parsed, collected),
-        rows_used=collected.rows_used, lang=lang)
+        already_imported=earlier if same_mapping else None, rows_total=_data_rows(parsed, collected),
+        rows_used=collected.rows_used, lang=lang, remapped=None if same_mapping else earlier)
+
+
+def _stored_mapping(import_row: dict) -> dict | None:
+    try:
+        return json.loads(import_row.get("mapping") or "{}")
+    except ValueError:
+        return None
 
 
 def _data_rows(parsed: ParsedFile, collected: Collected) -> int:
@@ -375,43 +410,91 @@ class ImportResult:
     unchanged: int
     rejected: int
     already_imported: dict | None = None
+    replaced: int | None = None
 
     def message(self, lang: str) -> str:
         if self.already_imported:
-            created = self.already_imported.get("created_at")
             return t("ingest.already_imported", lang, import_id=self.import_id,
-                     date=created.strftime("%Y-%m-%d %H:%M") if created else "?")
-        return t("ingest.committed", lang, import_id=self.import_id, written=self.written,
+                     date=_when(self.already_imported.get("created_at")))
+        text = t("ingest.committed", lang, import_id=self.import_id, written=self.written,
                  unchanged=self.unchanged, rejected=self.rejected)
+        if self.replaced:
+            text += " " + t("ingest.replaced", lang, import_id=self.replaced)
+        return text
+
+
+def commit_blocker(preview: ImportPreview, accept_rejected: bool = False,
+                   replace: bool | None = None) -> IngestError | None:
+    """Why committing `preview` would be refused (nothing written), or None. The same answer for a dry run and
+    the real run. A file already imported with the same mapping is no blocker: committing it changes nothing.
+
+    `accept_rejected`: the user saw the rejected rows and imports the others. `replace`: for a file imported
+    before with another mapping, True reverts that import in the same transaction, False keeps it beside the
+    new one; None (not chosen) refuses."""
+    if preview.already_imported:
+        return None
+    if not preview.actuals:
+        return IngestError("ingest.nothing_to_import")
+    if preview.rejections and not accept_rejected:
+        return IngestError("ingest.rejected_not_accepted", file=preview.file_name, rejected=preview.rejected_rows,
+                           good=preview.good_rows)
+    if preview.remapped and replace is None:
+        earlier = preview.remapped
+        return IngestError("ingest.remapped_choice", file=preview.file_name, import_id=earlier["id"],
+                           date=_when(earlier.get("created_at")))
+    return None
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "?"
 
 
 def commit_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mapping,
-                  preview: ImportPreview | None = None) -> ImportResult:
-    """Write the previewed values in one transaction (all or nothing).
+                  preview: ImportPreview | None = None, *, accept_rejected: bool = False,
+                  replace: bool | None = None) -> ImportResult:
+    """Write the previewed values in one transaction (all or nothing; see `commit_blocker` for the refusals).
 
-    The same file (same sha256) already imported into this plan changes nothing and says so. A corrected month
-    supersedes the current value and keeps the old one in the history; `revert_import` undoes an import.
-    Rejection reasons are stored as text in the preview's language.
+    The same file (same sha256) already imported into this plan with the same mapping changes nothing and says so.
+    A corrected month supersedes the current value and keeps the old one in the history; `revert_import` undoes an
+    import. Rejection reasons are stored as text in the preview's language.
     """
     if preview is None or preview.mapping != validate_mapping(parsed, mapping) or preview.plan_id != plan.id \
             or preview.sha256 != parsed.sha256:
         preview = preview_import(store, plan, parsed, mapping, preview.lang if preview else "ja")
-    existing = store.find_import(plan.id, parsed.sha256)
-    if existing:
+    if preview.already_imported:
+        existing = preview.already_imported
         return ImportResult(existing["id"], 0, 0, int(existing.get("rows_rejected") or 0), existing)
-    if not preview.actuals:
-        raise IngestError("ingest.nothing_to_import")
+    blocker = commit_blocker(preview, accept_rejected, replace)
+    if blocker:
+        raise blocker
     meta = {"file_name": parsed.file_name, "sha256": parsed.sha256, "encoding": parsed.encoding,
             "delimiter": parsed.delimiter, "shape": preview.mapping["shape"], "mapping": preview.mapping,
             "rows_total": preview.rows_total, "rows_accepted": preview.rows_used}
     rejections = [(r.line, r.message(preview.lang), r.raw) for r in preview.rejections]
-    outcome = store.commit_import(plan.id, meta, preview.actuals, rejections)
-    return ImportResult(outcome["import_id"], outcome["written"], outcome["unchanged"], len(rejections))
+    replaces = preview.remapped["id"] if preview.remapped and replace else None
+    outcome = store.commit_import(plan.id, meta, preview.actuals, rejections, replaces=replaces)
+    return ImportResult(outcome["import_id"], outcome["written"], outcome["unchanged"], len(rejections),
+                        replaced=replaces)
 
 
-def revert_import(store: Store, import_id: int) -> int:
-    """Undo an import: its values are superseded and the ones they replaced come back. Returns rows reverted."""
-    return store.revert_import(import_id)
+@dataclass
+class RevertResult:
+    import_id: int
+    rows: int
+    already: bool
+    reverted_at: datetime | None = None
+
+    def message(self, lang: str) -> str:
+        if self.already:
+            return t("ingest.already_reverted", lang, import_id=self.import_id, date=_when(self.reverted_at))
+        return t("ingest.reverted", lang, import_id=self.import_id, count=self.rows)
+
+
+def revert_import(store: Store, import_id: int) -> RevertResult:
+    """Undo an import: every metric-month it wrote gets back its latest write from a manual edit or an import that
+    is not reverted, whatever the order of the reverts. Reverting twice changes nothing and says so."""
+    outcome = store.revert_import(import_id)
+    return RevertResult(import_id, outcome["rows"], outcome["already"], outcome["reverted_at"])
 
 
 # ---------------------------------------------------------------- downloads

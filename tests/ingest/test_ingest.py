@@ -673,7 +673,7 @@ def test_corrected_month_supersedes_and_revert_restores(store, sales):
     assert history["superseded_at"].notna().tolist() == [True, False]
     assert history["file_name"].tolist() == ["a.csv", "b.csv"]
 
-    assert revert_import(store, second.import_id) == 2
+    assert revert_import(store, second.import_id).rows == 2
     assert store.actual_values(sales.id)["meetings"] == {date(2026, 7, 1): 50, date(2026, 8, 1): 40}
     # a reverted file can be imported again
     again = commit_import(store, sales, read_export(utf8("月,商談数\n2026/08,44\n2026/09,45\n"), "b.csv"), mapping)
@@ -684,8 +684,11 @@ def test_corrected_month_supersedes_and_revert_restores(store, sales):
 def test_rejections_are_stored_with_the_import(store, sales):
     text = "月,商談数\n2026/07,50\n2026/08,abc\n2026/02/30,1\n"
     mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}}
-    result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping,
-                           preview(store, sales, text, mapping, lang="ja"))
+    shown = preview(store, sales, text, mapping, lang="ja")
+    with pytest.raises(IngestError) as refused:
+        commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping, shown)
+    assert refused.value.key == "ingest.rejected_not_accepted" and store.list_imports(sales.id).empty
+    result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping, shown, accept_rejected=True)
     assert result.rejected == 2
     stored = store.import_rejections(result.import_id)
     assert stored["line_no"].tolist() == [3, 4]

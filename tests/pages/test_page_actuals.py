@@ -278,7 +278,7 @@ def test_revert_with_confirmation_brings_the_previous_value_back(make_app, store
     assert_clean(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 40}
     assert store.list_imports(pid)["status"][0] == "reverted"
-    assert t("actuals.history.reverted_done", "en", import_id=import_id, rows=3) in texts(at, "success")
+    assert t("ingest.reverted", "en", import_id=import_id, count=3) in texts(at, "success")
     assert not [b for b in at.button if b.key == f"actuals_revert_{import_id}"], "a reverted import has no button"
 
 
@@ -343,6 +343,10 @@ def test_hostile_cells_and_headers_are_inert_data_and_ragged_rows_are_rejected(m
                     and (d.value["Line"] == 3).any())
     assert set(rejected["Line"]) == {3, 4}
     assert any("2031-01" in r for r in rejected["Reason"])
+    # all or nothing: the only way to write is the button that says it skips the rejected rows
+    go = button(at, "actuals_commit_")
+    assert go.label == "Import the 1 good rows, skip 2" and not go.disabled
+    assert t("actuals.commit.rejected_warning", "en", rejected=2, good=1) in texts(at, "warning")
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
     assert store.list_plans()[0].id == pid, "the plans table is untouched"
@@ -498,3 +502,26 @@ def test_utf16_tab_export_is_detected_and_read_as_long(make_app, store):
     expected = sample_deals_by_month()
     meetings_row = next(label for label in matrix.index if label.endswith("(meetings)"))
     assert matrix.loc[meetings_row, "2026-07"].split()[0] == str(expected[JULY]["meetings"])
+
+
+def test_same_file_with_another_mapping_offers_replace_or_keep(make_app, store):
+    pid = sales_plan(store)
+    data = summary_csv({"2026/07": 44})
+    parsed = ingest.read_export(data, "summary.csv")
+    try:
+        ingest.commit_import(store, store.get_plan(pid), parsed, {
+            "shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "avg_deal"}}})
+    finally:
+        parsed.close()
+    at = open_page(make_app, pid, "en")
+    upload(at, ("summary.csv", data))
+    assert any(i.startswith("This file was already imported on ") and i.endswith("as import #1, with another mapping.")
+               for i in texts(at, "info"))
+    go = button(at, "actuals_commit_")
+    assert go.disabled, "no default: the user chooses"
+    widget(at, "radio", "actuals_remapped_" + _fid(at)).set_value(True).run()
+    assert not button(at, "actuals_commit_").disabled
+    commit(at)
+    assert store.actual_values(pid)["meetings"] == {JULY: 44}
+    assert store.list_imports(pid)["status"].tolist() == ["committed", "reverted"]
+    assert t("ingest.replaced", "en", import_id=1) in texts(at, "info")
