@@ -75,6 +75,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     imp.add_argument("--encoding", help=t("cli.help.encoding", lang))
     imp.add_argument("--delimiter", help=t("cli.help.delimiter", lang))
     imp.add_argument("--header-line", type=int, metavar="N", help=t("cli.help.header_line", lang))
+    imp.add_argument("--decimal", choices=("comma", "point"), help=t("cli.help.decimal", lang))
     imp.add_argument("--max-mb", type=float, default=ingest.DEFAULT_MAX_BYTES / ingest.MB,
                      help=t("cli.help.max_mb", lang))
     imp.add_argument("--dry-run", action="store_true", help=t("cli.help.dry_run", lang))
@@ -213,7 +214,8 @@ def _show_preview(o: _Output, parsed: ingest.ParsedFile, preview: ingest.ImportP
 def _prepare(store: Store, plan: Plan, path: str, args: argparse.Namespace, o: _Output, units: dict[str, str]):
     """Read, map and preview one file; nothing is written."""
     parsed = ingest.read_export(path, max_bytes=int(args.max_mb * ingest.MB), encoding=args.encoding,
-                                delimiter=_delimiter(args.delimiter), header_line=args.header_line)
+                                delimiter=_delimiter(args.delimiter), header_line=args.header_line,
+                                decimal=args.decimal)
     mapping, source = choose_mapping(store, plan, parsed, args)
     if args.shape and args.shape != mapping.get("shape"):
         mapping = {**mapping, "shape": args.shape}

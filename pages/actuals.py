@@ -29,7 +29,7 @@ from pages.common import (
 )
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
-ENCODING_CHOICES = ["", "utf-8", "cp932", "utf-16-le", "utf-16-be"]
+ENCODING_CHOICES = ["", "utf-8", "cp932", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
 DELIMITER_CHOICES = ["", *DELIMITER_LABELS]
 SHAPE_SOURCES = {
     "wide_metrics": ("column", "formula"),

@@ -82,7 +82,7 @@ def test_dry_run_writes_nothing(db, tmp_path):
     (b"", "The file is empty."),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG"),
     ("月,商談数\n".encode(), "no data rows"),
-    ("name\ncaf\xe9,Z\xfcrich\n".encode("latin-1"), "not recognised"),
+    (b"name,v\n\x82\xff\x82\xff,1\n", "not recognised"),  # neither UTF-8, CP932 nor a Western single-byte text
 ])
 def test_bad_files_exit_non_zero_and_write_nothing(db, tmp_path, content, key_text):
     path = tmp_path / "bad.csv"
@@ -262,3 +262,22 @@ def test_same_file_with_a_corrected_mapping_asks_replace_or_keep(db, tmp_path):
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 38.0}
     code, out, _ = run(db, "revert", "1", "--lang", "en")
     assert code == 0 and "already reverted" in out
+
+
+def test_a_european_latin1_export_with_decimal_commas(db, tmp_path):
+    text = "Monat;Umsatz;Größe\n2026-07;1.234,50;12,5\n2026-08;2.000,00;13,0\n"
+    mapping = write(tmp_path, "eu.json", json.dumps({"shape": "wide_metrics", "date_column": "Monat", "metrics": {
+        "avg_deal": {"column": "Umsatz"}, "meetings": {"column": "Größe"}}}, ensure_ascii=False))
+    for encoding in (None, "latin-1", "cp1252", "ISO-8859-1"):
+        extra = ("--encoding", encoding) if encoding else ()
+        code, out, err = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", "--mapping", mapping,
+                             *extra, write(tmp_path, "eu.csv", text, "latin-1"))
+        assert (code, err) == (0, ""), err
+        assert "decimal commas" in out and ("Windows-1252" in out or "Latin-1" in out)
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", mapping,
+                       write(tmp_path, "eu.csv", text, "latin-1"))
+    assert code == 0
+    assert actuals(db)["avg_deal"] == {date(2026, 7, 1): 1234.5, date(2026, 8, 1): 2000.0}
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 12.5, date(2026, 8, 1): 13.0}
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--encoding", "ebcdic", str(tmp_path / "eu.csv"))
+    assert code == 1 and "Unknown encoding" in err

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -71,6 +72,7 @@ from kpi_core.ingest.table import (
     header_signature,
     profile_columns,
 )
+from kpi_core.ingest.values import cell_month, number_style
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -115,10 +117,11 @@ def _file_name(source: Source, file_name: str | None) -> str:
 
 def read_export(source: Source, file_name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, *,
                 encoding: str | None = None, delimiter: str | None = None,
-                header_line: int | None = None) -> ParsedFile:
+                header_line: int | None = None, decimal: str | None = None) -> ParsedFile:
     """Read an export (bytes, a path or a binary stream) into a ParsedFile.
 
-    `encoding`, `delimiter` and `header_line` (1-based line of the header in the file) override the detection.
+    `encoding`, `delimiter`, `header_line` (1-based line of the header in the file) and `decimal` ('comma' or
+    'point') override the detection.
     Raises IngestError for anything that is not a readable table (too large, empty, binary, undecodable,
     header only, no row readable).
     """
@@ -134,8 +137,11 @@ def read_export(source: Source, file_name: str | None = None, max_bytes: int = D
         decoded = decode(data, encoding, full=True)
         layout = detect_layout(decoded.view, delimiter, header_line)
         loaded = _load(decoded, layout)
+    if decimal not in (None, "comma", "point"):
+        loaded.cleanup()
+        raise IngestError("ingest.bad_decimal_choice", decimal=decimal)
     try:
-        return _parsed(loaded, decoded, layout, name, data, digest)
+        return _parsed(loaded, decoded, layout, name, data, digest, decimal)
     except BaseException:
         loaded.cleanup()
         raise
@@ -160,7 +166,8 @@ def _sha256_in_background(data: bytes):
     return digest
 
 
-def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: bytes, digest) -> ParsedFile:
+def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: bytes, digest,
+            decimal: str | None = None) -> ParsedFile:
     con, rejects, width = loaded.con, loaded.rejects, len(layout.columns)
     accepted = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     lines = LineMap(decoded.buffer, decoded.start + layout.header_offset, decoded.end, layout.delimiter,
@@ -183,14 +190,32 @@ def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: b
         delimiter=layout.delimiter, header_line=layout.header_line, columns=columns,
         header_signature=header_signature(columns), row_count=accepted, shape=guess_shape(profiles, len(sample_rows)),
         sample=sample, profiles=profiles, skipped=skipped, rejections=rejections, con=con, lines=lines,
-        cleanup=loaded.cleanup)
+        cleanup=loaded.cleanup, decimal_comma=_decimal_comma(sample_rows, layout.delimiter, decimal))
+
+
+def _decimal_comma(sample_rows: list[tuple], delimiter: str, decimal: str | None) -> bool:
+    """Whether the file writes decimal commas: said by the user, else by the file: a cell only a decimal-comma
+    writer produces (12,5  1.234,50) and none only a decimal-point writer produces, or a ';' delimiter (how
+    spreadsheets write CSV where the comma is the decimal mark) with no decimal-point cell."""
+    if decimal:
+        return decimal == "comma"
+    styles = Counter(number_style(cell) for row in sample_rows for cell in row[1:] if cell and not _is_month(cell))
+    return not styles["point"] and (styles["comma"] > 0 or delimiter == ";")
+
+
+def _is_month(cell: str) -> bool:
+    try:
+        return cell_month(cell) is not None
+    except ValueError:
+        return False
 
 
 def describe(parsed: ParsedFile, lang: str) -> str:
     """One line saying what was detected: encoding, delimiter, header line, rows, shape."""
-    return t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
+    text = t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
              delimiter=delimiter_label(parsed.delimiter, lang), line=parsed.header_line,
              rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{parsed.shape}", lang))
+    return text + (" " + t("ingest.decimal_comma_read", lang) if parsed.decimal_comma else "")
 
 
 # ---------------------------------------------------------------- mapping

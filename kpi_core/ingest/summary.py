@@ -18,7 +18,14 @@ from kpi_core.ingest.table import (
     normalise_label,
     split_line,
 )
-from kpi_core.ingest.values import cell_month, cell_number, filter_sql, is_blank, month_problem
+from kpi_core.ingest.values import (
+    NumberStyleError,
+    cell_month,
+    cell_number,
+    filter_sql,
+    is_blank,
+    month_problem,
+)
 
 
 def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:
@@ -55,7 +62,10 @@ class _Rows:
 
     def number(self, line: int, raw: str, column: str, text: str | None, scale: float) -> float | None:
         try:
-            value = cell_number(text)
+            value = cell_number(text, self.parsed.decimal_comma)
+        except NumberStyleError as exc:
+            self.reject(line, exc.key, raw, column=column, value=text)
+            return None
         except ValueError:
             self.reject(line, "ingest.reject.bad_number", raw, column=column, value=text)
             return None

@@ -263,6 +263,7 @@ class ParsedFile:
     con: duckdb.DuckDBPyConnection = field(repr=False)
     lines: LineMap = field(repr=False)
     cleanup: Any = field(default=None, repr=False)
+    decimal_comma: bool = False  # numbers written 1.234,50 (the file says so: see values.number_style)
 
     def __post_init__(self) -> None:
         self._finalizer = weakref.finalize(self, self.cleanup) if self.cleanup else None

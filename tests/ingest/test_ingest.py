@@ -189,7 +189,7 @@ def test_binary_data_is_refused():
 
 
 def test_unknown_encoding_names_the_line():
-    data = "name,city\ncafe,Paris\ncaf\xe9,Z\xfcrich\n".encode("latin-1")
+    data = "name,city\n東京,Paris\n".encode() + b"caf\xe9\xff,Z\n"  # UTF-8 damaged on line 3
     with pytest.raises(IngestError) as err:
         read_export(data, "x.csv")
     assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 3)
@@ -920,10 +920,10 @@ def test_cp932_whose_first_megabyte_is_ascii_is_still_detected():
 
 def test_invalid_bytes_after_the_first_megabyte_name_their_line():
     rows = "".join(f"ID{i:07d},{i % 97}\n" for i in range(80_000))
-    data = ("code,count\n" + rows).encode() + b"caf\xe9,1\n" + b"x,2\n"
+    data = ("code,count\n東京,1\n" + rows).encode() + b"caf\xe9,1\n" + b"x,2\n"  # UTF-8, one bad byte
     with pytest.raises(IngestError) as err:
         read_export(data, "broken.csv")
-    assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 80_002)
+    assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 80_003)
 
 
 def test_a_metric_named_like_a_total_is_not_a_total(store, sales):
