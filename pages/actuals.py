@@ -12,10 +12,6 @@ import streamlit as st
 from kpi_core import ingest
 from kpi_core.domain.goal import check_name
 from kpi_core.domain.plan_rules import markdown_text
-from kpi_core.ingest.decode import DELIMITER_LABELS, ENCODING_LABELS, delimiter_label, encoding_label
-from kpi_core.ingest.mapping import distinct_labels
-from kpi_core.ingest.table import render
-from kpi_core.ingest.values import FILTER_OPS
 from pages.common import (
     error_text,
     fmt,
@@ -29,19 +25,8 @@ from pages.common import (
 )
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
-ENCODING_CHOICES = ["", "utf-8", "cp932", "utf-16-le", "utf-16-be", "cp1252", "latin-1"]
-DELIMITER_CHOICES = ["", *DELIMITER_LABELS]
-SHAPE_SOURCES = {
-    "wide_metrics": ("column", "formula"),
-    "long": ("label", "formula"),
-    "wide_months": ("label", "formula"),
-    "records": ("count", "sum", "mean", "count_distinct", "formula"),
-}
-COLUMN_SOURCES = ("column", "sum", "mean", "count_distinct")
-OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
-            "contains": "contains", "filled": "filled", "blank": "blank"}
-LIST_OPS = ("in", "not_in")
-NO_VALUE_OPS = ("filled", "blank")
+ENCODING_CHOICES = ["", *ingest.CHOOSABLE_ENCODINGS]
+DELIMITER_CHOICES = ["", *ingest.DELIMITER_LABELS]
 SCALES = {1.0: "x1", 0.01: "percent", 1000.0: "thousand", 10000.0: "ten_thousand"}
 MAX_FILTERS = 3
 HISTORY_ROWS = 30
@@ -110,7 +95,7 @@ def _inert(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _message(key: str, values: dict[str, Any]) -> str:
-    return render(key, _inert(values), lang())
+    return ingest.render(key, _inert(values), lang())
 
 
 def _error_message(exc: Exception) -> str:
@@ -122,22 +107,25 @@ def _show_error(exc: Exception) -> None:
 
 
 # ---------------------------------------------------------------- reading a file
-def _reading_settings(fid: str) -> tuple[str, str, int]:
-    """Encoding, delimiter and header line overrides ('' / 0 = automatic), drawn in a collapsed expander."""
+def _reading_settings(fid: str) -> tuple[str, str, int, str]:
+    """Encoding, delimiter, header line and decimal mark overrides ('' / 0 = automatic), in a collapsed expander."""
     with st.expander(t("actuals.file.settings")):
         auto = t("actuals.file.auto")
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns(4)
         encoding = c1.selectbox(t("actuals.file.encoding"), ENCODING_CHOICES, key=f"actuals_enc_{fid}",
-                                format_func=lambda e: ENCODING_LABELS.get(e, e) if e else auto)
+                                format_func=lambda e: ingest.ENCODING_LABELS.get(e, e) if e else auto)
         language = lang()
         delimiter = c2.selectbox(t("actuals.file.delimiter"), DELIMITER_CHOICES, key=f"actuals_delim_{fid}",
-                                 format_func=lambda d: delimiter_label(d, language) if d else auto)
+                                 format_func=lambda d: ingest.delimiter_label(d, language) if d else auto)
         header_line = c3.number_input(t("actuals.file.header_line"), min_value=0, max_value=10_000, step=1,
                                       key=f"actuals_header_{fid}")
-    return encoding, delimiter, int(header_line)
+        marks = {"": auto, "comma": t("actuals.file.decimal_comma"), "point": t("actuals.file.decimal_point")}
+        decimal = c4.selectbox(t("actuals.file.decimal"), list(marks), key=f"actuals_decimal_{fid}",
+                               format_func=marks.get)
+    return encoding, delimiter, int(header_line), decimal
 
 
-def _parse(upload, fid: str, settings: tuple[str, str, int]) -> ingest.ParsedFile:
+def _parse(upload, fid: str, settings: tuple[str, str, int, str]) -> ingest.ParsedFile:
     """The parsed file, read once per file and reading settings (the DuckDB table stays in the session)."""
     cache = st.session_state.setdefault(PARSED, {})
     cached = cache.get(fid)
@@ -147,11 +135,11 @@ def _parse(upload, fid: str, settings: tuple[str, str, int]) -> ingest.ParsedFil
         return cached[1]
     if cached:
         _close(cache.pop(fid)[1])
-    encoding, delimiter, header_line = settings
+    encoding, delimiter, header_line, decimal = settings
     upload.seek(0)
     try:
         parsed = ingest.read_export(upload, upload.name, encoding=encoding or None, delimiter=delimiter or None,
-                                    header_line=header_line or None)
+                                    header_line=header_line or None, decimal=decimal or None)
     except ingest.IngestError as exc:
         cache[fid] = (settings, exc)
         raise
@@ -173,8 +161,8 @@ def _forget_files(keep: set[str]) -> None:
 
 def _detection(parsed: ingest.ParsedFile) -> None:
     cols = st.columns([3, 2, 2, 2])
-    cols[0].metric(t("actuals.file.encoding"), encoding_label(parsed.encoding))
-    cols[1].metric(t("actuals.file.delimiter"), delimiter_label(parsed.delimiter, lang()))
+    cols[0].metric(t("actuals.file.encoding"), ingest.encoding_label(parsed.encoding))
+    cols[1].metric(t("actuals.file.delimiter"), ingest.delimiter_label(parsed.delimiter, lang()))
     cols[2].metric(t("actuals.file.header_found"), parsed.header_line)
     cols[3].metric(t("actuals.file.rows"), f"{parsed.row_count:,}")
     st.caption(ingest.describe(parsed, lang()))
@@ -220,14 +208,8 @@ def _or_text(blank_text: str):
 
 
 def _op_label():
-    names = {op: t(f"actuals.op.{name}") for op, name in OP_NAMES.items()}
+    names = {op: t(f"actuals.op.{name}") for op, name in ingest.OP_NAMES.items()}
     return lambda op: names[op]
-
-
-def _filter_value_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _filters_editor(parsed: ingest.ParsedFile, existing: list[dict], prefix: str) -> list[dict]:
@@ -240,20 +222,14 @@ def _filters_editor(parsed: ingest.ParsedFile, existing: list[dict], prefix: str
         column = c1.selectbox(t("actuals.mapping.filter", n=n + 1), columns,
                               index=_index(columns, old.get("column")), key=f"{prefix}_fc{n}",
                               format_func=_or_text(t("actuals.mapping.filter_none")))
-        ops = list(FILTER_OPS)
+        ops = list(ingest.FILTER_OPS)
         op = c2.selectbox(t("actuals.mapping.filter_op"), ops, index=_index(ops, old.get("op")),
                           format_func=_op_label(), key=f"{prefix}_fo{n}")
-        text = c3.text_input(t("actuals.mapping.filter_value"), value=_filter_value_text(old.get("value")),
+        text = c3.text_input(t("actuals.mapping.filter_value"), value=ingest.filter_text(old.get("value")),
                              help=t("actuals.mapping.filter_value_help"), key=f"{prefix}_fv{n}",
                              max_chars=500)
-        if not column:
-            continue
-        item: dict[str, Any] = {"column": column, "op": op}
-        if op in LIST_OPS:
-            item["value"] = [v.strip() for v in re.split(r"[,、，]", text) if v.strip()]
-        elif op not in NO_VALUE_OPS:
-            item["value"] = text.strip()
-        filters.append(item)
+        if column:
+            filters.append(ingest.filter_condition(column, op, text))
     return filters
 
 
@@ -271,7 +247,7 @@ def _scale_select(value: float, key: str) -> float:
 
 
 def _label_choices(parsed: ingest.ParsedFile, label_column: str | None, current: str | None) -> list[str]:
-    labels = distinct_labels(parsed, label_column) if label_column else []
+    labels = ingest.distinct_labels(parsed, label_column) if label_column else []
     if current and current not in labels:
         labels.insert(0, current)
     return labels
@@ -280,7 +256,7 @@ def _label_choices(parsed: ingest.ParsedFile, label_column: str | None, current:
 def _metric_main(parsed: ingest.ParsedFile, spec: dict, source: str, fields: dict, prefix: str,
                  container) -> dict | None:
     """The source's main setting (column, label or formula); None when it cannot be set."""
-    if source in COLUMN_SOURCES:
+    if source in ingest.NEEDS_COLUMN:
         return {"column": _column_select(t("actuals.mapping.column"), parsed, spec.get("column"),
                                          f"{prefix}_col", container)}
     if source == "label":
@@ -322,7 +298,7 @@ def _metric_details(parsed: ingest.ParsedFile, spec: dict, source: str, shape: s
 
 
 def _describe_filters(filters: list[dict]) -> str:
-    parts = [f"{f['column']} {t('actuals.op.' + OP_NAMES[f['op']])} {_filter_value_text(f.get('value'))}"
+    parts = [f"{f['column']} {t('actuals.op.' + ingest.OP_NAMES[f['op']])} {ingest.filter_text(f.get('value'))}"
              for f in filters]
     return "; ".join(p.strip() for p in parts)
 
@@ -330,7 +306,7 @@ def _describe_filters(filters: list[dict]) -> str:
 def _metric_row(parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fields: dict, prefix: str,
                 ) -> dict | None:
     """One metric: how it is taken from the file. None when it is not in this file."""
-    sources = ["none", *SHAPE_SOURCES[shape]]
+    sources = ["none", *ingest.SHAPE_SOURCES[shape]]
     current = spec.get("source") if spec else "none"
     name_col, source_col, main_col = st.columns([3, 2, 4])
     helper = key not in METRICS
@@ -488,13 +464,6 @@ def _preview(parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str)
 
 
 # ---------------------------------------------------------------- commit
-def _default_profile_name(parsed: ingest.ParsedFile, profile: dict | None) -> str:
-    if profile:
-        return profile["name"]
-    stem = parsed.file_name.rsplit(".", 1)[0]
-    return re.sub(r"[_\-\s]*\d{4}[-_/]?\d{2}([-_/]?\d{2})?$", "", stem)[:100] or stem[:100]
-
-
 def _profile_name_ok(name: str) -> bool:
     problems = check_name(name)
     for problem in problems:
@@ -524,7 +493,7 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
     with st.container(border=True):
         name_col, remember_col = st.columns([3, 2])
         name = name_col.text_input(t("actuals.commit.profile_name"),
-                                   value=_default_profile_name(parsed, profile),
+                                   value=ingest.default_profile_name(parsed, profile),
                                    help=t("actuals.commit.profile_help"), key=f"actuals_profile_{fid}",
                                    max_chars=200)
         remember = remember_col.checkbox(t("actuals.commit.remember"), value=True,
@@ -697,7 +666,7 @@ HISTORY_WIDTHS = [3, 2, 2.4, 3, 2, 2, 1.8]
 def _history_row(row: dict, live_values: dict[int, int]) -> None:
     cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
     cols[0].markdown(f"**#{row['id']}** {markdown_text(row['file_name'])}")
-    cols[1].write(encoding_label(row["encoding"]))
+    cols[1].write(ingest.encoding_label(row["encoding"]))
     cols[2].write(t(f"ingest.shape.{row['shape']}") if row["shape"] in ingest.SHAPES else row["shape"])
     cols[3].write(t("actuals.history.rows_text", total=row["rows_total"], accepted=row["rows_accepted"],
                     rejected=row["rows_rejected"]))
@@ -742,10 +711,7 @@ def _history_tab() -> None:
         st.info(t("actuals.history.empty"))
         return
     rows = imports.to_dict("records")
-    current = store.get_actuals(plan.id)
-    # values of each import still current: what a revert would withdraw
-    live_values = {int(k): int(n) for k, n in current["import_id"].dropna().value_counts().items()} \
-        if not current.empty else {}
+    live_values = ingest.live_values(store, plan)
     head = st.columns(HISTORY_WIDTHS)
     for col, key in zip(head, ("file", "encoding", "shape", "rows", "status", "date", "action")):
         col.caption(t(f"actuals.history.{key}"))

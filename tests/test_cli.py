@@ -139,7 +139,7 @@ def test_any_rejected_row_writes_nothing_unless_accepted(db, tmp_path):
     for extra in ((), ("--strict",), ("--strict", "--accept-rejected")):
         code, out, err = run(db, "import", "--plan", "1", "--lang", "en", *extra, file)
         assert code == 1 and "line 3: “abc” in “商談数” is not a number." in out
-        assert "1 rows rejected; nothing was written" in err and "import the 1 good rows" in err
+        assert "1 row rejected; nothing was written" in err and "import the 1 good row and" in err
         assert "replaces 38" in out.split("2026-07")[1].splitlines()[0]  # the value it would replace, shown
         assert actuals(db) == {"meetings": {date(2026, 7, 1): 38.0}}
     code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", "--accept-rejected", file)
@@ -162,7 +162,7 @@ def test_revert_and_imports_list(db, tmp_path):
     run(db, "import", "--plan", "1", write(tmp_path, "b.csv", "月,商談数\n2026/07,55\n"))
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 55.0}
     code, out, _ = run(db, "revert", "2", "--lang", "en")
-    assert code == 0 and "Import #2 reverted: 1 values" in out
+    assert code == 0 and "Import #2 reverted: 1 value taken back" in out
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0}
     code, out, _ = run(db, "imports", "--plan", "営業 2026", "--lang", "ja")
     assert code == 0 and "取消済み" in out and "取込済み" in out

@@ -747,6 +747,12 @@ class Store:
         cur.execute("UPDATE actuals SET superseded_by = ? WHERE id = ?", [cleared[0], current[0]])
 
     # ------------------------------------------------------------ imports: listing
+    def live_values_by_import(self, plan_id: int) -> dict[int, int]:
+        """{import id: its values still current}."""
+        return dict(self.cursor().execute(
+            "SELECT import_id, count(*) FROM actuals WHERE plan_id = ? AND superseded_at IS NULL "
+            "AND import_id IS NOT NULL GROUP BY import_id", [plan_id]).fetchall())
+
     def list_imports(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute(
             "SELECT id, file_name, encoding, shape, rows_total, rows_accepted, rows_rejected, status, created_at, "

@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -39,7 +40,10 @@ from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.model import Actual, Plan
 from kpi_core.i18n import t
 from kpi_core.ingest.decode import (
+    CHOOSABLE_ENCODINGS,
     DEFAULT_MAX_BYTES,
+    DELIMITER_LABELS,
+    ENCODING_LABELS,
     MB,
     Decoded,
     IngestError,
@@ -50,9 +54,22 @@ from kpi_core.ingest.decode import (
     detect_layout,
     encoding_label,
     read_source,
+    render,
 )
 from kpi_core.ingest.load import Loaded, load_arrow, load_table
-from kpi_core.ingest.mapping import Mapping, formula_order, validate_mapping
+from kpi_core.ingest.mapping import (
+    LIST_OPS,
+    NEEDS_COLUMN,
+    NO_VALUE_OPS,
+    OP_NAMES,
+    SHAPE_SOURCES,
+    Mapping,
+    distinct_labels,
+    filter_condition,
+    filter_text,
+    formula_order,
+    validate_mapping,
+)
 from kpi_core.ingest.mapping import suggest_mapping as _suggest
 from kpi_core.ingest.records import collect_records
 from kpi_core.ingest.summary import collect_summary
@@ -72,12 +89,21 @@ from kpi_core.ingest.table import (
     header_signature,
     profile_columns,
 )
-from kpi_core.ingest.values import cell_month, number_style
+from kpi_core.ingest.values import FILTER_OPS, cell_month, number_style
 
 __all__ = [
+    "CHOOSABLE_ENCODINGS",
     "DEFAULT_MAX_BYTES",
+    "DELIMITER_LABELS",
+    "ENCODING_LABELS",
+    "FILTER_OPS",
+    "LIST_OPS",
     "MB",
+    "NEEDS_COLUMN",
+    "NO_VALUE_OPS",
+    "OP_NAMES",
     "SHAPES",
+    "SHAPE_SOURCES",
     "ImportPreview",
     "ImportResult",
     "IngestError",
@@ -89,14 +115,22 @@ __all__ = [
     "Skipped",
     "commit_blocker",
     "commit_import",
+    "default_profile_name",
+    "delimiter_label",
     "describe",
+    "distinct_labels",
+    "encoding_label",
+    "filter_condition",
+    "filter_text",
     "find_mapping",
+    "live_values",
     "neutralise",
     "plan_aliases",
     "plan_keys",
     "preview_import",
     "read_export",
     "rejections_csv",
+    "render",
     "revert_import",
     "save_mapping_profile",
     "suggest_mapping",
@@ -245,6 +279,23 @@ def find_mapping(store: Store, parsed: ParsedFile, plan: Plan) -> dict | None:
     """The saved profile for this export's header signature (the plan's own first), or None.
     Returns the profile row: {"id", "name", "mapping", ...}."""
     return store.find_profile(parsed.header_signature, plan.id)
+
+
+_DATED_STEM = re.compile(r"[_\-\s]*\d{4}[-_/]?\d{2}([-_/]?\d{2})?$")
+
+
+def default_profile_name(parsed: ParsedFile, profile: dict | None) -> str:
+    """The name to offer for saving a mapping: the profile's own, else the file name without its date
+    (deals_2026-07.csv -> deals), so that each month's file lands on the same profile."""
+    if profile:
+        return profile["name"]
+    stem = parsed.file_name.rsplit(".", 1)[0]
+    return _DATED_STEM.sub("", stem)[:100] or stem[:100]
+
+
+def live_values(store: Store, plan: Plan) -> dict[int, int]:
+    """{import id: values of it still current}: what reverting each import would take back."""
+    return store.live_values_by_import(plan.id)
 
 
 def save_mapping_profile(store: Store, parsed: ParsedFile, mapping: Mapping, name: str,

@@ -40,6 +40,7 @@ ENCODING_LABELS = {
     "latin-1": "Latin-1 (ISO-8859-1)",
 }
 DELIMITER_LABELS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+CHOOSABLE_ENCODINGS = ("utf-8", "cp932", "utf-16-le", "utf-16-be", "cp1252", "latin-1")  # a reading setting
 
 _BINARY_SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),

@@ -43,6 +43,19 @@ MAPPING_VERSION = 1
 SOURCES = ("column", "label", "count", "sum", "mean", "count_distinct", "formula")
 RECORD_SOURCES = ("count", "sum", "mean", "count_distinct")
 NEEDS_COLUMN = ("column", "sum", "mean", "count_distinct")
+# The sources each shape offers, in the order an editor lists them.
+SHAPE_SOURCES = {
+    "wide_metrics": ("column", "formula"),
+    "long": ("label", "formula"),
+    "wide_months": ("label", "formula"),
+    "records": ("count", "sum", "mean", "count_distinct", "formula"),
+}
+# Filter ops by the name of their label (actuals.op.<name>); list ops take several values, the last two none.
+OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
+            "contains": "contains", "filled": "filled", "blank": "blank"}
+LIST_OPS = ("in", "not_in")
+NO_VALUE_OPS = ("filled", "blank")
+_LIST_SEPARATORS = re.compile(r"[,、，]")
 _BRACKETED = re.compile(r"[(（\[【<＜「『].*?[)）\]】>＞」』]")
 _PERCENT_HEADER = re.compile(r"[%％]|\(率\)|（率）")
 _THOUSAND_YEN_HEADER = re.compile(r"千円")
@@ -223,6 +236,24 @@ def _column_metric(parsed: ParsedFile, column: str, source: str) -> dict[str, An
     if scale is not None:
         spec["scale"] = scale
     return spec
+
+
+def filter_condition(column: str, op: str, text: str) -> dict[str, Any]:
+    """A filter as the mapping stores it, from what a user typed: a list op splits on commas (, 、 ，), an op
+    without a value keeps none."""
+    condition: dict[str, Any] = {"column": column, "op": op}
+    if op in LIST_OPS:
+        condition["value"] = [v.strip() for v in _LIST_SEPARATORS.split(text) if v.strip()]
+    elif op not in NO_VALUE_OPS:
+        condition["value"] = text.strip()
+    return condition
+
+
+def filter_text(value: Any) -> str:
+    """A filter's value as a user types it back (the inverse of filter_condition)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def distinct_labels(parsed: ParsedFile, column: str, limit: int = 500) -> list[str]:

@@ -353,11 +353,11 @@ def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int, 
         filled = [c.strip() for c in cells if c.strip()]
         if not raw.strip(' \t\r"' + delimiter):
             skipped.append(Skipped(line, "blank", raw))
+        elif filled and is_total_label(filled[0]):  # before footers: a 合計 line alone is a total, not a trailer
+            skipped.append(Skipped(line, "total", raw))
         elif is_footer_text(raw) or (filled and is_footer_text(filled[0])) or (
                 line > last_data_line and len(filled) <= 1 and "\n" not in raw):
             skipped.append(Skipped(line, "footer", raw))
-        elif filled and is_total_label(filled[0]):
-            skipped.append(Skipped(line, "total", raw))
         elif error_type == "UNQUOTED VALUE":
             rejections.append(Rejection(line, "ingest.reject.quote", {"line": line}, raw[:500]))
         elif error_type in ("MISSING COLUMNS", "TOO MANY COLUMNS"):

@@ -345,7 +345,7 @@ def test_hostile_cells_and_headers_are_inert_data_and_ragged_rows_are_rejected(m
     assert any("2031-01" in r for r in rejected["Reason"])
     # all or nothing: the only way to write is the button that says it skips the rejected rows
     go = button(at, "actuals_commit_")
-    assert go.label == "Import the 1 good rows, skip 2" and not go.disabled
+    assert go.label == "Import the 1 good row, skip 2" and not go.disabled
     assert t("actuals.commit.rejected_warning", "en", rejected=2, good=1) in texts(at, "warning")
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
