@@ -13,7 +13,6 @@ error, 3 the database is locked by another process. A dry run exits as the real 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -134,12 +133,10 @@ def template_aliases(plan: Plan) -> dict[str, list[str]]:
 
 def _mapping_file(path: str) -> dict:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise CliError("cli.mapping_file_error", path=path, error=str(exc)) from None
-    if not isinstance(data, dict):
-        raise CliError("cli.mapping_file_error", path=path, error="not a JSON object")
-    return data
+    return ingest.read_mapping_file(data, path)
 
 
 def choose_mapping(store: Store, plan: Plan, parsed: ingest.ParsedFile, args: argparse.Namespace) -> tuple[dict, str]:

@@ -40,6 +40,9 @@ DONE = "_actuals_done"  # results of the last commit, shown once after the rerun
 PENDING_REVERT = "_actuals_pending_revert"
 REVERTED = "_actuals_reverted"  # the revert just done, said once after the rerun
 COMMITTED = "_actuals_committed"  # file_id -> import id committed from that upload: "imported now", not "again"
+LOADED = "_actuals_loaded"  # file_id -> (file name, mapping) loaded from a mapping file
+GENERATION = "_actuals_generation"  # file_id -> n: a loaded mapping file restarts the editor's widgets
+MAPPING_FILE_ERROR = "_actuals_mapping_file_error"  # why the mapping file just loaded could not be read
 
 store = get_store()
 plan = require_plan(store)
@@ -257,8 +260,10 @@ def _metric_main(parsed: ingest.ParsedFile, spec: dict, source: str, fields: dic
                  container) -> dict | None:
     """The source's main setting (column, label or formula); None when it cannot be set."""
     if source in ingest.NEEDS_COLUMN:
-        return {"column": _column_select(t("actuals.mapping.column"), parsed, spec.get("column"),
-                                         f"{prefix}_col", container)}
+        column = spec.get("column") if spec.get("source") == source else None
+        return {"column": _column_select(t("actuals.mapping.column"), parsed,
+                                         column or ingest.default_column(parsed, source), f"{prefix}_col",
+                                         container)}
     if source == "label":
         labels = _label_choices(parsed, fields.get("label_column"), spec.get("label"))
         if not labels:
@@ -330,6 +335,10 @@ def _metric_row(parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fie
             notes.append(t("actuals.mapping.conditions", conditions=_describe_filters(result["filters"])))
         if notes:
             st.caption(markdown_text(" · ".join(notes)))
+    chosen = main.get("column") or main.get("label")
+    if spec and spec.get("similar") and chosen == (spec.get("column") or spec.get("label")):
+        st.caption(t("actuals.mapping.similar", name=markdown_text(str(chosen))))
+        result["similar"] = True  # until the user picks another column or label
     for extra in ("percent_label",):  # hints of the suggestion that the editor does not show
         if spec and extra in spec and source == spec.get("source"):
             result[extra] = spec[extra]
@@ -352,7 +361,8 @@ def _helper_adder(fid: str, present: list[str]) -> None:
 
 def _mapping_editor(parsed: ingest.ParsedFile, base: dict, shape: str, fid: str) -> dict:
     """The mapping as the widgets show it; defaults come from the saved profile or the suggestion."""
-    prefix = f"actuals_{fid}_{shape}"
+    generation = st.session_state.get(GENERATION, {}).get(fid, 0)
+    prefix = f"actuals_{fid}_{shape}" + (f"_g{generation}" if generation else "")
     fields = _shape_fields(parsed, base, shape, prefix)
     mapping: dict[str, Any] = {"version": base.get("version", 1), "shape": shape, **fields, "metrics": {}}
     with st.expander(t("actuals.mapping.global_filters"), expanded=bool(base.get("filters"))):
@@ -585,13 +595,18 @@ def _file_section(upload) -> None:
     with summary:
         _detection(parsed)
     shapes = list(ingest.SHAPES)
+    loaded = st.session_state.get(LOADED, {}).get(fid)
     profile = ingest.find_mapping(store, parsed, plan)
+    if loaded:  # a mapping file the user loaded stands in for the saved profile
+        profile = {"name": loaded[0], "mapping": loaded[1], "updated_at": None, "from_file": True}
     default_shape = profile["mapping"].get("shape", parsed.shape) if profile else parsed.shape
     shape = st.selectbox(t("actuals.file.shape"), shapes, index=_index(shapes, default_shape),
                          format_func=options_label("ingest.shape"), help=t("actuals.file.shape_help"),
                          key=f"actuals_shape_{fid}")
     st.subheader(t("actuals.mapping.title"))
-    if profile and profile["mapping"].get("shape") == shape:
+    if profile and profile.get("from_file"):
+        st.info(t("actuals.mapping.file_applied", name=markdown_text(profile["name"])), icon="📂")
+    elif profile and profile["mapping"].get("shape") == shape:
         st.info(t("actuals.mapping.profile_applied", name=markdown_text(profile["name"]),
                   date=_when(profile.get("updated_at"))), icon="🔁")
     else:
@@ -599,6 +614,7 @@ def _file_section(upload) -> None:
     try:
         base = _base_mapping(parsed, shape, profile)
         mapping = _mapping_editor(parsed, base, shape, fid)
+        _mapping_file_row(parsed, mapping, fid)
         if not mapping["metrics"]:
             st.info(t("actuals.mapping.start"))
             return
@@ -608,6 +624,36 @@ def _file_section(upload) -> None:
         return
     _preview(parsed, preview, fid)
     _commit_section(parsed, mapping, preview, profile, fid)
+
+
+def _load_mapping_file(fid: str) -> None:
+    """on_change of the mapping-file uploader: runs before the page, so the shape picker can follow the file."""
+    mapping_file = st.session_state.get(f"actuals_mapfile_{fid}")
+    if mapping_file is None:
+        return
+    try:
+        loaded = ingest.read_mapping_file(mapping_file.getvalue(), mapping_file.name)
+    except ingest.IngestError as exc:
+        st.session_state[MAPPING_FILE_ERROR] = exc
+        return
+    st.session_state.setdefault(LOADED, {})[fid] = (mapping_file.name, loaded)
+    generations = st.session_state.setdefault(GENERATION, {})
+    generations[fid] = generations.get(fid, 0) + 1
+    if loaded.get("shape") in ingest.SHAPES:
+        st.session_state[f"actuals_shape_{fid}"] = loaded["shape"]
+
+
+def _mapping_file_row(parsed: ingest.ParsedFile, mapping: dict, fid: str) -> None:
+    """Load a mapping file (e.g. a shipped *.mapping.json) into the editor, or save the editor's mapping as one."""
+    load_col, save_col = st.columns([3, 2], vertical_alignment="bottom")
+    load_col.file_uploader(t("actuals.mapping.load_file"), type=["json"], help=t("actuals.mapping.load_file_help"),
+                           key=f"actuals_mapfile_{fid}", on_change=_load_mapping_file, args=(fid,))
+    problem = st.session_state.pop(MAPPING_FILE_ERROR, None)
+    if problem is not None:
+        load_col.error(_error_message(problem))
+    save_col.download_button(t("actuals.mapping.save_file"), ingest.mapping_file_bytes(mapping),
+                             file_name=f"{ingest.default_profile_name(parsed, None)}.mapping.json",
+                             mime="application/json", key=f"actuals_mapsave_{fid}")
 
 
 def _help_box() -> None:

@@ -71,6 +71,7 @@ from kpi_core.ingest.mapping import (
     validate_mapping,
 )
 from kpi_core.ingest.mapping import suggest_mapping as _suggest
+from kpi_core.ingest.record_roles import default_column
 from kpi_core.ingest.records import collect_records
 from kpi_core.ingest.summary import collect_summary
 from kpi_core.ingest.table import (
@@ -115,6 +116,7 @@ __all__ = [
     "Skipped",
     "commit_blocker",
     "commit_import",
+    "default_column",
     "default_profile_name",
     "delimiter_label",
     "describe",
@@ -124,15 +126,18 @@ __all__ = [
     "filter_text",
     "find_mapping",
     "live_values",
+    "mapping_file_bytes",
     "neutralise",
     "plan_aliases",
     "plan_keys",
     "preview_import",
     "read_export",
+    "read_mapping_file",
     "rejections_csv",
     "render",
     "revert_import",
     "save_mapping_profile",
+    "similar_names",
     "suggest_mapping",
     "validate_mapping",
     "values_csv",
@@ -259,6 +264,35 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
     return _suggest(parsed, metric_aliases, plan_keys, shape)
 
 
+def similar_names(mapping: Mapping) -> list[tuple[str, str]]:
+    """(metric key, column or label) pairs a suggestion matched by a similar name, for the user to confirm."""
+    return [(key, str(spec.get("column") or spec.get("label"))) for key, spec in mapping.get("metrics", {}).items()
+            if spec.get("similar")]
+
+
+MAX_MAPPING_FILE = 1 * MB
+
+
+def read_mapping_file(data: bytes, name: str) -> Mapping:
+    """A mapping from a JSON file's bytes (the format of `mapping --schema`); IngestError when it is not one."""
+    if len(data) > MAX_MAPPING_FILE:
+        raise IngestError("ingest.mapping_file", file=name, error=f"> {MAX_MAPPING_FILE // MB} MB")
+    try:
+        mapping = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IngestError("ingest.mapping_file", file=name, error=str(exc)) from None
+    if not isinstance(mapping, dict) or not isinstance(mapping.get("metrics"), dict):
+        raise IngestError("ingest.mapping_file", file=name, error="no \"metrics\" object")
+    return mapping
+
+
+def mapping_file_bytes(mapping: Mapping) -> bytes:
+    """A mapping as the JSON file read_mapping_file reads back (hints of the suggestion left out)."""
+    clean = {**mapping, "metrics": {key: {k: v for k, v in spec.items() if k != "similar"}
+                                    for key, spec in mapping.get("metrics", {}).items()}}
+    return (json.dumps(clean, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
 def plan_keys(store: Store, plan: Plan) -> list[str]:
     """The plan's metric keys: the KGI's first, then the KPIs' in their order."""
     kgi = store.get_kgi(plan.id)
@@ -369,6 +403,10 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
     _apply_formulas(checked, collected)
     keys = plan_keys(store, plan)
     _report_keys(checked, keys, collected)
+    similar = similar_names(checked)
+    if similar:
+        collected.messages.append(Message("ingest.msg.similar_names", {
+            "pairs": ", ".join(f"{name} → {key}" for key, name in similar)}, "warning"))
     months = set(plan.month_list())
     _reject_outside_plan(plan, keys, months, collected)
     current = store.actual_values(plan.id)

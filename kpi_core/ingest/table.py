@@ -472,3 +472,12 @@ def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tu
         else:
             ignored.append(name)
     return months, totals, ignored
+
+
+def distinct_labels(parsed: ParsedFile, column: str, limit: int = 500) -> list[str]:
+    """The distinct non-blank cells of a column in file order (metric names of a long or wide-months file)."""
+    rows = parsed.con.execute(
+        f"SELECT trim({parsed.column_id(column)}) AS v, min(rowid) AS first FROM raw "
+        f"WHERE nullif(trim({parsed.column_id(column)}), '') IS NOT NULL GROUP BY v ORDER BY first LIMIT {int(limit)}"
+    ).fetchall()
+    return [r[0] for r in rows]
