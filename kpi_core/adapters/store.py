@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,11 +37,29 @@ from kpi_core.domain.model import (
     PlanStatus,
     Status,
 )
+from kpi_core.domain.workshop import (
+    AgendaItem,
+    Idea,
+    Note,
+    NoteKind,
+    Participant,
+    SessionStatus,
+    SessionView,
+    Timer,
+    Vote,
+    VoteStatus,
+    WorkshopError,
+    agenda_from_json,
+    agenda_to_json,
+    check_dot,
+    new_code,
+)
 
 T = TypeVar("T")
 
 DB_ENV = "KPI_WORKBENCH_DB"
 WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
+WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
@@ -64,6 +82,31 @@ class WriteConflict(StoreError):
     """Other sessions kept writing the same rows: the change was retried and still could not be saved."""
 
     key = "store.write_conflict"
+
+
+class StaleEdit(StoreError):
+    """The row changed since the writer read it. `conflicts` lists each item with theirs (now stored) and yours
+    (what this write would have stored); nothing was written, so the writer can choose."""
+
+    key = "store.stale"
+
+    def __init__(self, conflicts: list[dict[str, Any]]):
+        first = conflicts[0]
+        super().__init__(f"stale write: {conflicts}", item=first["item"], theirs=_shown(first["theirs"]),
+                         yours=_shown(first["yours"]), more=len(conflicts) - 1)
+        self.conflicts = conflicts
+
+
+class DeletedUnderEdit(StoreError):
+    """What the writer was editing (a plan or a KPI) was deleted by someone else; the edit was not saved."""
+
+    key = "store.deleted_under_edit"
+
+
+class DatabaseBusy(StoreError):
+    """Another change in this process held the database longer than a writer may wait (e.g. a large import)."""
+
+    key = "store.busy"
 
 
 class DatabaseLocked(StoreError):
@@ -165,7 +208,99 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         detail VARCHAR NOT NULL DEFAULT '{}', logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
     CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
     """),
+    # One current value per cell, enforced by the database: a row per (plan, metric, month) pointing at the current
+    # actual, and one per (plan, metric) holding the current target version. Two sessions writing the same cell both
+    # write its row, so DuckDB lets one commit and the other retries. Duplicates left by earlier releases are
+    # superseded first, the newest value kept.
+    (2, "one current value per cell", """
+    UPDATE actuals SET superseded_at = current_timestamp, superseded_by = k.keep_id
+      FROM (SELECT plan_id, metric_key, month, max(id) AS keep_id FROM actuals WHERE superseded_at IS NULL
+            GROUP BY plan_id, metric_key, month HAVING count(*) > 1) k
+     WHERE actuals.plan_id = k.plan_id AND actuals.metric_key = k.metric_key AND actuals.month = k.month
+       AND actuals.superseded_at IS NULL AND actuals.id <> k.keep_id;
+    CREATE TABLE actual_cells (
+        plan_id BIGINT NOT NULL, metric_key VARCHAR NOT NULL, month DATE NOT NULL, actual_id BIGINT,
+        version INTEGER NOT NULL, PRIMARY KEY (plan_id, metric_key, month));
+    INSERT INTO actual_cells
+    SELECT plan_id, metric_key, month, max(id) FILTER (WHERE superseded_at IS NULL), count(*)
+      FROM actuals GROUP BY plan_id, metric_key, month;
+    UPDATE monthly_targets SET superseded_at = current_timestamp
+      FROM (SELECT plan_id, metric_key, month, max(id) AS keep_id FROM monthly_targets WHERE superseded_at IS NULL
+            GROUP BY plan_id, metric_key, month HAVING count(*) > 1) k
+     WHERE monthly_targets.plan_id = k.plan_id AND monthly_targets.metric_key = k.metric_key
+       AND monthly_targets.month = k.month AND monthly_targets.superseded_at IS NULL
+       AND monthly_targets.id <> k.keep_id;
+    CREATE TABLE target_sets (
+        plan_id BIGINT NOT NULL, metric_key VARCHAR NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, metric_key));
+    INSERT INTO target_sets SELECT plan_id, metric_key, max(version) FROM monthly_targets GROUP BY plan_id, metric_key
+    """),
+    # A version on each row a user edits, so that a save based on an older copy is refused instead of overwriting.
+    (3, "row versions", """
+    ALTER TABLE kpis ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE csfs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE checkins ADD COLUMN version INTEGER NOT NULL DEFAULT 0
+    """),
 ]
+
+# ---------------------------------------------------------------- migrations: workshops (20-29)
+MIGRATIONS.append((20, "workshop sessions", """
+    CREATE SEQUENCE seq_workshop START 1;
+    CREATE SEQUENCE seq_ws_participant START 1;
+    CREATE SEQUENCE seq_ws_idea START 1;
+    CREATE SEQUENCE seq_ws_vote START 1;
+    CREATE SEQUENCE seq_ws_dot START 1;
+    CREATE SEQUENCE seq_ws_note START 1;
+    CREATE TABLE workshops (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_workshop'), plan_id BIGINT NOT NULL,
+        title VARCHAR NOT NULL, code VARCHAR NOT NULL UNIQUE, facilitator_key VARCHAR NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'open', position INTEGER NOT NULL DEFAULT 0,
+        agenda VARCHAR NOT NULL DEFAULT '[]', timer_duration DOUBLE NOT NULL DEFAULT 0,
+        timer_running BOOLEAN NOT NULL DEFAULT false, timer_deadline DOUBLE, timer_remaining DOUBLE NOT NULL DEFAULT 0,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, closed_at TIMESTAMP);
+    CREATE TABLE ws_participants (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_participant'), workshop_id BIGINT NOT NULL,
+        token VARCHAR NOT NULL UNIQUE, name VARCHAR NOT NULL,
+        joined_at TIMESTAMP NOT NULL DEFAULT current_timestamp, last_seen_at TIMESTAMP);
+    CREATE TABLE ws_ideas (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_idea'), workshop_id BIGINT NOT NULL, step INTEGER NOT NULL,
+        participant_id BIGINT, text VARCHAR NOT NULL, detail VARCHAR NOT NULL DEFAULT '',
+        group_label VARCHAR NOT NULL DEFAULT '', merged_into BIGINT,
+        promoted_kind VARCHAR NOT NULL DEFAULT '', promoted_ref BIGINT, promoted_dots INTEGER,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, updated_at TIMESTAMP, deleted_at TIMESTAMP);
+    CREATE TABLE ws_votes (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_vote'), workshop_id BIGINT NOT NULL, step INTEGER NOT NULL,
+        dots INTEGER NOT NULL CHECK (dots BETWEEN 1 AND 10), stacking BOOLEAN NOT NULL DEFAULT false,
+        status VARCHAR NOT NULL DEFAULT 'open', opened_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        closed_at TIMESTAMP, revealed_at TIMESTAMP);
+    CREATE TABLE ws_dots (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_dot'), vote_id BIGINT NOT NULL, idea_id BIGINT NOT NULL,
+        participant_id BIGINT NOT NULL, placed_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE ws_notes (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_note'), workshop_id BIGINT NOT NULL, kind VARCHAR NOT NULL,
+        text VARCHAR NOT NULL, owner VARCHAR NOT NULL DEFAULT '', due DATE,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, deleted_at TIMESTAMP)
+"""))
+
+_WORKSHOP_WRITES = threading.Lock()
+
+# ---------------------------------------------------------------- migrations: health check (30-39)
+# Hand ticks of the readiness checklist (every tick and untick kept, the latest counts) and score snapshots (monthly
+# or on demand) so that a team sees its score move.
+MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
+    CREATE SEQUENCE seq_health_tick START 1;
+    CREATE SEQUENCE seq_health_snapshot START 1;
+    CREATE TABLE health_ticks (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_health_tick'), plan_id BIGINT NOT NULL,
+        item VARCHAR NOT NULL, ticked BOOLEAN NOT NULL, ticked_by VARCHAR NOT NULL DEFAULT '',
+        ticked_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE health_snapshots (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_health_snapshot'), plan_id BIGINT NOT NULL,
+        taken_at TIMESTAMP NOT NULL DEFAULT current_timestamp, month DATE NOT NULL,
+        score DOUBLE NOT NULL CHECK (score >= 0 AND score <= 100), high INTEGER NOT NULL DEFAULT 0,
+        medium INTEGER NOT NULL DEFAULT 0, low INTEGER NOT NULL DEFAULT 0,
+        lights VARCHAR NOT NULL DEFAULT '{}', trigger VARCHAR NOT NULL DEFAULT 'manual');
+    """))
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
@@ -190,6 +325,21 @@ def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
+def _copy_into(original: T, saved: T) -> T:
+    """Give the caller's object the ids and versions of what was committed (only once it was committed)."""
+    vars(original).update(vars(saved))
+    return original
+
+
+def _shown(value: Any) -> str:
+    """A stored value as a conflict message shows it (empty for a cleared cell)."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -201,6 +351,9 @@ class Store:
         self.path = Path(path)
         self._conn = _connect(self.path)
         self._local = threading.local()
+        # Writes of this process take turns: sessions of one server never race each other inside DuckDB, and the
+        # database constraints catch any writer that does not go through here.
+        self._write_turn = threading.Lock()
         self.migrate()
 
     # ------------------------------------------------------------ plumbing
@@ -228,20 +381,25 @@ class Store:
             finally:
                 self._local.depth = depth
             return
-        cur.execute("BEGIN TRANSACTION")
-        self._local.depth = 1
+        if not self._write_turn.acquire(timeout=WRITE_WAIT):
+            raise DatabaseBusy("another change held the database too long", seconds=int(WRITE_WAIT))
         try:
-            yield cur
-        except BaseException:
+            cur.execute("BEGIN TRANSACTION")
+            self._local.depth = 1
+            try:
+                yield cur
+            except BaseException:
+                self._local.depth = 0
+                _rollback_quietly(cur)
+                raise
             self._local.depth = 0
-            cur.execute("ROLLBACK")
-            raise
-        self._local.depth = 0
-        try:
-            cur.execute("COMMIT")
-        except duckdb.Error:
-            _rollback_quietly(cur)
-            raise
+            try:
+                cur.execute("COMMIT")
+            except duckdb.Error:
+                _rollback_quietly(cur)
+                raise
+        finally:
+            self._write_turn.release()
 
     def in_transaction(self) -> bool:
         return getattr(self._local, "depth", 0) > 0
@@ -279,18 +437,41 @@ class Store:
         """Advance the plan's version; refuse when someone else saved since `expected_version` was read."""
         if expected_version is None:
             row = cur.execute("UPDATE plans SET version = version + 1, updated_at = current_timestamp "
-                              "WHERE id = ? RETURNING version", [plan_id]).fetchone()
+                              "WHERE id = ? AND deleted_at IS NULL RETURNING version", [plan_id]).fetchone()
         else:
             row = cur.execute("UPDATE plans SET version = version + 1, updated_at = current_timestamp "
-                              "WHERE id = ? AND version = ? RETURNING version",
+                              "WHERE id = ? AND version = ? AND deleted_at IS NULL RETURNING version",
                               [plan_id, expected_version]).fetchone()
         if row is None:
             current = cur.execute("SELECT version FROM plans WHERE id = ?", [plan_id]).fetchone()
             if current is None:
                 raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            self._require_live_plan(cur, plan_id)
             raise VersionConflict(f"plan {plan_id} changed (version {current[0]}, expected {expected_version})",
                                   expected=expected_version, current=current[0])
         return row[0]
+
+    @staticmethod
+    def _require_live_plan(cur, plan_id: int) -> None:
+        """Refuse a write to a plan that is missing or was deleted while the writer was editing it."""
+        row = cur.execute("SELECT name, deleted_at FROM plans WHERE id = ?", [plan_id]).fetchone()
+        if row is None:
+            raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+        if row[1] is not None:
+            raise DeletedUnderEdit(f"plan {plan_id} was deleted", name=row[0])
+
+    @staticmethod
+    def _check_row_version(cur, table: str, row_id: int, seen: int, item: str, theirs_column: str, yours: Any,
+                           soft_deleted: bool = True) -> None:
+        """Refuse the write when the row moved past the version the writer saw, or was deleted meanwhile.
+        `table` and `theirs_column` are names from this module, never from input."""
+        deleted = "deleted_at" if soft_deleted else "NULL"
+        row = cur.execute(f"SELECT version, {deleted}, {theirs_column} FROM {table} WHERE id = ?",
+                          [row_id]).fetchone()
+        if row is None or row[1] is not None:
+            raise DeletedUnderEdit(f"{table} {row_id} was deleted", name=item)
+        if row[0] != seen:
+            raise StaleEdit([{"item": item, "theirs": row[2], "yours": yours, "version": row[0]}])
 
     # ------------------------------------------------------------ migrations
     def migrate(self) -> list[int]:
@@ -414,6 +595,8 @@ class Store:
             cur.execute("INSERT INTO monthly_targets (plan_id, metric_key, month, value, version, reason) "
                         "SELECT ?, metric_key, month, value, 1, 'duplicated' FROM monthly_targets "
                         "WHERE plan_id = ? AND superseded_at IS NULL", [new_id, plan_id])
+            cur.execute("INSERT INTO target_sets (plan_id, metric_key, version) SELECT DISTINCT ?, metric_key, 1 "
+                        "FROM monthly_targets WHERE plan_id = ?", [new_id, new_id])
             self._audit(cur, new_id, "plan.duplicate", source=plan_id, name=new_name)
             return new_id
         return self.get_plan(self._write(work))
@@ -458,11 +641,12 @@ class Store:
             sql += " AND role <> 'retired'"
         return [CSF(id=r["id"], plan_id=plan_id, name=r["name"], role=CSFRole(r["role"]),
                     contribution=r["contribution"], actions=json.loads(r["actions"]),
-                    description=r["description"], position=r["position"])
+                    description=r["description"], position=r["position"], version=r["version"])
                 for r in self._rows(sql + " ORDER BY position, id", [plan_id])]
 
-    def save_csf(self, csf: CSF, expected_version: int | None) -> CSF:
+    def save_csf(self, original: CSF, expected_version: int | None) -> CSF:
         def work(cur):
+            csf = replace(original)  # changed on a copy: a retried attempt starts from the caller's copy
             self._bump_version(cur, csf.plan_id, expected_version)
             values = [csf.name, str(csf.role), csf.contribution, _json(list(csf.actions)), csf.description]
             if csf.id is None:
@@ -473,11 +657,13 @@ class Store:
                                      "plan_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                      values + [position, csf.plan_id]).fetchone()[0]
             else:
-                cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ? "
-                            "WHERE id = ?", values + [csf.id])
+                self._check_row_version(cur, "csfs", csf.id, csf.version, csf.name, "name", csf.name)
+                cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ?, "
+                            "version = version + 1 WHERE id = ?", values + [csf.id])
+                csf.version += 1
             self._audit(cur, csf.plan_id, "csf.save", csf_id=csf.id, name=csf.name, role=str(csf.role))
             return csf
-        return self._write(work)
+        return _copy_into(original, self._write(work))
 
     def delete_csf(self, plan_id: int, csf_id: int, expected_version: int | None) -> None:
         def work(cur):
@@ -509,8 +695,9 @@ class Store:
             kpis.append(KPI(**values))
         return kpis
 
-    def save_kpi(self, kpi: KPI, expected_version: int | None, reason: str = "") -> KPI:
+    def save_kpi(self, original: KPI, expected_version: int | None, reason: str = "") -> KPI:
         def work(cur):
+            kpi = replace(original)  # changed on a copy: a retried attempt starts from the caller's copy
             self._bump_version(cur, kpi.plan_id, expected_version)
             record = asdict(kpi)
             values = [str(record[f]) if f in ("direction", "kind", "aggregation") else record[f]
@@ -529,13 +716,15 @@ class Store:
                                      "RETURNING id", values + [position, kpi.plan_id]).fetchone()[0]
                 previous = None
             else:
+                self._check_row_version(cur, "kpis", kpi.id, kpi.version, kpi.name, "annual_target", kpi.annual_target)
                 previous = cur.execute("SELECT annual_target FROM kpis WHERE id = ?", [kpi.id]).fetchone()
                 assignments = ", ".join(f"{f} = ?" for f in self._KPI_FIELDS)
-                cur.execute(f"UPDATE kpis SET {assignments} WHERE id = ?", values + [kpi.id])
+                cur.execute(f"UPDATE kpis SET {assignments}, version = version + 1 WHERE id = ?", values + [kpi.id])
+                kpi.version += 1
             self._audit(cur, kpi.plan_id, "kpi.save", kpi_id=kpi.id, key=kpi.key, annual_target=kpi.annual_target,
                         previous_target=previous[0] if previous else None, reason=reason)
             return kpi
-        return self._write(work)
+        return _copy_into(original, self._write(work))
 
     def delete_kpi(self, plan_id: int, kpi_id: int, expected_version: int | None) -> None:
         def work(cur):
@@ -548,18 +737,23 @@ class Store:
     def get_monthly_targets(self, plan_id: int) -> dict[str, dict[date, float]]:
         targets: dict[str, dict[date, float]] = {}
         for key, month, value in self.cursor().execute(
-                "SELECT metric_key, month, value FROM monthly_targets WHERE plan_id = ? AND superseded_at IS NULL "
-                "ORDER BY metric_key, month", [plan_id]).fetchall():
+                "SELECT t.metric_key, t.month, t.value FROM target_sets s JOIN monthly_targets t "
+                "ON t.plan_id = s.plan_id AND t.metric_key = s.metric_key AND t.version = s.version "
+                "WHERE s.plan_id = ? AND t.superseded_at IS NULL ORDER BY t.metric_key, t.month", [plan_id]).fetchall():
             targets.setdefault(key, {})[month] = value
         return targets
 
     def set_monthly_targets(self, plan_id: int, metric_key: str, values: dict[date, float], reason: str = "",
                             expected_version: int | None = None) -> int:
-        """Replace the metric's monthly targets with a new version; the previous version stays, superseded."""
+        """Replace the metric's monthly targets with a new version; the previous version stays, superseded. The
+        metric's row in `target_sets` names the current version: two writers of one metric cannot both commit."""
         def work(cur):
             self._bump_version(cur, plan_id, expected_version)
-            version = cur.execute("SELECT coalesce(max(version), 0) + 1 FROM monthly_targets "
-                                  "WHERE plan_id = ? AND metric_key = ?", [plan_id, metric_key]).fetchone()[0]
+            version = cur.execute(
+                "INSERT INTO target_sets (plan_id, metric_key, version) SELECT ?, ?, coalesce(max(version), 0) + 1 "
+                "FROM monthly_targets WHERE plan_id = ? AND metric_key = ? ON CONFLICT (plan_id, metric_key) "
+                "DO UPDATE SET version = excluded.version RETURNING version",
+                [plan_id, metric_key, plan_id, metric_key]).fetchone()[0]
             cur.execute("UPDATE monthly_targets SET superseded_at = current_timestamp "
                         "WHERE plan_id = ? AND metric_key = ? AND superseded_at IS NULL", [plan_id, metric_key])
             cur.executemany("INSERT INTO monthly_targets (plan_id, metric_key, month, value, version, reason) "
@@ -576,15 +770,18 @@ class Store:
             "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key]).df()
 
     # ------------------------------------------------------------ actuals
+    # `actual_cells` holds one row per (plan, metric, month): the current actual (NULL once cleared) and the cell's
+    # version. Every write goes through it, so the database itself keeps one current value per cell.
+    _CURRENT_ACTUALS = ("FROM actual_cells c JOIN actuals a ON a.id = c.actual_id WHERE c.plan_id = ?")
+
     def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> pd.DataFrame:
         """Current actuals as a frame (metric_key, month, value, source, import_id)."""
-        sql = ("SELECT metric_key, month, value, source, import_id FROM actuals "
-               "WHERE plan_id = ? AND superseded_at IS NULL")
+        sql = "SELECT c.metric_key, c.month, a.value, a.source, a.import_id " + self._CURRENT_ACTUALS
         params: list[Any] = [plan_id]
         if keys:
-            sql += " AND list_contains(?, metric_key)"
+            sql += " AND list_contains(?, c.metric_key)"
             params.append(list(keys))
-        frame = self.cursor().execute(sql + " ORDER BY metric_key, month", params).df()
+        frame = self.cursor().execute(sql + " ORDER BY c.metric_key, c.month", params).df()
         if not frame.empty:
             frame["month"] = pd.to_datetime(frame["month"]).dt.date
         return frame
@@ -593,60 +790,119 @@ class Store:
         """Current actuals as {metric_key: {month: value}}."""
         values: dict[str, dict[date, float]] = {}
         for key, month, value in self.cursor().execute(
-                "SELECT metric_key, month, value FROM actuals WHERE plan_id = ? AND superseded_at IS NULL",
-                [plan_id]).fetchall():
+                "SELECT c.metric_key, c.month, a.value " + self._CURRENT_ACTUALS, [plan_id]).fetchall():
             values.setdefault(key, {})[month] = value
         return values
 
-    @staticmethod
-    def _supersede_and_insert(cur, plan_id: int, actuals: list[Actual], source: str,
-                              import_id: int | None) -> tuple[int, int]:
-        """Write actuals, superseding the current value of the same metric-month. (written, unchanged).
+    def actual_versions(self, plan_id: int) -> dict[tuple[str, date], int]:
+        """The version of every cell that was ever written ({(metric_key, month): version}; absent means 0). A
+        save passes the versions it was based on, so that a value someone else saved meanwhile is not overwritten."""
+        return {(key, month): version for key, month, version in self.cursor().execute(
+            "SELECT metric_key, month, version FROM actual_cells WHERE plan_id = ?", [plan_id]).fetchall()}
 
-        A manual edit that repeats the current value is no write. An import records every value it carries, even
-        one equal to the current value: the current value is the latest write of a non-reverted import or manual
-        edit, so reverting another import must find this one's value (see `_restore_current`).
-        Three statements however many values: a per-value round trip made a year of an import cost 0.1 s."""
-        if not actuals:
+    def actual_snapshot(self, plan_id: int) -> tuple[dict[str, dict[date, float]], dict[tuple[str, date], int]]:
+        """Current values and cell versions read together (one statement, so they match): what an editor shows
+        and the `based_on` its save passes."""
+        values: dict[str, dict[date, float]] = {}
+        versions: dict[tuple[str, date], int] = {}
+        for key, month, value, version in self.cursor().execute(
+                "SELECT c.metric_key, c.month, a.value, c.version FROM actual_cells c "
+                "LEFT JOIN actuals a ON a.id = c.actual_id WHERE c.plan_id = ?", [plan_id]).fetchall():
+            versions[(key, month)] = version
+            if value is not None:
+                values.setdefault(key, {})[month] = value
+        return values, versions
+
+    @staticmethod
+    def _write_cells(cur, plan_id: int, values: dict[tuple[str, date], float | None], source: str,
+                     import_id: int | None, based_on: dict[tuple[str, date], int] | None) -> tuple[int, int]:
+        """Set each cell to its value (None clears it); a changed cell's previous actual is superseded and kept in
+        history. With `based_on`, a cell whose version moved since is refused (StaleEdit) and nothing is written.
+        Returns (changed, unchanged). A fixed number of statements however many cells: set-based.
+
+        The current value of a cell is the latest write of a manual edit or of an import that is not reverted (see
+        `_restore_current`), so an import records every value it carries, even one equal to the current value, and
+        a clear is recorded as a 'cleared' row (never current). A manual save of the current value is no write."""
+        if not values:
             return 0, 0
-        incoming = [[a.metric_key for a in actuals], [a.month for a in actuals], [float(a.value) for a in actuals]]
+        cells = list(values)
         compared = cur.execute(
-            "SELECT i.metric_key, i.month, i.value, c.id, c.value FROM (SELECT unnest(?::VARCHAR[]) AS metric_key, "
-            "unnest(?::DATE[]) AS month, unnest(?::DOUBLE[]) AS value) i LEFT JOIN actuals c ON c.plan_id = ? "
-            "AND c.metric_key = i.metric_key AND c.month = i.month AND c.superseded_at IS NULL",
-            [*incoming, plan_id]).fetchall()
-        changed = [row for row in compared if row[3] is None or row[4] != row[2]]
+            "SELECT i.metric_key, i.month, i.value, c.actual_id, a.value, coalesce(c.version, 0) FROM ("
+            "SELECT unnest(?::VARCHAR[]) AS metric_key, unnest(?::DATE[]) AS month, unnest(?::DOUBLE[]) AS value) i "
+            "LEFT JOIN actual_cells c ON c.plan_id = ? AND c.metric_key = i.metric_key AND c.month = i.month "
+            "LEFT JOIN actuals a ON a.id = c.actual_id",
+            [[k for k, _ in cells], [m for _, m in cells], [values[c] for c in cells], plan_id]).fetchall()
+        changed = [row for row in compared if row[2] != row[4]]
+        if based_on is not None:
+            stale = [{"item": f"{key} {month:%Y-%m}", "metric_key": key, "month": month, "theirs": theirs,
+                      "yours": yours, "version": version}
+                     for key, month, yours, _, theirs, version in changed if version != based_on.get((key, month), 0)]
+            if stale:
+                raise StaleEdit(stale)
         recorded = compared if import_id is not None else changed
-        if recorded:
-            replaced = [(key, month, old_id) for key, month, _, old_id, _ in recorded if old_id is not None]
-            if replaced:  # superseded first: there is never a moment with two current rows
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp "
-                            "WHERE id IN (SELECT unnest(?::BIGINT[]))", [[old for _, _, old in replaced]])
-            inserted = cur.execute(
+        if not recorded:
+            return 0, len(compared)
+        typed = [row for row in recorded if row[2] is not None]
+        new_ids: dict[tuple[str, date], int] = {}
+        if typed:
+            new_ids = {(key, month): new_id for new_id, key, month in cur.execute(
                 "INSERT INTO actuals (plan_id, metric_key, month, value, source, import_id) SELECT ?, "
                 "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::DOUBLE[]), ?, ? RETURNING id, metric_key, month",
-                [plan_id, [r[0] for r in recorded], [r[1] for r in recorded], [r[2] for r in recorded], source,
-                 import_id]).fetchall()
-            new_ids = {(key, month): new_id for new_id, key, month in inserted}
-            if replaced:
-                cur.execute("UPDATE actuals SET superseded_by = r.new_id "
-                            "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
-                            "WHERE actuals.id = r.old_id", [[new_ids[(k, m)] for k, m, _ in replaced],
-                                                            [old for _, _, old in replaced]])
+                [plan_id, [r[0] for r in typed], [r[1] for r in typed], [r[2] for r in typed], source,
+                 import_id]).fetchall()}
+        cleared = [row for row in recorded if row[2] is None]
+        cleared_ids: dict[tuple[str, date], int] = {}
+        if cleared:
+            cleared_ids = {(key, month): new_id for new_id, key, month in cur.execute(
+                "INSERT INTO actuals (plan_id, metric_key, month, value, source, superseded_at) SELECT ?, "
+                "unnest(?::VARCHAR[]), unnest(?::DATE[]), 0, 'cleared', current_timestamp "
+                "RETURNING id, metric_key, month", [plan_id, [r[0] for r in cleared], [r[1] for r in cleared]]
+            ).fetchall()}
+        new_of = [new_ids.get((r[0], r[1])) for r in recorded]
+        cur.execute(
+            "INSERT INTO actual_cells (plan_id, metric_key, month, actual_id, version) SELECT ?, "
+            "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::BIGINT[]), 1 ON CONFLICT (plan_id, metric_key, month) "
+            "DO UPDATE SET actual_id = excluded.actual_id, version = actual_cells.version + 1",
+            [plan_id, [r[0] for r in recorded], [r[1] for r in recorded], new_of])
+        replaced = [(new_ids.get((row[0], row[1])) or cleared_ids[(row[0], row[1])], row[3])
+                    for row in recorded if row[3] is not None]
+        if replaced:
+            cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = r.new_id "
+                        "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
+                        "WHERE actuals.id = r.old_id", [[n for n, _ in replaced], [o for _, o in replaced]])
         return len(changed), len(compared) - len(changed)
 
     def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual",
-                     clears: list[tuple[str, date]] = ()) -> int:
+                     clears: list[tuple[str, date]] = (),
+                     based_on: dict[tuple[str, date], int] | None = None) -> int:
         """Typed actuals, in one transaction: each changed metric-month supersedes the previous value, and each
-        (metric, month) in `clears` is emptied; both stay in history. Returns the number of cells changed."""
+        (metric, month) in `clears` is emptied; both stay in history. `based_on` holds the cell versions the writer
+        saw (`actual_versions`): a cell changed by someone else since is refused with StaleEdit, nothing saved.
+        Returns the number of cells changed."""
+        values: dict[tuple[str, date], float | None] = {(a.metric_key, a.month): float(a.value) for a in actuals}
+        values.update({(key, month): None for key, month in clears})
+
         def work(cur):
-            written, _ = self._supersede_and_insert(cur, plan_id, actuals, source, None)
-            for metric_key, month in clears:
-                self._clear_actual(cur, plan_id, metric_key, month)
-            if written or clears:
-                self._audit(cur, plan_id, "actuals.save", source=source, rows=written, cleared=len(clears))
-            return written + len(clears)
+            self._require_live_plan(cur, plan_id)
+            self._require_live_metrics(cur, plan_id, {key for key, _ in values})
+            written, _ = self._write_cells(cur, plan_id, values, source, None, based_on)
+            if written:
+                self._audit(cur, plan_id, "actuals.save", source=source, rows=written)
+            return written
         return self._write(work)
+
+    @staticmethod
+    def _require_live_metrics(cur, plan_id: int, keys: set[str]) -> None:
+        """Refuse values for a KPI that was deleted while the writer was editing (keys never defined pass: the KGI
+        and imported metrics are not KPIs)."""
+        if not keys:
+            return
+        gone = cur.execute(
+            "SELECT name FROM kpis WHERE plan_id = ? AND list_contains(?, key) AND deleted_at IS NOT NULL "
+            "AND key NOT IN (SELECT key FROM kpis WHERE plan_id = ? AND deleted_at IS NULL) ORDER BY id DESC LIMIT 1",
+            [plan_id, sorted(keys), plan_id]).fetchone()
+        if gone:
+            raise DeletedUnderEdit("KPI deleted under edit", name=gone[0])
 
     def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
         """Clear a metric-month: the row is superseded (kept in history), not removed."""
@@ -686,7 +942,8 @@ class Store:
             if rejections:
                 cur.executemany("INSERT INTO import_rejections (import_id, line_no, reason, raw) VALUES (?, ?, ?, ?)",
                                 [[import_id, line, reason, raw] for line, reason, raw in rejections])
-            written, unchanged = self._supersede_and_insert(cur, plan_id, actuals, "import", import_id)
+            values = {(a.metric_key, a.month): float(a.value) for a in actuals}
+            written, unchanged = self._write_cells(cur, plan_id, values, "import", import_id, None)
             self._audit(cur, plan_id, "import.commit", import_id=import_id, file=meta.get("file_name", ""),
                         written=written, unchanged=unchanged, replaces=replaces)
             return {"import_id": import_id, "written": written, "unchanged": unchanged}
@@ -707,8 +964,8 @@ class Store:
         plan_id, status, reverted_at = row
         if status == "reverted":
             return {"plan_id": plan_id, "rows": 0, "already": True, "reverted_at": reverted_at}
-        live = cur.execute("SELECT count(*) FROM actuals WHERE import_id = ? AND superseded_at IS NULL",
-                           [import_id]).fetchone()[0]
+        live = cur.execute("SELECT count(*) FROM actual_cells c JOIN actuals a ON a.id = c.actual_id "
+                           "WHERE a.import_id = ?", [import_id]).fetchone()[0]
         cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
                     [import_id])
         self._restore_current(cur, plan_id, import_id)
@@ -717,41 +974,37 @@ class Store:
 
     @staticmethod
     def _restore_current(cur, plan_id: int, import_id: int) -> None:
-        """Make the latest valid write current again in every metric-month the import wrote (set-based)."""
-        winners = (
-            "SELECT arg_max(a.id, a.id) AS id FROM actuals a "
-            "JOIN (SELECT DISTINCT metric_key, month FROM actuals WHERE import_id = ?) c "
-            "ON c.metric_key = a.metric_key AND c.month = a.month LEFT JOIN imports i ON i.id = a.import_id "
-            "WHERE a.plan_id = ? AND (a.import_id IS NULL OR i.status = 'committed') "
-            "GROUP BY a.metric_key, a.month")
-        current = f"SELECT w.id FROM ({winners}) w JOIN actuals a ON a.id = w.id WHERE a.source <> 'cleared'"
-        cur.execute(  # superseded first: there is never a moment with two current rows
-            "UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? AND superseded_at IS NULL "
-            "AND (metric_key, month) IN (SELECT metric_key, month FROM actuals WHERE import_id = ?) "
-            f"AND id NOT IN ({current})", [plan_id, import_id, import_id, plan_id])
-        cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL WHERE superseded_at IS NOT NULL "
-                    f"AND id IN ({current})", [import_id, plan_id])
-
-    @staticmethod
-    def _clear_actual(cur, plan_id: int, metric_key: str, month: date) -> None:
-        """Empty a metric-month by a 'cleared' write, so that a later revert of an import cannot bring back what
-        the user cleared. Nothing current: nothing to clear."""
-        current = cur.execute("SELECT id FROM actuals WHERE plan_id = ? AND metric_key = ? AND month = ? "
-                              "AND superseded_at IS NULL", [plan_id, metric_key, month]).fetchone()
-        if current is None:
+        """Make the latest valid write current again in every cell the import wrote (set-based)."""
+        latest = cur.execute(
+            "SELECT t.metric_key, t.month, arg_max(a.id, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = "
+            "'committed'), arg_max(a.source, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = 'committed') "
+            "FROM (SELECT DISTINCT metric_key, month FROM actuals WHERE import_id = ?) t "
+            "JOIN actuals a ON a.plan_id = ? AND a.metric_key = t.metric_key AND a.month = t.month "
+            "LEFT JOIN imports i ON i.id = a.import_id GROUP BY t.metric_key, t.month", [import_id, plan_id]).fetchall()
+        wanted = [[r[0] for r in latest], [r[1] for r in latest],
+                  [None if r[3] == "cleared" else r[2] for r in latest]]
+        moved = cur.execute(
+            "SELECT c.actual_id, n.id FROM (SELECT unnest(?::VARCHAR[]) AS metric_key, unnest(?::DATE[]) AS month, "
+            "unnest(?::BIGINT[]) AS id) n JOIN actual_cells c ON c.plan_id = ? AND c.metric_key = n.metric_key "
+            "AND c.month = n.month WHERE c.actual_id IS DISTINCT FROM n.id", [*wanted, plan_id]).fetchall()
+        if not moved:
             return
-        cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id = ?", [current[0]])
-        cleared = cur.execute(
-            "INSERT INTO actuals (plan_id, metric_key, month, value, source, superseded_at) "
-            "VALUES (?, ?, ?, 0, 'cleared', current_timestamp) RETURNING id", [plan_id, metric_key, month]).fetchone()
-        cur.execute("UPDATE actuals SET superseded_by = ? WHERE id = ?", [cleared[0], current[0]])
+        cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [[old for old, _ in moved if old is not None]])
+        cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL "
+                    "WHERE id IN (SELECT unnest(?::BIGINT[]))", [[new for _, new in moved if new is not None]])
+        cur.execute(
+            "UPDATE actual_cells SET actual_id = n.id, version = actual_cells.version + 1 FROM (SELECT "
+            "unnest(?::VARCHAR[]) AS metric_key, unnest(?::DATE[]) AS month, unnest(?::BIGINT[]) AS id) n "
+            "WHERE actual_cells.plan_id = ? AND actual_cells.metric_key = n.metric_key AND actual_cells.month = n.month "
+            "AND actual_cells.actual_id IS DISTINCT FROM n.id", [*wanted, plan_id])
 
     # ------------------------------------------------------------ imports: listing
     def live_values_by_import(self, plan_id: int) -> dict[int, int]:
         """{import id: its values still current}."""
         return dict(self.cursor().execute(
-            "SELECT import_id, count(*) FROM actuals WHERE plan_id = ? AND superseded_at IS NULL "
-            "AND import_id IS NOT NULL GROUP BY import_id", [plan_id]).fetchall())
+            "SELECT a.import_id, count(*) FROM actual_cells c JOIN actuals a ON a.id = c.actual_id "
+            "WHERE c.plan_id = ? AND a.import_id IS NOT NULL GROUP BY a.import_id", [plan_id]).fetchall())
 
     def list_imports(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute(
@@ -806,11 +1059,14 @@ class Store:
             params.append(metric_key)
         return [CheckIn(id=r["id"], plan_id=plan_id, metric_key=r["metric_key"], month=r["month"],
                         status=Status(r["status"]), why=r["why"], next_action=r["next_action"], owner=r["owner"],
-                        due=r["due"], result=r["result"])
+                        due=r["due"], result=r["result"], version=r["version"])
                 for r in self._rows(sql + " ORDER BY month DESC, id DESC", params)]
 
-    def save_checkin(self, checkin: CheckIn) -> CheckIn:
+    def save_checkin(self, original: CheckIn) -> CheckIn:
+        """Insert, or update the check-in as read at `checkin.version` (a newer stored one is refused as stale)."""
         def work(cur):
+            checkin = replace(original)  # changed on a copy: a retried attempt starts from the caller's copy
+            self._require_live_plan(cur, checkin.plan_id)
             values = [checkin.metric_key, checkin.month, str(checkin.status), checkin.why, checkin.next_action,
                       checkin.owner, checkin.due, checkin.result]
             if checkin.id is None:
@@ -818,15 +1074,24 @@ class Store:
                     "INSERT INTO checkins (metric_key, month, status, why, next_action, owner, due, result, plan_id) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", values + [checkin.plan_id]).fetchone()[0]
             else:
+                self._check_row_version(cur, "checkins", checkin.id, checkin.version, checkin.next_action,
+                                        "result", checkin.result, soft_deleted=False)
                 cur.execute("UPDATE checkins SET metric_key = ?, month = ?, status = ?, why = ?, next_action = ?, "
-                            "owner = ?, due = ?, result = ?, updated_at = current_timestamp WHERE id = ?",
-                            values + [checkin.id])
+                            "owner = ?, due = ?, result = ?, updated_at = current_timestamp, version = version + 1 "
+                            "WHERE id = ?", values + [checkin.id])
+                checkin.version += 1
             self._audit(cur, checkin.plan_id, "checkin.save", checkin_id=checkin.id, key=checkin.metric_key)
             return checkin
-        return self._write(work)
+        return _copy_into(original, self._write(work))
 
-    def add_review(self, plan_id: int, review_date: date, metric_key: str, decision: str, reason: str) -> None:
+    def add_review(self, plan_id: int, review_date: date, metric_key: str, decision: str, reason: str,
+                   expected_version: int | None = None) -> None:
+        """Record a review decision; with `expected_version`, refused when the plan changed since it was read."""
         def work(cur):
+            if expected_version is None:
+                self._require_live_plan(cur, plan_id)
+            else:
+                self._bump_version(cur, plan_id, expected_version)
             cur.execute("INSERT INTO reviews (plan_id, review_date, metric_key, decision, reason) VALUES (?, ?, ?, ?, ?)",
                         [plan_id, review_date, metric_key, decision, reason])
             self._audit(cur, plan_id, "review.add", key=metric_key, decision=decision)
@@ -836,6 +1101,55 @@ class Store:
         return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
                                      "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
 
+    # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
+    def review_dates(self, plan_id: int) -> list[date]:
+        """Distinct dates of the quarterly reviews of the plan's KPI set."""
+        return [row[0] for row in self.cursor().execute(
+            "SELECT DISTINCT review_date FROM reviews WHERE plan_id = ? ORDER BY review_date", [plan_id]).fetchall()]
+
+    def target_change_dates(self, plan_id: int) -> dict[str, list[date]]:
+        """Per metric, the dates its targets were revised after they were first set: a later version of the
+        monthly targets, or a review that changed the KPI."""
+        changes: dict[str, list[date]] = {}
+        for key, day in self.cursor().execute(
+                "SELECT metric_key, CAST(min(created_at) AS DATE) FROM monthly_targets WHERE plan_id = ? "
+                "AND version > 1 GROUP BY metric_key, version UNION ALL SELECT metric_key, review_date FROM reviews "
+                "WHERE plan_id = ? AND decision = 'change' ORDER BY 1, 2", [plan_id, plan_id]).fetchall():
+            changes.setdefault(key, []).append(day)
+        return changes
+
+    def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
+        """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""
+        rows = self.cursor().execute(
+            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE plan_id = ? "
+            "QUALIFY row_number() OVER (PARTITION BY item ORDER BY id DESC) = 1", [plan_id]).fetchall()
+        return {item: (bool(ticked), who, when) for item, ticked, who, when in rows}
+
+    def tick_health_item(self, plan_id: int, item: str, ticked: bool, ticked_by: str) -> None:
+        def work(cur):
+            cur.execute("INSERT INTO health_ticks (plan_id, item, ticked, ticked_by) VALUES (?, ?, ?, ?)",
+                        [plan_id, item, ticked, ticked_by])
+            self._audit(cur, plan_id, "health.tick", item=item, ticked=ticked, by=ticked_by)
+        self._write(work)
+
+    def add_health_snapshot(self, plan_id: int, month: date, score: float, counts: dict[str, int],
+                            lights: dict, trigger: str) -> int:
+        def work(cur):
+            snapshot_id = cur.execute(
+                "INSERT INTO health_snapshots (plan_id, month, score, high, medium, low, lights, trigger) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan_id, month, score, counts.get("high", 0), counts.get("medium", 0), counts.get("low", 0),
+                 _json(lights), trigger]).fetchone()[0]
+            self._audit(cur, plan_id, "health.snapshot", score=score, trigger=trigger)
+            return snapshot_id
+        return self._write(work)
+
+    def health_snapshots(self, plan_id: int) -> list[dict[str, Any]]:
+        """Score snapshots of the plan, oldest first."""
+        rows = self._rows("SELECT id, taken_at, month, score, high, medium, low, lights, trigger "
+                          "FROM health_snapshots WHERE plan_id = ? ORDER BY taken_at, id", [plan_id])
+        return [{**r, "lights": json.loads(r["lights"])} for r in rows]
+
     def audit_log(self, plan_id: int | None = None, limit: int = 200) -> pd.DataFrame:
         sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"
         params: list[Any] = []
@@ -843,6 +1157,333 @@ class Store:
             sql += " WHERE plan_id = ?"
             params.append(plan_id)
         return self.cursor().execute(sql + " ORDER BY id DESC LIMIT ?", params + [limit]).df()
+
+    # ------------------------------------------------------------ workshops (sessions, participants, ideas, dots)
+    # Every workshop write runs under one process-wide lock (a room of people writing at once would otherwise
+    # collide on DuckDB's optimistic transactions) and touches the row it depends on, so that a writer in another
+    # process conflicts and retries instead of reading a stale status or dot count.
+    def _ws_write(self, work):
+        with _WORKSHOP_WRITES:
+            return self._write(work)
+
+    @staticmethod
+    def _ws_session(row: dict) -> SessionView:
+        timer = Timer(duration=row["timer_duration"], running=row["timer_running"], deadline=row["timer_deadline"],
+                      remaining=row["timer_remaining"])
+        return SessionView(id=row["id"], plan_id=row["plan_id"], title=row["title"], code=row["code"],
+                           status=SessionStatus(row["status"]), position=row["position"],
+                           agenda=agenda_from_json(json.loads(row["agenda"])), timer=timer,
+                           created_at=row["created_at"], closed_at=row["closed_at"])
+
+    @staticmethod
+    def _ws_live(cur, workshop_id: int) -> None:
+        """Inside a write: the session exists and is open (touching its row orders writers across processes)."""
+        row = cur.execute("UPDATE workshops SET position = position WHERE id = ? RETURNING status",
+                          [workshop_id]).fetchone()
+        if row is None:
+            raise WorkshopError("workshop.error.not_found")
+        if row[0] != SessionStatus.OPEN:
+            raise WorkshopError("workshop.error.closed")
+
+    def create_workshop(self, plan_id: int, title: str, agenda: list[AgendaItem], facilitator_key: str) -> SessionView:
+        def work(cur):
+            if cur.execute("SELECT 1 FROM plans WHERE id = ? AND deleted_at IS NULL", [plan_id]).fetchone() is None:
+                raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            code = new_code()
+            while cur.execute("SELECT 1 FROM workshops WHERE code = ?", [code]).fetchone():
+                code = new_code()
+            first = agenda[0].minutes * 60.0
+            row = cur.execute(
+                "INSERT INTO workshops (plan_id, title, code, facilitator_key, agenda, timer_duration, "
+                "timer_remaining) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan_id, title, code, facilitator_key, _json(agenda_to_json(agenda)), first, first]).fetchone()
+            self._audit(cur, plan_id, "workshop.create", workshop_id=row[0], title=title)
+            return row[0]
+        return self.get_workshop(self._ws_write(work))
+
+    def get_workshop(self, workshop_id: int) -> SessionView:
+        rows = self._rows("SELECT * FROM workshops WHERE id = ?", [workshop_id])
+        if not rows:
+            raise WorkshopError("workshop.error.not_found")
+        return self._ws_session(rows[0])
+
+    def workshop_by_code(self, code: str) -> SessionView | None:
+        rows = self._rows("SELECT * FROM workshops WHERE code = ?", [code])
+        return self._ws_session(rows[0]) if rows else None
+
+    def workshop_facilitator_key(self, workshop_id: int) -> str:
+        row = self.cursor().execute("SELECT facilitator_key FROM workshops WHERE id = ?", [workshop_id]).fetchone()
+        if row is None:
+            raise WorkshopError("workshop.error.not_found")
+        return row[0]
+
+    def list_workshops(self, plan_id: int) -> list[SessionView]:
+        rows = self._rows(
+            "SELECT w.*, (SELECT count(*) FROM ws_participants p WHERE p.workshop_id = w.id) AS participants, "
+            "(SELECT count(*) FROM ws_ideas i WHERE i.workshop_id = w.id AND i.deleted_at IS NULL "
+            " AND i.merged_into IS NULL) AS ideas "
+            "FROM workshops w WHERE w.plan_id = ? ORDER BY w.id DESC", [plan_id])
+        sessions = []
+        for row in rows:
+            session = self._ws_session(row)
+            session.extra = {"participants": row["participants"], "ideas": row["ideas"]}
+            sessions.append(session)
+        return sessions
+
+    def set_workshop_state(self, workshop_id: int, *, position: int | None = None, timer: Timer | None = None,
+                           status: SessionStatus | None = None) -> SessionView:
+        """Move the agenda, set the timer, or close/reopen the session (closing and reopening skip the open check)."""
+        def work(cur):
+            if status is None:
+                self._ws_live(cur, workshop_id)
+            if position is not None:
+                cur.execute("UPDATE workshops SET position = ? WHERE id = ?", [position, workshop_id])
+            if timer is not None:
+                cur.execute("UPDATE workshops SET timer_duration = ?, timer_running = ?, timer_deadline = ?, "
+                            "timer_remaining = ? WHERE id = ?",
+                            [timer.duration, timer.running, timer.deadline, timer.remaining, workshop_id])
+            if status is not None:
+                closed = "current_timestamp" if status == SessionStatus.CLOSED else "NULL"
+                row = cur.execute(f"UPDATE workshops SET status = ?, closed_at = {closed} WHERE id = ? "
+                                  "RETURNING plan_id", [str(status), workshop_id]).fetchone()
+                if row is None:
+                    raise WorkshopError("workshop.error.not_found")
+                self._audit(cur, row[0], f"workshop.{status}", workshop_id=workshop_id)
+        self._ws_write(work)
+        return self.get_workshop(workshop_id)
+
+    # participants
+    def join_workshop(self, code: str, name: str, token: str) -> tuple[SessionView, Participant]:
+        def work(cur):
+            row = cur.execute("SELECT id, status FROM workshops WHERE code = ?", [code]).fetchone()
+            if row is None:
+                raise WorkshopError("workshop.error.wrong_code")
+            self._ws_live(cur, row[0])
+            pid = cur.execute("INSERT INTO ws_participants (workshop_id, token, name, last_seen_at) "
+                              "VALUES (?, ?, ?, current_timestamp) RETURNING id", [row[0], token, name]).fetchone()[0]
+            return row[0], pid
+        workshop_id, participant_id = self._ws_write(work)
+        return self.get_workshop(workshop_id), Participant(participant_id, workshop_id, name, token)
+
+    def participant_by_token(self, token: str) -> Participant | None:
+        rows = self._rows("SELECT id, workshop_id, name, token FROM ws_participants WHERE token = ?", [token])
+        return Participant(**rows[0]) if rows else None
+
+    def list_participants(self, workshop_id: int) -> list[Participant]:
+        rows = self._rows("SELECT id, workshop_id, name FROM ws_participants WHERE workshop_id = ? ORDER BY id",
+                          [workshop_id])
+        return [Participant(**r) for r in rows]
+
+    # ideas
+    def add_idea(self, workshop_id: int, step: int, text: str, detail: str, participant_id: int | None) -> Idea:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            return cur.execute("INSERT INTO ws_ideas (workshop_id, step, participant_id, text, detail) "
+                               "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                               [workshop_id, step, participant_id, text, detail]).fetchone()[0]
+        idea_id = self._ws_write(work)
+        return Idea(idea_id, workshop_id, step, text, detail, participant_id)
+
+    def list_ideas(self, workshop_id: int, step: int | None = None, participant_id: int | None = None) -> list[Idea]:
+        """Live ideas (not merged away, not deleted), oldest first, with their author's display name."""
+        sql = ("SELECT i.id, i.workshop_id, i.step, i.text, i.detail, i.participant_id, coalesce(p.name, '') AS "
+               "author, i.group_label, i.merged_into, i.promoted_kind, i.promoted_ref, i.promoted_dots "
+               "FROM ws_ideas i LEFT JOIN ws_participants p ON p.id = i.participant_id "
+               "WHERE i.workshop_id = ? AND i.deleted_at IS NULL AND i.merged_into IS NULL")
+        params: list[Any] = [workshop_id]
+        if step is not None:
+            sql += " AND i.step = ?"
+            params.append(step)
+        if participant_id is not None:
+            sql += " AND i.participant_id = ?"
+            params.append(participant_id)
+        return [Idea(**r) for r in self._rows(sql + " ORDER BY i.id", params)]
+
+    def edit_idea(self, workshop_id: int, idea_id: int, text: str, detail: str, group_label: str) -> None:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            row = cur.execute("UPDATE ws_ideas SET text = ?, detail = ?, group_label = ?, updated_at = "
+                              "current_timestamp WHERE id = ? AND workshop_id = ? AND deleted_at IS NULL RETURNING id",
+                              [text, detail, group_label, idea_id, workshop_id]).fetchone()
+            if row is None:
+                raise WorkshopError("workshop.error.idea_not_found")
+        self._ws_write(work)
+
+    def merge_ideas(self, workshop_id: int, keep_id: int, merged_ids: list[int]) -> None:
+        """Fold duplicates into `keep_id`: they disappear from lists and their dots count for the one kept."""
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            live = {r[0]: r[1] for r in cur.execute(
+                "SELECT id, step FROM ws_ideas WHERE workshop_id = ? AND deleted_at IS NULL AND merged_into IS NULL",
+                [workshop_id]).fetchall()}
+            if keep_id not in live or any(i not in live or live[i] != live[keep_id] for i in merged_ids):
+                raise WorkshopError("workshop.error.idea_not_found")
+            for idea_id in merged_ids:
+                cur.execute("UPDATE ws_ideas SET merged_into = ?, updated_at = current_timestamp WHERE id = ?",
+                            [keep_id, idea_id])
+                cur.execute("UPDATE ws_dots SET idea_id = ? WHERE idea_id = ?", [keep_id, idea_id])
+        self._ws_write(work)
+
+    def delete_idea(self, workshop_id: int, idea_id: int) -> None:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            cur.execute("UPDATE ws_ideas SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
+                        [idea_id, workshop_id])
+        self._ws_write(work)
+
+    # dot votes
+    @staticmethod
+    def _ws_vote(row: dict) -> Vote:
+        return Vote(id=row["id"], workshop_id=row["workshop_id"], step=row["step"], dots=row["dots"],
+                    stacking=row["stacking"], status=VoteStatus(row["status"]))
+
+    def open_vote(self, workshop_id: int, step: int, dots: int, stacking: bool) -> Vote:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            if cur.execute("SELECT 1 FROM ws_votes WHERE workshop_id = ? AND status = 'open'",
+                           [workshop_id]).fetchone():
+                raise WorkshopError("workshop.error.vote_already_open")
+            if not cur.execute("SELECT count(*) FROM ws_ideas WHERE workshop_id = ? AND step = ? AND deleted_at IS "
+                               "NULL AND merged_into IS NULL", [workshop_id, step]).fetchone()[0]:
+                raise WorkshopError("workshop.error.nothing_to_vote")
+            return cur.execute("INSERT INTO ws_votes (workshop_id, step, dots, stacking) VALUES (?, ?, ?, ?) "
+                               "RETURNING id", [workshop_id, step, dots, stacking]).fetchone()[0]
+        return self.get_vote(self._ws_write(work))
+
+    def get_vote(self, vote_id: int) -> Vote:
+        rows = self._rows("SELECT * FROM ws_votes WHERE id = ?", [vote_id])
+        if not rows:
+            raise WorkshopError("workshop.error.no_vote")
+        return self._ws_vote(rows[0])
+
+    def latest_vote(self, workshop_id: int, step: int) -> Vote | None:
+        rows = self._rows("SELECT * FROM ws_votes WHERE workshop_id = ? AND step = ? ORDER BY id DESC LIMIT 1",
+                          [workshop_id, step])
+        return self._ws_vote(rows[0]) if rows else None
+
+    def set_vote_status(self, vote_id: int, status: VoteStatus, allowed_from: tuple[VoteStatus, ...]) -> Vote:
+        def work(cur):
+            vote = cur.execute("SELECT workshop_id, status FROM ws_votes WHERE id = ?", [vote_id]).fetchone()
+            if vote is None:
+                raise WorkshopError("workshop.error.no_vote")
+            self._ws_live(cur, vote[0])
+            if vote[1] not in allowed_from:
+                raise WorkshopError(f"workshop.error.vote_{vote[1]}")
+            column = "closed_at" if status == VoteStatus.CLOSED else "revealed_at"
+            cur.execute(f"UPDATE ws_votes SET status = ?, {column} = current_timestamp WHERE id = ?",
+                        [str(status), vote_id])
+        self._ws_write(work)
+        return self.get_vote(vote_id)
+
+    def place_dot(self, vote_id: int, participant_id: int, idea_id: int) -> int:
+        """One more dot on an idea, within the vote's limits; returns the dots this participant has left."""
+        def work(cur):
+            vote = cur.execute("UPDATE ws_votes SET dots = dots WHERE id = ? RETURNING workshop_id, step, dots, "
+                               "stacking, status", [vote_id]).fetchone()
+            if vote is None:
+                raise WorkshopError("workshop.error.no_vote")
+            workshop_id, step, limit, stacking, status = vote
+            self._ws_live(cur, workshop_id)
+            if status != VoteStatus.OPEN:
+                raise WorkshopError("workshop.error.vote_not_open")
+            if cur.execute("UPDATE ws_participants SET last_seen_at = current_timestamp WHERE id = ? AND "
+                           "workshop_id = ? RETURNING id", [participant_id, workshop_id]).fetchone() is None:
+                raise WorkshopError("workshop.error.not_participant")
+            if cur.execute("SELECT 1 FROM ws_ideas WHERE id = ? AND workshop_id = ? AND step = ? AND deleted_at IS "
+                           "NULL AND merged_into IS NULL", [idea_id, workshop_id, step]).fetchone() is None:
+                raise WorkshopError("workshop.error.idea_not_found")
+            used, on_idea = cur.execute(
+                "SELECT count(*), count(*) FILTER (WHERE idea_id = ?) FROM ws_dots WHERE vote_id = ? AND "
+                "participant_id = ?", [idea_id, vote_id, participant_id]).fetchone()
+            check_dot(used, on_idea, limit, stacking)
+            cur.execute("INSERT INTO ws_dots (vote_id, idea_id, participant_id) VALUES (?, ?, ?)",
+                        [vote_id, idea_id, participant_id])
+            return limit - used - 1
+        return self._ws_write(work)
+
+    def remove_dot(self, vote_id: int, participant_id: int, idea_id: int) -> None:
+        def work(cur):
+            vote = cur.execute("UPDATE ws_votes SET dots = dots WHERE id = ? RETURNING workshop_id, status",
+                               [vote_id]).fetchone()
+            if vote is None:
+                raise WorkshopError("workshop.error.no_vote")
+            self._ws_live(cur, vote[0])
+            if vote[1] != VoteStatus.OPEN:
+                raise WorkshopError("workshop.error.vote_not_open")
+            cur.execute("DELETE FROM ws_dots WHERE id = (SELECT min(id) FROM ws_dots WHERE vote_id = ? AND "
+                        "participant_id = ? AND idea_id = ?)", [vote_id, participant_id, idea_id])
+        self._ws_write(work)
+
+    def my_dots(self, vote_id: int, participant_id: int) -> dict[int, int]:
+        rows = self.cursor().execute("SELECT idea_id, count(*) FROM ws_dots WHERE vote_id = ? AND participant_id = ? "
+                                     "GROUP BY idea_id", [vote_id, participant_id]).fetchall()
+        return {idea_id: n for idea_id, n in rows}
+
+    def vote_progress(self, vote_id: int) -> tuple[int, int]:
+        """(dots placed, people who placed at least one): what may be shown before the reveal."""
+        return self.cursor().execute("SELECT count(*), count(DISTINCT participant_id) FROM ws_dots WHERE vote_id = ?",
+                                     [vote_id]).fetchone()
+
+    def vote_totals(self, vote_id: int) -> list[tuple[int, str, int, int]]:
+        """(idea id, text, dots, voters) for every live idea of the vote's step, zero-dot ideas included."""
+        return self.cursor().execute(
+            "SELECT i.id, i.text, count(d.id), count(DISTINCT d.participant_id) FROM ws_votes v "
+            "JOIN ws_ideas i ON i.workshop_id = v.workshop_id AND i.step = v.step AND i.deleted_at IS NULL "
+            "AND i.merged_into IS NULL LEFT JOIN ws_dots d ON d.vote_id = v.id AND d.idea_id = i.id "
+            "WHERE v.id = ? GROUP BY i.id, i.text ORDER BY i.id", [vote_id]).fetchall()
+
+    def promote_idea(self, workshop_id: int, idea_id: int, make_item, expected_version: int | None):
+        """Turn an idea into a CSF or a KPI draft of the session's plan, and link the idea to it, in one transaction.
+
+        `make_item(cur_state)` builds the CSF/KPI from (plan id, idea, dots, primaries already promoted, KPI keys).
+        """
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            plan_id = cur.execute("SELECT plan_id FROM workshops WHERE id = ?", [workshop_id]).fetchone()[0]
+            row = cur.execute("SELECT text, detail, promoted_kind FROM ws_ideas WHERE id = ? AND workshop_id = ? AND "
+                              "deleted_at IS NULL AND merged_into IS NULL", [idea_id, workshop_id]).fetchone()
+            if row is None:
+                raise WorkshopError("workshop.error.idea_not_found")
+            if row[2]:
+                raise WorkshopError("workshop.error.already_promoted")
+            dots = cur.execute("SELECT count(*) FROM ws_dots d JOIN ws_votes v ON v.id = d.vote_id "
+                               "WHERE d.idea_id = ? AND v.status = 'revealed'", [idea_id]).fetchone()[0]
+            primaries = cur.execute(
+                "SELECT count(*) FROM ws_ideas i JOIN csfs c ON c.id = i.promoted_ref WHERE i.workshop_id = ? "
+                "AND i.promoted_kind = 'csf' AND c.role = 'primary'", [workshop_id]).fetchone()[0]
+            keys = {r[0] for r in cur.execute("SELECT key FROM kpis WHERE plan_id = ?", [plan_id]).fetchall()}
+            item = make_item(plan_id, Idea(idea_id, workshop_id, 0, row[0], row[1]), dots, primaries, keys)
+            kind = "csf" if isinstance(item, CSF) else "kpi"  # saved below inside this same transaction
+            saved = self.save_csf(item, expected_version) if kind == "csf" else self.save_kpi(item, expected_version)
+            cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? WHERE id = ?",
+                        [kind, saved.id, dots, idea_id])
+            self._audit(cur, plan_id, "workshop.promote", workshop_id=workshop_id, idea_id=idea_id, kind=kind,
+                        ref=saved.id, dots=dots)
+            return saved
+        return self._ws_write(work)
+
+    # decisions and parking lot
+    def add_note(self, workshop_id: int, kind: NoteKind, text: str, owner: str, due: date | None) -> Note:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            return cur.execute("INSERT INTO ws_notes (workshop_id, kind, text, owner, due) VALUES (?, ?, ?, ?, ?) "
+                               "RETURNING id", [workshop_id, str(kind), text, owner, due]).fetchone()[0]
+        return Note(self._ws_write(work), workshop_id, kind, text, owner, due)
+
+    def list_notes(self, workshop_id: int, kind: NoteKind | None = None) -> list[Note]:
+        sql = "SELECT id, workshop_id, kind, text, owner, due FROM ws_notes WHERE workshop_id = ? AND deleted_at IS NULL"
+        params: list[Any] = [workshop_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(str(kind))
+        return [Note(**(r | {"kind": NoteKind(r["kind"])})) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def delete_note(self, workshop_id: int, note_id: int) -> None:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            cur.execute("UPDATE ws_notes SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
+                        [note_id, workshop_id])
+        self._ws_write(work)
 
 
 def open_store(path: Path | str | None = None) -> Store:
