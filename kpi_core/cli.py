@@ -5,6 +5,11 @@
     kpi-workbench [--db PATH] imports --plan PLAN
     kpi-workbench [--db PATH] revert IMPORT_ID
     kpi-workbench [--db PATH] seed
+    kpi-workbench [--db PATH] plan create --template ID [--fiscal-start YYYY-MM] [--months N] [--name NAME]
+    kpi-workbench [--db PATH] plan list
+    kpi-workbench [--db PATH] kpi add --plan PLAN --key KEY --name NAME [--unit U] [--kind K] [--aggregation A] ...
+    kpi-workbench [--db PATH] profiles list|show NAME|export NAME [--out FILE]
+    kpi-workbench mapping --schema
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
 (or already imported), 1 an error in the input or rejected rows not accepted (nothing written), 2 a usage
@@ -13,16 +18,27 @@ error, 3 the database is locked by another process. A dry run exits as the real 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 from kpi_core import ingest
 from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
-from kpi_core.domain.model import Plan
-from kpi_core.domain.units import format_value
+from kpi_core.adapters.templates import (
+    aliases_for,
+    create_plan_from_template,
+    find_template,
+    load_templates,
+    localized,
+)
+from kpi_core.domain.kpi_rules import validate_kpi
+from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
+from kpi_core.domain.plan_rules import validate_plan_fields
+from kpi_core.domain.units import format_value, parse_month
 from kpi_core.i18n import normalise_language, t
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
@@ -47,8 +63,8 @@ def default_language(argv: Sequence[str], environ: dict[str, str] | None = None)
     env = os.environ if environ is None else environ
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name, "")
-        if value and value.split(".")[0] not in ("C", "POSIX"):
-            return normalise_language(value)
+        if value:  # the C / POSIX locale (containers, CI) speaks English
+            return "en" if value.split(".")[0] in ("C", "POSIX") else normalise_language(value)
     return normalise_language(None)
 
 
@@ -97,7 +113,49 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
+    _plan_parsers(commands, lang)
     return parser
+
+
+def _plan_parsers(commands, lang: str) -> None:
+    """plan create|list, kpi add, profiles list|show|export, mapping --schema."""
+    plan = commands.add_parser("plan", help=t("cli.help.plan_command", lang))
+    plan_actions = plan.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = plan_actions.add_parser("create", help=t("cli.help.plan_create", lang))
+    _common(create, lang, top=False)
+    create.add_argument("--template", required=True, help=t("cli.help.template", lang))
+    create.add_argument("--fiscal-start", metavar="YYYY-MM", help=t("cli.help.fiscal_start", lang))
+    create.add_argument("--months", type=int, default=12, help=t("cli.help.months", lang))
+    create.add_argument("--name", help=t("cli.help.plan_name", lang))
+    listing = plan_actions.add_parser("list", help=t("cli.help.plan_list", lang))
+    _common(listing, lang, top=False)
+
+    kpi = commands.add_parser("kpi", help=t("cli.help.kpi_command", lang))
+    kpi_actions = kpi.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = kpi_actions.add_parser("add", help=t("cli.help.kpi_add", lang))
+    _common(add, lang, top=False)
+    add.add_argument("--plan", required=True, help=t("cli.help.plan", lang))
+    add.add_argument("--key", required=True, help=t("cli.help.kpi_key", lang))
+    add.add_argument("--name", required=True, help=t("cli.help.kpi_name", lang))
+    add.add_argument("--unit", default="", help=t("cli.help.kpi_unit", lang))
+    add.add_argument("--kind", choices=[k.value for k in Kind], default=Kind.LEADING.value)
+    add.add_argument("--aggregation", choices=[a.value for a in Aggregation], default=Aggregation.SUM.value)
+    add.add_argument("--direction", choices=[d.value for d in Direction], default=Direction.UP.value)
+    add.add_argument("--annual-target", type=float, help=t("cli.help.annual_target", lang))
+
+    profiles = commands.add_parser("profiles", help=t("cli.help.profiles", lang))
+    profile_actions = profiles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action in ("list", "show", "export"):
+        sub = profile_actions.add_parser(action, help=t(f"cli.help.profiles_{action}", lang))
+        _common(sub, lang, top=False)
+        if action != "list":
+            sub.add_argument("profile", metavar="NAME")
+        if action == "export":
+            sub.add_argument("--out", metavar="FILE.json", help=t("cli.help.out", lang))
+
+    mapping = commands.add_parser("mapping", help=t("cli.help.mapping_command", lang))
+    _common(mapping, lang, top=False)
+    mapping.add_argument("--schema", action="store_true", required=True, help=t("cli.help.schema", lang))
 
 
 # ---------------------------------------------------------------- helpers
@@ -121,13 +179,7 @@ def find_plan(store: Store, text: str) -> Plan:
 
 def template_aliases(plan: Plan) -> dict[str, list[str]]:
     """Column aliases from the template the plan was made from; none when there is no readable template."""
-    if not plan.template:
-        return {}
-    try:
-        from kpi_core.adapters.templates import aliases_for, find_template
-    except ImportError:
-        return {}
-    template = find_template(plan.template)
+    template = find_template(plan.template) if plan.template else None
     return aliases_for(template) if template else {}
 
 
@@ -305,7 +357,97 @@ def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed}
+# ---------------------------------------------------------------- plans, KPIs, profiles, the mapping format
+def _refuse(messages: list) -> None:
+    errors = [m for m in messages if m.level == "error"]
+    if errors:
+        raise CliError(errors[0].key, **errors[0].values)
+
+
+def cmd_plan(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    if args.action == "list":
+        plans = store.list_plans()
+        if not plans:
+            o.say("cli.no_plans")
+        for p in plans:
+            o.text(t("cli.plan_row", o.lang, id=p.id, name=p.name, start=f"{p.fiscal_start:%Y-%m}",
+                     end=f"{p.end_month:%Y-%m}", status=str(p.status.value), template=p.template or "-"))
+        return EXIT_OK
+    template = find_template(args.template)
+    if template is None:
+        raise CliError("cli.template_not_found", template=args.template,
+                       known=", ".join(t_.id for t_ in load_templates()[0]))
+    start = _fiscal_start(args.fiscal_start)
+    name = (args.name or "").strip() or localized(template.name, o.lang)
+    _refuse(validate_plan_fields(name, months=args.months))
+    plan = create_plan_from_template(store, template, o.lang, name=name, fiscal_start=start, months=args.months)
+    o.say("cli.plan_created", id=plan.id, name=plan.name, start=f"{plan.fiscal_start:%Y-%m}",
+          end=f"{plan.end_month:%Y-%m}", kpis=len(store.list_kpis(plan.id)))
+    return EXIT_OK
+
+
+def _fiscal_start(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        month = parse_month(text)
+    except ValueError:
+        month = None
+    if month is None:
+        raise CliError("cli.bad_month", value=text)
+    return month
+
+
+def cmd_kpi(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    plan = find_plan(store, args.plan)
+    others = store.list_kpis(plan.id)
+    kgi = store.get_kgi(plan.id)
+    kpi = KPI(plan_id=plan.id, key=args.key.strip(), name=args.name.strip(), unit=args.unit.strip(),
+              kind=Kind(args.kind), aggregation=Aggregation(args.aggregation), direction=Direction(args.direction),
+              annual_target=args.annual_target, position=len(others))
+    _refuse(validate_kpi(kpi, others, kgi.key if kgi else ""))
+    saved = store.save_kpi(kpi, None)
+    o.say("cli.kpi_added", kpi_key=saved.key, name=saved.name, plan=plan.name)
+    return EXIT_OK
+
+
+def cmd_profiles(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    if args.action == "list":
+        profiles = store.list_profiles(None) + [p for plan in store.list_plans() for p in store.list_profiles(plan.id)
+                                                if p["plan_id"] is not None]
+        if not profiles:
+            o.say("cli.no_profiles")
+        for p in {p["id"]: p for p in profiles}.values():
+            metrics = ", ".join(p["mapping"].get("metrics", {}))
+            o.text(t("cli.profile_row", o.lang, id=p["id"], name=p["name"], shape=p["mapping"].get("shape", "?"),
+                     metrics=metrics, updated=f"{p['updated_at']:%Y-%m-%d}"))
+        return EXIT_OK
+    profile = store.get_profile(args.profile)
+    if profile is None:
+        raise CliError("cli.profile_not_found", profile=args.profile)
+    data = ingest.mapping_file_bytes(profile["mapping"])
+    if args.action == "export" and args.out:
+        Path(args.out).write_bytes(data)
+        o.say("cli.profile_exported", name=profile["name"], path=args.out)
+    else:
+        o.text(data.decode("utf-8").rstrip("\n"))
+    return EXIT_OK
+
+
+def cmd_mapping(store: Store | None, args: argparse.Namespace, o: _Output) -> int:
+    o.text(json.dumps(ingest.mapping_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed,
+            "plan": cmd_plan, "kpi": cmd_kpi, "profiles": cmd_profiles, "mapping": cmd_mapping}
+NO_DATABASE = ("mapping",)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (`| head`): stop quietly; what was written stays written."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_ERROR
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -313,6 +455,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     lang = default_language(argv)
     args = build_parser(lang).parse_args(argv)
     o = _Output(normalise_language(args.lang or lang), out or sys.stdout, err or sys.stderr)
+    if args.command in NO_DATABASE:
+        try:
+            return COMMANDS[args.command](None, args, o)
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
     try:
         store = open_store(args.db)
     except DatabaseLocked as exc:
@@ -324,9 +471,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         return COMMANDS[args.command](store, args, o)
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly; what was written stays written.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_ERROR
+        return _quiet_broken_pipe()
     except ingest.IngestError as exc:
         o.error(exc.message(o.lang))
     except CliError as exc:

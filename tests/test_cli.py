@@ -210,7 +210,9 @@ def test_language_defaults_from_the_locale():
     assert default_language([], {"LC_ALL": "en_GB.UTF-8", "LANG": "ja_JP.UTF-8"}) == "en"
     assert default_language(["--lang", "en"], {"LANG": "ja_JP.UTF-8"}) == "en"
     assert default_language(["--lang=ja"], {}) == "ja"
-    assert default_language([], {"LANG": "C.UTF-8"}) == "ja"
+    assert default_language([], {"LANG": "C.UTF-8"}) == "en"  # containers and CI
+    assert default_language([], {"LC_ALL": "POSIX", "LANG": "ja_JP.UTF-8"}) == "en"
+    assert default_language([], {}) == "ja"
 
 
 def test_python_dash_m_entry_point(db, tmp_path):

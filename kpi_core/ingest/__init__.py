@@ -68,6 +68,7 @@ from kpi_core.ingest.mapping import (
     filter_condition,
     filter_text,
     formula_order,
+    mapping_schema,
     validate_mapping,
 )
 from kpi_core.ingest.mapping import suggest_mapping as _suggest
@@ -127,6 +128,7 @@ __all__ = [
     "find_mapping",
     "live_values",
     "mapping_file_bytes",
+    "mapping_schema",
     "neutralise",
     "plan_aliases",
     "plan_keys",

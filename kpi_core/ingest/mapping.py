@@ -298,3 +298,45 @@ def _parses_number(text: str) -> bool:
         return parse_number(text) is not None
     except ValueError:
         return False
+
+
+def mapping_schema() -> dict[str, Any]:
+    """The JSON Schema of a mapping file (what `--mapping`, the app's mapping file and profiles hold)."""
+    filter_item = {
+        "type": "object", "required": ["column", "op"], "additionalProperties": False,
+        "properties": {
+            "column": {"type": "string", "description": "A column of the file (its header, as written)."},
+            "op": {"enum": list(OP_NAMES)},
+            "value": {"description": "A text or number; a list for in / not_in; none for filled / blank.",
+                      "oneOf": [{"type": ["string", "number"]}, {"type": "array", "items": {"type": ["string", "number"]}}]},
+        },
+    }
+    metric = {
+        "type": "object", "required": ["source"],
+        "properties": {
+            "source": {"enum": list(SOURCES), "description": "column (wide_metrics), label (long, wide_months), "
+                       "count / sum / mean / count_distinct (records), formula (any shape)."},
+            "column": {"type": "string", "description": "The column read (column, sum, mean, count_distinct)."},
+            "label": {"type": "string", "description": "The metric's name in the label column (long, wide_months)."},
+            "formula": {"type": "string", "description": "+ - * / and parentheses over other metrics of this mapping."},
+            "date_column": {"type": "string", "description": "records: this metric's own date column."},
+            "filters": {"type": "array", "items": filter_item, "description": "records: rows this metric counts."},
+            "scale": {"type": "number", "not": {"const": 0}, "description": "Multiplies the value (0.01, 1000)."},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "KPI Workbench import mapping",
+        "type": "object", "required": ["shape", "metrics"],
+        "properties": {
+            "version": {"const": MAPPING_VERSION},
+            "shape": {"enum": list(SHAPES)},
+            "date_column": {"type": "string", "description": "Months or dates (long, wide_metrics, records)."},
+            "label_column": {"type": "string", "description": "The metric names (long, wide_months)."},
+            "value_column": {"type": "string", "description": "The values (long)."},
+            "filters": {"type": "array", "items": filter_item, "description": "Rows kept, every shape."},
+            "combine": {"enum": ["reject", "sum"], "description": "A second row for the same metric-month."},
+            "metrics": {"type": "object", "minProperties": 1, "additionalProperties": metric,
+                        "description": "Plan metric keys (others are helpers, computed but not written)."},
+        },
+    }

@@ -617,7 +617,13 @@ def test_suggest_mapping_for_labels_and_records():
     records = read_export(DEALS.encode("cp932"), "deals.csv")
     suggested = suggest_mapping(records, {"revenue": ["金額"]}, ["revenue", *SALES_KPIS])
     assert (suggested["shape"], suggested["date_column"]) == ("records", "商談日")
-    assert suggested["metrics"] == {"revenue": {"source": "sum", "column": "金額"}}
+    won = [{"column": "フェーズ", "op": "in", "value": ["受注", "won"]}]
+    assert suggested["metrics"] == {  # a deal list's roles: distinct IDs, won phases, won amounts, two formulas
+        "meetings": {"source": "count_distinct", "column": "商談ID"},
+        "won": {"source": "count_distinct", "column": "商談ID", "filters": won},
+        "revenue": {"source": "sum", "column": "金額", "filters": won},
+        "win_rate": {"source": "formula", "formula": "won / meetings"},
+        "avg_deal": {"source": "formula", "formula": "revenue / won"}}
 
 
 def test_profile_round_trip_next_month_maps_itself(store, sales):
