@@ -118,6 +118,15 @@ def test_mapping_schema_validates_every_shipped_mapping_and_refuses_a_bad_one(tm
     jsonschema.Draft202012Validator.check_schema(schema)
     for path in (ROOT / "data/samples").glob("*.mapping.json"):
         jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), schema)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("**The mapping file**", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    decoder, at, shapes = json.JSONDecoder(), 0, []
+    while block[at:].strip():
+        at += len(block[at:]) - len(block[at:].lstrip())
+        example, at = decoder.raw_decode(block, at)
+        jsonschema.validate(example, schema)
+        shapes.append(example["shape"])
+    assert sorted(shapes) == ["long", "records", "wide_metrics", "wide_months"], "one example per shape"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"shape": "records", "metrics": {"m": {"source": "median"}}}, schema)
 
