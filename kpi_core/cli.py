@@ -280,9 +280,8 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
-    """All files are read and previewed first; only when every one is fine is anything written (a dry run stops
-    there, with the exit code of the real run). A failure while writing reverts the imports already written by
-    this run."""
+    """All files are read and previewed first; only when every one is fine is anything written, all in one
+    transaction (a dry run stops there, with the exit code of the real run)."""
     plan = find_plan(store, args.plan)
     units = _units(store, plan)
     prepared = [_prepare(store, plan, path, args, o, units) for path in args.files]
@@ -295,23 +294,18 @@ def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
             raise blocker
     if args.dry_run:
         return EXIT_OK
-    done: list[int] = []
-    results = []
-    try:
+
+    def write_all() -> list:
+        """Every file in one transaction: all files are imported or none (a failure or a crash undoes them all)."""
+        results = []
         for parsed, mapping, preview in prepared:
-            result = ingest.commit_import(store, plan, parsed, mapping, preview, accept_rejected=accept,
-                                          replace=args.replace)
-            if not result.already_imported:
-                done.append(result.import_id)
+            results.append((parsed.file_name, ingest.commit_import(
+                store, plan, parsed, mapping, preview, accept_rejected=accept, replace=args.replace)))
             if args.save_profile:
                 ingest.save_mapping_profile(store, parsed, mapping, args.save_profile, plan)
-            results.append((parsed.file_name, result))
-    except BaseException:
-        for import_id in reversed(done):
-            store.revert_import(import_id)
-        if done:
-            o.say("cli.rolled_back", ids=", ".join(f"#{i}" for i in done))
-        raise
+        return results
+
+    results = store.atomic(write_all)
     # Said only once everything is written: output that cannot be printed (a closed pipe) undoes nothing.
     for file_name, result in results:
         o.text(f"{file_name}: {result.message(o.lang)}")
