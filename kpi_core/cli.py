@@ -411,7 +411,7 @@ def _fiscal_start(text: str | None) -> date | None:
     except ValueError:
         month = None
     if month is None:
-        raise CliError("cli.bad_month", value=text)
+        raise CliError("cli.bad_month", month=text)
     return month
 
 
