@@ -4,18 +4,21 @@ from __future__ import annotations
 import pytest
 
 from kpi_core import i18n
+from kpi_core.adapters.plan_file import PlanFileError
 from kpi_core.adapters.store import DatabaseLocked, NotFound, StoreError, VersionConflict
 from kpi_core.adapters.templates import TemplateError
 from kpi_core.cli import CliError
 from kpi_core.domain.drivers import FormulaError, SolveError
 from kpi_core.domain.phasing import PhasingError
 from kpi_core.domain.plan_rules import PlanInputError
+from kpi_core.domain.report import ReportError
 from kpi_core.domain.tracking import EntryError
+from kpi_core.domain.workshop import WorkshopError
 from kpi_core.errors import WorkbenchError
 from kpi_core.ingest import IngestError
 
 CLASSES = [StoreError, VersionConflict, DatabaseLocked, NotFound, TemplateError, CliError, FormulaError, SolveError,
-           PhasingError, PlanInputError, EntryError, IngestError]
+           PhasingError, PlanInputError, EntryError, IngestError, WorkshopError, ReportError, PlanFileError]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

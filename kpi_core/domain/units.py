@@ -50,7 +50,7 @@ def _ends_in_percent(text: object) -> bool:
 
 # ---------------------------------------------------------------- parsing
 _NEGATIVE_MARKS = ("△", "▲", "−", "－")
-_STRIP = re.compile(r"[,\s¥￥$円]|JPY|jpy")
+_STRIP = re.compile(r"[,\s¥￥$€£円]|JPY|jpy|EUR|eur")
 
 
 _LARGE_UNITS = re.compile("[億万千百]")
