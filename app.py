@@ -26,6 +26,7 @@ def _navigation() -> st.navigation:
     run = [
         st.Page("pages/actuals.py", title=t("page.actuals"), icon="📥", url_path="actuals"),
         st.Page("pages/dashboard.py", title=t("page.dashboard"), icon="📈", url_path="dashboard"),
+        st.Page("pages/health.py", title=t("page.health"), icon=":material/health_and_safety:", url_path="health"),
     ]
     manage = [st.Page("pages/plans.py", title=t("page.plans"), icon="📋", url_path="plans", default=True)]
     return st.navigation({t("nav.group.steps"): steps, t("nav.group.run"): run, t("nav.group.manage"): manage})

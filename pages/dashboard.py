@@ -13,6 +13,7 @@ from kpi_core.domain import drivers
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.services.health import plan_health, severity_counts
 from pages.common import (
     error_text,
     fmt,
@@ -180,6 +181,15 @@ def dashboard(plan, tracking: tr.PlanTracking) -> None:
     open_checkins(plan.id, tracking)
 
 
+def health_tile(plan_id: int) -> None:
+    """The health score beside the numbers, with the way to its findings (read only: no snapshot taken here)."""
+    report = plan_health(store, plan_id, date.today(), auto_snapshot=False).report
+    score, counts, link = st.columns([1, 2, 1])
+    score.metric(t("health.score"), f"{report.score:.0f}")
+    counts.caption(t("health.counts", **severity_counts(report)))
+    link.page_link("pages/health.py", label=t("page.health"), icon=":material/health_and_safety:")
+
+
 store = get_store()
 plan = require_plan(store)
 page_header(None, "page.dashboard", "dashboard.intro")
@@ -189,6 +199,7 @@ if kgi is None and not kpis:
     st.info(t("dashboard.nothing_to_show"))
     st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
 else:
+    health_tile(plan.id)
     tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
     if tracking.has_actuals:
         dashboard(plan, tracking)

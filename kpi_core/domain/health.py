@@ -67,7 +67,7 @@ class Severity(StrEnum):
 
 SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 PITFALLS = (1, 2, 3, 4, 5, 6, 7)
-# The score: 100 minus, per pitfall, the sum of its findings' points (severity points x pitfall weight), each pitfall
+# The score: 100 (never below 0) minus, per pitfall, the sum of its findings' points (severity points x pitfall weight), each pitfall
 # capped at PITFALL_CAP so that one noisy pitfall cannot hide the others.
 SEVERITY_POINTS = {Severity.HIGH: 12.0, Severity.MEDIUM: 5.0, Severity.LOW: 1.0}
 PITFALL_WEIGHTS = {1: 1.5, 2: 1.0, 3: 1.0, 4: 1.25, 5: 1.0, 6: 1.0, 7: 1.0}
@@ -171,7 +171,7 @@ def check_health(data: HealthInput) -> HealthReport:
     findings += rigid(data, tracking, running)
     findings.sort(key=lambda f: (SEVERITY_ORDER.index(f.severity), f.pitfall, f.check, f.metric))
     deductions = score_deductions(findings)
-    return HealthReport(tuple(findings), smart, correlations, round(100.0 - sum(deductions.values()), 1),
+    return HealthReport(tuple(findings), smart, correlations, round(max(0.0, 100.0 - sum(deductions.values())), 1),
                         deductions, traffic_lights(findings), running)
 
 

@@ -342,6 +342,8 @@ def test_score_formula_weights_and_cap():
     assert score_deductions(high_misaligned)[1] == 18.0  # 12 points x weight 1.5
     many = [Finding(2, "no_unit", Severity.MEDIUM, "kpi", f"k{i}") for i in range(10)]
     assert score_deductions(many)[2] == PITFALL_CAP
+    nothing_right = healthy(kgi=None, kpis=[], actuals={}, checkins=[], review_cadence_set=False)
+    assert check_health(nothing_right).score >= 0
     data = with_kpi(healthy(), "meetings", owner="")  # medium on pitfall 5
     report = check_health(data)
     assert report.score == 95.0
