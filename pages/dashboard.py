@@ -162,6 +162,7 @@ def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
 
 def dashboard(plan, tracking: tr.PlanTracking) -> None:
     headline(tracking)
+    health_tile(plan.id)
     if tracking.kgi:
         kgi_tiles(tracking.kgi)
     if tracking.kpis:
@@ -199,7 +200,6 @@ if kgi is None and not kpis:
     st.info(t("dashboard.nothing_to_show"))
     st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
 else:
-    health_tile(plan.id)
     tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
     if tracking.has_actuals:
         dashboard(plan, tracking)
