@@ -45,6 +45,7 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_import.py
+	$(PY) bench/bench_health.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,10 +5,11 @@
     kpi-workbench [--db PATH] imports --plan PLAN
     kpi-workbench [--db PATH] revert IMPORT_ID
     kpi-workbench [--db PATH] seed
+    kpi-workbench [--db PATH] [--lang ja|en] check --plan PLAN [--format text|json]
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
 (or already imported, or a dry run), 1 an error in the input (nothing written), 2 a usage error, 3 the database
-is locked by another process.
+is locked by another process. `check` exits 0 when the plan has no high-severity finding and 1 otherwise.
 """
 from __future__ import annotations
 
@@ -91,7 +92,15 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
+    _add_check_parser(commands, lang)
     return parser
+
+
+def _add_check_parser(commands, lang: str) -> None:
+    check = commands.add_parser("check", help=t("health.cli.help", lang), description=t("health.cli.help", lang))
+    _common(check, lang, top=False)
+    check.add_argument("--plan", required=True, help=t("cli.help.plan", lang))
+    check.add_argument("--format", choices=("text", "json"), default="text", help=t("health.cli.help_format", lang))
 
 
 # ---------------------------------------------------------------- helpers
@@ -296,7 +305,28 @@ def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed}
+def cmd_check(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    """The health check of a plan for a scheduled run: the month's snapshot is taken when due."""
+    from kpi_core.services.health import health_summary, plan_health
+
+    plan = find_plan(store, args.plan)
+    report = plan_health(store, plan.id).report
+    summary = health_summary(plan, report, o.lang)
+    if args.format == "json":
+        o.text(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        o.text(summary["headline"])
+        if not summary["findings"]:
+            o.say("health.cli.none")
+        for finding in summary["findings"]:
+            o.text(t("health.cli.line", o.lang, severity=t(f"health.severity.{finding['severity']}", o.lang),
+                     pitfall=finding["pitfall"], evidence=finding["evidence_text"], fix=finding["fix_text"],
+                     step=t(f"health.step.{finding['step']}", o.lang)), 2)
+    return EXIT_ERROR if report.high else EXIT_OK
+
+
+COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed,
+            "check": cmd_check}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -20,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
+
+import numpy as np
 
 from kpi_core.domain import drivers
 from kpi_core.domain.goal import best_yoy_growth
@@ -202,12 +205,19 @@ def _live_csf_ids(csfs: Sequence[CSF]) -> set[int]:
 
 
 def _formula_names(kgi: KGI | None) -> tuple[str, ...]:
-    if kgi is None or not (kgi.formula or "").strip():
-        return ()
+    formula = _parsed(kgi.formula if kgi else "")
+    return formula.names if formula else ()
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> drivers.Formula | None:
+    """The KGI formula parsed once per text (the checks read it several times); None when blank or broken."""
+    if not (text or "").strip():
+        return None
     try:
-        return drivers.parse_formula(kgi.formula).names
+        return drivers.parse_formula(text)
     except drivers.FormulaError:
-        return ()
+        return None
 
 
 def _name(kpi: KPI) -> str:
@@ -271,28 +281,23 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Spearman's rank correlation (average ranks for ties); None when either side does not vary."""
     if len(xs) != len(ys) or len(xs) < 2:
         return None
-    rx, ry = _ranks(xs), _ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx = sum((a - mx) ** 2 for a in rx)
-    vy = sum((b - my) ** 2 for b in ry)
-    if vx == 0 or vy == 0:
-        return None
-    return cov / math.sqrt(vx * vy)
+    return _rank_correlation(_ranks(xs), _ranks(ys))
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
+def _ranks(values: Sequence[float]) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their ranks."""
+    array = np.asarray(values, dtype=float)
+    ordered = np.sort(array)
+    below = np.searchsorted(ordered, array, side="left")
+    up_to = np.searchsorted(ordered, array, side="right")
+    return (below + up_to + 1) / 2.0
+
+
+def _rank_correlation(rx: np.ndarray, ry: np.ndarray) -> float | None:
+    """Pearson's correlation of two rank vectors; None when either does not vary."""
+    dx, dy = rx - rx.mean(), ry - ry.mean()
+    spread = math.sqrt(float(dx @ dx) * float(dy @ dy))
+    return float(dx @ dy) / spread if spread else None
 
 
 def kgi_correlations(data: HealthInput) -> list[Correlation]:
@@ -301,11 +306,16 @@ def kgi_correlations(data: HealthInput) -> list[Correlation]:
         return []
     kgi_series = data.actuals.get(data.kgi.key, {})
     kgi_up = Direction(data.kgi.direction) is Direction.UP
+    kgi_ranks: dict[tuple[date, ...], np.ndarray] = {}  # KPIs reported over the same months share the KGI's ranks
     result = []
     for kpi in data.kpis:
         series = data.actuals.get(kpi.key, {})
-        months = sorted(m for m in series if m in kgi_series)
-        rho = spearman([series[m] for m in months], [kgi_series[m] for m in months])
+        months = tuple(sorted(m for m in series if m in kgi_series))
+        rho = None
+        if len(months) >= 2:
+            if months not in kgi_ranks:
+                kgi_ranks[months] = _ranks([kgi_series[m] for m in months])
+            rho = _rank_correlation(_ranks([series[m] for m in months]), kgi_ranks[months])
         if rho is not None and (Direction(kpi.direction) is Direction.UP) != kgi_up:
             rho = -rho  # churn down while revenue goes up is the expected link
         result.append(Correlation(kpi.key, rho, len(months)))
@@ -314,23 +324,16 @@ def kgi_correlations(data: HealthInput) -> list[Correlation]:
 
 def tree_holds(data: HealthInput) -> list[Finding]:
     """The KGI formula on each month's KPI actuals against that month's KGI actual; one finding for all misses."""
-    names = _formula_names(data.kgi)
-    if not names or data.kgi is None:
+    formula = _parsed(data.kgi.formula) if data.kgi else None
+    if formula is None or not formula.names:
         return []
-    kgi_series = data.actuals.get(data.kgi.key, {})
+    implied = drivers.evaluate_by_month(formula, data.actuals)
     misses = []
-    for month in sorted(kgi_series):
-        values = {n: data.actuals.get(n, {}).get(month) for n in names}
-        actual = kgi_series[month]
-        if any(v is None for v in values.values()) or not actual:
-            continue
-        try:
-            implied = drivers.evaluate(data.kgi.formula, values)
-        except drivers.FormulaError:
-            continue
-        gap = implied / actual - 1
-        if abs(gap) > TREE_TOLERANCE:
-            misses.append((month, gap))
+    for month, actual in sorted(data.actuals.get(data.kgi.key, {}).items()):
+        if month in implied and actual:
+            gap = implied[month] / actual - 1
+            if abs(gap) > TREE_TOLERANCE:
+                misses.append((month, gap))
     if not misses:
         return []
     worst_month, worst_gap = max(misses, key=lambda item: abs(item[1]))
@@ -550,6 +553,8 @@ def _never_revised(data: HealthInput, tracking: PlanTracking) -> list[Finding]:
     months = list(tracking.months)
     quarters = [tuple(months[i:i + QUARTER]) for i in range(0, len(months), QUARTER)]
     for metric in tracking.kpis:
+        if sum(row.status is Status.OFF_TRACK for row in metric.rows) < OFF_QUARTERS:
+            continue  # a quarter can only be off track with an off-track month in it
         off = []
         for quarter in quarters:
             with_data = [m for m in quarter if m in tracking.actuals.get(metric.key, {})]

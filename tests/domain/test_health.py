@@ -373,3 +373,12 @@ def test_snapshot_due_once_a_month():
     assert snapshot_due(None, TODAY)
     assert not snapshot_due(date(2026, 10, 1), TODAY)
     assert snapshot_due(date(2026, 9, 1), TODAY)
+
+
+def test_formula_by_month_skips_missing_drivers_and_division_by_zero():
+    from kpi_core.domain.drivers import evaluate_by_month
+
+    series = {"a": {MONTHS[0]: 6.0, MONTHS[1]: 8.0, MONTHS[2]: 1.0}, "b": {MONTHS[0]: 3.0, MONTHS[1]: 0.0}}
+    assert evaluate_by_month("a / b - 1", series) == {MONTHS[0]: 1.0}
+    assert evaluate_by_month("-(a * 2) + b", series) == {MONTHS[0]: -9.0, MONTHS[1]: -16.0}
+    assert evaluate_by_month("a", {"a": {MONTHS[0]: float("nan")}}) == {}
