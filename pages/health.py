@@ -65,7 +65,8 @@ def pitfall_lights(report: HealthReport) -> None:
             with column.container(border=True):
                 light = LIGHT_COLOUR[report.lights[pitfall]]
                 st.markdown(f":{light}[:material/circle:] **{pitfall}. {pitfall_name(pitfall)}**")
-                st.caption(t("health.pitfall_points", points=f"{report.deductions[pitfall]:g}"))
+                points = report.deductions[pitfall]
+                st.caption(t("health.pitfall_points", points=f"{points:g}") if points else t("health.pitfall_clear"))
 
 
 def finding_card(finding: Finding) -> None:

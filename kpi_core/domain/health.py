@@ -135,6 +135,7 @@ class HealthInput:
     checkins: Sequence[CheckIn] = ()
     review_dates: Sequence[date] = ()  # dates of quarterly reviews of the KPI set
     target_changes: Mapping[str, Sequence[date]] = field(default_factory=dict)  # dates targets were revised
+    workshop_decisions: int = 0  # decisions recorded in the plan's workshops
     review_cadence_set: bool = False  # a weekly/monthly review meeting is scheduled (checklist)
     today: date = field(default_factory=date.today)
 
@@ -507,9 +508,9 @@ def disconnected(data: HealthInput, smart: Mapping[str, Sequence[SmartFinding]],
             findings.append(Finding(6, "no_rationale", Severity.MEDIUM, STEP_KPI, kpi.key, {"kpi": _name(kpi)}))
     if not running:
         return findings
-    if not data.checkins and not data.review_dates:
+    if not data.checkins and not data.review_dates and not data.workshop_decisions:
         findings.append(Finding(6, "untouched_targets", Severity.MEDIUM, STEP_PDCA, "",
-                                {"checkins": 0, "reviews": 0}))
+                                {"checkins": 0, "reviews": 0, "decisions": 0}))
     by_owner = {(c.metric_key, c.owner.strip()) for c in data.checkins}
     for kpi in data.kpis:
         owner = (kpi.owner or "").strip()

@@ -52,6 +52,7 @@ def load_health_input(store, plan_id: int, today: date | None = None) -> HealthI
         targets=store.get_monthly_targets(plan_id), actuals=store.actual_values(plan_id),
         checkins=store.list_checkins(plan_id), review_dates=store.review_dates(plan_id),
         target_changes=store.target_change_dates(plan_id),
+        workshop_decisions=store.workshop_decision_count(plan_id),
         review_cadence_set=ticks.get("review_meeting", (False, "", None))[0], today=today or date.today())
 
 

@@ -295,7 +295,8 @@ def test_no_review_cadence():
 def test_no_rationale_untouched_targets_and_silent_owner():
     assert only(with_kpi(healthy(), "win_rate", rationale=""), "no_rationale").metric == "win_rate"
     untouched = only(healthy(checkins=[], review_dates=[date(2026, 9, 1)][:0]), "untouched_targets")
-    assert untouched.evidence == {"checkins": 0, "reviews": 0}
+    assert untouched.evidence == {"checkins": 0, "reviews": 0, "decisions": 0}
+    assert not found(healthy(checkins=[], review_dates=[], workshop_decisions=1), "untouched_targets")
     others = [replace(c, owner="Author") for c in healthy().checkins]
     silent = found(healthy(checkins=others), "owner_silent")
     assert [(f.metric, f.evidence["owner"]) for f in silent] == [
