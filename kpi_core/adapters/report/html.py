@@ -24,7 +24,8 @@ WIDE_TREE_KPIS = 6  # beyond this many KPIs one row of the tree gets too small o
 
 REPORT_CSS = f"""
 @page {{ size: A4 landscape; margin: 9mm 10mm 10mm 10mm;
-  @bottom-right {{ content: counter(page) " / " counter(pages); font-size: 7pt; color: #64748b; }} }}
+  @bottom-right {{ content: counter(page) " / " counter(pages); font-family: "{REPORT_FONT}", sans-serif;
+    font-size: 7pt; color: #64748b; }} }}
 * {{ box-sizing: border-box; }}
 body {{ font-family: "{REPORT_FONT}", "Noto Sans CJK JP", "DejaVu Sans", sans-serif; font-size: 9pt; color: #0f172a;
   margin: 0; }}
