@@ -12,8 +12,9 @@ from kpi_core.adapters.store import Store
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import drivers
 from kpi_core.domain import tracking as tr
-from kpi_core.domain.model import Plan, Status
+from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.services.health import plan_health, severity_counts
 from pages.common import fmt, fmt_pct, full_digits, lang, t
 from pages.frame import PageContext
 
@@ -150,8 +151,10 @@ def open_checkins(store: Store, plan_id: int, tracking: tr.PlanTracking) -> None
     st.dataframe(styled, hide_index=True)
 
 
-def dashboard(store: Store, plan: Plan, tracking: tr.PlanTracking) -> None:
+def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    store, plan = ctx.store, ctx.plan
     headline(tracking)
+    health_tile(ctx)
     if tracking.kgi:
         kgi_tiles(tracking.kgi)
     if tracking.kpis:
@@ -171,6 +174,15 @@ def dashboard(store: Store, plan: Plan, tracking: tr.PlanTracking) -> None:
     open_checkins(store, plan.id, tracking)
 
 
+def health_tile(ctx: PageContext) -> None:
+    """The health score beside the numbers, with the way to its findings (read only: no snapshot taken here)."""
+    report = plan_health(ctx.store, ctx.plan.id, date.today(), auto_snapshot=False).report
+    score, counts, link = st.columns([1, 2, 1])
+    score.metric(t("health.score"), f"{report.score:.0f}")
+    counts.caption(t("health.counts", **severity_counts(report)))
+    ctx.link("health", t("page.health"), link)
+
+
 def render(ctx: PageContext) -> None:
     store, plan = ctx.store, ctx.plan
     kgi = store.get_kgi(plan.id)
@@ -181,6 +193,6 @@ def render(ctx: PageContext) -> None:
     else:
         tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
         if tracking.has_actuals:
-            dashboard(store, plan, tracking)
+            dashboard(ctx, tracking)
         else:
             no_data_yet(ctx)

@@ -61,6 +61,8 @@ PAGES: tuple[PageSpec, ...] = (
              intro_key="actuals.intro"),
     PageSpec("overview", "pages.dashboard", "page.dashboard", ":material/dashboard:", "nav.group.run",
              intro_key="dashboard.intro"),
+    PageSpec("health", "pages.health_check", "page.health", ":material/health_and_safety:", "nav.group.run",
+             intro_key="health.caption"),
     PageSpec("report", "pages.reports", "page.report", ":material/print:", "nav.group.run",
              intro_key="report.page.intro", needs_plan=False),
     PageSpec("workshop", "pages.workshop_host", "page.workshop", ":material/groups:", "nav.group.run",

@@ -15,7 +15,7 @@ from pages.frame import PAGES
 def test_the_table_lists_the_five_steps_first_then_the_loop_pages_and_plans_last():
     assert [spec.module for spec in PAGES] == [
         "pages.step1_kgi", "pages.step2_gap", "pages.step3_csf", "pages.step4_kpi", "pages.step5_pdca",
-        "pages.actuals", "pages.dashboard", "pages.reports", "pages.workshop_host", "pages.plans"]
+        "pages.actuals", "pages.dashboard", "pages.health_check", "pages.reports", "pages.workshop_host", "pages.plans"]
     assert [spec.step for spec in frame.STEPS] == [1, 2, 3, 4, 5]
     assert [spec for spec in PAGES if spec.default] == [frame.BY_SLUG[frame.START]]
 
