@@ -13,10 +13,12 @@
     kpi-workbench [--db PATH] [--lang ja|en] report --plan PLAN [--audience exec|field] [--month YYYY-MM]
                   [--format pdf|html|xlsx|yaml] [--no-actuals] -o FILE
     kpi-workbench [--db PATH] plan-import [--name NAME] FILE.yaml
+    kpi-workbench [--db PATH] [--lang ja|en] check --plan PLAN [--format text|json]
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
 (or already imported), 1 an error in the input or rejected rows not accepted (nothing written), 2 a usage
-error, 3 the database is locked by another process. A dry run exits as the real run would.
+error, 3 the database is locked by another process. A dry run exits as the real run would. `check` exits 0
+when the plan has no high-severity finding and 1 otherwise.
 """
 from __future__ import annotations
 
@@ -120,6 +122,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
     _plan_parsers(commands, lang)
+    _add_check_parser(commands, lang)
     add_report_commands(commands, lang)
     return parser
 
@@ -179,6 +182,13 @@ def add_report_commands(commands, lang: str) -> None:
     _common(plan_import, lang, top=False)
     plan_import.add_argument("--name", help=t("cli.help.plan_name", lang))
     plan_import.add_argument("file", metavar="FILE.yaml")
+
+
+def _add_check_parser(commands, lang: str) -> None:
+    check = commands.add_parser("check", help=t("health.cli.help", lang), description=t("health.cli.help", lang))
+    _common(check, lang, top=False)
+    check.add_argument("--plan", required=True, help=t("cli.help.plan", lang))
+    check.add_argument("--format", choices=("text", "json"), default="text", help=t("health.cli.help_format", lang))
 
 
 # ---------------------------------------------------------------- helpers
@@ -497,9 +507,29 @@ def cmd_plan_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
+def cmd_check(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    """The health check of a plan for a scheduled run: the month's snapshot is taken when due."""
+    from kpi_core.services.health import health_summary, plan_health
+
+    plan = find_plan(store, args.plan)
+    report = plan_health(store, plan.id).report
+    summary = health_summary(plan, report, o.lang)
+    if args.format == "json":
+        o.text(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        o.text(summary["headline"])
+        if not summary["findings"]:
+            o.say("health.cli.none")
+        for finding in summary["findings"]:
+            o.text(t("health.cli.line", o.lang, severity=t(f"health.severity.{finding['severity']}", o.lang),
+                     pitfall=finding["pitfall"], evidence=finding["evidence_text"], fix=finding["fix_text"],
+                     step=t(f"health.step.{finding['step']}", o.lang)), 2)
+    return EXIT_ERROR if report.high else EXIT_OK
+
+
 COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed,
             "plan": cmd_plan, "kpi": cmd_kpi, "profiles": cmd_profiles, "mapping": cmd_mapping,
-            "report": cmd_report, "plan-import": cmd_plan_import}
+            "report": cmd_report, "plan-import": cmd_plan_import, "check": cmd_check}
 NO_DATABASE = ("mapping",)
 
 

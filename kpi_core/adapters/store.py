@@ -1118,6 +1118,12 @@ class Store:
             changes.setdefault(key, []).append(day)
         return changes
 
+    def workshop_decision_count(self, plan_id: int) -> int:
+        """Decisions recorded in the plan's workshops (the room took part in the targets)."""
+        return self.cursor().execute(
+            "SELECT count(*) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id WHERE w.plan_id = ? "
+            "AND n.kind = 'decision' AND n.deleted_at IS NULL", [plan_id]).fetchone()[0]
+
     def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
         """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""
         rows = self.cursor().execute(
