@@ -12,8 +12,9 @@ import streamlit as st
 
 from kpi_core import i18n
 from kpi_core.adapters.store import Store, StoreError, default_db_path, open_store
+from kpi_core.domain import tracking as tr
 from kpi_core.domain import units
-from kpi_core.domain.model import Plan
+from kpi_core.domain.model import Direction, Plan, Status
 from kpi_core.services.demo import seed_demo
 
 LANG_KEY = "lang"
@@ -74,6 +75,21 @@ def full_digits() -> bool:
 
 def fmt(value: float | None, unit: str) -> str:
     return units.format_value(value, unit, lang(), full_digits())
+
+
+# Labels take the language as an argument so that format_funcs can be bound to it (`partial(..., code=lang())`):
+# a format_func may be called outside the script run, where the session's language is not at hand.
+def status_text(status: Status, code: str | None = None) -> str:
+    return f"{tr.STATUS_EMOJI[status]} {i18n.t(f'enum.status.{status}', code or lang())}"
+
+
+def month_text(month: date | None, code: str | None = None) -> str:
+    return tr.month_label(month, code or lang()) if month else i18n.t("common.none", code or lang())
+
+
+def delta_colour(direction: Direction | str) -> str:
+    """st.metric colours a rise green; for "lower is better" a rise is bad."""
+    return "inverse" if Direction(direction) is Direction.DOWN else "normal"
 
 
 def fmt_pct(value: float | None, signed: bool = False) -> str:

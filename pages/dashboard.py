@@ -15,19 +15,11 @@ from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.services.health import plan_health, severity_counts
-from pages.common import fmt, fmt_pct, full_digits, lang, t
+from pages.common import delta_colour, fmt, fmt_pct, full_digits, lang, month_text, status_text, t
 from pages.frame import PageContext
 
 TILES_PER_ROW = 5
 OVERDUE_BACKGROUND = "background-color: #fee2e2"
-
-
-def status_text(status: Status) -> str:
-    return f"{tr.STATUS_EMOJI[status]} {t(f'enum.status.{status}')}"
-
-
-def month_text(month: date | None) -> str:
-    return tr.month_label(month, lang()) if month else t("common.none")
 
 
 def signed(value: float | None, unit: str) -> str | None:
@@ -48,7 +40,7 @@ def headline(tracking: tr.PlanTracking) -> None:
 
 
 def kgi_tiles(metric: tr.MetricTracking) -> None:
-    unit, colour = metric.spec.unit, tr.delta_colour(metric.spec.direction)
+    unit, colour = metric.spec.unit, delta_colour(metric.spec.direction)
     st.subheader("🎯 " + markdown_text(metric.spec.name))
     ytd, pace, forecast, status = st.columns(4)
     ytd.metric(t("dashboard.kgi.ytd"), fmt(metric.ytd_actual, unit), delta=signed(metric.pace_gap, unit),
@@ -72,7 +64,7 @@ def kpi_tile(column, metric: tr.MetricTracking) -> None:
     series = [r.actual for r in metric.rows if r.actual is not None]
     status = latest.status if latest else Status.NO_DATA
     column.metric(f"{tr.STATUS_EMOJI[status]} {markdown_text(metric.spec.name[:40])}", fmt(actual, unit),
-                  delta=signed(difference, unit), delta_color=tr.delta_colour(metric.spec.direction),
+                  delta=signed(difference, unit), delta_color=delta_colour(metric.spec.direction),
                   border=True, chart_data=series if len(series) > 1 else None, chart_type="bar",
                   help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
                          target=fmt(target, unit)))

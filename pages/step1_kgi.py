@@ -9,7 +9,7 @@ from kpi_core.domain import units
 from kpi_core.domain.drivers import FormulaError, implied_kgi, parse_formula
 from kpi_core.domain.goal import period_end, summarise_kgi, validate_kgi
 from kpi_core.domain.model import KGI, Aggregation, Direction
-from pages.common import fmt, fmt_pct, options_label, t
+from pages.common import delta_colour, fmt, fmt_pct, options_label, t
 from pages.frame import PageContext, run_save
 
 UNIT_CHOICES = ["JPY", "%", "件", "人", "count"]
@@ -88,7 +88,7 @@ def render(ctx: PageContext) -> None:
             m1.metric(t("kgi.baseline"), fmt(kgi.baseline, kgi.unit))
             m2.metric(t("kgi.target"), fmt(kgi.target, kgi.unit),
                       delta=fmt_pct(summary.growth_pct, signed=True) if summary.growth_pct is not None else None,
-                      delta_color="normal" if kgi.direction == Direction.UP else "inverse")
+                      delta_color=delta_colour(kgi.direction))
             m3, m4 = st.columns(2)
             m3.metric(t("kgi.growth_abs"), fmt(summary.growth_abs, kgi.unit))
             if kgi.aggregation == Aggregation.SUM:

@@ -6,8 +6,7 @@ import streamlit as st
 from kpi_core.charts.gap import gap_bars, history_line
 from kpi_core.domain import units
 from kpi_core.domain.goal import analyse_gap, current_from_history
-from kpi_core.domain.model import Direction
-from pages.common import fmt, fmt_pct, options_label, t
+from pages.common import delta_colour, fmt, fmt_pct, options_label, t
 from pages.frame import PageContext, run_save
 
 
@@ -65,7 +64,7 @@ def render(ctx: PageContext) -> None:
     cols[1].metric(t("gap.target"), fmt(gap.target, kgi.unit))
     cols[2].metric(t("gap.gap"), fmt(gap.gap, kgi.unit),
                    delta=fmt_pct(gap.gap_pct, signed=True) if gap.gap_pct is not None else None,
-                   delta_color="normal" if kgi.direction == Direction.UP else "inverse")
+                   delta_color=delta_colour(kgi.direction))
     if gap.required_monthly is not None and gap.historical_monthly:
         cols[3].metric(t("gap.required_monthly"), fmt(gap.required_monthly, kgi.unit),
                        delta=t("gap.vs_history", value=fmt(gap.historical_monthly, kgi.unit),

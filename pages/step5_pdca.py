@@ -15,23 +15,13 @@ from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
 from kpi_core.services.review import record_review
-from pages.common import fmt, fmt_pct, full_digits, lang, t
+from pages.common import delta_colour, fmt, fmt_pct, full_digits, lang, month_text, status_text, t
 from pages.frame import PageContext, run_save
 
 DECISIONS = ("keep", "change", "drop")
 MAX_ERRORS_SHOWN = 8
 GRID_ROW_HEIGHT = 35
 MONTH_COLUMN = "__month__"  # cannot clash with a metric key
-
-
-# Labels take the language as an argument so that format_funcs can be bound to it (`partial(..., code=lang())`):
-# a format_func may be called outside the script run, where the session's language is not at hand.
-def status_text(status: Status, code: str | None = None) -> str:
-    return f"{tr.STATUS_EMOJI[status]} {i18n.t(f'enum.status.{status}', code or lang())}"
-
-
-def month_text(month: date | None, code: str | None = None) -> str:
-    return tr.month_label(month, code or lang()) if month else i18n.t("common.none", code or lang())
 
 
 def review_option(decision: str, code: str | None = None) -> str:
@@ -172,14 +162,14 @@ def metric_detail(metric: tr.MetricTracking) -> None:
     tiles = st.columns(4)
     tiles[0].metric(t("pdca.tile.ytd_actual"), fmt(metric.ytd_actual, unit),
                     delta=tr.signed_difference(metric.pace_gap, unit, lang(), full_digits()),
-                    delta_color=tr.delta_colour(metric.spec.direction), border=True)
+                    delta_color=delta_colour(metric.spec.direction), border=True)
     tiles[1].metric(t("pdca.tile.pace"), fmt_pct(metric.pace), border=True,
                     help=t("pdca.tile.pace_help"))
     forecast_gap = (metric.forecast - metric.annual_target
                     if metric.forecast is not None and metric.annual_target is not None else None)
     tiles[2].metric(t("pdca.tile.forecast"), fmt(metric.forecast, unit),
                     delta=tr.signed_difference(forecast_gap, unit, lang(), full_digits()),
-                    delta_color=tr.delta_colour(metric.spec.direction), border=True,
+                    delta_color=delta_colour(metric.spec.direction), border=True,
                     help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
     chart_col, table_col = st.columns([3, 2])

@@ -497,6 +497,3 @@ def signed_difference(value: float | None, unit: str, lang: str, full_digits: bo
     return ("-" if value < 0 else "+") + text
 
 
-def delta_colour(direction: Direction | str) -> str:
-    """st.metric colours a rise green; for "lower is better" a rise is bad."""
-    return "inverse" if Direction(direction) is Direction.DOWN else "normal"

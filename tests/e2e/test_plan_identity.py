@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from .conftest import start_server, stop_server, wait_for_app, warm_up
+from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
 
 MAIN = "[data-testid='stMain']"
 
@@ -31,6 +32,17 @@ def plan_param(page) -> str:
     return match.group(1) if match else ""
 
 
+def wait_title(page, title: str) -> None:
+    """Wait until the main area's title is `title` (creating a plan may take a while on a busy machine)."""
+    try:
+        page.locator(MAIN).locator("h1").filter(has_text=title).first.wait_for(timeout=90_000)
+    except PlaywrightTimeout:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"identity_failed_{title.replace(' ', '_')}.png"))
+        raise
+    wait_for_app(page)
+
+
 def next_step(page) -> None:
     page.locator(MAIN).get_by_role("link", name="Next step").click()
     wait_for_app(page)
@@ -41,7 +53,7 @@ def walk_the_steps(page, name: str) -> None:
     plan_id = plan_param(page)
     assert plan_id, page.url
     for step in range(1, 6):
-        page.locator(MAIN).get_by_text(re.compile(rf"^Step {step} ")).first.wait_for()
+        page.locator(MAIN).locator("h1").filter(has_text=re.compile(rf"^Step {step} ")).first.wait_for()
         assert caption_plan(page) == name, (step, page.url)
         assert plan_param(page) == plan_id, (step, page.url)
         if step < 5:
@@ -56,8 +68,7 @@ def test_a_blank_plan_stays_open_through_the_five_steps(server, page_factory, sh
     form = page.locator("[data-testid='stForm']").filter(has=page.get_by_role("button", name="Create blank plan"))
     form.get_by_label("Plan name").fill("Blank plan B")
     form.get_by_role("button", name="Create blank plan").click()
-    page.locator(MAIN).get_by_text("Step 1 KGI").first.wait_for()
-    wait_for_app(page)
+    wait_title(page, "Step 1 KGI")
     walk_the_steps(page, "Blank plan B")
     shot(page, "identity_blank_step5")
 
@@ -72,16 +83,14 @@ def test_a_template_plan_and_open_on_the_list_stay_open(server, page_factory):
     create.wait_for(state="visible")
     page.locator("[data-testid='stForm']").filter(has=create).first.get_by_label("Plan name").fill("Template plan T")
     create.click()
-    page.locator(MAIN).get_by_text("Step 1 KGI").first.wait_for()
-    wait_for_app(page)
+    wait_title(page, "Step 1 KGI")
     walk_the_steps(page, "Template plan T")
 
     # Open on the plan list: the demo plan (the first plan) this time.
     page.goto(f"{server}/?lang=en")
     wait_for_app(page)
     page.get_by_role("button", name="Open").first.click()
-    page.locator(MAIN).get_by_text("Step 1 KGI").first.wait_for()
-    wait_for_app(page)
+    wait_title(page, "Step 1 KGI")
     demo_name = caption_plan(page)
     assert demo_name and demo_name != "Template plan T"
     walk_the_steps(page, demo_name)
@@ -95,8 +104,7 @@ def test_a_shared_link_and_the_sidebar_keep_the_plan(server, page_factory):
     form = page.locator("[data-testid='stForm']").filter(has=page.get_by_role("button", name="Create blank plan"))
     form.get_by_label("Plan name").fill("Linked plan L")
     form.get_by_role("button", name="Create blank plan").click()
-    page.locator(MAIN).get_by_text("Step 1 KGI").first.wait_for()
-    wait_for_app(page)
+    wait_title(page, "Step 1 KGI")
     plan_id = plan_param(page)
 
     other = page_factory()
@@ -105,7 +113,7 @@ def test_a_shared_link_and_the_sidebar_keep_the_plan(server, page_factory):
     assert caption_plan(other) == "Linked plan L"
     other.locator("[data-testid='stSidebarNav']").get_by_text("Step 4 KPI", exact=True).click()
     wait_for_app(other)
-    other.locator(MAIN).get_by_text("Step 4 KPI").first.wait_for()
+    wait_title(other, "Step 4 KPI")
     assert caption_plan(other) == "Linked plan L"
     assert plan_param(other) == plan_id
 
@@ -118,17 +126,17 @@ def test_back_and_forward_move_between_steps_one_entry_each(server, page_factory
     start = page.evaluate("history.length")
     next_step(page)
     next_step(page)
-    page.locator(MAIN).get_by_text("Step 3 CSF").first.wait_for()
+    wait_title(page, "Step 3 CSF")
     assert page.evaluate("history.length") == start + 2, "one history entry per page change"
     page.go_back()
     wait_for_app(page)
-    page.locator(MAIN).get_by_text("Step 2 Gap").first.wait_for()
+    wait_title(page, "Step 2 Gap")
     page.go_back()
     wait_for_app(page)
-    page.locator(MAIN).get_by_text("Step 1 KGI").first.wait_for()
+    wait_title(page, "Step 1 KGI")
     page.go_forward()
     wait_for_app(page)
-    page.locator(MAIN).get_by_text("Step 2 Gap").first.wait_for()
+    wait_title(page, "Step 2 Gap")
     assert re.search(r"/gap\?", page.url) and "lang=en" in page.url and plan_param(page)
 
 

@@ -115,3 +115,9 @@ def test_a_conflict_keeps_the_typed_value_until_reload_then_shows_the_other_pers
     at.run()
     assert_clean(at)
     assert store.get_kgi(plan.id).name == "Revenue (mine, after seeing theirs)"
+
+
+def test_metric_colours_follow_the_direction():
+    from pages.common import delta_colour
+
+    assert delta_colour("down") == "inverse" and delta_colour("up") == "normal"
