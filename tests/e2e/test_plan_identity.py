@@ -6,6 +6,7 @@ import re
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
 
@@ -157,6 +158,6 @@ def test_after_a_conflict_the_reload_shows_the_other_persons_kgi(server, page_fa
     second.get_by_text("Someone else saved this plan").first.wait_for()
     shot(second, "identity_conflict")
     second.get_by_role("button", name="Reload the latest version").first.click()
+    second.get_by_text("Someone else saved this plan").first.wait_for(state="detached", timeout=60_000)
     wait_for_app(second)
-    assert second.get_by_role("textbox", name="KGI name").input_value() == "Revenue (first tab)"
-    assert second.get_by_text("Someone else saved this plan").count() == 0
+    expect(second.get_by_role("textbox", name="KGI name")).to_have_value("Revenue (first tab)", timeout=30_000)
