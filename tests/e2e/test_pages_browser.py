@@ -7,7 +7,7 @@ from pages.frame import PAGES
 
 from .conftest import start_server, stop_server, wait_for_app, warm_up
 
-SLUGS = ["", *(spec.slug for spec in PAGES)]
+SLUGS = ["" if spec.default else spec.slug for spec in PAGES]  # the default page lives at "/"
 
 
 @pytest.fixture(scope="module")
