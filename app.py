@@ -14,6 +14,7 @@ st.set_page_config(page_title="KPI Workbench", page_icon="🎯", layout="wide")
 
 store = common.get_store()
 common.lang()  # settle the language before any text is drawn
+common.read_only_notice(store)
 
 STEP_ICONS = ["🎯", "📏", "🧭", "📊", "🔁"]
 STEP_TITLES = ["page.kgi", "page.gap", "page.csf", "page.kpi", "page.pdca"]

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kpi_core import ingest
-from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
+from kpi_core.adapters.store import (
+    DatabaseLocked,
+    NotFound,
+    Store,
+    StoreError,
+    default_db_path,
+    may_create,
+    open_store,
+)
 from kpi_core.domain.model import Plan
 from kpi_core.domain.units import format_value
 from kpi_core.i18n import normalise_language, t
@@ -88,6 +96,8 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     revert = commands.add_parser("revert", help=t("cli.help.revert", lang))
     _common(revert, lang, top=False)
     revert.add_argument("import_id", type=int, metavar="IMPORT_ID")
+
+    _db_commands(commands, lang)
 
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
@@ -290,7 +300,33 @@ def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed}
+# ---------------------------------------------------------------- db: init, check, backup
+def _db_commands(commands, lang: str) -> None:
+    db = commands.add_parser("db", help=t("store.cli.help_db", lang), description=t("store.cli.help_db", lang))
+    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name in ("init", "check", "backup"):
+        action = actions.add_parser(name, help=t(f"store.cli.help_{name}", lang))
+        _common(action, lang, top=False)
+        if name == "backup":
+            action.add_argument("--to", metavar="PATH", help=t("store.cli.help_to", lang))
+
+
+def cmd_db(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    """Opening the store already created (init), read in full and upgraded the file; say what there is."""
+    if args.db_command == "backup":
+        o.say("store.cli.backup_done", path=store.backup(args.to))
+        return EXIT_OK
+    counts = store.check()
+    if args.db_command == "init":
+        o.say("store.cli.init_exists" if args.existed else "store.cli.init_done", path=store.path,
+              version=store.schema_version())
+    else:
+        o.say("store.cli.check_ok", path=store.path, version=store.schema_version(), tables=len(counts),
+              rows=sum(counts.values()))
+    return EXIT_OK
+
+
+COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed, "db": cmd_db}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -298,8 +334,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     lang = default_language(argv)
     args = build_parser(lang).parse_args(argv)
     o = _Output(normalise_language(args.lang or lang), out or sys.stdout, err or sys.stderr)
+    path = Path(args.db) if args.db else default_db_path()
+    args.existed = path.exists()
+    creating = args.command == "db" and args.db_command == "init"
     try:
-        store = open_store(args.db)
+        store = open_store(path, create=creating or may_create(path))
     except DatabaseLocked as exc:
         o.error(t(exc.key, o.lang, **exc.values))
         return EXIT_LOCKED

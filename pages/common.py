@@ -17,6 +17,7 @@ from kpi_core.adapters.store import (
     StoreError,
     VersionConflict,
     default_db_path,
+    may_create,
     open_store,
 )
 from kpi_core.domain import units
@@ -31,7 +32,9 @@ WORKSHOP_KEY = "workshop_mode"
 # ---------------------------------------------------------------- store
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    store = open_store(path)
+    # A new file only at the default path; the file is let go between operations so that a scheduled
+    # `kpi-workbench import` can write while the app serves.
+    store = open_store(path, create=may_create(path), release_when_idle=True)
     _seed_demo_once(store)
     return store
 
@@ -55,6 +58,13 @@ def get_store() -> Store:
     except StoreError as exc:
         st.error(t(exc.key, **exc.values))
         st.stop()
+
+
+def read_only_notice(store: Store) -> None:
+    """A banner on every page while the database can only be viewed, saying why (saves are refused with it)."""
+    if store.read_only:
+        st.warning(t("store.read_only_banner", path=str(store.path),
+                     reason=t(f"store.read_only_reason.{store.read_only_reason}")), icon="🔒")
 
 
 # ---------------------------------------------------------------- language
