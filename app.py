@@ -29,6 +29,7 @@ def _navigation() -> st.navigation:
     run = [
         st.Page("pages/actuals.py", title=t("page.actuals"), icon="📥", url_path="actuals"),
         st.Page("pages/dashboard.py", title=t("page.dashboard"), icon="📈", url_path="dashboard"),
+        st.Page("pages/report.py", title=t("page.report"), icon=":material/print:", url_path="report"),
         st.Page("pages/workshop.py", title=t("page.workshop"), icon=":material/groups:", url_path="workshop"),
     ]
     manage = [st.Page("pages/plans.py", title=t("page.plans"), icon="📋", url_path="plans", default=True)]
@@ -89,5 +90,6 @@ if st.session_state.get(common.WORKSHOP_KEY):
     # Larger type for a projector; a fixed stylesheet, no user text involved.
     st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.8rem !important;}"
                 "[data-testid='stMetricValue'] {font-size: 2.6rem;}</style>", unsafe_allow_html=True)
+common.print_layout(common.current_plan(store))
 common.show_flash()
 page.run()
