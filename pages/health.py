@@ -37,7 +37,8 @@ from pages.common import STEP_PAGES, error_text, full_digits, get_store, lang, p
 STEP_PAGE = {"kgi": STEP_PAGES[0], "gap": STEP_PAGES[1], "csf": STEP_PAGES[2], "kpi": STEP_PAGES[3],
              "pdca": STEP_PAGES[4], "actuals": "pages/actuals.py"}
 SEVERITY_COLOUR = {"high": "red", "medium": "orange", "low": "blue"}
-LIGHT_COLOUR = {Status.ON_TRACK: "green", Status.AT_RISK: "orange", Status.OFF_TRACK: "red"}
+LIGHT_BADGE = {Status.ON_TRACK: ":green-badge[:material/check_circle:]",
+               Status.AT_RISK: ":orange-badge[:material/warning:]", Status.OFF_TRACK: ":red-badge[:material/error:]"}
 WHO_KEY = "health_who"
 
 
@@ -63,8 +64,7 @@ def pitfall_lights(report: HealthReport) -> None:
     for row in (PITFALLS[:4], PITFALLS[4:]):
         for column, pitfall in zip(st.columns(4), row, strict=False):
             with column.container(border=True):
-                light = LIGHT_COLOUR[report.lights[pitfall]]
-                st.markdown(f":{light}[:material/circle:] **{pitfall}. {pitfall_name(pitfall)}**")
+                st.markdown(f"{LIGHT_BADGE[report.lights[pitfall]]} **{pitfall}. {pitfall_name(pitfall)}**")
                 points = report.deductions[pitfall]
                 st.caption(t("health.pitfall_points", points=f"{points:g}") if points else t("health.pitfall_clear"))
 
