@@ -351,17 +351,26 @@ def _utf8_or_cp932(data: bytes, full: bool) -> Decoded:
 # Western text near 1.
 WESTERN_OVER_CP932 = 0.5
 WESTERN_WHEN_NOT_CP932 = 0.3  # not CP932 either: a lower bar, or single high bytes between ASCII ("12 €", "3 °C")
-WESTERN_SAMPLE = 4 * MB
+WESTERN_SAMPLE = 256 * 1024  # bytes judged, from the first non-ASCII byte on
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 UTF8_DAMAGED = 0.5
 _UTF8_CHAR = re.compile(rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}")
 
 
+def _sample(data: bytes) -> bytes:
+    """WESTERN_SAMPLE bytes from just before the first non-ASCII byte: where the encodings differ."""
+    first = _NON_ASCII.search(data)
+    start = max(first.start() - 1, 0) if first else 0
+    return data[start:start + WESTERN_SAMPLE]
+
+
 def _utf8_share(data: bytes) -> float:
     """Share of the non-ASCII bytes (of the sample) that are parts of well-formed UTF-8 characters."""
-    _, _, count = _high_bytes(data)
+    sample = _sample(data)
+    _, _, count = _high_bytes(sample)
     if not count:
         return 0.0
-    return sum(len(m) for m in _UTF8_CHAR.findall(data, 0, WESTERN_SAMPLE)) / count
+    return sum(len(m) for m in _UTF8_CHAR.findall(sample)) / count
 
 
 @cache
@@ -372,7 +381,7 @@ def _byte_classes() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _high_bytes(data: bytes) -> tuple[np.ndarray, np.ndarray, int]:
-    sample = np.frombuffer(data, dtype=np.uint8, count=min(len(data), WESTERN_SAMPLE))
+    sample = np.frombuffer(_sample(data), dtype=np.uint8)
     high = sample >= 0x80
     return sample, high, int(high.sum())
 

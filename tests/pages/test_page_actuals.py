@@ -572,3 +572,13 @@ def test_a_broken_mapping_file_says_why_and_changes_nothing(make_app, store):
     assert_clean(at)
     assert any(e.startswith("The mapping file bad\\.json cannot be read") for e in texts(at, "error"))
     assert store.list_imports(pid).empty
+
+
+def test_a_similar_metric_name_is_matched_and_shown_for_confirmation(make_app, store):
+    pid = sales_plan(store)
+    at = open_page(make_app, pid, "en")
+    upload(at, ("summary.csv", "月,all meetings\n2026/07,44\n".encode()))
+    assert t("actuals.mapping.similar", "en", name="all meetings") in [c.value for c in at.caption]
+    assert t("ingest.msg.similar_names", "en", pairs="all meetings → meetings") in texts(at, "warning")
+    commit(at)
+    assert store.actual_values(pid)["meetings"] == {JULY: 44}
