@@ -29,6 +29,7 @@ import numpy as np
 
 from kpi_core.domain.model import KGI, KPI, Aggregation
 from kpi_core.domain.units import is_rate
+from kpi_core.errors import WorkbenchError
 
 MAX_FORMULA_LENGTH = 500
 MAX_DEPTH = 60
@@ -36,13 +37,8 @@ SHAPLEY_MAX_DRIVERS = 10  # 2**10 evaluations; beyond that the sequential split 
 RELATIVE_TOLERANCE = 1e-9
 
 
-class FormulaError(Exception):
+class FormulaError(WorkbenchError):
     """A formula that cannot be parsed, evaluated or solved. `key` and `values` feed the catalogue."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(f"{key}: {values}" if values else key)
-        self.key = key
-        self.values = values
 
 
 class SolveError(FormulaError):
