@@ -60,7 +60,7 @@ def _idea_form(store, token: str, session: SessionView) -> None:
             act(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
 
 
-@st.fragment(run_every=2)
+@st.fragment(run_every=3)  # dots and the vote state; the timer above refreshes every second
 def _mine(store, token: str) -> None:
     """My ideas on this step, then the vote: my dots while it is open, the ranking once revealed."""
     session, me = ws.participant_session(store, token)
