@@ -92,10 +92,10 @@ def test_a_workshop_with_five_participants(room_server, browser):
         participants[0].wait_for_selector(CLOCK)
         assert "Aiko" in participants[0].inner_text("[data-testid='stMain']")
 
-        for _ in range(2):
+        for step in (2, 3):  # one click at a time: wait until the step has really moved
             host.get_by_role("button", name=re.compile("Next")).click()
-            wait_for_app(host)
-        host.get_by_text("CSF: what must go right").first.wait_for()
+            host.get_by_text(f"Step {step} of 5").wait_for()
+        host.locator("h2", has_text="CSF: what must go right").wait_for()
         for phone, idea in zip(participants, IDEAS):
             phone.locator("textarea").wait_for()
             phone.locator("textarea").fill(idea)
@@ -121,9 +121,10 @@ def test_a_workshop_with_five_participants(room_server, browser):
         assert _font_px(host, "[data-testid='stTable'] td") >= 20
         _shot(host, "workshop_presenter_results_1920")
 
-        for _ in range(2):
+        for promoted in range(2):
             host.get_by_role("button", name="Make CSF").first.click()
-            wait_for_app(host)
+            host.get_by_text("Now a Primary CSF", exact=False).nth(promoted).wait_for()
+        wait_for_app(host)
         assert host.get_by_text("Now a Primary CSF", exact=False).count() == 2
         participants[0].get_by_text(IDEAS[0]).first.wait_for()
 
@@ -142,6 +143,11 @@ def test_a_workshop_with_five_participants(room_server, browser):
         assert IDEAS[0] in text
         for page in [host, *participants]:
             assert page.locator("[data-testid='stException']").count() == 0
+    except Exception:
+        for n, context in enumerate(contexts):  # what each screen showed when it failed, for the report
+            for page in context.pages:
+                _shot(page, f"workshop_failure_{n}")
+        raise
     finally:
         for context in contexts:
             context.close()
