@@ -5,55 +5,39 @@ Pages stay thin: read widgets -> call kpi_core -> render. Anything that is not a
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import (
-    DatabaseLocked,
-    NotFound,
-    Store,
-    StoreError,
-    VersionConflict,
-    default_db_path,
-    open_store,
-)
+from kpi_core.adapters.store import Store, StoreError, default_db_path, open_store
 from kpi_core.domain import units
-from kpi_core.domain.model import KGI, KPI, Plan
+from kpi_core.domain.model import Plan
+from kpi_core.services.demo import seed_demo
 
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"
 FULL_DIGITS_KEY = "full_digits"
 WORKSHOP_KEY = "workshop_mode"
+# Session keys that outlive a reload after a save conflict (the frame's own state and the sidebar's choices).
+FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, WORKSHOP_KEY, "sidebar_plan", "sidebar_lang"})
 
 
 # ---------------------------------------------------------------- store
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
     store = open_store(path)
-    _seed_demo_once(store)
+    seed_demo(store)  # the first start of an empty database gets the demo plan (KPI_WORKBENCH_DEMO=0: not)
     return store
-
-
-def _seed_demo_once(store: Store) -> None:
-    """First start of an empty database gets the demo plan (KPI_WORKBENCH_DEMO=0 disables it)."""
-    try:
-        from kpi_core.services.demo import seed_demo
-    except ImportError:  # the demo module is optional for a bare install
-        return
-    seed_demo(store)
 
 
 def get_store() -> Store:
     """The process-wide store; a locked database file stops the page with a clear message."""
     try:
         return _open_store(str(default_db_path()))
-    except DatabaseLocked as exc:
-        st.error(t("store.locked", **exc.values))
-        st.stop()
     except StoreError as exc:
-        st.error(t(exc.key, **exc.values))
+        st.error(exc.message(lang()))
         st.stop()
 
 
@@ -92,104 +76,22 @@ def fmt(value: float | None, unit: str) -> str:
     return units.format_value(value, unit, lang(), full_digits())
 
 
-def fmt_money(value: float | None) -> str:
-    return units.format_money(value, lang(), full_digits())
-
-
 def fmt_pct(value: float | None, signed: bool = False) -> str:
     return units.format_percent(value, signed)
 
 
-def input_scale(unit: str) -> float:
-    """Rates are stored as fractions but typed as percentages."""
-    return 100.0 if units.is_rate(unit) else 1.0
 
 
 # ---------------------------------------------------------------- plan
-def current_plan(store: Store) -> Plan | None:
-    """The plan picked in the sidebar (or by ?plan=); None when there is none."""
-    plan_id = st.session_state.get(PLAN_KEY)
-    if plan_id is None:
-        requested = st.query_params.get("plan")
-        if requested and str(requested).isdigit():
-            plan_id = int(requested)
-    plans = store.list_plans(include_archived=False)
-    if plan_id is not None:
-        try:
-            plan = store.get_plan(int(plan_id))
-            st.session_state[PLAN_KEY] = plan.id
-            return plan
-        except NotFound:
-            st.session_state.pop(PLAN_KEY, None)
-    if plans:
-        st.session_state[PLAN_KEY] = plans[0].id
-        return plans[0]
-    return None
-
-
 def select_plan(plan_id: int | None) -> None:
+    """Make `plan_id` the current plan of this session and of its link (None: no plan picked)."""
     if plan_id is None:
         st.session_state.pop(PLAN_KEY, None)
+        st.query_params.pop("plan", None)
     else:
         st.session_state[PLAN_KEY] = plan_id
-    st.session_state.pop("_versions", None)
-
-
-def require_plan(store: Store) -> Plan:
-    """The current plan, or a friendly pointer to the Plans page and a stop."""
-    plan = current_plan(store)
-    if plan is None:
-        st.info(t("common.no_plan"))
-        st.page_link("pages/plans.py", label=t("common.go_plans"), icon="📋")
-        st.stop()
-    return plan
-
-
-# ---------------------------------------------------------------- optimistic concurrency
-def seen_version(plan: Plan) -> int:
-    """The plan version this session saw when it drew the form now being submitted.
-
-    Each rerun records the version it rendered; a save uses the one recorded by the previous rerun, so an edit
-    made by someone else in between is detected as a conflict instead of being overwritten silently.
-    """
-    versions = st.session_state.setdefault("_versions", {})
-    return versions.get(plan.id, plan.version)
-
-
-def remember_version(plan: Plan, version: int | None = None) -> None:
-    st.session_state.setdefault("_versions", {})[plan.id] = plan.version if version is None else version
-
-
-def run_save(action: Callable[[], Any], plan: Plan, success_key: str = "common.saved") -> Any | None:
-    """Run a save; show success, a version conflict with a reload button, or the error in the user's language."""
-    try:
-        result = action()
-    except VersionConflict:
-        st.error(t("store.version_conflict"))
-        if st.button(t("common.reload"), key=f"reload_{plan.id}"):
-            remember_version(plan)
-            st.rerun()
-        return None
-    except StoreError as exc:
-        st.error(t(exc.key, **exc.values))
-        return None
-    except Exception as exc:  # noqa: BLE001 - a domain error with a catalogue key, or a message, never a traceback
-        key = getattr(exc, "key", None)
-        st.error(t(key, **getattr(exc, "values", {})) if key else t("common.unexpected", detail=str(exc)[:300]))
-        return None
-    st.session_state.setdefault("_flash", []).append(t(success_key))
-    return result
-
-
-def show_flash() -> None:
-    """Messages queued before a rerun (saves) shown once after it."""
-    for message in st.session_state.pop("_flash", []):
-        st.toast(message, icon="✅")
-
-
-def error_text(exc: Exception) -> str:
-    key = getattr(exc, "key", None)
-    return t(key, **getattr(exc, "values", {})) if key else t("common.unexpected", detail=str(exc)[:300])
+        if st.query_params.get("plan") != str(plan_id):
+            st.query_params["plan"] = str(plan_id)
 
 
 def confirm_delete(state_key: str, item_id: int, prompt: str, on_confirm: Callable[[], None],
@@ -206,31 +108,35 @@ def confirm_delete(state_key: str, item_id: int, prompt: str, on_confirm: Callab
         st.rerun()
 
 
-# ---------------------------------------------------------------- layout
-STEP_PAGES = ["pages/step1_kgi.py", "pages/step2_gap.py", "pages/step3_csf.py", "pages/step4_kpi.py",
-              "pages/step5_pdca.py"]
+# ---------------------------------------------------------------- printing
+# Fixed rules, no user text: on paper the sidebar, toolbar and header go, the page takes the full width and flows
+# over as many sheets as it needs (the app's scroll containers would otherwise print one screenful), charts and
+# tables are not cut in two, and the print header (plan name and date) appears.
+PRINT_CSS = """<style>
+.st-key-print_header { display: none; }
+@media print {
+  @page { size: A4 landscape; margin: 10mm; }
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+  [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+  [data-testid="stBottom"], [data-testid="stToast"], .stDeployButton, header, footer { display: none !important; }
+  html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"], [data-testid="stMainBlockContainer"],
+  section.main { position: static !important; height: auto !important; min-height: 0 !important;
+    overflow: visible !important; margin: 0 !important; }
+  [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 0 !important; }
+  [data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stGraphVizChart"],
+  [data-testid="stImage"], [data-testid="stMetric"], svg, canvas, figure, tr {
+    break-inside: avoid; page-break-inside: avoid; }
+  [data-testid="stVerticalBlock"], [data-testid="stMainBlockContainer"] { display: block !important; }
+  [data-testid="stVerticalBlock"] > * { margin-bottom: 0.6rem; }
+  [data-testid="stElementContainer"]:has([data-testid="stHeading"]) { break-after: avoid; page-break-after: avoid; }
+  .st-key-print_header { display: block !important; border-bottom: 1px solid #94a3b8; margin-bottom: 4mm; }
+}
+</style>"""
 
 
-def page_header(step: int | None, title_key: str, intro_key: str | None = None) -> None:
-    prefix = t("nav.step_prefix", n=step) + " " if step else ""
-    st.title(prefix + t(title_key))
-    if intro_key:
-        st.caption(t(intro_key))
-
-
-def step_footer(step: int) -> None:
-    """Back / next links so a workshop walks the steps in order."""
-    st.divider()
-    back, _, forward = st.columns([1, 2, 1])
-    if step > 1:
-        back.page_link(STEP_PAGES[step - 2], label=t("common.back"), icon="⬅️")
-    if step < len(STEP_PAGES):
-        forward.page_link(STEP_PAGES[step], label=t("common.next"), icon="➡️")
-
-
-def kgi_unit(kgi: KGI | None) -> str:
-    return kgi.unit if kgi else "JPY"
-
-
-def kpi_label(kpi: KPI) -> str:
-    return f"{kpi.name} ({kpi.key})"
+def print_layout(plan: Plan | None) -> None:
+    """The print stylesheet and the header printed on paper only; the page frame calls this once per run.
+    The header is an ordinary text element (the plan name is never put into HTML)."""
+    st.markdown(PRINT_CSS, unsafe_allow_html=True)
+    with st.container(key="print_header"):
+        st.text(t("print.header", plan=plan.name if plan else t("common.none"), date=f"{date.today():%Y-%m-%d}"))

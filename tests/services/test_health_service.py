@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from kpi_core.adapters.templates import create_plan_from_template, load_templates
+from kpi_core.adapters.templates import load_templates
 from kpi_core.domain.health import Severity
 from kpi_core.domain.model import CheckIn, Status
 from kpi_core.services.health import (
@@ -15,6 +15,7 @@ from kpi_core.services.health import (
     take_snapshot,
     tick_item,
 )
+from kpi_core.services.plans import create_plan_from_template
 from tests.conftest import DEMO_TODAY
 
 TODAY = date(2026, 12, 1)
@@ -97,3 +98,18 @@ def test_snapshot_monthly_and_on_demand(store, demo_plan):
     assert snap["score"] == first.report.score
     assert snap["high"] == len(first.report.high)
     assert snap["lights"]["5"] == "off_track"
+
+
+def test_a_workshop_decision_counts_as_the_field_taking_part(store, demo_plan):
+    from kpi_core.domain.workshop import NoteKind
+    from kpi_core.services import workshop
+
+    for checkin in store.list_checkins(demo_plan.id):
+        store.cursor().execute("DELETE FROM checkins WHERE id = ?", [checkin.id])  # a plan nobody discussed
+    checks = {f.check for f in plan_health(store, demo_plan.id, DEMO_TODAY).report.findings}
+    assert "untouched_targets" in checks
+    session, key = workshop.create_session(store, demo_plan.id, "Kick-off")
+    workshop.add_note(store, session.id, key, NoteKind.DECISION, "Win rate target stays at 25 %")
+    assert store.workshop_decision_count(demo_plan.id) == 1
+    checks = {f.check for f in plan_health(store, demo_plan.id, DEMO_TODAY).report.findings}
+    assert "untouched_targets" not in checks
