@@ -39,8 +39,7 @@ def _join_form(store) -> None:
                 st.rerun()
 
 
-@st.fragment(run_every=1)
-def _follow(store, token: str) -> None:
+def _follow(store, token: str) -> SessionView:
     """Title, the facilitator's current step and prompt, and the timer; a new step redraws the whole view."""
     session, me = ws.participant_session(store, token)
     if st.session_state.get(SEEN_STEP, (session.position, session.status)) != (session.position, session.status):
@@ -51,6 +50,7 @@ def _follow(store, token: str) -> None:
     st.subheader(t(f"workshop.steps.s{session.step}"))
     st.markdown(plain(t(f"workshop.prompt.s{session.step}")))
     show_clock(session)
+    return session
 
 
 def _idea_form(store, token: str, session: SessionView) -> None:
@@ -61,7 +61,6 @@ def _idea_form(store, token: str, session: SessionView) -> None:
             act(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
 
 
-@st.fragment(run_every=3)  # dots and the vote state; the timer above refreshes every second
 def _mine(store, token: str) -> None:
     """My ideas on this step, then the vote: my dots while it is open, the ranking once revealed."""
     session, me = ws.participant_session(store, token)
@@ -114,15 +113,23 @@ def render() -> None:
         st.query_params.pop(TOKEN_PARAM, None)
         _join_form(store)
         return
-    _follow(store, token)
     if not session.is_open:
+        _live(store, token)
         st.success(t("workshop.participant.closed"))
         return
+    _live(store, token)
     if session.step in IDEA_STEPS:
         _idea_form(store, token, session)
     else:
         st.info(t("workshop.participant.listen"))
-    _mine(store, token)
+
+
+# One polling fragment per page: two timers on one page race with the full rerun a step change triggers.
+@st.fragment(run_every=1)
+def _live(store, token: str) -> None:
+    session = _follow(store, token)
+    if session.is_open:
+        _mine(store, token)
 
 
 render()
