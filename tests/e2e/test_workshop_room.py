@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from kpi_core.adapters.store import open_store
+
 from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
 
 PEOPLE = ["Aiko", "Ben", "Chika", "Dan", "Emi"]
@@ -19,7 +21,9 @@ CLOCK = ".st-key-ws_clock p"
 
 @pytest.fixture(scope="module")
 def room_server(tmp_path_factory, browser):
-    process, url = start_server(tmp_path_factory.mktemp("room") / "room.duckdb", demo=True)
+    path = tmp_path_factory.mktemp("room") / "room.duckdb"
+    open_store(path).close()  # the app creates only its default file by itself; the demo is seeded at start
+    process, url = start_server(path, demo=True)
     warm_up(browser, url)
     yield url
     stop_server(process)
