@@ -7,7 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from kpi_core import i18n
+from kpi_core import i18n, ingest
 from kpi_core.adapters.store import StaleEdit, Store
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
@@ -255,7 +255,7 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         st.caption(t("pdca.checkin.empty"))
         return
     names = metric_names(tracking)
-    st.dataframe(pd.DataFrame([{
+    log = pd.DataFrame([{
         t("pdca.table.month"): month_text(c.month),
         t("pdca.table.metric"): names.get(c.metric_key, c.metric_key),
         t("pdca.table.status"): status_text(c.status),
@@ -264,7 +264,10 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         t("pdca.checkin.owner"): c.owner,
         t("pdca.checkin.due"): c.due.isoformat() if c.due else "",
         t("pdca.checkin.result"): c.result,
-    } for c in checkins]), hide_index=True)
+    } for c in checkins])
+    st.dataframe(log, hide_index=True)
+    st.download_button(t("store.download_csv"), ingest.frame_csv(log), file_name=f"checkins-plan-{plan.id}.csv",
+                       mime="text/csv", key="pdca_ci_download")
     open_items = [a.checkin for a in tr.open_actions(checkins, date.today())]
     # the item this user is recording a result for stays listed even if someone else closed it meanwhile, so
     # that their save is checked and the conflict reported instead of the click being dropped

@@ -11,7 +11,8 @@ SIZES = [(1440, 900), (1920, 1080)]
 
 @pytest.fixture(scope="module")
 def health_server(tmp_path_factory, browser):
-    process, url = start_server(tmp_path_factory.mktemp("health") / "demo.duckdb", demo=True)
+    path = tmp_path_factory.mktemp("health") / "demo.duckdb"
+    process, url = start_server(path, demo=True)
     warm_up(browser, url)
     yield url
     stop_server(process)
