@@ -73,6 +73,7 @@ _sidebar()
 if st.session_state.get(common.WORKSHOP_KEY):
     # Larger type for a projector; a fixed stylesheet, no user text involved.
     st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.8rem !important;}"
-                "[data-testid='stMetricValue'] {font-size: 2.6rem;}</style>", unsafe_allow_html=True)
+                "[data-testid='stMetricValue'] {font-size: clamp(1rem, 16cqi, 2.6rem) !important;}</style>", unsafe_allow_html=True)
+common.apply_figure_style()
 common.show_flash()
 page.run()

@@ -92,6 +92,38 @@ def fmt(value: float | None, unit: str) -> str:
     return units.format_value(value, unit, lang(), full_digits())
 
 
+def fmt_delta(value: float | None, unit: str) -> str | None:
+    """A signed difference for a metric's delta, compact like the figure above it."""
+    from kpi_core.domain.tracking import signed_difference
+
+    return signed_difference(value, unit, lang(), full_digits(), compact=True)
+
+
+def figure(column: Any, label: str, value: float | None, unit: str, *, help: str | None = None,
+           **metric_options: Any) -> None:
+    """st.metric for a figure: compact (1.44億円, ¥144M) so that narrow tiles never cut it off, the full digits
+    in its help (or everywhere with the full-digits toggle)."""
+    shown = units.format_value(value, unit, lang(), full_digits(), compact=True)
+    full = units.format_value(value, unit, lang(), full_digits=True)
+    if full != shown:
+        help = f"{help}\n\n{t('room.full_digits', value=full)}" if help else t("room.full_digits", value=full)
+    column.metric(label, shown, help=help, **metric_options)
+
+
+# Figures in tiles scale with their tile (a CSS container) and wrap rather than being cut off with "…".
+# A fixed stylesheet: no user text.
+FIGURE_STYLE = """<style>
+[data-testid='stMetric'] {container-type: inline-size;}
+[data-testid='stMetricValue'] {font-size: clamp(1rem, 15cqi, 2.25rem);}
+[data-testid='stMetricValue'] *, [data-testid='stMetricDelta'] * {white-space: normal !important;
+    overflow-wrap: anywhere; text-overflow: clip;}
+</style>"""
+
+
+def apply_figure_style() -> None:
+    st.markdown(FIGURE_STYLE, unsafe_allow_html=True)
+
+
 def fmt_money(value: float | None) -> str:
     return units.format_money(value, lang(), full_digits())
 

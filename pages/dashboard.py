@@ -15,7 +15,9 @@ from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
 from pages.common import (
     error_text,
+    figure,
     fmt,
+    fmt_delta,
     fmt_pct,
     full_digits,
     get_store,
@@ -38,10 +40,6 @@ def month_text(month: date | None) -> str:
     return tr.month_label(month, lang()) if month else t("common.none")
 
 
-def signed(value: float | None, unit: str) -> str | None:
-    return tr.signed_difference(value, unit, lang(), full_digits())
-
-
 def no_data_yet() -> None:
     st.info(t("dashboard.no_data"))
     first, second = st.columns(2)
@@ -59,13 +57,13 @@ def kgi_tiles(metric: tr.MetricTracking) -> None:
     unit, colour = metric.spec.unit, tr.delta_colour(metric.spec.direction)
     st.subheader("🎯 " + markdown_text(metric.spec.name))
     ytd, pace, forecast, status = st.columns(4)
-    ytd.metric(t("dashboard.kgi.ytd"), fmt(metric.ytd_actual, unit), delta=signed(metric.pace_gap, unit),
+    figure(ytd, t("dashboard.kgi.ytd"), metric.ytd_actual, unit, delta=fmt_delta(metric.pace_gap, unit),
                delta_color=colour, border=True,
                help=t("dashboard.kgi.ytd_help", target=fmt(metric.ytd_target, unit)))
     pace.metric(t("dashboard.kgi.pace"), fmt_pct(metric.pace), border=True, help=t("dashboard.kgi.pace_help"))
     gap = (metric.forecast - metric.annual_target
            if metric.forecast is not None and metric.annual_target is not None else None)
-    forecast.metric(t("dashboard.kgi.forecast"), fmt(metric.forecast, unit), delta=signed(gap, unit),
+    figure(forecast, t("dashboard.kgi.forecast"), metric.forecast, unit, delta=fmt_delta(gap, unit),
                     delta_color=colour, border=True,
                     help=t("dashboard.kgi.forecast_help", target=fmt(metric.annual_target, unit)))
     status.metric(t("dashboard.kgi.status"), status_text(metric.status), border=True,
@@ -79,8 +77,8 @@ def kpi_tile(column, metric: tr.MetricTracking) -> None:
     difference = actual - target if actual is not None and target is not None else None
     series = [r.actual for r in metric.rows if r.actual is not None]
     status = latest.status if latest else Status.NO_DATA
-    column.metric(f"{tr.STATUS_EMOJI[status]} {markdown_text(metric.spec.name[:40])}", fmt(actual, unit),
-                  delta=signed(difference, unit), delta_color=tr.delta_colour(metric.spec.direction),
+    figure(column, f"{tr.STATUS_EMOJI[status]} {markdown_text(metric.spec.name[:40])}", actual, unit,
+                  delta=fmt_delta(difference, unit), delta_color=tr.delta_colour(metric.spec.direction),
                   border=True, chart_data=series if len(series) > 1 else None, chart_type="bar",
                   help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
                          target=fmt(target, unit)))
@@ -119,7 +117,7 @@ def attribution(tracking: tr.PlanTracking) -> None:
     period = (month_text(result.months[0]) if len(result.months) == 1
               else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
     st.caption(t("dashboard.attribution.caption", period=period, planned=fmt(result.planned, unit),
-                 actual=fmt(result.actual, unit), total=signed(result.total, unit),
+                 actual=fmt(result.actual, unit), total=fmt_delta(result.total, unit),
                  method=t(f"engine.attribution.method.{result.method}")))
 
 

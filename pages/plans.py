@@ -44,6 +44,7 @@ from kpi_core.domain.plan_rules import (
 from pages.common import (
     current_plan,
     error_text,
+    figure,
     fmt,
     fmt_pct,
     get_store,
@@ -214,7 +215,7 @@ def _template_card(store: Store, template: Template) -> None:
             badges.append(f":violet-badge[{t('plans.template.user')}]")
         if badges:
             st.markdown(" ".join(badges))
-        st.metric(f"{t('plans.template.kgi')} · {markdown_text(kgi['name'])}", fmt(kgi["target"], kgi["unit"]),
+        figure(st, f"{t('plans.template.kgi')} · {markdown_text(kgi['name'])}", kgi["target"], kgi["unit"],
                   delta=fmt_pct(kgi["growth"], signed=True) if kgi["growth"] is not None else None,
                   delta_color="normal" if (kgi["growth"] or 0) >= 0 else "inverse")
         st.caption(t("plans.template.from_baseline", baseline=fmt(kgi["baseline"], kgi["unit"])))

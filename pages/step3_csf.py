@@ -21,6 +21,7 @@ from kpi_core.domain.model import CSF, KGI, CSFRole
 from kpi_core.domain.plan_rules import markdown_text
 from pages.common import (
     confirm_delete,
+    figure,
     fmt,
     fmt_pct,
     get_store,
@@ -68,9 +69,9 @@ def gap_of(kgi: KGI | None) -> GapAnalysis | None:
 
 def show_gap(gap: GapAnalysis, cover: Coverage) -> None:
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("csf.gap.current"), fmt(gap.current, unit))
-    c2.metric(t("csf.gap.target"), fmt(gap.target, unit))
-    c3.metric(t("csf.gap.gap"), fmt(gap.gap, unit),
+    figure(c1, t("csf.gap.current"), gap.current, unit)
+    figure(c2, t("csf.gap.target"), gap.target, unit)
+    figure(c3, t("csf.gap.gap"), gap.gap, unit,
               delta=fmt_pct(gap.gap_pct, signed=True) if gap.gap_pct is not None else None, delta_color="off")
     c4.metric(t("csf.gap.covered"), fmt_pct(cover.share) if cover.share is not None else "—",
               delta=t("csf.gap.covered_amount", value=fmt(cover.covered, unit)), delta_color="off",
@@ -93,7 +94,7 @@ def show_gap(gap: GapAnalysis, cover: Coverage) -> None:
             value_texts={"current": fmt(gap.current, unit), "target": fmt(gap.target, unit),
                          "uncovered": fmt(max(cover.uncovered, 0), unit), "over": fmt(max(-cover.uncovered, 0), unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        st.altair_chart(coverage_waterfall(steps, titles), width="stretch")
+        st.altair_chart(coverage_waterfall(steps, titles, unit, lang()), width="stretch")
 
 
 def clear_form(suffix: str) -> None:

@@ -40,6 +40,7 @@ from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from pages.common import (
     confirm_delete,
     error_text,
+    figure,
     fmt,
     fmt_pct,
     full_digits,
@@ -287,9 +288,9 @@ def kpi_card(kpi: KPI) -> None:
         head.markdown(f"**{markdown_text(kpi.name)}** `{kpi.key}`")
         head.caption(" · ".join([t(f"enum.kind.{kpi.kind}"), t(f"enum.direction.{kpi.direction}"),
                                  t(f"enum.aggregation.{kpi.aggregation}"), markdown_text(kpi.unit) or t("kpi.card.no_unit")]))
-        a.metric(t("kpi.card.annual"), fmt(kpi.annual_target, kpi.unit))
+        figure(a, t("kpi.card.annual"), kpi.annual_target, kpi.unit)
         monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
-        m.metric(t("kpi.card.monthly"), fmt(monthly, kpi.unit))
+        figure(m, t("kpi.card.monthly"), monthly, kpi.unit)
         if tools.button("✏️", key=f"kpi_edit_{kpi.id}", help=t("kpi.card.edit")):
             st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == kpi.id else kpi.id
             st.rerun()
@@ -373,11 +374,11 @@ def implied_panel() -> bool:
         st.info(error_text(exc))
         return False
     c1, c2, c3 = st.columns(3)
-    c1.metric(t("kpi.reverse.implied"), fmt(implied.annual, kgi.unit),
+    figure(c1, t("kpi.reverse.implied"), implied.annual, kgi.unit,
               delta=change_text(implied.over_plan),
               delta_color="off")
-    c2.metric(t("kpi.reverse.kgi_target"), fmt(kgi.target, kgi.unit))
-    c3.metric(t("kpi.reverse.implied_monthly"), fmt(implied.monthly, kgi.unit))
+    figure(c2, t("kpi.reverse.kgi_target"), kgi.target, kgi.unit)
+    figure(c3, t("kpi.reverse.implied_monthly"), implied.monthly, kgi.unit)
     if implied.over_plan is not None and abs(implied.over_plan) > 1e-9:
         key = "kpi.reverse.over" if implied.over_plan > 0 else "kpi.reverse.under"
         st.warning(t(key, pct=fmt_pct(abs(implied.over_plan)), diff=fmt(abs(implied.difference), kgi.unit)))
@@ -421,9 +422,9 @@ def reverse_panel(formula: Formula) -> None:
     c1, c2 = st.columns(2)
     now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
     delta = change_text(result.monthly / now_monthly - 1) if now_monthly else None
-    c1.metric(t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), fmt(result.monthly, kpi.unit), delta=delta,
+    figure(c1, t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), result.monthly, kpi.unit, delta=delta,
               delta_color="off")
-    c2.metric(t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), fmt(result.annual, kpi.unit))
+    figure(c2, t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), result.annual, kpi.unit)
     drivers_table(formula, unknown, result.monthly, result.annual)
     if kpi.annual_target is not None and abs(result.annual - kpi.annual_target) <= 1e-9 * max(1.0, result.annual):
         st.caption(t("kpi.reverse.already"))
@@ -475,7 +476,7 @@ def sensitivity_panel(formula: Formula) -> None:
     left.dataframe(frame, hide_index=True, width="stretch")
     chart = sensitivity_bars([(driver_label(s.key), annual(s.effects[-1].absolute),
                                fmt(annual(s.effects[-1].absolute), kgi.unit)) for s in ranked],
-                             t("kpi.sens.axis"))
+                             t("kpi.sens.axis"), kgi.unit, lang())
     right.altair_chart(chart, width="stretch")
 
 

@@ -14,7 +14,9 @@ from kpi_core.domain.model import CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
 from pages.common import (
+    figure,
     fmt,
+    fmt_delta,
     fmt_pct,
     full_digits,
     get_store,
@@ -143,15 +145,15 @@ def summary_table(tracking: tr.PlanTracking) -> None:
 def metric_detail(metric: tr.MetricTracking) -> None:
     unit = metric.spec.unit
     tiles = st.columns(4)
-    tiles[0].metric(t("pdca.tile.ytd_actual"), fmt(metric.ytd_actual, unit),
-                    delta=tr.signed_difference(metric.pace_gap, unit, lang(), full_digits()),
+    figure(tiles[0], t("pdca.tile.ytd_actual"), metric.ytd_actual, unit,
+                    delta=fmt_delta(metric.pace_gap, unit),
                     delta_color=tr.delta_colour(metric.spec.direction), border=True)
     tiles[1].metric(t("pdca.tile.pace"), fmt_pct(metric.pace), border=True,
                     help=t("pdca.tile.pace_help"))
     forecast_gap = (metric.forecast - metric.annual_target
                     if metric.forecast is not None and metric.annual_target is not None else None)
-    tiles[2].metric(t("pdca.tile.forecast"), fmt(metric.forecast, unit),
-                    delta=tr.signed_difference(forecast_gap, unit, lang(), full_digits()),
+    figure(tiles[2], t("pdca.tile.forecast"), metric.forecast, unit,
+                    delta=fmt_delta(forecast_gap, unit),
                     delta_color=tr.delta_colour(metric.spec.direction), border=True,
                     help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)

@@ -493,13 +493,14 @@ def month_label(month: date, lang: str) -> str:
     return f"{month.year}年{month.month}月" if lang == "ja" else month.strftime("%b %Y")
 
 
-def signed_difference(value: float | None, unit: str, lang: str, full_digits: bool = False) -> str | None:
+def signed_difference(value: float | None, unit: str, lang: str, full_digits: bool = False,
+                      compact: bool = False) -> str | None:
     """A difference with its sign for a metric delta: '+1,200万円', '-3.0 pt' for rates (points, not %)."""
     if value is None or _nan(value):
         return None
     if is_rate(unit):
         return f"{value * 100:+,.1f} pt"
-    text = format_value(abs(value), unit, lang, full_digits)
+    text = format_value(abs(value), unit, lang, full_digits, compact)
     return ("-" if value < 0 else "+") + text
 
 

@@ -48,7 +48,7 @@ def test_sales_plan_shows_implied_kgi_and_reverse_calculation(make_app, store, l
     at = make_app(PAGE, lang=lang, plan_id=pid)
     assert_clean(at)
     values = [(m.value, m.delta) for m in at.metric]
-    implied = "1億8,000万円" if lang == "ja" else "¥180.0M"
+    implied = "1.8億円" if lang == "ja" else "¥180.0M"  # compact in a tile
     assert (implied, "+25.0%") in values, values
     assert ("40 件", "-20.0%") in values and ("480 件", "") in values
     assert any("25.0%" in w.value for w in at.warning), "the over-plan is explained"
