@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test browsers lint bench clean
+.PHONY: install run test system browsers lint bench clean
 
 install: $(STAMP)
 
@@ -15,22 +15,29 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: install
+run: install system
 	$(PY) -m kpi_core.cli seed
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-# Chromium (Debian's package) and Japanese fonts for the browser tests; installed when missing and running as root.
-browsers:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+# System packages from Debian, installed when missing and running as root: Chromium and Japanese fonts for the
+# browser tests and the reports, Graphviz for the KPI tree, poppler-utils to read PDFs back in tests.
+browsers: system
+system:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "Installing chromium and fonts-noto-cjk (apt)"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; \
+	    echo "Installing$$missing (apt)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	  else \
-	    echo "Chromium or fonts-noto-cjk missing: run 'sudo apt-get install chromium fonts-noto-cjk' (browser tests need them)"; \
+	    echo "Missing system packages:$$missing -- run 'sudo apt-get install$$missing' (tests need them)"; \
 	  fi; \
 	fi
 
-test: install browsers
+test: install system
 	$(PY) -m pytest
 
 lint: install

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
@@ -37,7 +38,11 @@ from kpi_core.domain.model import (
     Status,
 )
 
+T = TypeVar("T")
+
 DB_ENV = "KPI_WORKBENCH_DB"
+WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
+RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
 
@@ -53,6 +58,12 @@ class StoreError(Exception):
 
 class VersionConflict(StoreError):
     key = "store.version_conflict"
+
+
+class WriteConflict(StoreError):
+    """Other sessions kept writing the same rows: the change was retried and still could not be saved."""
+
+    key = "store.write_conflict"
 
 
 class DatabaseLocked(StoreError):
@@ -171,6 +182,14 @@ def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         raise StoreError(text, detail=text) from exc
 
 
+def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
+    """Leave no transaction open after a failed COMMIT (DuckDB may already have ended it)."""
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -198,25 +217,54 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on this thread's cursor. Reentrant: a nested call joins the outer transaction, so a use
+        case that calls several write methods commits once or not at all."""
         cur = self.cursor()
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield cur
+            finally:
+                self._local.depth = depth
+            return
         cur.execute("BEGIN TRANSACTION")
+        self._local.depth = 1
         try:
             yield cur
         except BaseException:
+            self._local.depth = 0
             cur.execute("ROLLBACK")
             raise
-        cur.execute("COMMIT")
+        self._local.depth = 0
+        try:
+            cur.execute("COMMIT")
+        except duckdb.Error:
+            _rollback_quietly(cur)
+            raise
 
-    def _write(self, work, retries: int = 4):
-        """Run `work(cursor)` in a transaction, retrying when another writer conflicts."""
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0
+
+    def atomic(self, fn: Callable[[], T], retries: int = WRITE_RETRIES) -> T:
+        """Run `fn()` in ONE transaction and return its result. Store writes called inside join it. On a write
+        conflict with another session the whole of `fn` runs again (bounded); inside an outer transaction it joins
+        that one and leaves conflicts to it."""
+        if self.in_transaction():
+            return fn()
         for attempt in range(retries):
             try:
-                with self.transaction() as cur:
-                    return work(cur)
-            except duckdb.TransactionException:
+                with self.transaction():
+                    return fn()
+            except duckdb.TransactionException as exc:
                 if attempt == retries - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+                    raise WriteConflict(str(exc), attempts=retries) from exc
+                time.sleep(RETRY_PAUSE * (attempt + 1) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _write(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run `work(cursor)` atomically (see `atomic`)."""
+        return self.atomic(lambda: work(self.cursor()))
 
     def _rows(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
         cur = self.cursor().execute(sql, params)
