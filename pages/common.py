@@ -21,6 +21,7 @@ from kpi_core.adapters.store import (
 )
 from kpi_core.domain import units
 from kpi_core.domain.model import KGI, KPI, Plan
+from kpi_core.domain.tracking import missing_groups, signed_difference
 
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"
@@ -94,8 +95,6 @@ def fmt(value: float | None, unit: str) -> str:
 
 def fmt_delta(value: float | None, unit: str) -> str | None:
     """A signed difference for a metric's delta, compact like the figure above it."""
-    from kpi_core.domain.tracking import signed_difference
-
     return signed_difference(value, unit, lang(), full_digits(), compact=True)
 
 
@@ -122,6 +121,13 @@ FIGURE_STYLE = """<style>
 
 def apply_figure_style() -> None:
     st.markdown(FIGURE_STYLE, unsafe_allow_html=True)
+
+
+def missing_months_notice(metrics: list) -> None:
+    """Name the months without actuals before each metric's latest one (they count as nothing reached)."""
+    for months, names in missing_groups(metrics, lang()):
+        st.warning(t("room.missing_months", months=months, names=names), icon="🕳️")
+        st.page_link("pages/actuals.py", label=t("room.go_actuals"), icon="📥")
 
 
 def fmt_money(value: float | None) -> str:

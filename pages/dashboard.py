@@ -22,6 +22,7 @@ from pages.common import (
     full_digits,
     get_store,
     lang,
+    missing_months_notice,
     page_header,
     remember_version,
     require_plan,
@@ -77,13 +78,14 @@ def kpi_tile(column, metric: tr.MetricTracking) -> None:
     difference = actual - target if actual is not None and target is not None else None
     series = [r.actual for r in metric.rows if r.actual is not None]
     status = latest.status if latest else Status.NO_DATA
-    figure(column, f"{tr.STATUS_EMOJI[status]} {markdown_text(metric.spec.name[:40])}", actual, unit,
+    # The card wears the year-to-date status, the one the header counts; the latest month's is in its caption.
+    figure(column, f"{tr.STATUS_EMOJI[metric.status]} {markdown_text(metric.spec.name[:40])}", actual, unit,
                   delta=fmt_delta(difference, unit), delta_color=tr.delta_colour(metric.spec.direction),
                   border=True, chart_data=series if len(series) > 1 else None, chart_type="bar",
                   help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
                          target=fmt(target, unit)))
     column.caption(t("dashboard.kpi.caption", month=month_text(latest.month if latest else None),
-                     ytd=status_text(metric.status)))
+                     latest=status_text(status), ytd=status_text(metric.status)))
 
 
 def kpi_tiles(metrics: tuple[tr.MetricTracking, ...]) -> None:
@@ -159,6 +161,7 @@ def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
 
 def dashboard(plan, tracking: tr.PlanTracking) -> None:
     headline(tracking)
+    missing_months_notice(tracking.metrics)
     if tracking.kgi:
         kgi_tiles(tracking.kgi)
     if tracking.kpis:

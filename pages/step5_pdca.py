@@ -21,6 +21,7 @@ from pages.common import (
     full_digits,
     get_store,
     lang,
+    missing_months_notice,
     page_header,
     remember_version,
     require_plan,
@@ -144,6 +145,7 @@ def summary_table(tracking: tr.PlanTracking) -> None:
 
 def metric_detail(metric: tr.MetricTracking) -> None:
     unit = metric.spec.unit
+    missing_months_notice([metric])
     tiles = st.columns(4)
     figure(tiles[0], t("pdca.tile.ytd_actual"), metric.ytd_actual, unit,
                     delta=fmt_delta(metric.pace_gap, unit),

@@ -9,6 +9,7 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 MONEY_UNITS = {"jpy", "円", "¥", "yen", "usd", "$"}
 RATE_UNITS = {"%", "％", "ratio", "rate", "率"}
@@ -155,8 +156,9 @@ def _significant(value: float, digits: int = 3) -> str:
     """'1.44', '14.4', '144', '1,440': about three significant digits, trailing zeros dropped."""
     if abs(value) >= 10 ** (digits - 1):
         return f"{round(value):,}"
-    decimals = digits - 1 - (math.floor(math.log10(abs(value))) if value else 0)
-    return f"{value:,.{max(decimals, 0)}f}".rstrip("0").rstrip(".")
+    decimals = max(digits - 1 - (math.floor(math.log10(abs(value))) if value else 0), 0)
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)  # 1.125 -> 1.13
+    return f"{rounded:,.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def _compact_number(value: float, lang: str) -> str:

@@ -59,6 +59,7 @@ def test_compact_figures_for_narrow_tiles():
     assert format_money(33_233_012, "ja", compact=True) == "3,323万円"
     assert format_money(-24_000_000, "ja", compact=True) == "-2,400万円"
     assert format_money(9_600, "ja", compact=True) == "9,600円"
+    assert format_money(112_500_000, "ja", compact=True) == "1.13億円"  # rounded half up, as people round
     assert format_money(144_000_000, "en", compact=True) == "¥144.0M"  # en money is compact already
     assert format_money(144_000_000, "ja", full_digits=True, compact=True) == "144,000,000円"
     assert format_value(1_234_567, "件", "ja", compact=True) == "123万 件"
