@@ -220,9 +220,24 @@ def run_save(action: Callable[[], Any], plan: Plan, success_key: str = "common.s
 
 
 def show_flash() -> None:
-    """Messages queued before a rerun (saves) shown once after it."""
+    """Messages queued before a rerun (saves) shown once after it, inline: the next run replaces them, so a
+    success can never stand beside a later error (a toast outlives the run that drew it)."""
     for message in st.session_state.pop("_flash", []):
-        st.toast(message, icon="✅")
+        st.success(message, icon="✅")
+
+
+def add_form_suffix(form: str) -> str:
+    """The widget-key suffix of an add form: "new", then "new1", "new2"... after each successful add.
+
+    The browser keeps a submitted widget's value under its key even when the session forgets it, so a form is
+    emptied by giving its widgets new keys (see `renew_add_form`)."""
+    generation = st.session_state.get(f"_add_form_{form}", 0)
+    return "new" if generation == 0 else f"new{generation}"
+
+
+def renew_add_form(form: str) -> None:
+    """Empty an add form after a successful add: its widgets get new keys on the next run."""
+    st.session_state[f"_add_form_{form}"] = st.session_state.get(f"_add_form_{form}", 0) + 1
 
 
 def error_text(exc: Exception) -> str:

@@ -20,6 +20,7 @@ from kpi_core.domain.kpi_rules import (
 from kpi_core.domain.model import CSF, KGI, CSFRole
 from kpi_core.domain.plan_rules import markdown_text
 from pages.common import (
+    add_form_suffix,
     confirm_delete,
     figure,
     fmt,
@@ -28,6 +29,7 @@ from pages.common import (
     lang,
     page_header,
     remember_version,
+    renew_add_form,
     require_plan,
     run_save,
     seen_version,
@@ -104,7 +106,7 @@ def clear_form(suffix: str) -> None:
 
 def csf_form(csf: CSF | None) -> None:
     """Add (csf None) or edit one CSF; saves only when every field is valid."""
-    suffix = "new" if csf is None else str(csf.id)
+    suffix = add_form_suffix("csf") if csf is None else str(csf.id)
     current = csf or CSF(plan_id=plan.id, name="")
     with st.form(f"csf_form_{suffix}"):
         name = st.text_input(t("csf.field.name"), value=current.name, key=f"csf_name_{suffix}",
@@ -141,6 +143,8 @@ def save_csf(current: CSF, name: str, role: CSFRole, contribution_text: str, des
         return
     if run_save(lambda: store.save_csf(draft, seen_version(plan)), plan) is not None:
         clear_form(suffix)
+        if current.id is None:
+            renew_add_form("csf")
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
 

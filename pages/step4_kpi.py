@@ -38,6 +38,7 @@ from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from pages.common import (
+    add_form_suffix,
     confirm_delete,
     error_text,
     figure,
@@ -49,6 +50,7 @@ from pages.common import (
     lang,
     page_header,
     remember_version,
+    renew_add_form,
     require_plan,
     run_save,
     seen_version,
@@ -123,7 +125,7 @@ def clear_form(suffix: str) -> None:
 
 def kpi_form(kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
-    suffix = "new" if kpi is None else str(kpi.id)
+    suffix = add_form_suffix("kpi") if kpi is None else str(kpi.id)
     current = kpi or KPI(plan_id=plan.id, key="", name="", csf_id=next(
         (c.id for c in csfs if c.role == CSFRole.PRIMARY), None))
     csf_options: list[int | None] = [None, *[c.id for c in csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
@@ -207,6 +209,8 @@ def save_kpi(draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
 
     if run_save(work, plan) is not None:
         clear_form(suffix)
+        if before is None:
+            renew_add_form("kpi")
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
 

@@ -14,6 +14,7 @@ from kpi_core.domain.model import CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
 from pages.common import (
+    add_form_suffix,
     figure,
     fmt,
     fmt_delta,
@@ -24,6 +25,7 @@ from pages.common import (
     missing_months_notice,
     page_header,
     remember_version,
+    renew_add_form,
     require_plan,
     run_save,
     step_footer,
@@ -213,14 +215,17 @@ def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
         st.caption(t("pdca.checkin.figures", actual=fmt(row.actual, metric.spec.unit),
                      target=fmt(row.target, metric.spec.unit), attainment=fmt_pct(row.attainment)))
     why_col, next_col = st.columns(2)
-    why = why_col.text_area(t("pdca.checkin.why"), key="pdca_ci_why", placeholder=t("pdca.checkin.why_hint"))
-    action = next_col.text_area(t("pdca.checkin.next_action"), key="pdca_ci_next",
+    fresh = add_form_suffix("checkin")
+    why = why_col.text_area(t("pdca.checkin.why"), key=f"pdca_ci_why_{fresh}", placeholder=t("pdca.checkin.why_hint"))
+    action = next_col.text_area(t("pdca.checkin.next_action"), key=f"pdca_ci_next_{fresh}",
                                 placeholder=t("pdca.checkin.next_hint"))
     owner_col, due_col, result_col = st.columns(3)
     owner = owner_col.text_input(t("pdca.checkin.owner"), value=metric.spec.owner if metric else "",
                                  key=f"pdca_ci_owner_{key}")
     due = due_col.date_input(t("pdca.checkin.due"), value=date.today() + timedelta(days=14), key="pdca_ci_due")
-    result = result_col.text_input(t("pdca.checkin.result"), key="pdca_ci_result")
+    for warning_key, values in tr.due_warnings(due, plan, date.today()):
+        due_col.warning(t(warning_key, **values))
+    result = result_col.text_input(t("pdca.checkin.result"), key=f"pdca_ci_result_{fresh}")
     if st.button(t("pdca.checkin.save"), type="primary", key="pdca_ci_save"):
         checkin = CheckIn(plan.id, key, month, status, why.strip(), action.strip(), owner.strip(), due,
                           result.strip())
@@ -228,8 +233,7 @@ def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
         if not problems and run_save(lambda: get_store().save_checkin(checkin), plan, "pdca.checkin.saved"):
-            for field in ("pdca_ci_why", "pdca_ci_next", "pdca_ci_result"):
-                st.session_state.pop(field, None)
+            renew_add_form("checkin")
             st.rerun()
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from kpi_core.domain import drivers
 from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, months_until
@@ -402,6 +402,18 @@ def checkin_problems(checkin: CheckIn) -> list[tuple[str, dict]]:
     if checkin.next_action.strip() and checkin.due is None:
         problems.append(("pdca.checkin.need_due", {}))
     return problems
+
+
+def due_warnings(due: date | None, plan: Plan, today: date) -> list[tuple[str, dict]]:
+    """A next action's due date in the past or after the plan ends is allowed, but said before saving."""
+    if due is None:
+        return []
+    end = add_months(plan.fiscal_start, plan.months) - timedelta(days=1)
+    if due < today:
+        return [("room.due_past", {"due": due})]
+    if due > end:
+        return [("room.due_after_end", {"due": due, "end": end})]
+    return []
 
 
 REVIEW_DECISIONS = ("keep", "change", "drop")
