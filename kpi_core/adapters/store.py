@@ -37,6 +37,23 @@ from kpi_core.domain.model import (
     PlanStatus,
     Status,
 )
+from kpi_core.domain.workshop import (
+    AgendaItem,
+    Idea,
+    Note,
+    NoteKind,
+    Participant,
+    SessionStatus,
+    SessionView,
+    Timer,
+    Vote,
+    VoteStatus,
+    WorkshopError,
+    agenda_from_json,
+    agenda_to_json,
+    check_dot,
+    new_code,
+)
 
 T = TypeVar("T")
 
@@ -167,6 +184,46 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     """),
 ]
 
+# ---------------------------------------------------------------- migrations: workshops (20-29)
+MIGRATIONS.append((20, "workshop sessions", """
+    CREATE SEQUENCE seq_workshop START 1;
+    CREATE SEQUENCE seq_ws_participant START 1;
+    CREATE SEQUENCE seq_ws_idea START 1;
+    CREATE SEQUENCE seq_ws_vote START 1;
+    CREATE SEQUENCE seq_ws_dot START 1;
+    CREATE SEQUENCE seq_ws_note START 1;
+    CREATE TABLE workshops (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_workshop'), plan_id BIGINT NOT NULL,
+        title VARCHAR NOT NULL, code VARCHAR NOT NULL UNIQUE, facilitator_key VARCHAR NOT NULL,
+        status VARCHAR NOT NULL DEFAULT 'open', position INTEGER NOT NULL DEFAULT 0,
+        agenda VARCHAR NOT NULL DEFAULT '[]', timer_duration DOUBLE NOT NULL DEFAULT 0,
+        timer_running BOOLEAN NOT NULL DEFAULT false, timer_deadline DOUBLE, timer_remaining DOUBLE NOT NULL DEFAULT 0,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, closed_at TIMESTAMP);
+    CREATE TABLE ws_participants (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_participant'), workshop_id BIGINT NOT NULL,
+        token VARCHAR NOT NULL UNIQUE, name VARCHAR NOT NULL,
+        joined_at TIMESTAMP NOT NULL DEFAULT current_timestamp, last_seen_at TIMESTAMP);
+    CREATE TABLE ws_ideas (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_idea'), workshop_id BIGINT NOT NULL, step INTEGER NOT NULL,
+        participant_id BIGINT, text VARCHAR NOT NULL, detail VARCHAR NOT NULL DEFAULT '',
+        group_label VARCHAR NOT NULL DEFAULT '', merged_into BIGINT,
+        promoted_kind VARCHAR NOT NULL DEFAULT '', promoted_ref BIGINT, promoted_dots INTEGER,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, updated_at TIMESTAMP, deleted_at TIMESTAMP);
+    CREATE TABLE ws_votes (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_vote'), workshop_id BIGINT NOT NULL, step INTEGER NOT NULL,
+        dots INTEGER NOT NULL CHECK (dots BETWEEN 1 AND 10), stacking BOOLEAN NOT NULL DEFAULT false,
+        status VARCHAR NOT NULL DEFAULT 'open', opened_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        closed_at TIMESTAMP, revealed_at TIMESTAMP);
+    CREATE TABLE ws_dots (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_dot'), vote_id BIGINT NOT NULL, idea_id BIGINT NOT NULL,
+        participant_id BIGINT NOT NULL, placed_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE ws_notes (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_note'), workshop_id BIGINT NOT NULL, kind VARCHAR NOT NULL,
+        text VARCHAR NOT NULL, owner VARCHAR NOT NULL DEFAULT '', due DATE,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, deleted_at TIMESTAMP)
+"""))
+
+_WORKSHOP_WRITES = threading.Lock()
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
@@ -791,6 +848,333 @@ class Store:
             sql += " WHERE plan_id = ?"
             params.append(plan_id)
         return self.cursor().execute(sql + " ORDER BY id DESC LIMIT ?", params + [limit]).df()
+
+    # ------------------------------------------------------------ workshops (sessions, participants, ideas, dots)
+    # Every workshop write runs under one process-wide lock (a room of people writing at once would otherwise
+    # collide on DuckDB's optimistic transactions) and touches the row it depends on, so that a writer in another
+    # process conflicts and retries instead of reading a stale status or dot count.
+    def _ws_write(self, work):
+        with _WORKSHOP_WRITES:
+            return self._write(work)
+
+    @staticmethod
+    def _ws_session(row: dict) -> SessionView:
+        timer = Timer(duration=row["timer_duration"], running=row["timer_running"], deadline=row["timer_deadline"],
+                      remaining=row["timer_remaining"])
+        return SessionView(id=row["id"], plan_id=row["plan_id"], title=row["title"], code=row["code"],
+                           status=SessionStatus(row["status"]), position=row["position"],
+                           agenda=agenda_from_json(json.loads(row["agenda"])), timer=timer,
+                           created_at=row["created_at"], closed_at=row["closed_at"])
+
+    @staticmethod
+    def _ws_live(cur, workshop_id: int) -> None:
+        """Inside a write: the session exists and is open (touching its row orders writers across processes)."""
+        row = cur.execute("UPDATE workshops SET position = position WHERE id = ? RETURNING status",
+                          [workshop_id]).fetchone()
+        if row is None:
+            raise WorkshopError("workshop.error.not_found")
+        if row[0] != SessionStatus.OPEN:
+            raise WorkshopError("workshop.error.closed")
+
+    def create_workshop(self, plan_id: int, title: str, agenda: list[AgendaItem], facilitator_key: str) -> SessionView:
+        def work(cur):
+            if cur.execute("SELECT 1 FROM plans WHERE id = ? AND deleted_at IS NULL", [plan_id]).fetchone() is None:
+                raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            code = new_code()
+            while cur.execute("SELECT 1 FROM workshops WHERE code = ?", [code]).fetchone():
+                code = new_code()
+            first = agenda[0].minutes * 60.0
+            row = cur.execute(
+                "INSERT INTO workshops (plan_id, title, code, facilitator_key, agenda, timer_duration, "
+                "timer_remaining) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan_id, title, code, facilitator_key, _json(agenda_to_json(agenda)), first, first]).fetchone()
+            self._audit(cur, plan_id, "workshop.create", workshop_id=row[0], title=title)
+            return row[0]
+        return self.get_workshop(self._ws_write(work))
+
+    def get_workshop(self, workshop_id: int) -> SessionView:
+        rows = self._rows("SELECT * FROM workshops WHERE id = ?", [workshop_id])
+        if not rows:
+            raise WorkshopError("workshop.error.not_found")
+        return self._ws_session(rows[0])
+
+    def workshop_by_code(self, code: str) -> SessionView | None:
+        rows = self._rows("SELECT * FROM workshops WHERE code = ?", [code])
+        return self._ws_session(rows[0]) if rows else None
+
+    def workshop_facilitator_key(self, workshop_id: int) -> str:
+        row = self.cursor().execute("SELECT facilitator_key FROM workshops WHERE id = ?", [workshop_id]).fetchone()
+        if row is None:
+            raise WorkshopError("workshop.error.not_found")
+        return row[0]
+
+    def list_workshops(self, plan_id: int) -> list[SessionView]:
+        rows = self._rows(
+            "SELECT w.*, (SELECT count(*) FROM ws_participants p WHERE p.workshop_id = w.id) AS participants, "
+            "(SELECT count(*) FROM ws_ideas i WHERE i.workshop_id = w.id AND i.deleted_at IS NULL "
+            " AND i.merged_into IS NULL) AS ideas "
+            "FROM workshops w WHERE w.plan_id = ? ORDER BY w.id DESC", [plan_id])
+        sessions = []
+        for row in rows:
+            session = self._ws_session(row)
+            session.extra = {"participants": row["participants"], "ideas": row["ideas"]}
+            sessions.append(session)
+        return sessions
+
+    def set_workshop_state(self, workshop_id: int, *, position: int | None = None, timer: Timer | None = None,
+                           status: SessionStatus | None = None) -> SessionView:
+        """Move the agenda, set the timer, or close/reopen the session (closing and reopening skip the open check)."""
+        def work(cur):
+            if status is None:
+                self._ws_live(cur, workshop_id)
+            if position is not None:
+                cur.execute("UPDATE workshops SET position = ? WHERE id = ?", [position, workshop_id])
+            if timer is not None:
+                cur.execute("UPDATE workshops SET timer_duration = ?, timer_running = ?, timer_deadline = ?, "
+                            "timer_remaining = ? WHERE id = ?",
+                            [timer.duration, timer.running, timer.deadline, timer.remaining, workshop_id])
+            if status is not None:
+                closed = "current_timestamp" if status == SessionStatus.CLOSED else "NULL"
+                row = cur.execute(f"UPDATE workshops SET status = ?, closed_at = {closed} WHERE id = ? "
+                                  "RETURNING plan_id", [str(status), workshop_id]).fetchone()
+                if row is None:
+                    raise WorkshopError("workshop.error.not_found")
+                self._audit(cur, row[0], f"workshop.{status}", workshop_id=workshop_id)
+        self._ws_write(work)
+        return self.get_workshop(workshop_id)
+
+    # participants
+    def join_workshop(self, code: str, name: str, token: str) -> tuple[SessionView, Participant]:
+        def work(cur):
+            row = cur.execute("SELECT id, status FROM workshops WHERE code = ?", [code]).fetchone()
+            if row is None:
+                raise WorkshopError("workshop.error.wrong_code")
+            self._ws_live(cur, row[0])
+            pid = cur.execute("INSERT INTO ws_participants (workshop_id, token, name, last_seen_at) "
+                              "VALUES (?, ?, ?, current_timestamp) RETURNING id", [row[0], token, name]).fetchone()[0]
+            return row[0], pid
+        workshop_id, participant_id = self._ws_write(work)
+        return self.get_workshop(workshop_id), Participant(participant_id, workshop_id, name, token)
+
+    def participant_by_token(self, token: str) -> Participant | None:
+        rows = self._rows("SELECT id, workshop_id, name, token FROM ws_participants WHERE token = ?", [token])
+        return Participant(**rows[0]) if rows else None
+
+    def list_participants(self, workshop_id: int) -> list[Participant]:
+        rows = self._rows("SELECT id, workshop_id, name FROM ws_participants WHERE workshop_id = ? ORDER BY id",
+                          [workshop_id])
+        return [Participant(**r) for r in rows]
+
+    # ideas
+    def add_idea(self, workshop_id: int, step: int, text: str, detail: str, participant_id: int | None) -> Idea:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            return cur.execute("INSERT INTO ws_ideas (workshop_id, step, participant_id, text, detail) "
+                               "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                               [workshop_id, step, participant_id, text, detail]).fetchone()[0]
+        idea_id = self._ws_write(work)
+        return Idea(idea_id, workshop_id, step, text, detail, participant_id)
+
+    def list_ideas(self, workshop_id: int, step: int | None = None, participant_id: int | None = None) -> list[Idea]:
+        """Live ideas (not merged away, not deleted), oldest first, with their author's display name."""
+        sql = ("SELECT i.id, i.workshop_id, i.step, i.text, i.detail, i.participant_id, coalesce(p.name, '') AS "
+               "author, i.group_label, i.merged_into, i.promoted_kind, i.promoted_ref, i.promoted_dots "
+               "FROM ws_ideas i LEFT JOIN ws_participants p ON p.id = i.participant_id "
+               "WHERE i.workshop_id = ? AND i.deleted_at IS NULL AND i.merged_into IS NULL")
+        params: list[Any] = [workshop_id]
+        if step is not None:
+            sql += " AND i.step = ?"
+            params.append(step)
+        if participant_id is not None:
+            sql += " AND i.participant_id = ?"
+            params.append(participant_id)
+        return [Idea(**r) for r in self._rows(sql + " ORDER BY i.id", params)]
+
+    def edit_idea(self, workshop_id: int, idea_id: int, text: str, detail: str, group_label: str) -> None:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            row = cur.execute("UPDATE ws_ideas SET text = ?, detail = ?, group_label = ?, updated_at = "
+                              "current_timestamp WHERE id = ? AND workshop_id = ? AND deleted_at IS NULL RETURNING id",
+                              [text, detail, group_label, idea_id, workshop_id]).fetchone()
+            if row is None:
+                raise WorkshopError("workshop.error.idea_not_found")
+        self._ws_write(work)
+
+    def merge_ideas(self, workshop_id: int, keep_id: int, merged_ids: list[int]) -> None:
+        """Fold duplicates into `keep_id`: they disappear from lists and their dots count for the one kept."""
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            live = {r[0]: r[1] for r in cur.execute(
+                "SELECT id, step FROM ws_ideas WHERE workshop_id = ? AND deleted_at IS NULL AND merged_into IS NULL",
+                [workshop_id]).fetchall()}
+            if keep_id not in live or any(i not in live or live[i] != live[keep_id] for i in merged_ids):
+                raise WorkshopError("workshop.error.idea_not_found")
+            for idea_id in merged_ids:
+                cur.execute("UPDATE ws_ideas SET merged_into = ?, updated_at = current_timestamp WHERE id = ?",
+                            [keep_id, idea_id])
+                cur.execute("UPDATE ws_dots SET idea_id = ? WHERE idea_id = ?", [keep_id, idea_id])
+        self._ws_write(work)
+
+    def delete_idea(self, workshop_id: int, idea_id: int) -> None:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            cur.execute("UPDATE ws_ideas SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
+                        [idea_id, workshop_id])
+        self._ws_write(work)
+
+    # dot votes
+    @staticmethod
+    def _ws_vote(row: dict) -> Vote:
+        return Vote(id=row["id"], workshop_id=row["workshop_id"], step=row["step"], dots=row["dots"],
+                    stacking=row["stacking"], status=VoteStatus(row["status"]))
+
+    def open_vote(self, workshop_id: int, step: int, dots: int, stacking: bool) -> Vote:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            if cur.execute("SELECT 1 FROM ws_votes WHERE workshop_id = ? AND status = 'open'",
+                           [workshop_id]).fetchone():
+                raise WorkshopError("workshop.error.vote_already_open")
+            if not cur.execute("SELECT count(*) FROM ws_ideas WHERE workshop_id = ? AND step = ? AND deleted_at IS "
+                               "NULL AND merged_into IS NULL", [workshop_id, step]).fetchone()[0]:
+                raise WorkshopError("workshop.error.nothing_to_vote")
+            return cur.execute("INSERT INTO ws_votes (workshop_id, step, dots, stacking) VALUES (?, ?, ?, ?) "
+                               "RETURNING id", [workshop_id, step, dots, stacking]).fetchone()[0]
+        return self.get_vote(self._ws_write(work))
+
+    def get_vote(self, vote_id: int) -> Vote:
+        rows = self._rows("SELECT * FROM ws_votes WHERE id = ?", [vote_id])
+        if not rows:
+            raise WorkshopError("workshop.error.no_vote")
+        return self._ws_vote(rows[0])
+
+    def latest_vote(self, workshop_id: int, step: int) -> Vote | None:
+        rows = self._rows("SELECT * FROM ws_votes WHERE workshop_id = ? AND step = ? ORDER BY id DESC LIMIT 1",
+                          [workshop_id, step])
+        return self._ws_vote(rows[0]) if rows else None
+
+    def set_vote_status(self, vote_id: int, status: VoteStatus, allowed_from: tuple[VoteStatus, ...]) -> Vote:
+        def work(cur):
+            vote = cur.execute("SELECT workshop_id, status FROM ws_votes WHERE id = ?", [vote_id]).fetchone()
+            if vote is None:
+                raise WorkshopError("workshop.error.no_vote")
+            self._ws_live(cur, vote[0])
+            if vote[1] not in allowed_from:
+                raise WorkshopError(f"workshop.error.vote_{vote[1]}")
+            column = "closed_at" if status == VoteStatus.CLOSED else "revealed_at"
+            cur.execute(f"UPDATE ws_votes SET status = ?, {column} = current_timestamp WHERE id = ?",
+                        [str(status), vote_id])
+        self._ws_write(work)
+        return self.get_vote(vote_id)
+
+    def place_dot(self, vote_id: int, participant_id: int, idea_id: int) -> int:
+        """One more dot on an idea, within the vote's limits; returns the dots this participant has left."""
+        def work(cur):
+            vote = cur.execute("UPDATE ws_votes SET dots = dots WHERE id = ? RETURNING workshop_id, step, dots, "
+                               "stacking, status", [vote_id]).fetchone()
+            if vote is None:
+                raise WorkshopError("workshop.error.no_vote")
+            workshop_id, step, limit, stacking, status = vote
+            self._ws_live(cur, workshop_id)
+            if status != VoteStatus.OPEN:
+                raise WorkshopError("workshop.error.vote_not_open")
+            if cur.execute("UPDATE ws_participants SET last_seen_at = current_timestamp WHERE id = ? AND "
+                           "workshop_id = ? RETURNING id", [participant_id, workshop_id]).fetchone() is None:
+                raise WorkshopError("workshop.error.not_participant")
+            if cur.execute("SELECT 1 FROM ws_ideas WHERE id = ? AND workshop_id = ? AND step = ? AND deleted_at IS "
+                           "NULL AND merged_into IS NULL", [idea_id, workshop_id, step]).fetchone() is None:
+                raise WorkshopError("workshop.error.idea_not_found")
+            used, on_idea = cur.execute(
+                "SELECT count(*), count(*) FILTER (WHERE idea_id = ?) FROM ws_dots WHERE vote_id = ? AND "
+                "participant_id = ?", [idea_id, vote_id, participant_id]).fetchone()
+            check_dot(used, on_idea, limit, stacking)
+            cur.execute("INSERT INTO ws_dots (vote_id, idea_id, participant_id) VALUES (?, ?, ?)",
+                        [vote_id, idea_id, participant_id])
+            return limit - used - 1
+        return self._ws_write(work)
+
+    def remove_dot(self, vote_id: int, participant_id: int, idea_id: int) -> None:
+        def work(cur):
+            vote = cur.execute("UPDATE ws_votes SET dots = dots WHERE id = ? RETURNING workshop_id, status",
+                               [vote_id]).fetchone()
+            if vote is None:
+                raise WorkshopError("workshop.error.no_vote")
+            self._ws_live(cur, vote[0])
+            if vote[1] != VoteStatus.OPEN:
+                raise WorkshopError("workshop.error.vote_not_open")
+            cur.execute("DELETE FROM ws_dots WHERE id = (SELECT min(id) FROM ws_dots WHERE vote_id = ? AND "
+                        "participant_id = ? AND idea_id = ?)", [vote_id, participant_id, idea_id])
+        self._ws_write(work)
+
+    def my_dots(self, vote_id: int, participant_id: int) -> dict[int, int]:
+        rows = self.cursor().execute("SELECT idea_id, count(*) FROM ws_dots WHERE vote_id = ? AND participant_id = ? "
+                                     "GROUP BY idea_id", [vote_id, participant_id]).fetchall()
+        return {idea_id: n for idea_id, n in rows}
+
+    def vote_progress(self, vote_id: int) -> tuple[int, int]:
+        """(dots placed, people who placed at least one): what may be shown before the reveal."""
+        return self.cursor().execute("SELECT count(*), count(DISTINCT participant_id) FROM ws_dots WHERE vote_id = ?",
+                                     [vote_id]).fetchone()
+
+    def vote_totals(self, vote_id: int) -> list[tuple[int, str, int, int]]:
+        """(idea id, text, dots, voters) for every live idea of the vote's step, zero-dot ideas included."""
+        return self.cursor().execute(
+            "SELECT i.id, i.text, count(d.id), count(DISTINCT d.participant_id) FROM ws_votes v "
+            "JOIN ws_ideas i ON i.workshop_id = v.workshop_id AND i.step = v.step AND i.deleted_at IS NULL "
+            "AND i.merged_into IS NULL LEFT JOIN ws_dots d ON d.vote_id = v.id AND d.idea_id = i.id "
+            "WHERE v.id = ? GROUP BY i.id, i.text ORDER BY i.id", [vote_id]).fetchall()
+
+    def promote_idea(self, workshop_id: int, idea_id: int, make_item, expected_version: int | None):
+        """Turn an idea into a CSF or a KPI draft of the session's plan, and link the idea to it, in one transaction.
+
+        `make_item(cur_state)` builds the CSF/KPI from (plan id, idea, dots, primaries already promoted, KPI keys).
+        """
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            plan_id = cur.execute("SELECT plan_id FROM workshops WHERE id = ?", [workshop_id]).fetchone()[0]
+            row = cur.execute("SELECT text, detail, promoted_kind FROM ws_ideas WHERE id = ? AND workshop_id = ? AND "
+                              "deleted_at IS NULL AND merged_into IS NULL", [idea_id, workshop_id]).fetchone()
+            if row is None:
+                raise WorkshopError("workshop.error.idea_not_found")
+            if row[2]:
+                raise WorkshopError("workshop.error.already_promoted")
+            dots = cur.execute("SELECT count(*) FROM ws_dots d JOIN ws_votes v ON v.id = d.vote_id "
+                               "WHERE d.idea_id = ? AND v.status = 'revealed'", [idea_id]).fetchone()[0]
+            primaries = cur.execute(
+                "SELECT count(*) FROM ws_ideas i JOIN csfs c ON c.id = i.promoted_ref WHERE i.workshop_id = ? "
+                "AND i.promoted_kind = 'csf' AND c.role = 'primary'", [workshop_id]).fetchone()[0]
+            keys = {r[0] for r in cur.execute("SELECT key FROM kpis WHERE plan_id = ?", [plan_id]).fetchall()}
+            item = make_item(plan_id, Idea(idea_id, workshop_id, 0, row[0], row[1]), dots, primaries, keys)
+            kind = "csf" if isinstance(item, CSF) else "kpi"  # saved below inside this same transaction
+            saved = self.save_csf(item, expected_version) if kind == "csf" else self.save_kpi(item, expected_version)
+            cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? WHERE id = ?",
+                        [kind, saved.id, dots, idea_id])
+            self._audit(cur, plan_id, "workshop.promote", workshop_id=workshop_id, idea_id=idea_id, kind=kind,
+                        ref=saved.id, dots=dots)
+            return saved
+        return self._ws_write(work)
+
+    # decisions and parking lot
+    def add_note(self, workshop_id: int, kind: NoteKind, text: str, owner: str, due: date | None) -> Note:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            return cur.execute("INSERT INTO ws_notes (workshop_id, kind, text, owner, due) VALUES (?, ?, ?, ?, ?) "
+                               "RETURNING id", [workshop_id, str(kind), text, owner, due]).fetchone()[0]
+        return Note(self._ws_write(work), workshop_id, kind, text, owner, due)
+
+    def list_notes(self, workshop_id: int, kind: NoteKind | None = None) -> list[Note]:
+        sql = "SELECT id, workshop_id, kind, text, owner, due FROM ws_notes WHERE workshop_id = ? AND deleted_at IS NULL"
+        params: list[Any] = [workshop_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(str(kind))
+        return [Note(**(r | {"kind": NoteKind(r["kind"])})) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def delete_note(self, workshop_id: int, note_id: int) -> None:
+        def work(cur):
+            self._ws_live(cur, workshop_id)
+            cur.execute("UPDATE ws_notes SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
+                        [note_id, workshop_id])
+        self._ws_write(work)
 
 
 def open_store(path: Path | str | None = None) -> Store:

@@ -183,13 +183,15 @@ def test_migrations_upgrade_an_older_database(tmp_path, monkeypatch):
 def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
     path = tmp_path / "db.duckdb"
     open_store(path).close()
-    broken = store_module.MIGRATIONS + [(2, "half", "CREATE TABLE half_done (i INTEGER); SELECT * FROM missing_table")]
+    released = list(store_module.MIGRATIONS)
+    latest = max(version for version, _, _ in released)
+    broken = released + [(latest + 1, "half", "CREATE TABLE half_done (i INTEGER); SELECT * FROM missing_table")]
     monkeypatch.setattr(store_module, "MIGRATIONS", broken)
     with pytest.raises(duckdb.Error):
         open_store(path)
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    monkeypatch.setattr(store_module, "MIGRATIONS", released)
     reopened = open_store(path)
-    assert reopened.schema_version() == 1
+    assert reopened.schema_version() == latest
     assert not reopened.cursor().execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half_done'").fetchone()[0]
     reopened.close()
