@@ -52,6 +52,7 @@ def _sidebar() -> None:
             st.markdown("  \n".join(
                 f"{'✓' if ok else '○'} {t('nav.step_prefix', n=i + 1)} {t(STEP_TITLES[i])}"
                 for i, ok in enumerate(done)))
+            common.offer_activation(store, plan, done)
         else:
             st.info(t("sidebar.no_plans"))
         st.divider()

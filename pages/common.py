@@ -20,7 +20,7 @@ from kpi_core.adapters.store import (
     open_store,
 )
 from kpi_core.domain import units
-from kpi_core.domain.model import KGI, KPI, Plan
+from kpi_core.domain.model import KGI, KPI, Plan, PlanStatus
 from kpi_core.domain.tracking import missing_groups, signed_difference
 
 LANG_KEY = "lang"
@@ -32,24 +32,28 @@ WORKSHOP_KEY = "workshop_mode"
 # ---------------------------------------------------------------- store
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    store = open_store(path)
-    _seed_demo_once(store)
-    return store
+    return open_store(path)
 
 
-def _seed_demo_once(store: Store) -> None:
-    """First start of an empty database gets the demo plan (KPI_WORKBENCH_DEMO=0 disables it)."""
+@st.cache_resource(show_spinner=False)
+def _seed_demo_once(path: str, language: str, _store: Store) -> None:
+    """First start of an empty database gets the demo plan, in the language of the session that starts it
+    (KPI_WORKBENCH_DEMO=0 disables it). Once per database and language; seed_demo itself skips a database that
+    has ever had a plan."""
     try:
         from kpi_core.services.demo import seed_demo
     except ImportError:  # the demo module is optional for a bare install
         return
-    seed_demo(store)
+    seed_demo(_store, lang=language)
 
 
 def get_store() -> Store:
     """The process-wide store; a locked database file stops the page with a clear message."""
+    path = str(default_db_path())
     try:
-        return _open_store(str(default_db_path()))
+        store = _open_store(path)
+        _seed_demo_once(path, lang(), store)
+        return store
     except DatabaseLocked as exc:
         st.error(t("store.locked", **exc.values))
         st.stop()
@@ -224,6 +228,17 @@ def show_flash() -> None:
     success can never stand beside a later error (a toast outlives the run that drew it)."""
     for message in st.session_state.pop("_flash", []):
         st.success(message, icon="✅")
+
+
+def offer_activation(store: Store, plan: Plan, steps_done: list[bool]) -> None:
+    """A draft plan whose five steps are all done: ask whether it is now the plan in use (Active)."""
+    if plan.status != PlanStatus.DRAFT or not all(steps_done):
+        return
+    st.info(t("room.activate_prompt"))
+    activate = st.button(t("room.activate"), key=f"activate_plan_{plan.id}", type="primary")
+    if activate and run_save(lambda: store.set_plan_status(plan.id, PlanStatus.ACTIVE), plan,
+                             "room.activated") is not None:
+        st.rerun()
 
 
 def add_form_suffix(form: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from conftest import assert_clean
 
 from kpi_core import i18n
@@ -90,3 +91,33 @@ def test_kgi_deadline_in_the_past_warns(make_app, store):
     at = make_app("pages/step1_kgi.py", lang="ja", plan_id=plan.id)
     assert_clean(at)
     assert i18n.t("room.deadline_past", "ja", deadline=date(2025, 3, 31)) in [w.value for w in at.warning]
+
+
+def test_a_draft_with_five_steps_done_is_offered_active(make_app, store, demo_plan):
+    from kpi_core.domain.model import PlanStatus
+
+    store.set_plan_status(demo_plan.id, PlanStatus.DRAFT)
+    at = make_app("pages/step2_gap.py", lang="en", plan_id=demo_plan.id)
+    assert i18n.t("room.activate_prompt", "en") in [i.value for i in at.sidebar.info]
+    at.sidebar.button(key=f"activate_plan_{demo_plan.id}").click().run()
+    assert_clean(at)
+    assert store.get_plan(demo_plan.id).status is PlanStatus.ACTIVE
+    assert i18n.t("room.activated", "en") in [s.value for s in at.success]
+    assert i18n.t("room.activate_prompt", "en") not in [i.value for i in at.sidebar.info]
+
+
+def test_an_unfinished_draft_is_not_offered_active(make_app, store):
+    plan = plan_with_csf(store)
+    at = make_app("pages/step3_csf.py", lang="en", plan_id=plan.id)
+    assert i18n.t("room.activate_prompt", "en") not in [i.value for i in at.sidebar.info]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_demo_plan_is_seeded_in_the_language_of_the_first_session(make_app, store, monkeypatch, lang):
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
+    at = make_app("pages/plans.py", lang=lang)
+    assert_clean(at)
+    plans = store.list_plans()
+    assert [p.name for p in plans] == [i18n.t("engine.demo.plan_name", lang)]
+    kgi = store.get_kgi(plans[0].id)
+    assert kgi.name == ("Annual revenue" if lang == "en" else "年間売上")
