@@ -310,8 +310,11 @@ def kpi_card(kpi: KPI) -> None:
                        lambda: delete_kpi(kpi), "kpi")
         if st.session_state.get(EDIT_KEY) == kpi.id:
             kpi_form(kpi)
-        with st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}"):
-            targets_editor(kpi)
+        # Drawn only while open: twenty closed editors would otherwise be rebuilt on every click of the page.
+        targets = st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}", on_change="rerun")
+        if targets.open:
+            with targets:
+                targets_editor(kpi)
 
 
 def kpi_groups() -> list[tuple[str, list[KPI]]]:
