@@ -20,13 +20,13 @@ from kpi_core.domain.drivers import (
     to_annual,
     to_monthly,
 )
+from kpi_core.domain.health import count_and_balance
 from kpi_core.domain.kpi_rules import (
     SAVED,
     check_monthly,
     parse_amount,
     phased_targets,
     rephase,
-    set_warnings,
     smart_check,
     smart_letters,
     typed_text,
@@ -37,6 +37,7 @@ from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
+from kpi_core.services.health import finding_texts
 from pages.common import (
     add_form_suffix,
     confirm_delete,
@@ -331,8 +332,9 @@ def kpi_groups() -> list[tuple[str, list[KPI]]]:
 
 
 def list_tab() -> None:
-    for message in set_warnings(kpis):
-        st.warning(t(message.key, **inert(message.values)))
+    for finding in count_and_balance(kpis):  # the health check's own findings (pitfall 3)
+        evidence, fix = finding_texts(finding, lang(), full_digits(), markdown_text)
+        st.warning(f"{evidence} {fix}")
     if not csfs:
         st.info(t("kpi.no_csfs"))
         st.page_link("pages/step3_csf.py", label=t("kpi.go_step3"), icon="🧭")

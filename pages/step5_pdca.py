@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
+from kpi_core.adapters.store import StaleEdit
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import CheckIn, Plan, Status
@@ -96,19 +97,26 @@ def column_label(spec: tr.MetricSpec) -> str:
 def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:
     st.caption(t("pdca.grid.help"))
     months = list(plan.month_list())
+    generation = st.session_state.get(f"pdca_grid_gen_{plan.id}", 0)
+    # The grid shows, and its save is checked against, the values as they were when this editor opened: a value
+    # someone else saves meanwhile is reported as a conflict instead of being overwritten.
+    base_values, base_versions = st.session_state.setdefault(
+        f"pdca_grid_base_{plan.id}_{generation}", get_store().actual_snapshot(plan.id))
     frame = pd.DataFrame([{MONTH_COLUMN: month_text(m), **{
-        s.key: tr.entry_text(tracking.actuals.get(s.key, {}).get(m), s) for s in specs}} for m in months])
+        s.key: tr.entry_text(base_values.get(s.key, {}).get(m), s) for s in specs}} for m in months])
     config = {MONTH_COLUMN: st.column_config.TextColumn(t("pdca.grid.month"), disabled=True)}
     for spec in specs:
         config[spec.key] = st.column_config.TextColumn(column_label(spec), help=spec.name[:200])
-    generation = st.session_state.get(f"pdca_grid_gen_{plan.id}", 0)
     edited = st.data_editor(frame, column_config=config, hide_index=True, num_rows="fixed",
                             height=GRID_ROW_HEIGHT * (len(months) + 1) + 3,  # every month visible, no scrolling
                             key=f"pdca_grid_{plan.id}_{generation}")
+    stale_key = f"pdca_grid_stale_{plan.id}"
+    if stale_key in st.session_state:
+        stale_grid_notice(plan, specs, st.session_state[stale_key], generation)
     if not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
         return
     typed = {s.key: {m: edited.iloc[i][s.key] for i, m in enumerate(months)} for s in specs}
-    change = tr.grid_changes(specs, tracking.actuals, typed)
+    change = tr.grid_changes(specs, base_values, typed)
     if change.errors:
         st.error(t("pdca.grid.refused", n=len(change.errors)))
         for error in change.errors[:MAX_ERRORS_SHOWN]:
@@ -117,14 +125,42 @@ def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]
     if not change.changed:
         st.info(t("pdca.grid.no_change"))
         return
-    if run_save(lambda: save_grid(plan, change), plan, "pdca.grid.saved") is not None:
+    stale: list[dict] = []
+    if run_save(lambda: save_grid(plan, change, base_versions, stale), plan, "pdca.grid.saved") is not None:
+        st.session_state.pop(stale_key, None)
         st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1  # a fresh editor shows the stored values
+        st.rerun()
+    if stale:
+        st.session_state[stale_key] = stale
         st.rerun()
 
 
-def save_grid(plan: Plan, change: tr.GridEdit) -> int:
-    store = get_store()
-    return store.save_actuals(plan.id, change.saves, clears=change.clears)
+def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], conflicts: list[dict], generation: int) -> None:
+    """Cells someone else saved since this grid opened: theirs / yours for each; the typed grid stays as it is
+    so the user can copy their values, or load the stored ones and enter theirs again."""
+    by_key = {s.key: s for s in specs}
+    for conflict in conflicts[:MAX_ERRORS_SHOWN]:
+        spec = by_key.get(conflict["metric_key"])
+        unit = spec.unit if spec else ""
+        st.warning(t("store.stale", item=f"{spec.name if spec else conflict['metric_key']} · "
+                                         f"{month_text(conflict['month'])}",
+                     theirs=fmt(conflict["theirs"], unit), yours=fmt(conflict["yours"], unit)))
+    if len(conflicts) > MAX_ERRORS_SHOWN:
+        st.warning(t("store.stale_more", n=len(conflicts) - MAX_ERRORS_SHOWN))
+    if st.button(t("store.load_theirs"), key=f"pdca_grid_reload_{plan.id}"):
+        st.session_state.pop(f"pdca_grid_stale_{plan.id}", None)
+        st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1
+        st.rerun()
+
+
+def save_grid(plan: Plan, change: tr.GridEdit, based_on: dict, stale: list[dict]) -> int:
+    """Save the changed cells; cells someone else changed since the grid opened are collected into `stale`
+    (for the notice that stays until the user reloads) before the refusal goes on to `run_save`."""
+    try:
+        return get_store().save_actuals(plan.id, change.saves, clears=change.clears, based_on=based_on)
+    except StaleEdit as exc:
+        stale.extend(exc.conflicts)
+        raise
 
 
 # ---------------------------------------------------------------- actual vs target
@@ -256,6 +292,10 @@ def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
         t("pdca.checkin.result"): c.result,
     } for c in checkins]), hide_index=True)
     open_items = [a.checkin for a in tr.open_actions(checkins, date.today())]
+    # the item this user is recording a result for stays listed even if someone else closed it meanwhile, so
+    # that their save is checked and the conflict reported instead of the click being dropped
+    editing = st.session_state.get("pdca_ci_open")
+    open_items += [c for c in checkins if c.id == editing and c not in open_items]
     if not open_items:
         return
     with st.expander(t("pdca.checkin.record_result")):
@@ -266,14 +306,19 @@ def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
                                                     f"{names.get(by_id[i].metric_key, '')} · "
                                                     f"{by_id[i].next_action[:60]}")
         outcome = st.text_area(t("pdca.checkin.result"), key=f"pdca_ci_outcome_{chosen}")
+        # the version shown when this item was opened: a result someone else recorded since is not overwritten
+        seen_key = f"pdca_ci_seen_{chosen}"
+        seen = st.session_state.setdefault(seen_key, by_id[chosen].version)
         if st.button(t("pdca.checkin.save_result"), key="pdca_ci_save_result"):
             checkin = by_id[chosen]
+            checkin.version = seen
             checkin.result = outcome.strip()
             problems = tr.checkin_problems(checkin) or ([("pdca.checkin.result_empty", {})]
                                                          if not checkin.result else [])
             for problem_key, values in problems:
                 st.error(t(problem_key, **values))
             if not problems and run_save(lambda: store.save_checkin(checkin), plan, "pdca.checkin.saved"):
+                st.session_state.pop(seen_key, None)
                 st.rerun()
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,6 +59,7 @@ T = TypeVar("T")
 
 DB_ENV = "KPI_WORKBENCH_DB"
 WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
+WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
@@ -81,6 +82,31 @@ class WriteConflict(StoreError):
     """Other sessions kept writing the same rows: the change was retried and still could not be saved."""
 
     key = "store.write_conflict"
+
+
+class StaleEdit(StoreError):
+    """The row changed since the writer read it. `conflicts` lists each item with theirs (now stored) and yours
+    (what this write would have stored); nothing was written, so the writer can choose."""
+
+    key = "store.stale"
+
+    def __init__(self, conflicts: list[dict[str, Any]]):
+        first = conflicts[0]
+        super().__init__(f"stale write: {conflicts}", item=first["item"], theirs=_shown(first["theirs"]),
+                         yours=_shown(first["yours"]), more=len(conflicts) - 1)
+        self.conflicts = conflicts
+
+
+class DeletedUnderEdit(StoreError):
+    """What the writer was editing (a plan or a KPI) was deleted by someone else; the edit was not saved."""
+
+    key = "store.deleted_under_edit"
+
+
+class DatabaseBusy(StoreError):
+    """Another change in this process held the database longer than a writer may wait (e.g. a large import)."""
+
+    key = "store.busy"
 
 
 class DatabaseLocked(StoreError):
@@ -182,6 +208,39 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         detail VARCHAR NOT NULL DEFAULT '{}', logged_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
     CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
     """),
+    # One current value per cell, enforced by the database: a row per (plan, metric, month) pointing at the current
+    # actual, and one per (plan, metric) holding the current target version. Two sessions writing the same cell both
+    # write its row, so DuckDB lets one commit and the other retries. Duplicates left by earlier releases are
+    # superseded first, the newest value kept.
+    (2, "one current value per cell", """
+    UPDATE actuals SET superseded_at = current_timestamp, superseded_by = k.keep_id
+      FROM (SELECT plan_id, metric_key, month, max(id) AS keep_id FROM actuals WHERE superseded_at IS NULL
+            GROUP BY plan_id, metric_key, month HAVING count(*) > 1) k
+     WHERE actuals.plan_id = k.plan_id AND actuals.metric_key = k.metric_key AND actuals.month = k.month
+       AND actuals.superseded_at IS NULL AND actuals.id <> k.keep_id;
+    CREATE TABLE actual_cells (
+        plan_id BIGINT NOT NULL, metric_key VARCHAR NOT NULL, month DATE NOT NULL, actual_id BIGINT,
+        version INTEGER NOT NULL, PRIMARY KEY (plan_id, metric_key, month));
+    INSERT INTO actual_cells
+    SELECT plan_id, metric_key, month, max(id) FILTER (WHERE superseded_at IS NULL), count(*)
+      FROM actuals GROUP BY plan_id, metric_key, month;
+    UPDATE monthly_targets SET superseded_at = current_timestamp
+      FROM (SELECT plan_id, metric_key, month, max(id) AS keep_id FROM monthly_targets WHERE superseded_at IS NULL
+            GROUP BY plan_id, metric_key, month HAVING count(*) > 1) k
+     WHERE monthly_targets.plan_id = k.plan_id AND monthly_targets.metric_key = k.metric_key
+       AND monthly_targets.month = k.month AND monthly_targets.superseded_at IS NULL
+       AND monthly_targets.id <> k.keep_id;
+    CREATE TABLE target_sets (
+        plan_id BIGINT NOT NULL, metric_key VARCHAR NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (plan_id, metric_key));
+    INSERT INTO target_sets SELECT plan_id, metric_key, max(version) FROM monthly_targets GROUP BY plan_id, metric_key
+    """),
+    # A version on each row a user edits, so that a save based on an older copy is refused instead of overwriting.
+    (3, "row versions", """
+    ALTER TABLE kpis ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE csfs ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE checkins ADD COLUMN version INTEGER NOT NULL DEFAULT 0
+    """),
 ]
 
 # ---------------------------------------------------------------- migrations: workshops (20-29)
@@ -224,6 +283,25 @@ MIGRATIONS.append((20, "workshop sessions", """
 """))
 
 _WORKSHOP_WRITES = threading.Lock()
+
+# ---------------------------------------------------------------- migrations: health check (30-39)
+# Hand ticks of the readiness checklist (every tick and untick kept, the latest counts) and score snapshots (monthly
+# or on demand) so that a team sees its score move.
+MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
+    CREATE SEQUENCE seq_health_tick START 1;
+    CREATE SEQUENCE seq_health_snapshot START 1;
+    CREATE TABLE health_ticks (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_health_tick'), plan_id BIGINT NOT NULL,
+        item VARCHAR NOT NULL, ticked BOOLEAN NOT NULL, ticked_by VARCHAR NOT NULL DEFAULT '',
+        ticked_at TIMESTAMP NOT NULL DEFAULT current_timestamp);
+    CREATE TABLE health_snapshots (
+        id BIGINT PRIMARY KEY DEFAULT nextval('seq_health_snapshot'), plan_id BIGINT NOT NULL,
+        taken_at TIMESTAMP NOT NULL DEFAULT current_timestamp, month DATE NOT NULL,
+        score DOUBLE NOT NULL CHECK (score >= 0 AND score <= 100), high INTEGER NOT NULL DEFAULT 0,
+        medium INTEGER NOT NULL DEFAULT 0, low INTEGER NOT NULL DEFAULT 0,
+        lights VARCHAR NOT NULL DEFAULT '{}', trigger VARCHAR NOT NULL DEFAULT 'manual');
+    """))
+
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
@@ -247,6 +325,21 @@ def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
+def _copy_into(original: T, saved: T) -> T:
+    """Give the caller's object the ids and versions of what was committed (only once it was committed)."""
+    vars(original).update(vars(saved))
+    return original
+
+
+def _shown(value: Any) -> str:
+    """A stored value as a conflict message shows it (empty for a cleared cell)."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -258,6 +351,9 @@ class Store:
         self.path = Path(path)
         self._conn = _connect(self.path)
         self._local = threading.local()
+        # Writes of this process take turns: sessions of one server never race each other inside DuckDB, and the
+        # database constraints catch any writer that does not go through here.
+        self._write_turn = threading.Lock()
         self.migrate()
 
     # ------------------------------------------------------------ plumbing
@@ -285,20 +381,25 @@ class Store:
             finally:
                 self._local.depth = depth
             return
-        cur.execute("BEGIN TRANSACTION")
-        self._local.depth = 1
+        if not self._write_turn.acquire(timeout=WRITE_WAIT):
+            raise DatabaseBusy("another change held the database too long", seconds=int(WRITE_WAIT))
         try:
-            yield cur
-        except BaseException:
+            cur.execute("BEGIN TRANSACTION")
+            self._local.depth = 1
+            try:
+                yield cur
+            except BaseException:
+                self._local.depth = 0
+                _rollback_quietly(cur)
+                raise
             self._local.depth = 0
-            cur.execute("ROLLBACK")
-            raise
-        self._local.depth = 0
-        try:
-            cur.execute("COMMIT")
-        except duckdb.Error:
-            _rollback_quietly(cur)
-            raise
+            try:
+                cur.execute("COMMIT")
+            except duckdb.Error:
+                _rollback_quietly(cur)
+                raise
+        finally:
+            self._write_turn.release()
 
     def in_transaction(self) -> bool:
         return getattr(self._local, "depth", 0) > 0
@@ -336,18 +437,41 @@ class Store:
         """Advance the plan's version; refuse when someone else saved since `expected_version` was read."""
         if expected_version is None:
             row = cur.execute("UPDATE plans SET version = version + 1, updated_at = current_timestamp "
-                              "WHERE id = ? RETURNING version", [plan_id]).fetchone()
+                              "WHERE id = ? AND deleted_at IS NULL RETURNING version", [plan_id]).fetchone()
         else:
             row = cur.execute("UPDATE plans SET version = version + 1, updated_at = current_timestamp "
-                              "WHERE id = ? AND version = ? RETURNING version",
+                              "WHERE id = ? AND version = ? AND deleted_at IS NULL RETURNING version",
                               [plan_id, expected_version]).fetchone()
         if row is None:
             current = cur.execute("SELECT version FROM plans WHERE id = ?", [plan_id]).fetchone()
             if current is None:
                 raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            self._require_live_plan(cur, plan_id)
             raise VersionConflict(f"plan {plan_id} changed (version {current[0]}, expected {expected_version})",
                                   expected=expected_version, current=current[0])
         return row[0]
+
+    @staticmethod
+    def _require_live_plan(cur, plan_id: int) -> None:
+        """Refuse a write to a plan that is missing or was deleted while the writer was editing it."""
+        row = cur.execute("SELECT name, deleted_at FROM plans WHERE id = ?", [plan_id]).fetchone()
+        if row is None:
+            raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+        if row[1] is not None:
+            raise DeletedUnderEdit(f"plan {plan_id} was deleted", name=row[0])
+
+    @staticmethod
+    def _check_row_version(cur, table: str, row_id: int, seen: int, item: str, theirs_column: str, yours: Any,
+                           soft_deleted: bool = True) -> None:
+        """Refuse the write when the row moved past the version the writer saw, or was deleted meanwhile.
+        `table` and `theirs_column` are names from this module, never from input."""
+        deleted = "deleted_at" if soft_deleted else "NULL"
+        row = cur.execute(f"SELECT version, {deleted}, {theirs_column} FROM {table} WHERE id = ?",
+                          [row_id]).fetchone()
+        if row is None or row[1] is not None:
+            raise DeletedUnderEdit(f"{table} {row_id} was deleted", name=item)
+        if row[0] != seen:
+            raise StaleEdit([{"item": item, "theirs": row[2], "yours": yours, "version": row[0]}])
 
     # ------------------------------------------------------------ migrations
     def migrate(self) -> list[int]:
@@ -471,6 +595,8 @@ class Store:
             cur.execute("INSERT INTO monthly_targets (plan_id, metric_key, month, value, version, reason) "
                         "SELECT ?, metric_key, month, value, 1, 'duplicated' FROM monthly_targets "
                         "WHERE plan_id = ? AND superseded_at IS NULL", [new_id, plan_id])
+            cur.execute("INSERT INTO target_sets (plan_id, metric_key, version) SELECT DISTINCT ?, metric_key, 1 "
+                        "FROM monthly_targets WHERE plan_id = ?", [new_id, new_id])
             self._audit(cur, new_id, "plan.duplicate", source=plan_id, name=new_name)
             return new_id
         return self.get_plan(self._write(work))
@@ -515,11 +641,12 @@ class Store:
             sql += " AND role <> 'retired'"
         return [CSF(id=r["id"], plan_id=plan_id, name=r["name"], role=CSFRole(r["role"]),
                     contribution=r["contribution"], actions=json.loads(r["actions"]),
-                    description=r["description"], position=r["position"])
+                    description=r["description"], position=r["position"], version=r["version"])
                 for r in self._rows(sql + " ORDER BY position, id", [plan_id])]
 
-    def save_csf(self, csf: CSF, expected_version: int | None) -> CSF:
+    def save_csf(self, original: CSF, expected_version: int | None) -> CSF:
         def work(cur):
+            csf = replace(original)  # changed on a copy: a retried attempt starts from the caller's copy
             self._bump_version(cur, csf.plan_id, expected_version)
             values = [csf.name, str(csf.role), csf.contribution, _json(list(csf.actions)), csf.description]
             if csf.id is None:
@@ -530,11 +657,13 @@ class Store:
                                      "plan_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                                      values + [position, csf.plan_id]).fetchone()[0]
             else:
-                cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ? "
-                            "WHERE id = ?", values + [csf.id])
+                self._check_row_version(cur, "csfs", csf.id, csf.version, csf.name, "name", csf.name)
+                cur.execute("UPDATE csfs SET name = ?, role = ?, contribution = ?, actions = ?, description = ?, "
+                            "version = version + 1 WHERE id = ?", values + [csf.id])
+                csf.version += 1
             self._audit(cur, csf.plan_id, "csf.save", csf_id=csf.id, name=csf.name, role=str(csf.role))
             return csf
-        return self._write(work)
+        return _copy_into(original, self._write(work))
 
     def delete_csf(self, plan_id: int, csf_id: int, expected_version: int | None) -> None:
         def work(cur):
@@ -566,8 +695,9 @@ class Store:
             kpis.append(KPI(**values))
         return kpis
 
-    def save_kpi(self, kpi: KPI, expected_version: int | None, reason: str = "") -> KPI:
+    def save_kpi(self, original: KPI, expected_version: int | None, reason: str = "") -> KPI:
         def work(cur):
+            kpi = replace(original)  # changed on a copy: a retried attempt starts from the caller's copy
             self._bump_version(cur, kpi.plan_id, expected_version)
             record = asdict(kpi)
             values = [str(record[f]) if f in ("direction", "kind", "aggregation") else record[f]
@@ -586,13 +716,15 @@ class Store:
                                      "RETURNING id", values + [position, kpi.plan_id]).fetchone()[0]
                 previous = None
             else:
+                self._check_row_version(cur, "kpis", kpi.id, kpi.version, kpi.name, "annual_target", kpi.annual_target)
                 previous = cur.execute("SELECT annual_target FROM kpis WHERE id = ?", [kpi.id]).fetchone()
                 assignments = ", ".join(f"{f} = ?" for f in self._KPI_FIELDS)
-                cur.execute(f"UPDATE kpis SET {assignments} WHERE id = ?", values + [kpi.id])
+                cur.execute(f"UPDATE kpis SET {assignments}, version = version + 1 WHERE id = ?", values + [kpi.id])
+                kpi.version += 1
             self._audit(cur, kpi.plan_id, "kpi.save", kpi_id=kpi.id, key=kpi.key, annual_target=kpi.annual_target,
                         previous_target=previous[0] if previous else None, reason=reason)
             return kpi
-        return self._write(work)
+        return _copy_into(original, self._write(work))
 
     def delete_kpi(self, plan_id: int, kpi_id: int, expected_version: int | None) -> None:
         def work(cur):
@@ -605,18 +737,23 @@ class Store:
     def get_monthly_targets(self, plan_id: int) -> dict[str, dict[date, float]]:
         targets: dict[str, dict[date, float]] = {}
         for key, month, value in self.cursor().execute(
-                "SELECT metric_key, month, value FROM monthly_targets WHERE plan_id = ? AND superseded_at IS NULL "
-                "ORDER BY metric_key, month", [plan_id]).fetchall():
+                "SELECT t.metric_key, t.month, t.value FROM target_sets s JOIN monthly_targets t "
+                "ON t.plan_id = s.plan_id AND t.metric_key = s.metric_key AND t.version = s.version "
+                "WHERE s.plan_id = ? AND t.superseded_at IS NULL ORDER BY t.metric_key, t.month", [plan_id]).fetchall():
             targets.setdefault(key, {})[month] = value
         return targets
 
     def set_monthly_targets(self, plan_id: int, metric_key: str, values: dict[date, float], reason: str = "",
                             expected_version: int | None = None) -> int:
-        """Replace the metric's monthly targets with a new version; the previous version stays, superseded."""
+        """Replace the metric's monthly targets with a new version; the previous version stays, superseded. The
+        metric's row in `target_sets` names the current version: two writers of one metric cannot both commit."""
         def work(cur):
             self._bump_version(cur, plan_id, expected_version)
-            version = cur.execute("SELECT coalesce(max(version), 0) + 1 FROM monthly_targets "
-                                  "WHERE plan_id = ? AND metric_key = ?", [plan_id, metric_key]).fetchone()[0]
+            version = cur.execute(
+                "INSERT INTO target_sets (plan_id, metric_key, version) SELECT ?, ?, coalesce(max(version), 0) + 1 "
+                "FROM monthly_targets WHERE plan_id = ? AND metric_key = ? ON CONFLICT (plan_id, metric_key) "
+                "DO UPDATE SET version = excluded.version RETURNING version",
+                [plan_id, metric_key, plan_id, metric_key]).fetchone()[0]
             cur.execute("UPDATE monthly_targets SET superseded_at = current_timestamp "
                         "WHERE plan_id = ? AND metric_key = ? AND superseded_at IS NULL", [plan_id, metric_key])
             cur.executemany("INSERT INTO monthly_targets (plan_id, metric_key, month, value, version, reason) "
@@ -633,15 +770,18 @@ class Store:
             "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key]).df()
 
     # ------------------------------------------------------------ actuals
+    # `actual_cells` holds one row per (plan, metric, month): the current actual (NULL once cleared) and the cell's
+    # version. Every write goes through it, so the database itself keeps one current value per cell.
+    _CURRENT_ACTUALS = ("FROM actual_cells c JOIN actuals a ON a.id = c.actual_id WHERE c.plan_id = ?")
+
     def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> pd.DataFrame:
         """Current actuals as a frame (metric_key, month, value, source, import_id)."""
-        sql = ("SELECT metric_key, month, value, source, import_id FROM actuals "
-               "WHERE plan_id = ? AND superseded_at IS NULL")
+        sql = "SELECT c.metric_key, c.month, a.value, a.source, a.import_id " + self._CURRENT_ACTUALS
         params: list[Any] = [plan_id]
         if keys:
-            sql += " AND list_contains(?, metric_key)"
+            sql += " AND list_contains(?, c.metric_key)"
             params.append(list(keys))
-        frame = self.cursor().execute(sql + " ORDER BY metric_key, month", params).df()
+        frame = self.cursor().execute(sql + " ORDER BY c.metric_key, c.month", params).df()
         if not frame.empty:
             frame["month"] = pd.to_datetime(frame["month"]).dt.date
         return frame
@@ -650,52 +790,105 @@ class Store:
         """Current actuals as {metric_key: {month: value}}."""
         values: dict[str, dict[date, float]] = {}
         for key, month, value in self.cursor().execute(
-                "SELECT metric_key, month, value FROM actuals WHERE plan_id = ? AND superseded_at IS NULL",
-                [plan_id]).fetchall():
+                "SELECT c.metric_key, c.month, a.value " + self._CURRENT_ACTUALS, [plan_id]).fetchall():
             values.setdefault(key, {})[month] = value
         return values
 
+    def actual_versions(self, plan_id: int) -> dict[tuple[str, date], int]:
+        """The version of every cell that was ever written ({(metric_key, month): version}; absent means 0). A
+        save passes the versions it was based on, so that a value someone else saved meanwhile is not overwritten."""
+        return {(key, month): version for key, month, version in self.cursor().execute(
+            "SELECT metric_key, month, version FROM actual_cells WHERE plan_id = ?", [plan_id]).fetchall()}
+
+    def actual_snapshot(self, plan_id: int) -> tuple[dict[str, dict[date, float]], dict[tuple[str, date], int]]:
+        """Current values and cell versions read together (one statement, so they match): what an editor shows
+        and the `based_on` its save passes."""
+        values: dict[str, dict[date, float]] = {}
+        versions: dict[tuple[str, date], int] = {}
+        for key, month, value, version in self.cursor().execute(
+                "SELECT c.metric_key, c.month, a.value, c.version FROM actual_cells c "
+                "LEFT JOIN actuals a ON a.id = c.actual_id WHERE c.plan_id = ?", [plan_id]).fetchall():
+            versions[(key, month)] = version
+            if value is not None:
+                values.setdefault(key, {})[month] = value
+        return values, versions
+
     @staticmethod
-    def _supersede_and_insert(cur, plan_id: int, actuals: list[Actual], source: str,
-                              import_id: int | None) -> tuple[int, int]:
-        """Write actuals, superseding a different current value of the same metric-month. (written, unchanged).
-        Three statements however many values: a per-value round trip made a year of an import cost 0.1 s."""
-        if not actuals:
+    def _write_cells(cur, plan_id: int, values: dict[tuple[str, date], float | None], source: str,
+                     import_id: int | None, based_on: dict[tuple[str, date], int] | None) -> tuple[int, int]:
+        """Set each cell to its value (None clears it); a changed cell's previous actual is superseded and kept in
+        history. With `based_on`, a cell whose version moved since is refused (StaleEdit) and nothing is written.
+        Returns (changed, unchanged). A fixed number of statements however many cells: set-based."""
+        if not values:
             return 0, 0
-        incoming = [[a.metric_key for a in actuals], [a.month for a in actuals], [float(a.value) for a in actuals]]
+        cells = list(values)
         compared = cur.execute(
-            "SELECT i.metric_key, i.month, i.value, c.id, c.value FROM (SELECT unnest(?::VARCHAR[]) AS metric_key, "
-            "unnest(?::DATE[]) AS month, unnest(?::DOUBLE[]) AS value) i LEFT JOIN actuals c ON c.plan_id = ? "
-            "AND c.metric_key = i.metric_key AND c.month = i.month AND c.superseded_at IS NULL",
-            [*incoming, plan_id]).fetchall()
-        changed = [row for row in compared if row[3] is None or row[4] != row[2]]
-        if changed:
-            inserted = cur.execute(
+            "SELECT i.metric_key, i.month, i.value, c.actual_id, a.value, coalesce(c.version, 0) FROM ("
+            "SELECT unnest(?::VARCHAR[]) AS metric_key, unnest(?::DATE[]) AS month, unnest(?::DOUBLE[]) AS value) i "
+            "LEFT JOIN actual_cells c ON c.plan_id = ? AND c.metric_key = i.metric_key AND c.month = i.month "
+            "LEFT JOIN actuals a ON a.id = c.actual_id",
+            [[k for k, _ in cells], [m for _, m in cells], [values[c] for c in cells], plan_id]).fetchall()
+        changed = [row for row in compared if row[2] != row[4]]
+        if based_on is not None:
+            stale = [{"item": f"{key} {month:%Y-%m}", "metric_key": key, "month": month, "theirs": theirs,
+                      "yours": yours, "version": version}
+                     for key, month, yours, _, theirs, version in changed if version != based_on.get((key, month), 0)]
+            if stale:
+                raise StaleEdit(stale)
+        if not changed:
+            return 0, len(compared)
+        typed = [row for row in changed if row[2] is not None]
+        new_ids: dict[tuple[str, date], int] = {}
+        if typed:
+            new_ids = {(key, month): new_id for new_id, key, month in cur.execute(
                 "INSERT INTO actuals (plan_id, metric_key, month, value, source, import_id) SELECT ?, "
                 "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::DOUBLE[]), ?, ? RETURNING id, metric_key, month",
-                [plan_id, [r[0] for r in changed], [r[1] for r in changed], [r[2] for r in changed], source,
-                 import_id]).fetchall()
-            new_ids = {(key, month): new_id for new_id, key, month in inserted}
-            replaced = [(new_ids[(key, month)], old_id) for key, month, _, old_id, _ in changed if old_id is not None]
-            if replaced:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = r.new_id "
-                            "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
-                            "WHERE actuals.id = r.old_id", [[n for n, _ in replaced], [o for _, o in replaced]])
+                [plan_id, [r[0] for r in typed], [r[1] for r in typed], [r[2] for r in typed], source,
+                 import_id]).fetchall()}
+        new_of = [new_ids.get((r[0], r[1])) for r in changed]
+        cur.execute(
+            "INSERT INTO actual_cells (plan_id, metric_key, month, actual_id, version) SELECT ?, "
+            "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::BIGINT[]), 1 ON CONFLICT (plan_id, metric_key, month) "
+            "DO UPDATE SET actual_id = excluded.actual_id, version = actual_cells.version + 1",
+            [plan_id, [r[0] for r in changed], [r[1] for r in changed], new_of])
+        replaced = [(new_id, row[3]) for new_id, row in zip(new_of, changed, strict=True) if row[3] is not None]
+        if replaced:
+            cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = r.new_id "
+                        "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
+                        "WHERE actuals.id = r.old_id", [[n for n, _ in replaced], [o for _, o in replaced]])
         return len(changed), len(compared) - len(changed)
 
     def save_actuals(self, plan_id: int, actuals: list[Actual], source: str = "manual",
-                     clears: list[tuple[str, date]] = ()) -> int:
+                     clears: list[tuple[str, date]] = (),
+                     based_on: dict[tuple[str, date], int] | None = None) -> int:
         """Typed actuals, in one transaction: each changed metric-month supersedes the previous value, and each
-        (metric, month) in `clears` is emptied; both stay in history. Returns the number of cells changed."""
+        (metric, month) in `clears` is emptied; both stay in history. `based_on` holds the cell versions the writer
+        saw (`actual_versions`): a cell changed by someone else since is refused with StaleEdit, nothing saved.
+        Returns the number of cells changed."""
+        values: dict[tuple[str, date], float | None] = {(a.metric_key, a.month): float(a.value) for a in actuals}
+        values.update({(key, month): None for key, month in clears})
+
         def work(cur):
-            written, _ = self._supersede_and_insert(cur, plan_id, actuals, source, None)
-            for metric_key, month in clears:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE plan_id = ? "
-                            "AND metric_key = ? AND month = ? AND superseded_at IS NULL", [plan_id, metric_key, month])
-            if written or clears:
-                self._audit(cur, plan_id, "actuals.save", source=source, rows=written, cleared=len(clears))
-            return written + len(clears)
+            self._require_live_plan(cur, plan_id)
+            self._require_live_metrics(cur, plan_id, {key for key, _ in values})
+            written, _ = self._write_cells(cur, plan_id, values, source, None, based_on)
+            if written:
+                self._audit(cur, plan_id, "actuals.save", source=source, rows=written)
+            return written
         return self._write(work)
+
+    @staticmethod
+    def _require_live_metrics(cur, plan_id: int, keys: set[str]) -> None:
+        """Refuse values for a KPI that was deleted while the writer was editing (keys never defined pass: the KGI
+        and imported metrics are not KPIs)."""
+        if not keys:
+            return
+        gone = cur.execute(
+            "SELECT name FROM kpis WHERE plan_id = ? AND list_contains(?, key) AND deleted_at IS NOT NULL "
+            "AND key NOT IN (SELECT key FROM kpis WHERE plan_id = ? AND deleted_at IS NULL) ORDER BY id DESC LIMIT 1",
+            [plan_id, sorted(keys), plan_id]).fetchone()
+        if gone:
+            raise DeletedUnderEdit("KPI deleted under edit", name=gone[0])
 
     def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
         """Clear a metric-month: the row is superseded (kept in history), not removed."""
@@ -731,7 +924,8 @@ class Store:
             if rejections:
                 cur.executemany("INSERT INTO import_rejections (import_id, line_no, reason, raw) VALUES (?, ?, ?, ?)",
                                 [[import_id, line, reason, raw] for line, reason, raw in rejections])
-            written, unchanged = self._supersede_and_insert(cur, plan_id, actuals, "import", import_id)
+            values = {(a.metric_key, a.month): float(a.value) for a in actuals}
+            written, unchanged = self._write_cells(cur, plan_id, values, "import", import_id, None)
             self._audit(cur, plan_id, "import.commit", import_id=import_id, file=meta.get("file_name", ""),
                         written=written, unchanged=unchanged)
             return {"import_id": import_id, "written": written, "unchanged": unchanged}
@@ -750,8 +944,10 @@ class Store:
                                   [import_id]).fetchall()
             for (actual_id,) in current:
                 cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id = ?", [actual_id])
-                cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL WHERE superseded_by = ?",
-                            [actual_id])
+                restored = cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL "
+                                       "WHERE superseded_by = ? RETURNING id", [actual_id]).fetchone()
+                cur.execute("UPDATE actual_cells SET actual_id = ?, version = version + 1 WHERE actual_id = ?",
+                            [restored[0] if restored else None, actual_id])
             cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
                         [import_id])
             self._audit(cur, plan_id, "import.revert", import_id=import_id, rows=len(current))
@@ -811,11 +1007,14 @@ class Store:
             params.append(metric_key)
         return [CheckIn(id=r["id"], plan_id=plan_id, metric_key=r["metric_key"], month=r["month"],
                         status=Status(r["status"]), why=r["why"], next_action=r["next_action"], owner=r["owner"],
-                        due=r["due"], result=r["result"])
+                        due=r["due"], result=r["result"], version=r["version"])
                 for r in self._rows(sql + " ORDER BY month DESC, id DESC", params)]
 
-    def save_checkin(self, checkin: CheckIn) -> CheckIn:
+    def save_checkin(self, original: CheckIn) -> CheckIn:
+        """Insert, or update the check-in as read at `checkin.version` (a newer stored one is refused as stale)."""
         def work(cur):
+            checkin = replace(original)  # changed on a copy: a retried attempt starts from the caller's copy
+            self._require_live_plan(cur, checkin.plan_id)
             values = [checkin.metric_key, checkin.month, str(checkin.status), checkin.why, checkin.next_action,
                       checkin.owner, checkin.due, checkin.result]
             if checkin.id is None:
@@ -823,15 +1022,24 @@ class Store:
                     "INSERT INTO checkins (metric_key, month, status, why, next_action, owner, due, result, plan_id) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", values + [checkin.plan_id]).fetchone()[0]
             else:
+                self._check_row_version(cur, "checkins", checkin.id, checkin.version, checkin.next_action,
+                                        "result", checkin.result, soft_deleted=False)
                 cur.execute("UPDATE checkins SET metric_key = ?, month = ?, status = ?, why = ?, next_action = ?, "
-                            "owner = ?, due = ?, result = ?, updated_at = current_timestamp WHERE id = ?",
-                            values + [checkin.id])
+                            "owner = ?, due = ?, result = ?, updated_at = current_timestamp, version = version + 1 "
+                            "WHERE id = ?", values + [checkin.id])
+                checkin.version += 1
             self._audit(cur, checkin.plan_id, "checkin.save", checkin_id=checkin.id, key=checkin.metric_key)
             return checkin
-        return self._write(work)
+        return _copy_into(original, self._write(work))
 
-    def add_review(self, plan_id: int, review_date: date, metric_key: str, decision: str, reason: str) -> None:
+    def add_review(self, plan_id: int, review_date: date, metric_key: str, decision: str, reason: str,
+                   expected_version: int | None = None) -> None:
+        """Record a review decision; with `expected_version`, refused when the plan changed since it was read."""
         def work(cur):
+            if expected_version is None:
+                self._require_live_plan(cur, plan_id)
+            else:
+                self._bump_version(cur, plan_id, expected_version)
             cur.execute("INSERT INTO reviews (plan_id, review_date, metric_key, decision, reason) VALUES (?, ?, ?, ?, ?)",
                         [plan_id, review_date, metric_key, decision, reason])
             self._audit(cur, plan_id, "review.add", key=metric_key, decision=decision)
@@ -840,6 +1048,55 @@ class Store:
     def list_reviews(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
                                      "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
+
+    # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
+    def review_dates(self, plan_id: int) -> list[date]:
+        """Distinct dates of the quarterly reviews of the plan's KPI set."""
+        return [row[0] for row in self.cursor().execute(
+            "SELECT DISTINCT review_date FROM reviews WHERE plan_id = ? ORDER BY review_date", [plan_id]).fetchall()]
+
+    def target_change_dates(self, plan_id: int) -> dict[str, list[date]]:
+        """Per metric, the dates its targets were revised after they were first set: a later version of the
+        monthly targets, or a review that changed the KPI."""
+        changes: dict[str, list[date]] = {}
+        for key, day in self.cursor().execute(
+                "SELECT metric_key, CAST(min(created_at) AS DATE) FROM monthly_targets WHERE plan_id = ? "
+                "AND version > 1 GROUP BY metric_key, version UNION ALL SELECT metric_key, review_date FROM reviews "
+                "WHERE plan_id = ? AND decision = 'change' ORDER BY 1, 2", [plan_id, plan_id]).fetchall():
+            changes.setdefault(key, []).append(day)
+        return changes
+
+    def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
+        """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""
+        rows = self.cursor().execute(
+            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE plan_id = ? "
+            "QUALIFY row_number() OVER (PARTITION BY item ORDER BY id DESC) = 1", [plan_id]).fetchall()
+        return {item: (bool(ticked), who, when) for item, ticked, who, when in rows}
+
+    def tick_health_item(self, plan_id: int, item: str, ticked: bool, ticked_by: str) -> None:
+        def work(cur):
+            cur.execute("INSERT INTO health_ticks (plan_id, item, ticked, ticked_by) VALUES (?, ?, ?, ?)",
+                        [plan_id, item, ticked, ticked_by])
+            self._audit(cur, plan_id, "health.tick", item=item, ticked=ticked, by=ticked_by)
+        self._write(work)
+
+    def add_health_snapshot(self, plan_id: int, month: date, score: float, counts: dict[str, int],
+                            lights: dict, trigger: str) -> int:
+        def work(cur):
+            snapshot_id = cur.execute(
+                "INSERT INTO health_snapshots (plan_id, month, score, high, medium, low, lights, trigger) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [plan_id, month, score, counts.get("high", 0), counts.get("medium", 0), counts.get("low", 0),
+                 _json(lights), trigger]).fetchone()[0]
+            self._audit(cur, plan_id, "health.snapshot", score=score, trigger=trigger)
+            return snapshot_id
+        return self._write(work)
+
+    def health_snapshots(self, plan_id: int) -> list[dict[str, Any]]:
+        """Score snapshots of the plan, oldest first."""
+        rows = self._rows("SELECT id, taken_at, month, score, high, medium, low, lights, trigger "
+                          "FROM health_snapshots WHERE plan_id = ? ORDER BY taken_at, id", [plan_id])
+        return [{**r, "lights": json.loads(r["lights"])} for r in rows]
 
     def audit_log(self, plan_id: int | None = None, limit: int = 200) -> pd.DataFrame:
         sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"

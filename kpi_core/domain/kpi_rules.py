@@ -1,7 +1,7 @@
 """Checks and computations of steps 3 (CSF) and 4 (KPI).
 
 Parsing what people type (amounts, rates in percent, action lists), validation that blocks a save, the SMART check
-of a KPI, the balance of the KPI set (3-5, leading and lagging) and how much of the gap the CSFs cover.
+of a KPI and how much of the gap the CSFs cover.
 Pure Python: every result is data with catalogue keys, the pages turn them into text.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date
 
 from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
-from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, Kind, add_months
+from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, add_months
 from kpi_core.domain.phasing import PhasingError, PhasingMethod, phase_kpi
 from kpi_core.domain.units import is_rate, parse_number
 
@@ -29,7 +29,7 @@ MAX_THRESHOLD_PCT = 200.0
 RECOMMENDED_KPIS = (3, 5)
 # Words that promise effort rather than name a quantity: "営業力強化" is not a KPI, "商談数 50件/月" is.
 VAGUE_WORDS = ("強化", "向上", "改善", "推進", "徹底", "活性化", "最大化", "充実",
-               "improve", "strengthen", "enhance", "boost", "optimise", "optimize")
+               "improve", "strengthen", "better", "enhance", "boost", "optimise", "optimize")
 _BULLETS = ("-", "*", "・", "•", "●", "○", "■", "□")
 
 
@@ -242,21 +242,6 @@ def vague_word(text: str) -> str:
         return ""
     lowered = normalised.lower()
     return next((word for word in VAGUE_WORDS if word in lowered), "")
-
-
-def set_warnings(kpis: Sequence[KPI]) -> list[Message]:
-    """The balance of the KPI set: 3-5 of them, at least one leading and one lagging."""
-    low, high = RECOMMENDED_KPIS
-    messages = []
-    if len(kpis) < low:
-        messages.append(Message("warning", "kpi.warn.too_few", {"count": len(kpis), "low": low, "high": high}))
-    elif len(kpis) > high:
-        messages.append(Message("warning", "kpi.warn.too_many", {"count": len(kpis), "low": low, "high": high}))
-    if kpis and not any(k.kind == Kind.LEADING for k in kpis):
-        messages.append(Message("warning", "kpi.warn.no_leading"))
-    if kpis and not any(k.kind == Kind.LAGGING for k in kpis):
-        messages.append(Message("warning", "kpi.warn.no_lagging"))
-    return messages
 
 
 # ---------------------------------------------------------------- monthly targets

@@ -94,6 +94,7 @@ class CSF:
     description: str = ""
     position: int = 0
     id: int | None = None
+    version: int = 0  # the row's version this copy was read at; a save based on an older one is refused
 
 
 @dataclass
@@ -117,6 +118,7 @@ class KPI:
     rationale: str = ""
     position: int = 0
     id: int | None = None
+    version: int = 0  # the row's version this copy was read at; a save based on an older one is refused
 
 
 @dataclass
@@ -146,6 +148,7 @@ class CheckIn:
     due: date | None = None
     result: str = ""
     id: int | None = None
+    version: int = 0  # the row's version this copy was read at; a save based on an older one is refused
 
 
 def add_months(month: date, n: int) -> date:

@@ -19,7 +19,6 @@ from kpi_core.domain.kpi_rules import (
     phased_targets,
     reorder_within_role,
     rephase,
-    set_warnings,
     smart_check,
     smart_letters,
     typed_text,
@@ -27,7 +26,7 @@ from kpi_core.domain.kpi_rules import (
     validate_csf,
     validate_kpi,
 )
-from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, Kind, Plan
+from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, Plan
 from kpi_core.domain.phasing import PhasingError
 
 MONTHS = Plan(name="p", fiscal_start=date(2025, 4, 1)).month_list()
@@ -193,18 +192,6 @@ def test_smart_findings_name_what_is_missing():
     assert keys(smart_check(good_kpi(csf_id=99), {10})) == ["kpi.smart.no_csf"], "a link to a deleted CSF"
 
 
-def test_set_warnings_count_and_balance():
-    three = [good_kpi(key=k, kind=kind) for k, kind in
-             (("a", Kind.LEADING), ("b", Kind.LAGGING), ("c", Kind.LAGGING))]
-    assert set_warnings(three) == []
-    assert keys(set_warnings(three[:2])) == ["kpi.warn.too_few"]
-    assert keys(set_warnings(three * 2)) == ["kpi.warn.too_many"]
-    assert keys(set_warnings([k for k in three if k.kind == Kind.LAGGING] * 2)) == ["kpi.warn.no_leading"]
-    assert keys(set_warnings([three[0]] * 3)) == ["kpi.warn.no_lagging"]
-    assert keys(set_warnings([])) == ["kpi.warn.too_few"]
-
-
-# ---------------------------------------------------------------- monthly targets
 def test_phased_targets_by_method():
     kpi = good_kpi()
     assert set(phased_targets(kpi, MONTHS, "even").values()) == {50.0}
