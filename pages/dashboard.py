@@ -30,7 +30,6 @@ from pages.common import (
 )
 
 TILES_PER_ROW = 5
-OVERDUE_BACKGROUND = "background-color: #fee2e2"
 
 
 def status_text(status: Status) -> str:
@@ -144,19 +143,18 @@ def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
     overdue = sum(1 for a in actions if a.overdue)
     if overdue:
         st.warning(t("dashboard.actions.overdue", n=overdue))
-    names = {m.key: m.spec.name for m in tracking.metrics}
-    frame = pd.DataFrame([{
-        t("dashboard.actions.due"): (("⚠️ " if a.overdue else "") + a.checkin.due.isoformat()) if a.checkin.due
-        else t("common.none"),
-        t("dashboard.actions.owner"): a.checkin.owner,
-        t("dashboard.actions.next"): a.checkin.next_action,
-        t("dashboard.actions.metric"): names.get(a.checkin.metric_key, a.checkin.metric_key),
-        t("dashboard.actions.month"): month_text(a.checkin.month),
-        t("dashboard.actions.status"): status_text(a.checkin.status),
-    } for a in actions])
-    flags = [a.overdue for a in actions]
-    styled = frame.style.apply(lambda row: [OVERDUE_BACKGROUND if flags[row.name] else ""] * len(row), axis=1)
-    st.dataframe(styled, hide_index=True)
+    names, none = {m.key: m.spec.name for m in tracking.metrics}, t("common.none")
+    statuses = {s: status_text(s) for s in tr.STATUS_ORDER}  # labels once, not once per row
+    # Overdue rows are marked ⚠️ and listed first; a styled (per-cell) table costs seconds with many actions.
+    st.dataframe(pd.DataFrame({
+        t("dashboard.actions.due"): [(("⚠️ " if a.overdue else "") + a.checkin.due.isoformat()) if a.checkin.due
+                                     else none for a in actions],
+        t("dashboard.actions.owner"): [a.checkin.owner for a in actions],
+        t("dashboard.actions.next"): [a.checkin.next_action for a in actions],
+        t("dashboard.actions.metric"): [names.get(a.checkin.metric_key, a.checkin.metric_key) for a in actions],
+        t("dashboard.actions.month"): [month_text(a.checkin.month) for a in actions],
+        t("dashboard.actions.status"): [statuses[Status(a.checkin.status)] for a in actions],
+    }), hide_index=True)
 
 
 def dashboard(plan, tracking: tr.PlanTracking) -> None:

@@ -280,17 +280,18 @@ def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
     if not checkins:
         st.caption(t("pdca.checkin.empty"))
         return
-    names = metric_names(tracking)
-    st.dataframe(pd.DataFrame([{
-        t("pdca.table.month"): month_text(c.month),
-        t("pdca.table.metric"): names.get(c.metric_key, c.metric_key),
-        t("pdca.table.status"): status_text(c.status),
-        t("pdca.checkin.why"): c.why,
-        t("pdca.checkin.next_action"): c.next_action,
-        t("pdca.checkin.owner"): c.owner,
-        t("pdca.checkin.due"): c.due.isoformat() if c.due else "",
-        t("pdca.checkin.result"): c.result,
-    } for c in checkins]), hide_index=True)
+    names, code = metric_names(tracking), lang()
+    statuses = {s: status_text(s, code) for s in tr.STATUS_ORDER}  # once, not once per row
+    st.dataframe(pd.DataFrame({
+        t("pdca.table.month"): [month_text(c.month, code) for c in checkins],
+        t("pdca.table.metric"): [names.get(c.metric_key, c.metric_key) for c in checkins],
+        t("pdca.table.status"): [statuses[Status(c.status)] for c in checkins],
+        t("pdca.checkin.why"): [c.why for c in checkins],
+        t("pdca.checkin.next_action"): [c.next_action for c in checkins],
+        t("pdca.checkin.owner"): [c.owner for c in checkins],
+        t("pdca.checkin.due"): [c.due.isoformat() if c.due else "" for c in checkins],
+        t("pdca.checkin.result"): [c.result for c in checkins],
+    }), hide_index=True)
     open_items = [a.checkin for a in tr.open_actions(checkins, date.today())]
     # the item this user is recording a result for stays listed even if someone else closed it meanwhile, so
     # that their save is checked and the conflict reported instead of the click being dropped
