@@ -20,7 +20,8 @@ run: install system
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # System packages from Debian, installed when missing and running as root: Chromium and Japanese fonts for the
-# browser tests and the reports, Graphviz for the KPI tree, poppler-utils to read PDFs back in tests.
+# browser tests and the reports, Graphviz for the KPI tree, Pango for the PDF report's text layout (WeasyPrint),
+# poppler-utils to read PDFs back in tests.
 browsers: system
 system:
 	@missing=""; \
@@ -28,6 +29,7 @@ system:
 	fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "Installing$$missing (apt)"; \
@@ -45,6 +47,7 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_import.py
+	$(PY) bench/bench_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -6,7 +6,9 @@ import streamlit as st
 from kpi_core import i18n
 from kpi_core.domain.goal import step_progress_for
 from pages import common
+from pages.access import require_password
 from pages.common import t
+from pages.workshop_ui import JOIN_PARAM, TOKEN_PARAM
 
 st.set_page_config(page_title="KPI Workbench", page_icon="🎯", layout="wide")
 
@@ -26,6 +28,8 @@ def _navigation() -> st.navigation:
     run = [
         st.Page("pages/actuals.py", title=t("page.actuals"), icon="📥", url_path="actuals"),
         st.Page("pages/dashboard.py", title=t("page.dashboard"), icon="📈", url_path="dashboard"),
+        st.Page("pages/report.py", title=t("page.report"), icon=":material/print:", url_path="report"),
+        st.Page("pages/workshop.py", title=t("page.workshop"), icon=":material/groups:", url_path="workshop"),
     ]
     manage = [st.Page("pages/plans.py", title=t("page.plans"), icon="📋", url_path="plans", default=True)]
     return st.navigation({t("nav.group.steps"): steps, t("nav.group.run"): run, t("nav.group.manage"): manage})
@@ -69,12 +73,25 @@ def _sidebar() -> None:
         st.toggle(t("sidebar.workshop"), key=common.WORKSHOP_KEY, help=t("sidebar.workshop_help"))
 
 
+def _participant_view() -> None:
+    """A workshop participant's link shows only their view: no sidebar, no other page, no password."""
+    page = st.Page("pages/workshop_join.py", title=t("page.workshop_join"), icon=":material/groups:",
+                   url_path="join")
+    st.navigation([page], position="hidden").run()
+    st.stop()
+
+
+if JOIN_PARAM in st.query_params or TOKEN_PARAM in st.query_params:
+    _participant_view()
+require_password()
 page = _navigation()
 _sidebar()
 if st.session_state.get(common.WORKSHOP_KEY):
     # Larger type for a projector; a fixed stylesheet, no user text involved.
     st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.8rem !important;}"
-                "[data-testid='stMetricValue'] {font-size: clamp(1rem, 16cqi, 2.6rem) !important;}</style>", unsafe_allow_html=True)
+                "[data-testid='stMetricValue'] {font-size: clamp(1rem, 16cqi, 2.6rem) !important;}</style>",
+                unsafe_allow_html=True)
 common.apply_figure_style()
+common.print_layout(common.current_plan(store))
 common.show_flash()
 page.run()

@@ -5,6 +5,9 @@
     kpi-workbench [--db PATH] imports --plan PLAN
     kpi-workbench [--db PATH] revert IMPORT_ID
     kpi-workbench [--db PATH] seed
+    kpi-workbench [--db PATH] [--lang ja|en] report --plan PLAN [--audience exec|field] [--month YYYY-MM]
+                  [--format pdf|html|xlsx|yaml] [--no-actuals] -o FILE
+    kpi-workbench [--db PATH] plan-import [--name NAME] FILE.yaml
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
 (or already imported, or a dry run), 1 an error in the input (nothing written), 2 a usage error, 3 the database
@@ -21,10 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kpi_core import ingest
+from kpi_core.adapters.plan_file import PlanFileError
 from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
 from kpi_core.domain.model import Plan
-from kpi_core.domain.units import format_value
+from kpi_core.domain.report import AUDIENCES, FORMATS, ReportError
+from kpi_core.domain.units import format_value, parse_month
 from kpi_core.i18n import normalise_language, t
+from kpi_core.services.plan_file import export_plan_file, import_plan_file
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -91,7 +97,24 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
+    add_report_commands(commands, lang)
     return parser
+
+
+def add_report_commands(commands, lang: str) -> None:
+    """`report` (a report, the workbook or the plan file to a file) and `plan-import` (a plan file as a new plan)."""
+    report = commands.add_parser("report", help=t("cli.help.report", lang), description=t("cli.help.report", lang))
+    _common(report, lang, top=False)
+    report.add_argument("--plan", required=True, help=t("cli.help.plan", lang))
+    report.add_argument("--audience", choices=AUDIENCES, default="exec", help=t("cli.help.audience", lang))
+    report.add_argument("--month", metavar="YYYY-MM", help=t("cli.help.month", lang))
+    report.add_argument("--format", choices=FORMATS, default="pdf", help=t("cli.help.format", lang))
+    report.add_argument("--no-actuals", action="store_true", help=t("cli.help.no_actuals", lang))
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help=t("cli.help.output", lang))
+    plan_import = commands.add_parser("plan-import", help=t("cli.help.plan_import", lang))
+    _common(plan_import, lang, top=False)
+    plan_import.add_argument("--name", help=t("cli.help.plan_name", lang))
+    plan_import.add_argument("file", metavar="FILE.yaml")
 
 
 # ---------------------------------------------------------------- helpers
@@ -225,32 +248,26 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
-    """All files are read and previewed first; only when every one is fine is anything written. A failure
-    while writing reverts the imports already written by this run."""
+    """All files are read and previewed first; only when every one is fine is anything written, all in one
+    transaction."""
     plan = find_plan(store, args.plan)
     units = _units(store, plan)
     prepared = [_prepare(store, plan, path, args, o, units) for path in args.files]
     if args.dry_run:
         o.say("cli.dry_run")
         return EXIT_OK
-    done: list[int] = []
-    results = []
-    try:
+    def write_all() -> list:
+        """Every file in one transaction: all files are imported or none (a failure or a crash undoes them all)."""
+        results = []
         for parsed, mapping, preview in prepared:
             if preview.already_imported is None and not preview.actuals:
                 raise ingest.IngestError("ingest.nothing_to_import")
-            result = ingest.commit_import(store, plan, parsed, mapping, preview)
-            if not result.already_imported:
-                done.append(result.import_id)
+            results.append((parsed.file_name, ingest.commit_import(store, plan, parsed, mapping, preview)))
             if args.save_profile:
                 ingest.save_mapping_profile(store, parsed, mapping, args.save_profile, plan)
-            results.append((parsed.file_name, result))
-    except BaseException:
-        for import_id in reversed(done):
-            store.revert_import(import_id)
-        if done:
-            o.say("cli.rolled_back", ids=", ".join(f"#{i}" for i in done))
-        raise
+        return results
+
+    results = store.atomic(write_all)
     # Said only once everything is written: output that cannot be printed (a closed pipe) undoes nothing.
     for file_name, result in results:
         o.text(f"{file_name}: {result.message(o.lang)}")
@@ -296,7 +313,49 @@ def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed}
+def cmd_report(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    plan = find_plan(store, args.plan)
+    month = None
+    if args.month:
+        try:
+            month = parse_month(args.month)
+        except ValueError:
+            month = None
+        if month is None:
+            raise CliError("cli.bad_month", month=args.month[:20])
+    if args.format == "yaml" and args.no_actuals:
+        data = export_plan_file(store, plan, with_actuals=False).encode("utf-8")
+    else:
+        # Imported here: the PDF and chart libraries take seconds to load, which no other command should pay.
+        from kpi_core.services.report import render_report
+        data = render_report(store, plan, args.audience, month, args.format, o.lang)
+    target = Path(args.output)
+    if not target.parent.is_dir():
+        raise CliError("cli.no_folder", path=str(target.parent))
+    # Written beside the target and renamed: a scheduled run never leaves half a report behind.
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CliError("cli.cannot_write", path=str(target), error=exc.strerror or str(exc)) from None
+    o.say("cli.report_written", path=str(target), size=f"{len(data):,}")
+    return EXIT_OK
+
+
+def cmd_plan_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError("cli.cannot_read", path=args.file, error=getattr(exc, "strerror", None) or str(exc)) from None
+    plan = import_plan_file(store, text, args.name)
+    o.say("cli.plan_imported", plan_id=plan.id, name=plan.name)
+    return EXIT_OK
+
+
+COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed,
+            "report": cmd_report, "plan-import": cmd_plan_import}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -322,6 +381,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         o.error(exc.message(o.lang))
     except CliError as exc:
         o.error(t(exc.key, o.lang, **exc.values))
+    except ReportError as exc:
+        o.error(t(exc.key, o.lang, **exc.values))
+    except PlanFileError as exc:
+        o.error(exc.message(o.lang))
     except DatabaseLocked as exc:
         o.error(t(exc.key, o.lang, **exc.values))
         return EXIT_LOCKED

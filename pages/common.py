@@ -5,6 +5,7 @@ Pages stay thin: read widgets -> call kpi_core -> render. Anything that is not a
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import streamlit as st
@@ -302,3 +303,37 @@ def kgi_unit(kgi: KGI | None) -> str:
 
 def kpi_label(kpi: KPI) -> str:
     return f"{kpi.name} ({kpi.key})"
+
+
+# ---------------------------------------------------------------- printing
+# Fixed rules, no user text: on paper the sidebar, toolbar and header go, the page takes the full width and flows
+# over as many sheets as it needs (the app's scroll containers would otherwise print one screenful), charts and
+# tables are not cut in two, and the print header (plan name and date) appears.
+PRINT_CSS = """<style>
+.st-key-print_header { display: none; }
+@media print {
+  @page { size: A4 landscape; margin: 10mm; }
+  [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+  [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
+  [data-testid="stBottom"], [data-testid="stToast"], .stDeployButton, header, footer { display: none !important; }
+  html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"], [data-testid="stMainBlockContainer"],
+  section.main { position: static !important; height: auto !important; min-height: 0 !important;
+    overflow: visible !important; margin: 0 !important; }
+  [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 0 !important; }
+  [data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stGraphVizChart"],
+  [data-testid="stImage"], [data-testid="stMetric"], svg, canvas, figure, tr {
+    break-inside: avoid; page-break-inside: avoid; }
+  [data-testid="stVerticalBlock"], [data-testid="stMainBlockContainer"] { display: block !important; }
+  [data-testid="stVerticalBlock"] > * { margin-bottom: 0.6rem; }
+  [data-testid="stElementContainer"]:has([data-testid="stHeading"]) { break-after: avoid; page-break-after: avoid; }
+  .st-key-print_header { display: block !important; border-bottom: 1px solid #94a3b8; margin-bottom: 4mm; }
+}
+</style>"""
+
+
+def print_layout(plan: Plan | None) -> None:
+    """The print stylesheet and the header printed on paper only; the page frame calls this once per run.
+    The header is an ordinary text element (the plan name is never put into HTML)."""
+    st.markdown(PRINT_CSS, unsafe_allow_html=True)
+    with st.container(key="print_header"):
+        st.text(t("print.header", plan=plan.name if plan else t("common.none"), date=f"{date.today():%Y-%m-%d}"))

@@ -1433,6 +1433,14 @@ class Store:
                         [note_id, workshop_id])
         self._ws_write(work)
 
+    # ------------------------------------------------------------ report: the plan file and the workbook
+    def target_versions(self, plan_id: int) -> list[tuple[str, int, str, date, float]]:
+        """Every version of every metric's monthly targets, current and superseded, as (metric key, version,
+        reason, month, value) ordered by metric, version and month: one query for the whole plan."""
+        return [tuple(row) for row in self.cursor().execute(
+            "SELECT metric_key, version, reason, month, value FROM monthly_targets WHERE plan_id = ? "
+            "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
+
 
 def open_store(path: Path | str | None = None) -> Store:
     """Open (creating and migrating) the database at `path`, the env override, or the default file."""

@@ -589,21 +589,20 @@ def create_plan_from_template(store, template: Template, lang: str, name: str | 
                               fiscal_start: date | None = None, baseline: float | None = None,
                               status: PlanStatus = PlanStatus.DRAFT, months: int = 12) -> Plan:
     """Create a whole plan from a template through the Store: plan, KGI, CSFs, KPIs and even monthly targets.
-    With `baseline`, the example is scaled to it (see `_scale`). On any failure the new plan is soft-deleted,
-    so no half plan is left among the live plans."""
+    With `baseline`, the example is scaled to it (see `_scale`). One transaction: a failure or a crash at any
+    moment leaves no plan at all, never a half one."""
     lang = normalise_language(lang)
     scaled = _scale(template, baseline, lang)
     start = fiscal_start or default_fiscal_start(date.today())
     start = date(start.year, start.month, 1)
-    plan = store.create_plan(Plan(name=(name or "").strip() or localized(template.name, lang),
-                                  department=localized(template.department, lang), fiscal_start=start,
-                                  months=months, status=status, template=template.id))
-    try:
+    def create() -> int:
+        plan = store.create_plan(Plan(name=(name or "").strip() or localized(template.name, lang),
+                                      department=localized(template.department, lang), fiscal_start=start,
+                                      months=months, status=status, template=template.id))
         _fill_plan(store, plan, template, lang, scaled)
-    except BaseException:
-        store.delete_plan(plan.id)
-        raise
-    return store.get_plan(plan.id)
+        return plan.id
+
+    return store.get_plan(store.atomic(create))
 
 
 def _fill_plan(store, plan: Plan, template: Template, lang: str, scaled: _Scaled) -> None:

@@ -97,15 +97,18 @@ class TreeInput:
     figures: Mapping[str, NodeFigures]
 
 
-def kpi_tree_dot(data: TreeInput, lang: str, full_digits: bool = False) -> str:
-    """DOT source of the KPI tree in `lang`."""
-    builder = _Builder(data, lang, full_digits)
+def kpi_tree_dot(data: TreeInput, lang: str, full_digits: bool = False, rankdir: str = "TB") -> str:
+    """DOT source of the KPI tree in `lang`; `rankdir="LR"` lays it left to right (a printed page with many KPIs
+    reads better with the KPIs stacked than in one row)."""
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"rankdir must be TB or LR, not {rankdir!r}")
+    builder = _Builder(data, lang, full_digits, rankdir)
     return builder.build()
 
 
 class _Builder:
-    def __init__(self, data: TreeInput, lang: str, full_digits: bool):
-        self.data, self.lang, self.full = data, lang, full_digits
+    def __init__(self, data: TreeInput, lang: str, full_digits: bool, rankdir: str = "TB"):
+        self.data, self.lang, self.full, self.rankdir = data, lang, full_digits, rankdir
         self.lines: list[str] = []
 
     def t(self, key: str, **values: object) -> str:
@@ -115,7 +118,7 @@ class _Builder:
     def build(self) -> str:
         self.lines = [
             "digraph kpi_tree {",
-            f'  graph [rankdir=TB, nodesep=0.3, ranksep=0.55, bgcolor="transparent", fontname="{FONT}"];',
+            f'  graph [rankdir={self.rankdir}, nodesep=0.3, ranksep=0.55, bgcolor="transparent", fontname="{FONT}"];',
             f'  node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=13, penwidth=2, margin="0.18,0.08"];',
             '  edge [color="#64748b", penwidth=1.5, arrowhead=none];',
         ]

@@ -47,9 +47,9 @@ def seed_demo(store, today: date | None = None, lang: str = "ja") -> Plan | None
         return None
     lang = normalise_language(lang)
     today = today or date.today()
-    plan = create_plan_from_template(store, template, lang, name=t("engine.demo.plan_name", lang),
-                                     fiscal_start=default_fiscal_start(today), status=PlanStatus.ACTIVE)
-    try:
+    def seed() -> int:  # one transaction: a crash while seeding leaves an empty database, seeded at next start
+        plan = create_plan_from_template(store, template, lang, name=t("engine.demo.plan_name", lang),
+                                         fiscal_start=default_fiscal_start(today), status=PlanStatus.ACTIVE)
         kgi = store.get_kgi(plan.id)
         kgi.current = float(HISTORY_REVENUE)  # the confirmed current actual of the gap step: last year
         store.save_kgi(kgi, None)
@@ -58,10 +58,9 @@ def seed_demo(store, today: date | None = None, lang: str = "ja") -> Plan | None
         owner = localized(next(k.owner for k in template.kpis if k.key == "win_rate"), lang)
         for checkin in demo_checkins(plan, owner, today, lang):
             store.save_checkin(checkin)
-    except BaseException:
-        store.delete_plan(plan.id)
-        raise
-    return store.get_plan(plan.id)
+        return plan.id
+
+    return store.get_plan(store.atomic(seed))
 
 
 def _month_actuals(month: date, meetings: int, wins: int, deal: float, revenue: float) -> list[Actual]:

@@ -267,13 +267,18 @@ class WorkshopSummary:
     parking: list[Note] = field(default_factory=list)
 
 
+def kgi_gap(kgi: KGI, plan: Plan) -> GapAnalysis | None:
+    """The gap from the confirmed current value (or the baseline when none is confirmed yet) to the target."""
+    current = kgi.current if kgi.current is not None else kgi.baseline
+    return analyse_gap(kgi, plan, current) if kgi.target is not None and current is not None else None
+
+
 def summary(store: Store, workshop_id: int) -> WorkshopSummary:
     """Everything the one-page result shows: KGI and gap, what the room chose (with dots), who does what next."""
     session = store.get_workshop(workshop_id)
     plan = store.get_plan(session.plan_id)
     kgi = store.get_kgi(plan.id)
-    current = None if kgi is None else (kgi.current if kgi.current is not None else kgi.baseline)
-    gap = analyse_gap(kgi, plan, current) if kgi and kgi.target is not None and current is not None else None
+    gap = kgi_gap(kgi, plan) if kgi is not None else None
     csfs = {c.id: c for c in store.list_csfs(plan.id)}
     kpis = {k.id: k for k in store.list_kpis(plan.id)}
     result = WorkshopSummary(session, plan, kgi, gap, len(store.list_participants(workshop_id)),

@@ -195,13 +195,13 @@ def test_a_bad_baseline_is_refused_before_anything_is_written(store, templates, 
     assert store.list_plans() == [] and store.deleted_plans() == []
 
 
-def test_a_failure_half_way_leaves_no_live_plan(store, templates):
+def test_a_failure_half_way_leaves_no_plan_at_all(store, templates):
     sales = templates["sales"]
     clash = dataclasses.replace(sales, kpis=sales.kpis + (sales.kpis[0],))  # the store refuses the second key
     with pytest.raises(StoreError):
         create_plan_from_template(store, clash, "en", fiscal_start=APRIL)
-    assert store.list_plans() == []
-    assert len(store.deleted_plans()) == 1
+    assert store.list_plans() == [] and store.deleted_plans() == []  # one transaction: not even a deleted half
+    assert store.cursor().execute("SELECT count(*) FROM kpis").fetchone()[0] == 0
 
 
 def test_without_a_fiscal_start_the_plan_starts_in_april_of_this_fiscal_year(store, templates):

@@ -1,0 +1,1 @@
+"""Renderers of the shared report: HTML (also the PDF's source), PDF, and the Excel workbook."""

@@ -1,0 +1,103 @@
+"""Report: share the plan. Pick the audience and the month, preview the report, download it as PDF or HTML, the
+workbook as xlsx or the whole plan as a YAML file; and import such a plan file as a new plan."""
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from kpi_core.adapters.plan_file import MAX_FILE_BYTES, PlanFileError
+from kpi_core.adapters.store import StoreError
+from kpi_core.domain.model import Plan
+from kpi_core.domain.report import AUDIENCES, ReportError
+from kpi_core.domain.tracking import load_tracking, month_label
+from kpi_core.services.plan_file import import_plan_file
+from kpi_core.services.report import MEDIA_TYPES, file_name, render_report
+from pages.common import (
+    current_plan,
+    error_text,
+    full_digits,
+    get_store,
+    lang,
+    options_label,
+    page_header,
+    select_plan,
+    t,
+)
+
+PREVIEW_HEIGHT = 720
+
+
+def _choices(plan: Plan) -> tuple[str, date]:
+    """Audience and month, side by side; the month defaults to the latest one with actuals."""
+    months = plan.month_list()
+    latest, language = load_tracking(store, plan).as_of, lang()
+    left, right = st.columns(2)
+    audience = left.radio(t("report.page.audience"), AUDIENCES, horizontal=True,
+                          format_func=options_label("report.page.audiences"), key=f"report_audience_{plan.id}")
+    month = right.selectbox(t("report.page.month"), months, index=months.index(latest) if latest in months else 0,
+                            format_func=lambda m: month_label(m, language), key=f"report_month_{plan.id}")
+    return audience, month
+
+
+def _file(plan: Plan, audience: str, month: date, fmt: str):
+    """Deferred: a file is made only when its button is pressed (outside the script run, so the session's
+    language and display choice are read now)."""
+    language, full = lang(), full_digits()
+    return lambda: render_report(store, plan, audience, month, fmt, language, full_digits=full)
+
+
+def report_section(plan: Plan) -> None:
+    audience, month = _choices(plan)
+    try:
+        preview = render_report(store, plan, audience, month, "html", lang(), full_digits=full_digits())
+    except ReportError as exc:
+        st.error(error_text(exc))
+        return
+    buttons = st.columns(4)
+    for column, fmt in zip(buttons, ("pdf", "html", "xlsx", "yaml"), strict=True):
+        column.download_button(t(f"report.page.download.{fmt}"), data=_file(plan, audience, month, fmt),
+                               file_name=file_name(plan, audience, month, fmt), mime=MEDIA_TYPES[fmt],
+                               key=f"report_download_{fmt}", width="stretch", on_click="ignore",
+                               type="primary" if fmt == "pdf" else "secondary")
+    st.caption(t("report.page.download_help"))
+    st.subheader(t("report.page.preview"))
+    # The document is the renderer's own: every plan text in it is escaped and it holds no script.
+    st.iframe(preview.decode("utf-8"), height=PREVIEW_HEIGHT)
+
+
+def import_section() -> None:
+    st.subheader(t("report.page.import.title"))
+    st.caption(t("report.page.import.help"))
+    upload = st.file_uploader(t("report.page.import.file"), type=["yaml", "yml"], key="plan_file_upload",
+                              max_upload_size=max(1, MAX_FILE_BYTES // 1_000_000))
+    name = st.text_input(t("report.page.import.name"), key="plan_file_name", max_chars=200)
+    if not st.button(t("report.page.import.button"), disabled=upload is None, key="plan_file_import"):
+        return
+    try:
+        text = upload.getvalue().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        st.error(t("report.page.import.not_utf8"))
+        return
+    try:
+        plan = import_plan_file(store, text, name or None)
+    except PlanFileError as exc:
+        st.error(exc.message(lang()))
+        return
+    except StoreError as exc:  # the database refused (locked, conflict): nothing was written
+        st.error(error_text(exc))
+        return
+    select_plan(plan.id)
+    st.session_state.setdefault("_flash", []).append(t("report.plan_file.imported", name=plan.name))
+    st.rerun()
+
+
+store = get_store()
+page_header(None, "page.report", "report.page.intro")
+current = current_plan(store)
+if current is None:
+    st.info(t("common.no_plan"))
+else:
+    report_section(current)
+st.divider()
+import_section()

@@ -1,0 +1,125 @@
+"""Pieces shared by the facilitator's and the participants' workshop screens: messages, the timer, the join link,
+the projector stylesheet. User text is always shown escaped (plain text, never Markdown or HTML)."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import segno
+import streamlit as st
+
+from kpi_core.adapters.store import StoreError
+from kpi_core.domain.workshop import SessionView, WorkshopError, format_clock
+from pages.common import error_text, t
+
+PUBLIC_URL_ENV = "KPI_WORKBENCH_PUBLIC_URL"  # the address participants' devices reach (behind a proxy, a LAN IP)
+JOIN_PARAM = "join"
+TOKEN_PARAM = "me"
+PRESENT_PARAM = "present"
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+
+# Projector type: fixed sizes, no user text. Sizes from the presenter requirements (1920x1080, read at 6 m).
+PRESENTER_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
+[data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
+[data-testid="stMain"] input, [data-testid="stMain"] textarea, [data-testid="stMain"] button,
+[data-testid="stMain"] [data-testid="stCaptionContainer"], [data-testid="stMain"] [data-testid="stMarkdownContainer"] {
+  font-size: 26px !important; line-height: 1.35 !important; }
+[data-testid="stMain"] h1 { font-size: 60px !important; line-height: 1.15 !important; }
+[data-testid="stMain"] h2 { font-size: 48px !important; } [data-testid="stMain"] h3 { font-size: 36px !important; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] div { font-size: 64px !important; line-height: 1.1 !important; }
+[data-testid="stMetricLabel"] p { font-size: 26px !important; }
+[data-testid="stTable"] td, [data-testid="stTable"] th, [data-testid="stTableStyledTable"] td,
+[data-testid="stTableStyledTable"] th { font-size: 24px !important; padding: 0.4rem 0.8rem !important; }
+[data-testid="stMain"] .stButton button { min-height: 3.2rem; padding: 0.4rem 1.6rem; }
+.st-key-ws_clock p { font-size: 96px !important; font-weight: 700; font-variant-numeric: tabular-nums; }
+</style>"""
+
+_CLOCK_CSS = """<style>
+.st-key-ws_clock p { font-size: 56px; font-weight: 700; font-variant-numeric: tabular-nums; line-height: 1.1; margin: 0; }
+.st-key-ws_clock_over { background: #fee2e2; border-radius: 0.5rem; }
+</style>"""
+
+
+def plain(text: str) -> str:
+    """User text for st.markdown, shown literally."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def workshop_error_text(exc: WorkshopError) -> str:
+    values = dict(exc.values)
+    if "field" in values:
+        values["field"] = t(f"workshop.field.{values['field']}")
+    return t(exc.key, **values)
+
+
+def attempt(action: Callable[[], Any], success_key: str | None = None) -> tuple[bool, Any]:
+    """Run one workshop action: (True, its result), or (False, None) with the refusal shown in the user's
+    language and nothing else changed."""
+    try:
+        result = action()
+    except WorkshopError as exc:
+        st.error(workshop_error_text(exc))
+        return False, None
+    except StoreError as exc:
+        st.error(error_text(exc))
+        return False, None
+    if success_key:
+        st.session_state.setdefault("_flash", []).append(t(success_key))
+    return True, result
+
+
+def act(action: Callable[[], Any], success_key: str | None = None) -> None:
+    """A button's action: done -> redraw the whole page with the new state; refused -> the message stays."""
+    if attempt(action, success_key)[0]:
+        st.rerun()
+
+
+def presenting() -> bool:
+    return st.query_params.get(PRESENT_PARAM) == "1"
+
+
+def apply_presenter_style() -> None:
+    st.html(PRESENTER_CSS)
+
+
+def show_clock(session: SessionView, now: float | None = None) -> None:
+    """The shared countdown as every screen computes it from the stored deadline; a red cue at zero."""
+    st.html(_CLOCK_CSS)
+    now = time.time() if now is None else now
+    timer = session.timer
+    over = timer.expired(now)
+    with st.container(key="ws_clock_over" if over else "ws_clock_box"):
+        with st.container(key="ws_clock"):
+            st.markdown(format_clock(timer.seconds_left(now)))
+        if over:
+            st.error(t("workshop.timer.over"), icon=":material/alarm:")
+        else:
+            st.caption(t("workshop.timer.title") + " · "
+                       + t("workshop.timer.running" if timer.running else "workshop.timer.paused"))
+
+
+def public_base_url() -> str:
+    configured = os.environ.get(PUBLIC_URL_ENV)
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(getattr(st.context, "url", "") or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def join_url(code: str, token: str | None = None) -> str:
+    query = {JOIN_PARAM: code} | ({TOKEN_PARAM: token} if token else {})
+    return f"{public_base_url()}/?{urlencode(query)}"
+
+
+def qr_png(url: str, scale: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()

@@ -1,0 +1,141 @@
+"""A workshop in real browsers: one facilitator and five participants on their own devices.
+
+Join by link, write ideas, dot-vote, reveal, promote the winners to CSFs, the timer the same on every screen, and
+the presenter view measured at 1920x1080.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
+
+PEOPLE = ["Aiko", "Ben", "Chika", "Dan", "Emi"]
+IDEAS = ["Two first meetings per rep per week", "Quote within 24 hours", "Referral asks after every win",
+         "Weekly pipeline review", "Follow up lost deals after 90 days"]
+CLOCK = ".st-key-ws_clock p"
+
+
+@pytest.fixture(scope="module")
+def room_server(tmp_path_factory, browser):
+    process, url = start_server(tmp_path_factory.mktemp("room") / "room.duckdb", demo=True)
+    warm_up(browser, url)
+    yield url
+    stop_server(process)
+
+
+def _context_page(browser, width: int, height: int, locale: str = "en-US"):
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return context, page
+
+
+def _seconds(text: str) -> int:
+    minutes, seconds = re.fullmatch(r"\s*(\d+):(\d+)\s*", text).groups()
+    return int(minutes) * 60 + int(seconds)
+
+
+def _font_px(page, selector: str) -> float:
+    return page.eval_on_selector(selector, "e => parseFloat(getComputedStyle(e).fontSize)")
+
+
+def _shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.mark.e2e
+def test_a_workshop_with_five_participants(room_server, browser):
+    contexts = []
+    try:
+        context, host = _context_page(browser, 1920, 1080)
+        contexts.append(context)
+        host.goto(f"{room_server}/workshop?lang=en")
+        wait_for_app(host)
+        host.get_by_role("button", name="Start a new session").click()
+        host.wait_for_selector("[data-testid='stCode']")
+        join_link = host.inner_text("[data-testid='stCode']").strip()
+        assert "join=" in join_link
+        wait_for_app(host)
+
+        # Presenter view at 1920x1080, steps 1 and 2: the goal's figures in projector type.
+        host.goto(host.url + "&present=1")
+        wait_for_app(host)
+        host.wait_for_selector("[data-testid='stMetricValue']")
+        assert host.locator("[data-testid='stSidebar']").is_hidden()
+        assert _font_px(host, "[data-testid='stMain'] h1") >= 48
+        assert _font_px(host, "[data-testid='stMain'] [data-testid='stMarkdownContainer'] p") >= 24
+        assert _font_px(host, "[data-testid='stMetricValue']") >= 56
+        _shot(host, "workshop_presenter_step1_1920")
+
+        participants = []
+        for name in PEOPLE:
+            context, phone = _context_page(browser, 390, 844, "ja-JP" if name == "Chika" else "en-US")
+            contexts.append(context)
+            phone.goto(join_link + ("&lang=ja" if name == "Chika" else "&lang=en"))
+            phone.wait_for_selector("[data-testid='stForm']")
+            phone.locator("input[type='text']").nth(1).fill(name)
+            phone.locator("[data-testid='stFormSubmitButton'] button").click()
+            phone.wait_for_selector(CLOCK)
+            assert phone.locator("[data-testid='stSidebarNav']").count() == 0
+            participants.append(phone)
+        # A reload keeps the person: the token is in the link.
+        participants[0].reload()
+        participants[0].wait_for_selector(CLOCK)
+        assert "Aiko" in participants[0].inner_text("[data-testid='stMain']")
+
+        for _ in range(2):
+            host.get_by_role("button", name=re.compile("Next")).click()
+            wait_for_app(host)
+        host.get_by_text("CSF: what must go right").first.wait_for()
+        for phone, idea in zip(participants, IDEAS):
+            phone.locator("textarea").wait_for()
+            phone.locator("textarea").fill(idea)
+            phone.locator("[data-testid='stFormSubmitButton'] button").click()
+            phone.get_by_text(idea).first.wait_for()
+        # New ideas reach the shared screen by its own polling, without a click.
+        host.get_by_text("5 ideas from 5 people").wait_for(timeout=20_000)
+        _shot(host, "workshop_presenter_ideas_1920")
+
+        host.get_by_role("button", name="Open the vote").click()
+        wait_for_app(host)
+        for n, phone in enumerate(participants):
+            dots = phone.get_by_role("button", name="+ dot") if n != 2 else phone.get_by_role("button", name="＋ドット")
+            dots.first.wait_for(timeout=20_000)
+            dots.nth(0).click()
+            phone.get_by_text(re.compile("(Dots left: 2 of 3|残りドット：2 / 3)")).wait_for()
+            dots.nth(1 + n % 2).click()
+            phone.get_by_text(re.compile("(Dots left: 1 of 3|残りドット：1 / 3)")).wait_for()
+        host.get_by_text("10 dots placed by 5 people", exact=False).wait_for(timeout=20_000)
+        host.get_by_role("button", name="Reveal the results").click()
+        host.get_by_text("Results").first.wait_for()
+        wait_for_app(host)
+        assert _font_px(host, "[data-testid='stTable'] td") >= 20
+        _shot(host, "workshop_presenter_results_1920")
+
+        for _ in range(2):
+            host.get_by_role("button", name="Make CSF").first.click()
+            wait_for_app(host)
+        assert host.get_by_text("Now a Primary CSF", exact=False).count() == 2
+        participants[0].get_by_text(IDEAS[0]).first.wait_for()
+
+        # The timer: started by the facilitator, the same on every screen (one stored deadline).
+        host.get_by_role("button", name="Start", exact=True).click()
+        wait_for_app(host)
+        for phone in participants:
+            phone.get_by_text(re.compile("(Timer · running|タイマー · 進行中)")).wait_for()
+        shown = [_seconds(p.inner_text(CLOCK)) for p in [host, *participants]]
+        assert max(shown) - min(shown) <= 2, shown  # +-1 s, read one screen after another
+        _shot(participants[2], "workshop_participant_phone_ja")
+
+        host.goto(f"{room_server}/csf?lang=en")
+        wait_for_app(host)
+        text = host.inner_text("[data-testid='stMain']")
+        assert IDEAS[0] in text
+        for page in [host, *participants]:
+            assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        for context in contexts:
+            context.close()
