@@ -66,13 +66,13 @@ def get_store() -> Store:
 # ---------------------------------------------------------------- language
 def lang() -> str:
     """The session's language: ?lang=, then the sidebar choice, then the browser's locale."""
-    if LANG_KEY not in st.session_state:
+    language = st.session_state.get(LANG_KEY)  # one session-state read: every text of a page asks
+    if language is None:
         requested = st.query_params.get("lang")
-        if requested in i18n.LANGUAGES:
-            st.session_state[LANG_KEY] = requested
-        else:
-            st.session_state[LANG_KEY] = i18n.normalise_language(getattr(st.context, "locale", None))
-    return st.session_state[LANG_KEY]
+        language = (requested if requested in i18n.LANGUAGES
+                    else i18n.normalise_language(getattr(st.context, "locale", None)))
+        st.session_state[LANG_KEY] = language
+    return language
 
 
 def t(key: str, **values: Any) -> str:
