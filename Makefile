@@ -47,6 +47,7 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_import.py
+	$(PY) bench/bench_health.py
 	$(PY) bench/bench_report.py
 
 clean:

@@ -28,6 +28,7 @@ def _navigation() -> st.navigation:
     run = [
         st.Page("pages/actuals.py", title=t("page.actuals"), icon="📥", url_path="actuals"),
         st.Page("pages/dashboard.py", title=t("page.dashboard"), icon="📈", url_path="dashboard"),
+        st.Page("pages/health.py", title=t("page.health"), icon=":material/health_and_safety:", url_path="health"),
         st.Page("pages/report.py", title=t("page.report"), icon=":material/print:", url_path="report"),
         st.Page("pages/workshop.py", title=t("page.workshop"), icon=":material/groups:", url_path="workshop"),
     ]

@@ -1,15 +1,19 @@
 """Benchmark: importing a 1,000,000-row deal list, against a naive pandas baseline measured in the same run.
 
-    python bench/bench_import.py [--rows N] [--repeat R] [--keep DIR]
+    python bench/bench_import.py [--rows N] [--repeat R] [--wide-mb MB] [--keep DIR]
 
 Generates a record-list export (Japanese headers, deal phases, amounts with thousands separators, dates; ~45 MB
 for 1M rows) as UTF-8 and as CP932, then times the full import through the public API (read_export -> preview_import
--> commit_import into a DuckDB file) and a pandas baseline (read_csv + to_datetime + groupby) on the same data.
-Best of --repeat runs. The last line is:
+-> commit_import into a DuckDB file), a pandas baseline (read_csv + to_datetime + groupby) and a raw DuckDB SQL
+baseline (read_csv + month parse + GROUP BY, no validation) on the same data; and a daily wide-metrics table of
+--wide-mb MB (one row per day, metrics as columns, summed per month) imported the same way. Best of --repeat runs
+(the wide case once). The last line is:
 
-    import N rows: utf8 X.XX s, cp932 Y.YY s, pandas baseline Z.ZZ s, ratio R.RR, peak RSS M MB
+    import N rows: utf8 X s, cp932 Y s, pandas Z s, duckdb raw W s, ratio vs pandas R, vs raw Q, wide 200MB V s,
+    peak RSS M MB
 
-with ratio = utf8 / pandas (UTF-8 file) and the peak resident memory of the whole run.
+with ratio vs pandas = the slower of utf8 / pandas(UTF-8 file) and cp932 / pandas(CP932 file), vs raw = utf8 / raw,
+and the peak resident memory of the whole run.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import duckdb
 import pandas as pd
 
 from kpi_core import ingest
@@ -104,6 +109,58 @@ def run_pandas(path: Path, encoding: str) -> tuple[float, pd.DataFrame]:
     return elapsed, summary
 
 
+def run_duckdb_raw(path: Path) -> tuple[float, list]:
+    """The floor: DuckDB's own reader and a GROUP BY, with no validation, no line numbers, no preview."""
+    gc.collect()
+    start = time.perf_counter()
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT date_trunc('month', strptime(\"商談日\", '%Y/%m/%d')) AS m, count(*), "
+        "sum(CAST(replace(\"金額\", ',', '') AS DOUBLE)) FILTER (WHERE \"フェーズ\" = '受注') "
+        "FROM read_csv(?, header = true, all_varchar = true) GROUP BY m ORDER BY m", [str(path)]).fetchall()
+    con.close()
+    return time.perf_counter() - start, rows
+
+
+WIDE_HEADER = "日付,商談数,受注数,売上,訪問数,架電数,メール数,リード数,MQL数,SQL数,解約数,問合せ数,受注率(%)"
+WIDE_MAPPING = {"shape": "wide_metrics", "date_column": "日付", "combine": "sum", "metrics": {
+    "meetings": {"column": "商談数"}, "revenue": {"column": "売上"}}}
+
+
+def generate_wide(path: Path, megabytes: float) -> int:
+    """A daily table (one row per day and team, many metric columns) of about `megabytes` MB; returns its rows."""
+    rng = random.Random(7)
+    target, rows = megabytes * 1e6, 0
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(WIDE_HEADER + "\n")
+        written = len(WIDE_HEADER) + 1
+        while written < target:
+            day = date(2026, 4, 1).toordinal() + rows % 365
+            line = (f"{date.fromordinal(day):%Y/%m/%d},{rng.randrange(9)},{rng.randrange(3)},\"{rng.randrange(900):,}000\","
+                    + ",".join(str(rng.randrange(50)) for _ in range(8)) + f",{rng.randrange(99)}.5\n")
+            handle.write(line)
+            written += len(line.encode("utf-8"))
+            rows += 1
+    return rows
+
+
+def run_wide(path: Path, db_path: Path) -> float:
+    store = open_store(db_path)
+    try:
+        plan = make_plan(store, path.name)
+        gc.collect()
+        start = time.perf_counter()
+        parsed = ingest.read_export(path)
+        preview = ingest.preview_import(store, plan, parsed, WIDE_MAPPING, "en")
+        ingest.commit_import(store, plan, parsed, WIDE_MAPPING, preview)
+        elapsed = time.perf_counter() - start
+        parsed.close()
+        assert not preview.rejections and len(preview.actuals) == 24, (preview.rejections[:3], len(preview.actuals))
+        return elapsed
+    finally:
+        store.close()
+
+
 def check_same(values: dict, summary: pd.DataFrame) -> None:
     """Both ways must give the same figures."""
     for period, row in summary.iterrows():
@@ -116,6 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--wide-mb", type=float, default=200, help="size of the wide-metrics case (0: skip it)")
     parser.add_argument("--keep", type=Path, help="write the generated files here instead of a temp dir")
     args = parser.parse_args()
 
@@ -130,7 +188,7 @@ def main() -> None:
         print(f"generated {args.rows:,} rows: UTF-8 {utf8_path.stat().st_size / 1e6:.1f} MB, "
               f"CP932 {cp932_path.stat().st_size / 1e6:.1f} MB")
 
-        times: dict[str, list[float]] = {"utf8": [], "cp932": [], "pandas": [], "pandas_cp932": []}
+        times: dict[str, list[float]] = {"utf8": [], "cp932": [], "pandas": [], "pandas_cp932": [], "raw": []}
         values = None
         for attempt in range(args.repeat):
             for label, path in (("utf8", utf8_path), ("cp932", cp932_path)):
@@ -144,11 +202,24 @@ def main() -> None:
                 print(f"  {label:<13} {elapsed:6.2f} s   (peak RSS so far {peak_rss_mb():,.0f} MB)")
                 check_same(values, summary)
                 del summary
+            elapsed, raw_rows = run_duckdb_raw(utf8_path)
+            times["raw"].append(elapsed)
+            print(f"  duckdb raw    {elapsed:6.2f} s   (peak RSS so far {peak_rss_mb():,.0f} MB)")
+            assert [r[1] for r in raw_rows] == [values["meetings"][r[0].date()] for r in raw_rows]
+        wide = float("nan")
+        if args.wide_mb:
+            wide_path = folder / "daily_wide.csv"
+            wide_rows = generate_wide(wide_path, args.wide_mb)
+            print(f"generated a wide-metrics table: {wide_rows:,} rows, {wide_path.stat().st_size / 1e6:.0f} MB")
+            wide = run_wide(wide_path, Path(tmp) / "bench_wide.duckdb")
+            print(f"  import wide   {wide:6.2f} s   (peak RSS so far {peak_rss_mb():,.0f} MB)")
         best = {label: min(measured) for label, measured in times.items()}
-        print(f"pandas baseline on the CP932 file: {best['pandas_cp932']:.2f} s "
-              f"(ratio cp932 {best['cp932'] / best['pandas_cp932']:.2f})")
+        ratio = max(best["utf8"] / best["pandas"], best["cp932"] / best["pandas_cp932"])
+        print(f"ratios: utf8 / pandas {best['utf8'] / best['pandas']:.2f}, "
+              f"cp932 / pandas on the CP932 file {best['cp932'] / best['pandas_cp932']:.2f}")
         print(f"import {args.rows} rows: utf8 {best['utf8']:.2f} s, cp932 {best['cp932']:.2f} s, "
-              f"pandas baseline {best['pandas']:.2f} s, ratio {best['utf8'] / best['pandas']:.2f}, "
+              f"pandas {best['pandas']:.2f} s, duckdb raw {best['raw']:.2f} s, ratio vs pandas {ratio:.2f}, "
+              f"vs raw {best['utf8'] / best['raw']:.2f}, wide {args.wide_mb:.0f}MB {wide:.2f} s, "
               f"peak RSS {peak_rss_mb():.0f} MB")
 
 

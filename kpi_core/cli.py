@@ -1,17 +1,24 @@
 """Command line: import monthly actuals from CSV exports, list and revert imports, seed the demo plan.
 
     kpi-workbench [--db PATH] [--lang ja|en] import --plan PLAN [--profile NAME] [--mapping FILE.json]
-                  [--save-profile NAME] [--dry-run] [--strict] FILE...
+                  [--save-profile NAME] [--dry-run] [--accept-rejected] [--replace | --keep-earlier] FILE...
     kpi-workbench [--db PATH] imports --plan PLAN
     kpi-workbench [--db PATH] revert IMPORT_ID
     kpi-workbench [--db PATH] seed
+    kpi-workbench [--db PATH] plan create --template ID [--fiscal-start YYYY-MM] [--months N] [--name NAME]
+    kpi-workbench [--db PATH] plan list
+    kpi-workbench [--db PATH] kpi add --plan PLAN --key KEY --name NAME [--unit U] [--kind K] [--aggregation A] ...
+    kpi-workbench [--db PATH] profiles list|show NAME|export NAME [--out FILE]
+    kpi-workbench mapping --schema
     kpi-workbench [--db PATH] [--lang ja|en] report --plan PLAN [--audience exec|field] [--month YYYY-MM]
                   [--format pdf|html|xlsx|yaml] [--no-actuals] -o FILE
     kpi-workbench [--db PATH] plan-import [--name NAME] FILE.yaml
+    kpi-workbench [--db PATH] [--lang ja|en] check --plan PLAN [--format text|json]
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
-(or already imported, or a dry run), 1 an error in the input (nothing written), 2 a usage error, 3 the database
-is locked by another process.
+(or already imported), 1 an error in the input or rejected rows not accepted (nothing written), 2 a usage
+error, 3 the database is locked by another process. A dry run exits as the real run would. `check` exits 0
+when the plan has no high-severity finding and 1 otherwise.
 """
 from __future__ import annotations
 
@@ -20,13 +27,23 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 from kpi_core import ingest
 from kpi_core.adapters.plan_file import PlanFileError
 from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
-from kpi_core.domain.model import Plan
+from kpi_core.adapters.templates import (
+    aliases_for,
+    create_plan_from_template,
+    find_template,
+    load_templates,
+    localized,
+)
+from kpi_core.domain.kpi_rules import validate_kpi
+from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
+from kpi_core.domain.plan_rules import validate_plan_fields
 from kpi_core.domain.report import AUDIENCES, FORMATS, ReportError
 from kpi_core.domain.units import format_value, parse_month
 from kpi_core.i18n import normalise_language, t
@@ -54,8 +71,8 @@ def default_language(argv: Sequence[str], environ: dict[str, str] | None = None)
     env = os.environ if environ is None else environ
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name, "")
-        if value and value.split(".")[0] not in ("C", "POSIX"):
-            return normalise_language(value)
+        if value:  # the C / POSIX locale (containers, CI) speaks English
+            return "en" if value.split(".")[0] in ("C", "POSIX") else normalise_language(value)
     return normalise_language(None)
 
 
@@ -81,10 +98,17 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     imp.add_argument("--encoding", help=t("cli.help.encoding", lang))
     imp.add_argument("--delimiter", help=t("cli.help.delimiter", lang))
     imp.add_argument("--header-line", type=int, metavar="N", help=t("cli.help.header_line", lang))
+    imp.add_argument("--decimal", choices=("comma", "point"), help=t("cli.help.decimal", lang))
     imp.add_argument("--max-mb", type=float, default=ingest.DEFAULT_MAX_BYTES / ingest.MB,
                      help=t("cli.help.max_mb", lang))
     imp.add_argument("--dry-run", action="store_true", help=t("cli.help.dry_run", lang))
+    imp.add_argument("--accept-rejected", action="store_true", help=t("cli.help.accept_rejected", lang))
     imp.add_argument("--strict", action="store_true", help=t("cli.help.strict", lang))
+    earlier = imp.add_mutually_exclusive_group()
+    earlier.add_argument("--replace", dest="replace", action="store_const", const=True,
+                         help=t("cli.help.replace", lang))
+    earlier.add_argument("--keep-earlier", dest="replace", action="store_const", const=False,
+                         help=t("cli.help.keep_earlier", lang))
     imp.add_argument("files", nargs="+", metavar="FILE", help=t("cli.help.files", lang))
 
     listing = commands.add_parser("imports", help=t("cli.help.imports", lang))
@@ -97,8 +121,51 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
+    _plan_parsers(commands, lang)
+    _add_check_parser(commands, lang)
     add_report_commands(commands, lang)
     return parser
+
+
+def _plan_parsers(commands, lang: str) -> None:
+    """plan create|list, kpi add, profiles list|show|export, mapping --schema."""
+    plan = commands.add_parser("plan", help=t("cli.help.plan_command", lang))
+    plan_actions = plan.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = plan_actions.add_parser("create", help=t("cli.help.plan_create", lang))
+    _common(create, lang, top=False)
+    create.add_argument("--template", required=True, help=t("cli.help.template", lang))
+    create.add_argument("--fiscal-start", metavar="YYYY-MM", help=t("cli.help.fiscal_start", lang))
+    create.add_argument("--months", type=int, default=12, help=t("cli.help.months", lang))
+    create.add_argument("--name", help=t("cli.help.plan_name", lang))
+    listing = plan_actions.add_parser("list", help=t("cli.help.plan_list", lang))
+    _common(listing, lang, top=False)
+
+    kpi = commands.add_parser("kpi", help=t("cli.help.kpi_command", lang))
+    kpi_actions = kpi.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = kpi_actions.add_parser("add", help=t("cli.help.kpi_add", lang))
+    _common(add, lang, top=False)
+    add.add_argument("--plan", required=True, help=t("cli.help.plan", lang))
+    add.add_argument("--key", required=True, help=t("cli.help.kpi_key", lang))
+    add.add_argument("--name", required=True, help=t("cli.help.kpi_name", lang))
+    add.add_argument("--unit", default="", help=t("cli.help.kpi_unit", lang))
+    add.add_argument("--kind", choices=[k.value for k in Kind], default=Kind.LEADING.value)
+    add.add_argument("--aggregation", choices=[a.value for a in Aggregation], default=Aggregation.SUM.value)
+    add.add_argument("--direction", choices=[d.value for d in Direction], default=Direction.UP.value)
+    add.add_argument("--annual-target", type=float, help=t("cli.help.annual_target", lang))
+
+    profiles = commands.add_parser("profiles", help=t("cli.help.profiles", lang))
+    profile_actions = profiles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action in ("list", "show", "export"):
+        sub = profile_actions.add_parser(action, help=t(f"cli.help.profiles_{action}", lang))
+        _common(sub, lang, top=False)
+        if action != "list":
+            sub.add_argument("profile", metavar="NAME")
+        if action == "export":
+            sub.add_argument("--out", metavar="FILE.json", help=t("cli.help.out", lang))
+
+    mapping = commands.add_parser("mapping", help=t("cli.help.mapping_command", lang))
+    _common(mapping, lang, top=False)
+    mapping.add_argument("--schema", action="store_true", required=True, help=t("cli.help.schema", lang))
 
 
 def add_report_commands(commands, lang: str) -> None:
@@ -115,6 +182,13 @@ def add_report_commands(commands, lang: str) -> None:
     _common(plan_import, lang, top=False)
     plan_import.add_argument("--name", help=t("cli.help.plan_name", lang))
     plan_import.add_argument("file", metavar="FILE.yaml")
+
+
+def _add_check_parser(commands, lang: str) -> None:
+    check = commands.add_parser("check", help=t("health.cli.help", lang), description=t("health.cli.help", lang))
+    _common(check, lang, top=False)
+    check.add_argument("--plan", required=True, help=t("cli.help.plan", lang))
+    check.add_argument("--format", choices=("text", "json"), default="text", help=t("health.cli.help_format", lang))
 
 
 # ---------------------------------------------------------------- helpers
@@ -138,24 +212,16 @@ def find_plan(store: Store, text: str) -> Plan:
 
 def template_aliases(plan: Plan) -> dict[str, list[str]]:
     """Column aliases from the template the plan was made from; none when there is no readable template."""
-    if not plan.template:
-        return {}
-    try:
-        from kpi_core.adapters.templates import aliases_for, find_template
-    except ImportError:
-        return {}
-    template = find_template(plan.template)
+    template = find_template(plan.template) if plan.template else None
     return aliases_for(template) if template else {}
 
 
 def _mapping_file(path: str) -> dict:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise CliError("cli.mapping_file_error", path=path, error=str(exc)) from None
-    if not isinstance(data, dict):
-        raise CliError("cli.mapping_file_error", path=path, error="not a JSON object")
-    return data
+    return ingest.read_mapping_file(data, path)
 
 
 def choose_mapping(store: Store, plan: Plan, parsed: ingest.ParsedFile, args: argparse.Namespace) -> tuple[dict, str]:
@@ -230,14 +296,13 @@ def _show_preview(o: _Output, parsed: ingest.ParsedFile, preview: ingest.ImportP
 def _prepare(store: Store, plan: Plan, path: str, args: argparse.Namespace, o: _Output, units: dict[str, str]):
     """Read, map and preview one file; nothing is written."""
     parsed = ingest.read_export(path, max_bytes=int(args.max_mb * ingest.MB), encoding=args.encoding,
-                                delimiter=_delimiter(args.delimiter), header_line=args.header_line)
+                                delimiter=_delimiter(args.delimiter), header_line=args.header_line,
+                                decimal=args.decimal)
     mapping, source = choose_mapping(store, plan, parsed, args)
     if args.shape and args.shape != mapping.get("shape"):
         mapping = {**mapping, "shape": args.shape}
     preview = ingest.preview_import(store, plan, parsed, mapping, o.lang)
     _show_preview(o, parsed, preview, source, units)
-    if args.strict and preview.rejections and preview.already_imported is None:
-        raise CliError("cli.strict_failed", file=parsed.file_name, count=len(preview.rejections))
     return parsed, mapping, preview
 
 
@@ -249,20 +314,26 @@ def _delimiter(text: str | None) -> str | None:
 
 def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
     """All files are read and previewed first; only when every one is fine is anything written, all in one
-    transaction."""
+    transaction (a dry run stops there, with the exit code of the real run)."""
     plan = find_plan(store, args.plan)
     units = _units(store, plan)
     prepared = [_prepare(store, plan, path, args, o, units) for path in args.files]
     if args.dry_run:
         o.say("cli.dry_run")
+    accept = args.accept_rejected and not args.strict
+    for _, _, preview in prepared:
+        blocker = ingest.commit_blocker(preview, accept, args.replace)
+        if blocker:
+            raise blocker
+    if args.dry_run:
         return EXIT_OK
+
     def write_all() -> list:
         """Every file in one transaction: all files are imported or none (a failure or a crash undoes them all)."""
         results = []
         for parsed, mapping, preview in prepared:
-            if preview.already_imported is None and not preview.actuals:
-                raise ingest.IngestError("ingest.nothing_to_import")
-            results.append((parsed.file_name, ingest.commit_import(store, plan, parsed, mapping, preview)))
+            results.append((parsed.file_name, ingest.commit_import(
+                store, plan, parsed, mapping, preview, accept_rejected=accept, replace=args.replace)))
             if args.save_profile:
                 ingest.save_mapping_profile(store, parsed, mapping, args.save_profile, plan)
         return results
@@ -293,10 +364,10 @@ def cmd_imports(store: Store, args: argparse.Namespace, o: _Output) -> int:
 
 def cmd_revert(store: Store, args: argparse.Namespace, o: _Output) -> int:
     try:
-        rows = store.revert_import(args.import_id)
+        result = ingest.revert_import(store, args.import_id)
     except NotFound:
         raise CliError("cli.import_not_found", import_id=args.import_id) from None
-    o.say("cli.reverted", import_id=args.import_id, rows=rows)
+    o.text(result.message(o.lang))
     return EXIT_OK
 
 
@@ -310,6 +381,88 @@ def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
         o.say("cli.seed_skipped")
     else:
         o.say("cli.seeded", plan_id=plan.id, name=plan.name)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- plans, KPIs, profiles, the mapping format
+def _refuse(messages: list) -> None:
+    errors = [m for m in messages if m.level == "error"]
+    if errors:
+        raise CliError(errors[0].key, **errors[0].values)
+
+
+def cmd_plan(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    if args.action == "list":
+        plans = store.list_plans()
+        if not plans:
+            o.say("cli.no_plans")
+        for p in plans:
+            o.text(t("cli.plan_row", o.lang, id=p.id, name=p.name, start=f"{p.fiscal_start:%Y-%m}",
+                     end=f"{p.end_month:%Y-%m}", status=str(p.status.value), template=p.template or "-"))
+        return EXIT_OK
+    template = find_template(args.template)
+    if template is None:
+        raise CliError("cli.template_not_found", template=args.template,
+                       known=", ".join(t_.id for t_ in load_templates()[0]))
+    start = _fiscal_start(args.fiscal_start)
+    name = (args.name or "").strip() or localized(template.name, o.lang)
+    _refuse(validate_plan_fields(name, months=args.months))
+    plan = create_plan_from_template(store, template, o.lang, name=name, fiscal_start=start, months=args.months)
+    o.say("cli.plan_created", id=plan.id, name=plan.name, start=f"{plan.fiscal_start:%Y-%m}",
+          end=f"{plan.end_month:%Y-%m}", kpis=len(store.list_kpis(plan.id)))
+    return EXIT_OK
+
+
+def _fiscal_start(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        month = parse_month(text)
+    except ValueError:
+        month = None
+    if month is None:
+        raise CliError("cli.bad_month", month=text)
+    return month
+
+
+def cmd_kpi(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    plan = find_plan(store, args.plan)
+    others = store.list_kpis(plan.id)
+    kgi = store.get_kgi(plan.id)
+    kpi = KPI(plan_id=plan.id, key=args.key.strip(), name=args.name.strip(), unit=args.unit.strip(),
+              kind=Kind(args.kind), aggregation=Aggregation(args.aggregation), direction=Direction(args.direction),
+              annual_target=args.annual_target, position=len(others))
+    _refuse(validate_kpi(kpi, others, kgi.key if kgi else ""))
+    saved = store.save_kpi(kpi, None)
+    o.say("cli.kpi_added", kpi_key=saved.key, name=saved.name, plan=plan.name)
+    return EXIT_OK
+
+
+def cmd_profiles(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    if args.action == "list":
+        profiles = store.list_profiles(None) + [p for plan in store.list_plans() for p in store.list_profiles(plan.id)
+                                                if p["plan_id"] is not None]
+        if not profiles:
+            o.say("cli.no_profiles")
+        for p in {p["id"]: p for p in profiles}.values():
+            metrics = ", ".join(p["mapping"].get("metrics", {}))
+            o.text(t("cli.profile_row", o.lang, id=p["id"], name=p["name"], shape=p["mapping"].get("shape", "?"),
+                     metrics=metrics, updated=f"{p['updated_at']:%Y-%m-%d}"))
+        return EXIT_OK
+    profile = store.get_profile(args.profile)
+    if profile is None:
+        raise CliError("cli.profile_not_found", profile=args.profile)
+    data = ingest.mapping_file_bytes(profile["mapping"])
+    if args.action == "export" and args.out:
+        Path(args.out).write_bytes(data)
+        o.say("cli.profile_exported", name=profile["name"], path=args.out)
+    else:
+        o.text(data.decode("utf-8").rstrip("\n"))
+    return EXIT_OK
+
+
+def cmd_mapping(store: Store | None, args: argparse.Namespace, o: _Output) -> int:
+    o.text(json.dumps(ingest.mapping_schema(), ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
@@ -354,8 +507,36 @@ def cmd_plan_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
+def cmd_check(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    """The health check of a plan for a scheduled run: the month's snapshot is taken when due."""
+    from kpi_core.services.health import health_summary, plan_health
+
+    plan = find_plan(store, args.plan)
+    report = plan_health(store, plan.id).report
+    summary = health_summary(plan, report, o.lang)
+    if args.format == "json":
+        o.text(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        o.text(summary["headline"])
+        if not summary["findings"]:
+            o.say("health.cli.none")
+        for finding in summary["findings"]:
+            o.text(t("health.cli.line", o.lang, severity=t(f"health.severity.{finding['severity']}", o.lang),
+                     pitfall=finding["pitfall"], evidence=finding["evidence_text"], fix=finding["fix_text"],
+                     step=t(f"health.step.{finding['step']}", o.lang)), 2)
+    return EXIT_ERROR if report.high else EXIT_OK
+
+
 COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed,
-            "report": cmd_report, "plan-import": cmd_plan_import}
+            "plan": cmd_plan, "kpi": cmd_kpi, "profiles": cmd_profiles, "mapping": cmd_mapping,
+            "report": cmd_report, "plan-import": cmd_plan_import, "check": cmd_check}
+NO_DATABASE = ("mapping",)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (`| head`): stop quietly; what was written stays written."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_ERROR
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -363,6 +544,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     lang = default_language(argv)
     args = build_parser(lang).parse_args(argv)
     o = _Output(normalise_language(args.lang or lang), out or sys.stdout, err or sys.stderr)
+    if args.command in NO_DATABASE:
+        try:
+            return COMMANDS[args.command](None, args, o)
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
     try:
         store = open_store(args.db)
     except DatabaseLocked as exc:
@@ -374,9 +560,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         return COMMANDS[args.command](store, args, o)
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly; what was written stays written.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_ERROR
+        return _quiet_broken_pipe()
     except ingest.IngestError as exc:
         o.error(exc.message(o.lang))
     except CliError as exc:

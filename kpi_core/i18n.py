@@ -2,9 +2,11 @@
 
 The catalogue is split into one YAML file per area under `locales/<lang>/`, merged at load time, so that
 areas of the app can grow their strings independently. ja and en must hold the same keys (tested).
+A format spec with a bar chooses a word by a count: "{n} {n:row|rows}" -> "1 row", "3 rows".
 """
 from __future__ import annotations
 
+import string
 from functools import cache
 from pathlib import Path
 
@@ -47,6 +49,17 @@ def normalise_language(value: str | None) -> str:
     return head if head in LANGUAGES else "en"
 
 
+class _Formatter(string.Formatter):
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "|" in format_spec:
+            one, _, other = format_spec.partition("|")
+            return one if str(value).strip() in ("1", "1.0", "-1") else other
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Formatter()
+
+
 def t(key: str, lang: str, **values: object) -> str:
     """The text of `key` in `lang`, with `{name}` placeholders filled. A missing key shows the key itself."""
     text = catalogue(normalise_language(lang)).get(key)
@@ -54,7 +67,7 @@ def t(key: str, lang: str, **values: object) -> str:
         text = catalogue("en").get(key, key)
     if values:
         try:
-            return text.format(**values)
+            return _FORMATTER.format(text, **values)
         except (KeyError, IndexError, ValueError):
             return text
     return text

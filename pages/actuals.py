@@ -12,10 +12,6 @@ import streamlit as st
 from kpi_core import ingest
 from kpi_core.domain.goal import check_name
 from kpi_core.domain.plan_rules import markdown_text
-from kpi_core.ingest.decode import DELIMITER_LABELS, ENCODING_LABELS, delimiter_label, encoding_label
-from kpi_core.ingest.mapping import distinct_labels
-from kpi_core.ingest.table import render
-from kpi_core.ingest.values import FILTER_OPS
 from pages.common import (
     error_text,
     fmt,
@@ -29,19 +25,8 @@ from pages.common import (
 )
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
-ENCODING_CHOICES = ["", "utf-8", "cp932", "utf-16-le", "utf-16-be"]
-DELIMITER_CHOICES = ["", *DELIMITER_LABELS]
-SHAPE_SOURCES = {
-    "wide_metrics": ("column", "formula"),
-    "long": ("label", "formula"),
-    "wide_months": ("label", "formula"),
-    "records": ("count", "sum", "mean", "count_distinct", "formula"),
-}
-COLUMN_SOURCES = ("column", "sum", "mean", "count_distinct")
-OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
-            "contains": "contains", "filled": "filled", "blank": "blank"}
-LIST_OPS = ("in", "not_in")
-NO_VALUE_OPS = ("filled", "blank")
+ENCODING_CHOICES = ["", *ingest.CHOOSABLE_ENCODINGS]
+DELIMITER_CHOICES = ["", *ingest.DELIMITER_LABELS]
 SCALES = {1.0: "x1", 0.01: "percent", 1000.0: "thousand", 10000.0: "ten_thousand"}
 MAX_FILTERS = 3
 HISTORY_ROWS = 30
@@ -55,6 +40,9 @@ DONE = "_actuals_done"  # results of the last commit, shown once after the rerun
 PENDING_REVERT = "_actuals_pending_revert"
 REVERTED = "_actuals_reverted"  # the revert just done, said once after the rerun
 COMMITTED = "_actuals_committed"  # file_id -> import id committed from that upload: "imported now", not "again"
+LOADED = "_actuals_loaded"  # file_id -> (file name, mapping) loaded from a mapping file
+GENERATION = "_actuals_generation"  # file_id -> n: a loaded mapping file restarts the editor's widgets
+MAPPING_FILE_ERROR = "_actuals_mapping_file_error"  # why the mapping file just loaded could not be read
 
 store = get_store()
 plan = require_plan(store)
@@ -110,7 +98,7 @@ def _inert(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _message(key: str, values: dict[str, Any]) -> str:
-    return render(key, _inert(values), lang())
+    return ingest.render(key, _inert(values), lang())
 
 
 def _error_message(exc: Exception) -> str:
@@ -122,22 +110,25 @@ def _show_error(exc: Exception) -> None:
 
 
 # ---------------------------------------------------------------- reading a file
-def _reading_settings(fid: str) -> tuple[str, str, int]:
-    """Encoding, delimiter and header line overrides ('' / 0 = automatic), drawn in a collapsed expander."""
+def _reading_settings(fid: str) -> tuple[str, str, int, str]:
+    """Encoding, delimiter, header line and decimal mark overrides ('' / 0 = automatic), in a collapsed expander."""
     with st.expander(t("actuals.file.settings")):
         auto = t("actuals.file.auto")
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns(4)
         encoding = c1.selectbox(t("actuals.file.encoding"), ENCODING_CHOICES, key=f"actuals_enc_{fid}",
-                                format_func=lambda e: ENCODING_LABELS.get(e, e) if e else auto)
+                                format_func=lambda e: ingest.ENCODING_LABELS.get(e, e) if e else auto)
         language = lang()
         delimiter = c2.selectbox(t("actuals.file.delimiter"), DELIMITER_CHOICES, key=f"actuals_delim_{fid}",
-                                 format_func=lambda d: delimiter_label(d, language) if d else auto)
+                                 format_func=lambda d: ingest.delimiter_label(d, language) if d else auto)
         header_line = c3.number_input(t("actuals.file.header_line"), min_value=0, max_value=10_000, step=1,
                                       key=f"actuals_header_{fid}")
-    return encoding, delimiter, int(header_line)
+        marks = {"": auto, "comma": t("actuals.file.decimal_comma"), "point": t("actuals.file.decimal_point")}
+        decimal = c4.selectbox(t("actuals.file.decimal"), list(marks), key=f"actuals_decimal_{fid}",
+                               format_func=marks.get)
+    return encoding, delimiter, int(header_line), decimal
 
 
-def _parse(upload, fid: str, settings: tuple[str, str, int]) -> ingest.ParsedFile:
+def _parse(upload, fid: str, settings: tuple[str, str, int, str]) -> ingest.ParsedFile:
     """The parsed file, read once per file and reading settings (the DuckDB table stays in the session)."""
     cache = st.session_state.setdefault(PARSED, {})
     cached = cache.get(fid)
@@ -147,11 +138,11 @@ def _parse(upload, fid: str, settings: tuple[str, str, int]) -> ingest.ParsedFil
         return cached[1]
     if cached:
         _close(cache.pop(fid)[1])
-    encoding, delimiter, header_line = settings
+    encoding, delimiter, header_line, decimal = settings
     upload.seek(0)
     try:
         parsed = ingest.read_export(upload, upload.name, encoding=encoding or None, delimiter=delimiter or None,
-                                    header_line=header_line or None)
+                                    header_line=header_line or None, decimal=decimal or None)
     except ingest.IngestError as exc:
         cache[fid] = (settings, exc)
         raise
@@ -173,8 +164,8 @@ def _forget_files(keep: set[str]) -> None:
 
 def _detection(parsed: ingest.ParsedFile) -> None:
     cols = st.columns([3, 2, 2, 2])
-    cols[0].metric(t("actuals.file.encoding"), encoding_label(parsed.encoding))
-    cols[1].metric(t("actuals.file.delimiter"), delimiter_label(parsed.delimiter, lang()))
+    cols[0].metric(t("actuals.file.encoding"), ingest.encoding_label(parsed.encoding))
+    cols[1].metric(t("actuals.file.delimiter"), ingest.delimiter_label(parsed.delimiter, lang()))
     cols[2].metric(t("actuals.file.header_found"), parsed.header_line)
     cols[3].metric(t("actuals.file.rows"), f"{parsed.row_count:,}")
     st.caption(ingest.describe(parsed, lang()))
@@ -220,14 +211,8 @@ def _or_text(blank_text: str):
 
 
 def _op_label():
-    names = {op: t(f"actuals.op.{name}") for op, name in OP_NAMES.items()}
+    names = {op: t(f"actuals.op.{name}") for op, name in ingest.OP_NAMES.items()}
     return lambda op: names[op]
-
-
-def _filter_value_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _filters_editor(parsed: ingest.ParsedFile, existing: list[dict], prefix: str) -> list[dict]:
@@ -240,20 +225,14 @@ def _filters_editor(parsed: ingest.ParsedFile, existing: list[dict], prefix: str
         column = c1.selectbox(t("actuals.mapping.filter", n=n + 1), columns,
                               index=_index(columns, old.get("column")), key=f"{prefix}_fc{n}",
                               format_func=_or_text(t("actuals.mapping.filter_none")))
-        ops = list(FILTER_OPS)
+        ops = list(ingest.FILTER_OPS)
         op = c2.selectbox(t("actuals.mapping.filter_op"), ops, index=_index(ops, old.get("op")),
                           format_func=_op_label(), key=f"{prefix}_fo{n}")
-        text = c3.text_input(t("actuals.mapping.filter_value"), value=_filter_value_text(old.get("value")),
+        text = c3.text_input(t("actuals.mapping.filter_value"), value=ingest.filter_text(old.get("value")),
                              help=t("actuals.mapping.filter_value_help"), key=f"{prefix}_fv{n}",
                              max_chars=500)
-        if not column:
-            continue
-        item: dict[str, Any] = {"column": column, "op": op}
-        if op in LIST_OPS:
-            item["value"] = [v.strip() for v in re.split(r"[,、，]", text) if v.strip()]
-        elif op not in NO_VALUE_OPS:
-            item["value"] = text.strip()
-        filters.append(item)
+        if column:
+            filters.append(ingest.filter_condition(column, op, text))
     return filters
 
 
@@ -271,7 +250,7 @@ def _scale_select(value: float, key: str) -> float:
 
 
 def _label_choices(parsed: ingest.ParsedFile, label_column: str | None, current: str | None) -> list[str]:
-    labels = distinct_labels(parsed, label_column) if label_column else []
+    labels = ingest.distinct_labels(parsed, label_column) if label_column else []
     if current and current not in labels:
         labels.insert(0, current)
     return labels
@@ -280,9 +259,11 @@ def _label_choices(parsed: ingest.ParsedFile, label_column: str | None, current:
 def _metric_main(parsed: ingest.ParsedFile, spec: dict, source: str, fields: dict, prefix: str,
                  container) -> dict | None:
     """The source's main setting (column, label or formula); None when it cannot be set."""
-    if source in COLUMN_SOURCES:
-        return {"column": _column_select(t("actuals.mapping.column"), parsed, spec.get("column"),
-                                         f"{prefix}_col", container)}
+    if source in ingest.NEEDS_COLUMN:
+        column = spec.get("column") if spec.get("source") == source else None
+        return {"column": _column_select(t("actuals.mapping.column"), parsed,
+                                         column or ingest.default_column(parsed, source), f"{prefix}_col",
+                                         container)}
     if source == "label":
         labels = _label_choices(parsed, fields.get("label_column"), spec.get("label"))
         if not labels:
@@ -322,7 +303,7 @@ def _metric_details(parsed: ingest.ParsedFile, spec: dict, source: str, shape: s
 
 
 def _describe_filters(filters: list[dict]) -> str:
-    parts = [f"{f['column']} {t('actuals.op.' + OP_NAMES[f['op']])} {_filter_value_text(f.get('value'))}"
+    parts = [f"{f['column']} {t('actuals.op.' + ingest.OP_NAMES[f['op']])} {ingest.filter_text(f.get('value'))}"
              for f in filters]
     return "; ".join(p.strip() for p in parts)
 
@@ -330,7 +311,7 @@ def _describe_filters(filters: list[dict]) -> str:
 def _metric_row(parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fields: dict, prefix: str,
                 ) -> dict | None:
     """One metric: how it is taken from the file. None when it is not in this file."""
-    sources = ["none", *SHAPE_SOURCES[shape]]
+    sources = ["none", *ingest.SHAPE_SOURCES[shape]]
     current = spec.get("source") if spec else "none"
     name_col, source_col, main_col = st.columns([3, 2, 4])
     helper = key not in METRICS
@@ -354,6 +335,10 @@ def _metric_row(parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fie
             notes.append(t("actuals.mapping.conditions", conditions=_describe_filters(result["filters"])))
         if notes:
             st.caption(markdown_text(" · ".join(notes)))
+    chosen = main.get("column") or main.get("label")
+    if spec and spec.get("similar") and chosen == (spec.get("column") or spec.get("label")):
+        st.caption(t("actuals.mapping.similar", name=markdown_text(str(chosen))))
+        result["similar"] = True  # until the user picks another column or label
     for extra in ("percent_label",):  # hints of the suggestion that the editor does not show
         if spec and extra in spec and source == spec.get("source"):
             result[extra] = spec[extra]
@@ -376,7 +361,8 @@ def _helper_adder(fid: str, present: list[str]) -> None:
 
 def _mapping_editor(parsed: ingest.ParsedFile, base: dict, shape: str, fid: str) -> dict:
     """The mapping as the widgets show it; defaults come from the saved profile or the suggestion."""
-    prefix = f"actuals_{fid}_{shape}"
+    generation = st.session_state.get(GENERATION, {}).get(fid, 0)
+    prefix = f"actuals_{fid}_{shape}" + (f"_g{generation}" if generation else "")
     fields = _shape_fields(parsed, base, shape, prefix)
     mapping: dict[str, Any] = {"version": base.get("version", 1), "shape": shape, **fields, "metrics": {}}
     with st.expander(t("actuals.mapping.global_filters"), expanded=bool(base.get("filters"))):
@@ -488,13 +474,6 @@ def _preview(parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str)
 
 
 # ---------------------------------------------------------------- commit
-def _default_profile_name(parsed: ingest.ParsedFile, profile: dict | None) -> str:
-    if profile:
-        return profile["name"]
-    stem = parsed.file_name.rsplit(".", 1)[0]
-    return re.sub(r"[_\-\s]*\d{4}[-_/]?\d{2}([-_/]?\d{2})?$", "", stem)[:100] or stem[:100]
-
-
 def _profile_name_ok(name: str) -> bool:
     problems = check_name(name)
     for problem in problems:
@@ -524,7 +503,7 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
     with st.container(border=True):
         name_col, remember_col = st.columns([3, 2])
         name = name_col.text_input(t("actuals.commit.profile_name"),
-                                   value=_default_profile_name(parsed, profile),
+                                   value=ingest.default_profile_name(parsed, profile),
                                    help=t("actuals.commit.profile_help"), key=f"actuals_profile_{fid}",
                                    max_chars=200)
         remember = remember_col.checkbox(t("actuals.commit.remember"), value=True,
@@ -536,18 +515,37 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
                 st.error(problem)
             else:
                 st.success(t("actuals.commit.profile_saved", name=markdown_text(name.strip())))
-        count = len(preview.actuals)
-        if st.button(t("actuals.commit.button", n=count), type="primary", disabled=not preview.can_commit,
-                     key=f"actuals_commit_{fid}"):
+        replace = _remapped_choice(preview, fid)
+        accept = bool(preview.rejections)
+        if accept:  # all or nothing unless the user, who sees the rejected rows, presses this very button
+            st.warning(t("actuals.commit.rejected_warning", rejected=preview.rejected_rows, good=preview.good_rows))
+            label = t("actuals.commit.button_accept", good=preview.good_rows, rejected=preview.rejected_rows)
+        else:
+            label = t("actuals.commit.button", n=preview.to_write)
+        blocked = not preview.can_commit or ingest.commit_blocker(preview, accept, replace) is not None
+        if st.button(label, type="primary", disabled=blocked, key=f"actuals_commit_{fid}"):
             if remember and not _profile_name_ok(name):
                 return
-            _commit(parsed, mapping, preview, name if remember else "", fid)
+            _commit(parsed, mapping, preview, name if remember else "", fid, accept, replace)
+
+
+def _remapped_choice(preview: ingest.ImportPreview, fid: str) -> bool | None:
+    """The same file imported before with another mapping: replace that import or keep it (no default)."""
+    earlier = preview.remapped
+    if not earlier or not preview.can_commit:
+        return None
+    st.info(t("actuals.commit.remapped", import_id=earlier["id"], date=_when(earlier.get("created_at"))))
+    labels = {True: t("actuals.commit.remapped_replace", import_id=earlier["id"]),
+              False: t("actuals.commit.remapped_keep", import_id=earlier["id"])}
+    return st.radio(t("actuals.commit.remapped_question", import_id=earlier["id"]), [True, False], index=None,
+                    format_func=labels.get, key=f"actuals_remapped_{fid}")
 
 
 def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview, profile_name: str,
-            fid: str) -> None:
+            fid: str, accept_rejected: bool, replace: bool | None) -> None:
     try:
-        result = ingest.commit_import(store, plan, parsed, mapping, preview)
+        result = ingest.commit_import(store, plan, parsed, mapping, preview, accept_rejected=accept_rejected,
+                                      replace=replace)
     except Exception as exc:  # noqa: BLE001 - the engine's or the store's message, nothing written
         _show_error(exc)
         return
@@ -555,7 +553,8 @@ def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPrev
         st.warning(result.message(lang()))
         return
     done = {"file": parsed.file_name, "import_id": result.import_id, "written": result.written,
-            "unchanged": result.unchanged, "rejected": result.rejected, "profile_error": None}
+            "unchanged": result.unchanged, "rejected": result.rejected, "profile_error": None,
+            "replaced": result.replaced}
     if profile_name:
         done["profile_error"] = _save_profile(parsed, mapping, profile_name)
     st.session_state.setdefault(DONE, []).append(done)
@@ -569,6 +568,8 @@ def _show_done() -> None:
     for done in results:
         st.success(t("actuals.commit.done", file=markdown_text(done["file"]), import_id=done["import_id"],
                      written=done["written"], unchanged=done["unchanged"], rejected=done["rejected"]))
+        if done.get("replaced"):
+            st.info(t("ingest.replaced", import_id=done["replaced"]))
         if done["profile_error"]:
             st.warning(t("actuals.commit.profile_failed", reason=done["profile_error"]))
     if results:
@@ -594,13 +595,18 @@ def _file_section(upload) -> None:
     with summary:
         _detection(parsed)
     shapes = list(ingest.SHAPES)
+    loaded = st.session_state.get(LOADED, {}).get(fid)
     profile = ingest.find_mapping(store, parsed, plan)
+    if loaded:  # a mapping file the user loaded stands in for the saved profile
+        profile = {"name": loaded[0], "mapping": loaded[1], "updated_at": None, "from_file": True}
     default_shape = profile["mapping"].get("shape", parsed.shape) if profile else parsed.shape
     shape = st.selectbox(t("actuals.file.shape"), shapes, index=_index(shapes, default_shape),
                          format_func=options_label("ingest.shape"), help=t("actuals.file.shape_help"),
                          key=f"actuals_shape_{fid}")
     st.subheader(t("actuals.mapping.title"))
-    if profile and profile["mapping"].get("shape") == shape:
+    if profile and profile.get("from_file"):
+        st.info(t("actuals.mapping.file_applied", name=markdown_text(profile["name"])), icon="📂")
+    elif profile and profile["mapping"].get("shape") == shape:
         st.info(t("actuals.mapping.profile_applied", name=markdown_text(profile["name"]),
                   date=_when(profile.get("updated_at"))), icon="🔁")
     else:
@@ -608,6 +614,7 @@ def _file_section(upload) -> None:
     try:
         base = _base_mapping(parsed, shape, profile)
         mapping = _mapping_editor(parsed, base, shape, fid)
+        _mapping_file_row(parsed, mapping, fid)
         if not mapping["metrics"]:
             st.info(t("actuals.mapping.start"))
             return
@@ -617,6 +624,36 @@ def _file_section(upload) -> None:
         return
     _preview(parsed, preview, fid)
     _commit_section(parsed, mapping, preview, profile, fid)
+
+
+def _load_mapping_file(fid: str) -> None:
+    """on_change of the mapping-file uploader: runs before the page, so the shape picker can follow the file."""
+    mapping_file = st.session_state.get(f"actuals_mapfile_{fid}")
+    if mapping_file is None:
+        return
+    try:
+        loaded = ingest.read_mapping_file(mapping_file.getvalue(), mapping_file.name)
+    except ingest.IngestError as exc:
+        st.session_state[MAPPING_FILE_ERROR] = exc
+        return
+    st.session_state.setdefault(LOADED, {})[fid] = (mapping_file.name, loaded)
+    generations = st.session_state.setdefault(GENERATION, {})
+    generations[fid] = generations.get(fid, 0) + 1
+    if loaded.get("shape") in ingest.SHAPES:
+        st.session_state[f"actuals_shape_{fid}"] = loaded["shape"]
+
+
+def _mapping_file_row(parsed: ingest.ParsedFile, mapping: dict, fid: str) -> None:
+    """Load a mapping file (e.g. a shipped *.mapping.json) into the editor, or save the editor's mapping as one."""
+    load_col, save_col = st.columns([3, 2], vertical_alignment="bottom")
+    load_col.file_uploader(t("actuals.mapping.load_file"), type=["json"], help=t("actuals.mapping.load_file_help"),
+                           key=f"actuals_mapfile_{fid}", on_change=_load_mapping_file, args=(fid,))
+    problem = st.session_state.pop(MAPPING_FILE_ERROR, None)
+    if problem is not None:
+        load_col.error(_error_message(problem))
+    save_col.download_button(t("actuals.mapping.save_file"), ingest.mapping_file_bytes(mapping),
+                             file_name=f"{ingest.default_profile_name(parsed, None)}.mapping.json",
+                             mime="application/json", key=f"actuals_mapsave_{fid}")
 
 
 def _help_box() -> None:
@@ -662,7 +699,7 @@ def _revert_confirm(row: dict, live_values: int) -> None:
             _show_error(exc)
             return
         st.session_state.pop(PENDING_REVERT, None)
-        st.session_state[REVERTED] = {"import_id": int(row["id"]), "rows": reverted}
+        st.session_state[REVERTED] = reverted
         st.rerun()
     if no.button(t("actuals.history.cancel"), key=f"actuals_revert_no_{row['id']}"):
         st.session_state.pop(PENDING_REVERT, None)
@@ -675,7 +712,7 @@ HISTORY_WIDTHS = [3, 2, 2.4, 3, 2, 2, 1.8]
 def _history_row(row: dict, live_values: dict[int, int]) -> None:
     cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
     cols[0].markdown(f"**#{row['id']}** {markdown_text(row['file_name'])}")
-    cols[1].write(encoding_label(row["encoding"]))
+    cols[1].write(ingest.encoding_label(row["encoding"]))
     cols[2].write(t(f"ingest.shape.{row['shape']}") if row["shape"] in ingest.SHAPES else row["shape"])
     cols[3].write(t("actuals.history.rows_text", total=row["rows_total"], accepted=row["rows_accepted"],
                     rejected=row["rows_rejected"]))
@@ -714,16 +751,13 @@ def _rejections_of_imports(rows: list[dict]) -> None:
 def _history_tab() -> None:
     reverted = st.session_state.pop(REVERTED, None)
     if reverted:
-        st.success(t("actuals.history.reverted_done", **reverted))
+        (st.warning if reverted.already else st.success)(reverted.message(lang()))
     imports = store.list_imports(plan.id)
     if imports.empty:
         st.info(t("actuals.history.empty"))
         return
     rows = imports.to_dict("records")
-    current = store.get_actuals(plan.id)
-    # values of each import still current: what a revert would withdraw
-    live_values = {int(k): int(n) for k, n in current["import_id"].dropna().value_counts().items()} \
-        if not current.empty else {}
+    live_values = ingest.live_values(store, plan)
     head = st.columns(HISTORY_WIDTHS)
     for col, key in zip(head, ("file", "encoding", "shape", "rows", "status", "date", "action")):
         col.caption(t(f"actuals.history.{key}"))

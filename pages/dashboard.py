@@ -13,6 +13,7 @@ from kpi_core.domain import drivers
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.services.health import plan_health, severity_counts
 from pages.common import (
     error_text,
     figure,
@@ -160,6 +161,7 @@ def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
 def dashboard(plan, tracking: tr.PlanTracking) -> None:
     headline(tracking)
     missing_months_notice(tracking.metrics)
+    health_tile(plan.id)
     if tracking.kgi:
         kgi_tiles(tracking.kgi)
     if tracking.kpis:
@@ -177,6 +179,15 @@ def dashboard(plan, tracking: tr.PlanTracking) -> None:
         st.subheader(t("dashboard.multiples"))
         st.altair_chart(charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
     open_checkins(plan.id, tracking)
+
+
+def health_tile(plan_id: int) -> None:
+    """The health score beside the numbers, with the way to its findings (read only: no snapshot taken here)."""
+    report = plan_health(store, plan_id, date.today(), auto_snapshot=False).report
+    score, counts, link = st.columns([1, 2, 1])
+    score.metric(t("health.score"), f"{report.score:.0f}")
+    counts.caption(t("health.counts", **severity_counts(report)))
+    link.page_link("pages/health.py", label=t("page.health"), icon=":material/health_and_safety:")
 
 
 store = get_store()

@@ -82,7 +82,7 @@ def test_dry_run_writes_nothing(db, tmp_path):
     (b"", "The file is empty."),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG"),
     ("月,商談数\n".encode(), "no data rows"),
-    ("name\ncaf\xe9,Z\xfcrich\n".encode("latin-1"), "not recognised"),
+    (b"name,v\n\x82\xff\x82\xff,1\n", "not recognised"),  # neither UTF-8, CP932 nor a Western single-byte text
 ])
 def test_bad_files_exit_non_zero_and_write_nothing(db, tmp_path, content, key_text):
     path = tmp_path / "bad.csv"
@@ -133,14 +133,28 @@ def test_record_list_needs_a_mapping_then_a_profile_maps_the_next_file(db, tmp_p
     assert run(db, "import", "--plan", "1", "--profile", "nope", third)[0] == 1
 
 
-def test_strict_refuses_rejections(db, tmp_path):
+def test_any_rejected_row_writes_nothing_unless_accepted(db, tmp_path):
     file = write(tmp_path, "a.csv", "月,商談数\n2026/07,50\n2026/08,abc\n")
-    code, out, err = run(db, "import", "--plan", "1", "--strict", "--lang", "en", file)
-    assert code == 1 and "line 3: “abc” in “商談数” is not a number." in out and "--strict" in err
-    assert actuals(db) == {}
-    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", file)
+    run(db, "import", "--plan", "1", write(tmp_path, "before.csv", "月,商談数\n2026/07,38\n"))
+    for extra in ((), ("--strict",), ("--strict", "--accept-rejected")):
+        code, out, err = run(db, "import", "--plan", "1", "--lang", "en", *extra, file)
+        assert code == 1 and "line 3: “abc” in “商談数” is not a number." in out
+        assert "1 row rejected; nothing was written" in err and "import the 1 good row and" in err
+        assert "replaces 38" in out.split("2026-07")[1].splitlines()[0]  # the value it would replace, shown
+        assert actuals(db) == {"meetings": {date(2026, 7, 1): 38.0}}
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", "--accept-rejected", file)
+    assert code == 0 and actuals(db) == {"meetings": {date(2026, 7, 1): 38.0}}
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--accept-rejected", file)
     assert code == 0 and "1 rejected" in out
     assert actuals(db) == {"meetings": {date(2026, 7, 1): 50.0}}
+
+
+def test_dry_run_exits_as_the_real_run_would(db, tmp_path):
+    outside = write(tmp_path, "old.csv", "月,商談数\n2024/07,50\n2024/08,40\n")
+    dry = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", outside)
+    real = run(db, "import", "--plan", "1", "--lang", "en", outside)
+    assert dry[0] == real[0] == 1 and "Dry run" in dry[1] and dry[2] == real[2] != ""
+    assert actuals(db) == {}
 
 
 def test_revert_and_imports_list(db, tmp_path):
@@ -148,7 +162,7 @@ def test_revert_and_imports_list(db, tmp_path):
     run(db, "import", "--plan", "1", write(tmp_path, "b.csv", "月,商談数\n2026/07,55\n"))
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 55.0}
     code, out, _ = run(db, "revert", "2", "--lang", "en")
-    assert code == 0 and "Import #2 reverted: 1 values" in out
+    assert code == 0 and "Import #2 reverted: 1 value taken back" in out
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0}
     code, out, _ = run(db, "imports", "--plan", "営業 2026", "--lang", "ja")
     assert code == 0 and "取消済み" in out and "取込済み" in out
@@ -196,7 +210,9 @@ def test_language_defaults_from_the_locale():
     assert default_language([], {"LC_ALL": "en_GB.UTF-8", "LANG": "ja_JP.UTF-8"}) == "en"
     assert default_language(["--lang", "en"], {"LANG": "ja_JP.UTF-8"}) == "en"
     assert default_language(["--lang=ja"], {}) == "ja"
-    assert default_language([], {"LANG": "C.UTF-8"}) == "ja"
+    assert default_language([], {"LANG": "C.UTF-8"}) == "en"  # containers and CI
+    assert default_language([], {"LC_ALL": "POSIX", "LANG": "ja_JP.UTF-8"}) == "en"
+    assert default_language([], {}) == "ja"
 
 
 def test_python_dash_m_entry_point(db, tmp_path):
@@ -229,3 +245,41 @@ def test_a_closed_output_pipe_does_not_undo_a_written_import(db, tmp_path, monke
                 io.StringIO())
     assert code != 0
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0, date(2026, 8, 1): 40.0}
+
+
+def test_same_file_with_a_corrected_mapping_asks_replace_or_keep(db, tmp_path):
+    file = write(tmp_path, "r.csv", "月,商談数,有効商談数\n2026/07,50,38\n")
+    first = write(tmp_path, "first.json", json.dumps({"shape": "wide_metrics", "date_column": "月", "metrics": {
+        "meetings": {"column": "商談数"}}}, ensure_ascii=False))
+    corrected = write(tmp_path, "corrected.json", json.dumps({"shape": "wide_metrics", "date_column": "月",
+                                                              "metrics": {"meetings": {"column": "有効商談数"}}},
+                                                             ensure_ascii=False))
+    assert run(db, "import", "--plan", "1", "--mapping", first, file)[0] == 0
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", corrected, file)
+    assert code == 1 and "--replace" in err and "--keep-earlier" in err
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 50.0}
+    assert run(db, "import", "--plan", "1", "--dry-run", "--replace", "--mapping", corrected, file)[0] == 0
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--replace", "--mapping", corrected, file)
+    assert code == 0 and "Import #1 (same file, earlier mapping) was reverted" in out
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 38.0}
+    code, out, _ = run(db, "revert", "1", "--lang", "en")
+    assert code == 0 and "already reverted" in out
+
+
+def test_a_european_latin1_export_with_decimal_commas(db, tmp_path):
+    text = "Monat;Umsatz;Größe\n2026-07;1.234,50;12,5\n2026-08;2.000,00;13,0\n"
+    mapping = write(tmp_path, "eu.json", json.dumps({"shape": "wide_metrics", "date_column": "Monat", "metrics": {
+        "avg_deal": {"column": "Umsatz"}, "meetings": {"column": "Größe"}}}, ensure_ascii=False))
+    for encoding in (None, "latin-1", "cp1252", "ISO-8859-1"):
+        extra = ("--encoding", encoding) if encoding else ()
+        code, out, err = run(db, "import", "--plan", "1", "--lang", "en", "--dry-run", "--mapping", mapping,
+                             *extra, write(tmp_path, "eu.csv", text, "latin-1"))
+        assert (code, err) == (0, ""), err
+        assert "decimal commas" in out and ("Windows-1252" in out or "Latin-1" in out)
+    code, out, _ = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", mapping,
+                       write(tmp_path, "eu.csv", text, "latin-1"))
+    assert code == 0
+    assert actuals(db)["avg_deal"] == {date(2026, 7, 1): 1234.5, date(2026, 8, 1): 2000.0}
+    assert actuals(db)["meetings"] == {date(2026, 7, 1): 12.5, date(2026, 8, 1): 13.0}
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--encoding", "ebcdic", str(tmp_path / "eu.csv"))
+    assert code == 1 and "Unknown encoding" in err

@@ -46,7 +46,8 @@ def test_a_monthly_pdf_report_for_a_scheduler(db, tmp_path):
 @pytest.mark.parametrize("fmt", ["html", "xlsx", "yaml"])
 def test_every_format(db, tmp_path, fmt):
     target = tmp_path / f"out.{fmt}"
-    code, _, err = run(db, "report", "--plan", "1", "--audience", "field", "--format", fmt, "-o", str(target))
+    code, _, err = run(db, "report", "--plan", "1", "--audience", "field", "--format", fmt, "-o", str(target),
+                       "--lang", "ja")
     assert (code, err) == (EXIT_OK, "")
     if fmt == "html":
         assert "現場向けレポート" in target.read_text(encoding="utf-8")

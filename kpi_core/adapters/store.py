@@ -818,7 +818,11 @@ class Store:
                      import_id: int | None, based_on: dict[tuple[str, date], int] | None) -> tuple[int, int]:
         """Set each cell to its value (None clears it); a changed cell's previous actual is superseded and kept in
         history. With `based_on`, a cell whose version moved since is refused (StaleEdit) and nothing is written.
-        Returns (changed, unchanged). A fixed number of statements however many cells: set-based."""
+        Returns (changed, unchanged). A fixed number of statements however many cells: set-based.
+
+        The current value of a cell is the latest write of a manual edit or of an import that is not reverted (see
+        `_restore_current`), so an import records every value it carries, even one equal to the current value, and
+        a clear is recorded as a 'cleared' row (never current). A manual save of the current value is no write."""
         if not values:
             return 0, 0
         cells = list(values)
@@ -835,9 +839,10 @@ class Store:
                      for key, month, yours, _, theirs, version in changed if version != based_on.get((key, month), 0)]
             if stale:
                 raise StaleEdit(stale)
-        if not changed:
+        recorded = compared if import_id is not None else changed
+        if not recorded:
             return 0, len(compared)
-        typed = [row for row in changed if row[2] is not None]
+        typed = [row for row in recorded if row[2] is not None]
         new_ids: dict[tuple[str, date], int] = {}
         if typed:
             new_ids = {(key, month): new_id for new_id, key, month in cur.execute(
@@ -845,13 +850,22 @@ class Store:
                 "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::DOUBLE[]), ?, ? RETURNING id, metric_key, month",
                 [plan_id, [r[0] for r in typed], [r[1] for r in typed], [r[2] for r in typed], source,
                  import_id]).fetchall()}
-        new_of = [new_ids.get((r[0], r[1])) for r in changed]
+        cleared = [row for row in recorded if row[2] is None]
+        cleared_ids: dict[tuple[str, date], int] = {}
+        if cleared:
+            cleared_ids = {(key, month): new_id for new_id, key, month in cur.execute(
+                "INSERT INTO actuals (plan_id, metric_key, month, value, source, superseded_at) SELECT ?, "
+                "unnest(?::VARCHAR[]), unnest(?::DATE[]), 0, 'cleared', current_timestamp "
+                "RETURNING id, metric_key, month", [plan_id, [r[0] for r in cleared], [r[1] for r in cleared]]
+            ).fetchall()}
+        new_of = [new_ids.get((r[0], r[1])) for r in recorded]
         cur.execute(
             "INSERT INTO actual_cells (plan_id, metric_key, month, actual_id, version) SELECT ?, "
             "unnest(?::VARCHAR[]), unnest(?::DATE[]), unnest(?::BIGINT[]), 1 ON CONFLICT (plan_id, metric_key, month) "
             "DO UPDATE SET actual_id = excluded.actual_id, version = actual_cells.version + 1",
-            [plan_id, [r[0] for r in changed], [r[1] for r in changed], new_of])
-        replaced = [(new_id, row[3]) for new_id, row in zip(new_of, changed, strict=True) if row[3] is not None]
+            [plan_id, [r[0] for r in recorded], [r[1] for r in recorded], new_of])
+        replaced = [(new_ids.get((row[0], row[1])) or cleared_ids[(row[0], row[1])], row[3])
+                    for row in recorded if row[3] is not None]
         if replaced:
             cur.execute("UPDATE actuals SET superseded_at = current_timestamp, superseded_by = r.new_id "
                         "FROM (SELECT unnest(?::BIGINT[]) AS new_id, unnest(?::BIGINT[]) AS old_id) r "
@@ -896,7 +910,8 @@ class Store:
 
     def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> pd.DataFrame:
         sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "
-               "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ?")
+               "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ? "
+               "AND a.source <> 'cleared'")
         params: list[Any] = [plan_id, metric_key]
         if month is not None:
             sql += " AND a.month = ?"
@@ -910,10 +925,13 @@ class Store:
         return rows[0] if rows else None
 
     def commit_import(self, plan_id: int, meta: dict[str, Any], actuals: list[Actual],
-                      rejections: list[tuple[int | None, str, str]]) -> dict[str, Any]:
+                      rejections: list[tuple[int | None, str, str]], replaces: int | None = None) -> dict[str, Any]:
         """Record an import and write its values, all in one transaction. `meta` holds file_name, sha256, encoding,
-        delimiter, shape, mapping, rows_total. Returns {import_id, written, unchanged}."""
+        delimiter, shape, mapping, rows_total. `replaces`: an earlier import reverted in the same transaction (the
+        same file read with a corrected mapping). Returns {import_id, written, unchanged}."""
         def work(cur):
+            if replaces is not None:
+                self._revert(cur, replaces)
             import_id = cur.execute(
                 "INSERT INTO imports (plan_id, file_name, sha256, encoding, delimiter, shape, mapping, rows_total, "
                 "rows_accepted, rows_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -927,32 +945,66 @@ class Store:
             values = {(a.metric_key, a.month): float(a.value) for a in actuals}
             written, unchanged = self._write_cells(cur, plan_id, values, "import", import_id, None)
             self._audit(cur, plan_id, "import.commit", import_id=import_id, file=meta.get("file_name", ""),
-                        written=written, unchanged=unchanged)
+                        written=written, unchanged=unchanged, replaces=replaces)
             return {"import_id": import_id, "written": written, "unchanged": unchanged}
         return self._write(work)
 
-    def revert_import(self, import_id: int) -> int:
-        """Undo an import: its current values are superseded and the values they replaced come back."""
-        def work(cur):
-            row = cur.execute("SELECT plan_id, status FROM imports WHERE id = ?", [import_id]).fetchone()
-            if row is None:
-                raise NotFound(f"import {import_id} not found", import_id=import_id)
-            plan_id, status = row
-            if status == "reverted":
-                return 0
-            current = cur.execute("SELECT id FROM actuals WHERE import_id = ? AND superseded_at IS NULL",
-                                  [import_id]).fetchall()
-            for (actual_id,) in current:
-                cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id = ?", [actual_id])
-                restored = cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL "
-                                       "WHERE superseded_by = ? RETURNING id", [actual_id]).fetchone()
-                cur.execute("UPDATE actual_cells SET actual_id = ?, version = version + 1 WHERE actual_id = ?",
-                            [restored[0] if restored else None, actual_id])
-            cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
-                        [import_id])
-            self._audit(cur, plan_id, "import.revert", import_id=import_id, rows=len(current))
-            return len(current)
-        return self._write(work)
+    def revert_import(self, import_id: int) -> dict[str, Any]:
+        """Undo an import. Returns {plan_id, rows: values it took back, already: reverted before (nothing done),
+        reverted_at}."""
+        return self._write(lambda cur: self._revert(cur, import_id))
+
+    # ------------------------------------------------------------ import area: history with one rule
+    # The current value of a metric-month is the latest write (highest id) of a manual edit or of an import that
+    # is not reverted; a manual clear is a write of "no value" (a row with source 'cleared', never current).
+    def _revert(self, cur, import_id: int) -> dict[str, Any]:
+        row = cur.execute("SELECT plan_id, status, reverted_at FROM imports WHERE id = ?", [import_id]).fetchone()
+        if row is None:
+            raise NotFound(f"import {import_id} not found", import_id=import_id)
+        plan_id, status, reverted_at = row
+        if status == "reverted":
+            return {"plan_id": plan_id, "rows": 0, "already": True, "reverted_at": reverted_at}
+        live = cur.execute("SELECT count(*) FROM actual_cells c JOIN actuals a ON a.id = c.actual_id "
+                           "WHERE a.import_id = ?", [import_id]).fetchone()[0]
+        cur.execute("UPDATE imports SET status = 'reverted', reverted_at = current_timestamp WHERE id = ?",
+                    [import_id])
+        self._restore_current(cur, plan_id, import_id)
+        self._audit(cur, plan_id, "import.revert", import_id=import_id, rows=live)
+        return {"plan_id": plan_id, "rows": live, "already": False, "reverted_at": None}
+
+    @staticmethod
+    def _restore_current(cur, plan_id: int, import_id: int) -> None:
+        """Make the latest valid write current again in every cell the import wrote (set-based)."""
+        latest = cur.execute(
+            "SELECT t.metric_key, t.month, arg_max(a.id, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = "
+            "'committed'), arg_max(a.source, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = 'committed') "
+            "FROM (SELECT DISTINCT metric_key, month FROM actuals WHERE import_id = ?) t "
+            "JOIN actuals a ON a.plan_id = ? AND a.metric_key = t.metric_key AND a.month = t.month "
+            "LEFT JOIN imports i ON i.id = a.import_id GROUP BY t.metric_key, t.month", [import_id, plan_id]).fetchall()
+        wanted = [[r[0] for r in latest], [r[1] for r in latest],
+                  [None if r[3] == "cleared" else r[2] for r in latest]]
+        moved = cur.execute(
+            "SELECT c.actual_id, n.id FROM (SELECT unnest(?::VARCHAR[]) AS metric_key, unnest(?::DATE[]) AS month, "
+            "unnest(?::BIGINT[]) AS id) n JOIN actual_cells c ON c.plan_id = ? AND c.metric_key = n.metric_key "
+            "AND c.month = n.month WHERE c.actual_id IS DISTINCT FROM n.id", [*wanted, plan_id]).fetchall()
+        if not moved:
+            return
+        cur.execute("UPDATE actuals SET superseded_at = current_timestamp WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [[old for old, _ in moved if old is not None]])
+        cur.execute("UPDATE actuals SET superseded_at = NULL, superseded_by = NULL "
+                    "WHERE id IN (SELECT unnest(?::BIGINT[]))", [[new for _, new in moved if new is not None]])
+        cur.execute(
+            "UPDATE actual_cells SET actual_id = n.id, version = actual_cells.version + 1 FROM (SELECT "
+            "unnest(?::VARCHAR[]) AS metric_key, unnest(?::DATE[]) AS month, unnest(?::BIGINT[]) AS id) n "
+            "WHERE actual_cells.plan_id = ? AND actual_cells.metric_key = n.metric_key AND actual_cells.month = n.month "
+            "AND actual_cells.actual_id IS DISTINCT FROM n.id", [*wanted, plan_id])
+
+    # ------------------------------------------------------------ imports: listing
+    def live_values_by_import(self, plan_id: int) -> dict[int, int]:
+        """{import id: its values still current}."""
+        return dict(self.cursor().execute(
+            "SELECT a.import_id, count(*) FROM actual_cells c JOIN actuals a ON a.id = c.actual_id "
+            "WHERE c.plan_id = ? AND a.import_id IS NOT NULL GROUP BY a.import_id", [plan_id]).fetchall())
 
     def list_imports(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute(
@@ -1065,6 +1117,12 @@ class Store:
                 "WHERE plan_id = ? AND decision = 'change' ORDER BY 1, 2", [plan_id, plan_id]).fetchall():
             changes.setdefault(key, []).append(day)
         return changes
+
+    def workshop_decision_count(self, plan_id: int) -> int:
+        """Decisions recorded in the plan's workshops (the room took part in the targets)."""
+        return self.cursor().execute(
+            "SELECT count(*) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id WHERE w.plan_id = ? "
+            "AND n.kind = 'decision' AND n.deleted_at IS NULL", [plan_id]).fetchone()[0]
 
     def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
         """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
 from kpi_core.domain.model import KGI, KPI, Aggregation
 from kpi_core.domain.units import is_rate
 
@@ -313,13 +315,14 @@ def solve(formula: Formula | str, target: float, values: Mapping[str, float], un
 
 def _invert(node: Node, target: float, known: Mapping[str, float], unknown: str) -> float:
     """Walk from the root to the single occurrence of `unknown`, undoing each operation on the target."""
+    holding = _holding(node, unknown)
     while not isinstance(node, Var):
         if isinstance(node, Neg):
             target, node = -target, node.operand
             continue
         if isinstance(node, Num):  # unreachable: the unknown occurs in the tree
             raise SolveError("engine.solve.no_solution", name=unknown)
-        in_left = _count(node.left, unknown) > 0
+        in_left = id(node.left) in holding
         try:
             other = _evaluate(node.right if in_left else node.left, known)
         except FormulaError:
@@ -338,6 +341,28 @@ def _invert(node: Node, target: float, known: Mapping[str, float], unknown: str)
             target = _divide(other, target, unknown)
         node = node.left if in_left else node.right
     return target
+
+
+def _holding(root: Node, name: str) -> set[int]:
+    """Ids of the nodes whose subtree holds `name`, found in one pass (a per-level count made a 50-term sum
+    quadratic)."""
+    holding: set[int] = set()
+
+    def walk(node: Node) -> bool:
+        if isinstance(node, Var):
+            found = node.name == name
+        elif isinstance(node, Neg):
+            found = walk(node.operand)
+        elif isinstance(node, BinOp):
+            found = walk(node.left) | walk(node.right)
+        else:
+            found = False
+        if found:
+            holding.add(id(node))
+        return found
+
+    walk(root)
+    return holding
 
 
 def _divide(numerator: float, denominator: float, unknown: str) -> float:
@@ -665,15 +690,45 @@ def weight_series(weight_formula: str, series: Mapping[str, Mapping[date, float]
     """A RATIO KPI's weight per month (e.g. 'meetings * win_rate' = wins), for the months where it is defined."""
     if not weight_formula or not weight_formula.strip():
         return {}
-    parsed = parse_formula(weight_formula)
-    months = set.intersection(*(set(series.get(n, {})) for n in parsed.names)) if parsed.names else set()
-    weights = {}
-    for month in sorted(months):
-        try:
-            weights[month] = parsed.evaluate({n: series[n][month] for n in parsed.names})
-        except FormulaError:
-            continue
-    return weights
+    return evaluate_by_month(parse_formula(weight_formula), series)
+
+
+def evaluate_by_month(formula: Formula | str, series: Mapping[str, Mapping[date, float]]) -> dict[date, float]:
+    """The formula month by month over metric series ({key: {month: value}}), for the months where every driver has
+    a finite value and the result is finite (a division by zero leaves the month out). All months at once, as
+    arrays: month-by-month evaluation made 60 months of a 50-driver formula cost tens of milliseconds."""
+    parsed = _as_formula(formula)
+    if not parsed.names:
+        return {}
+    months = sorted(set.intersection(*(set(series.get(n, {})) for n in parsed.names)))
+    if not months:
+        return {}
+    columns = {n: np.array([_array_value(series[n][m]) for m in months], dtype=float) for n in parsed.names}
+    with np.errstate(all="ignore"):
+        result = np.broadcast_to(_evaluate_array(parsed.tree, columns), (len(months),))
+        defined = np.isfinite(result) & np.logical_and.reduce([np.isfinite(c) for c in columns.values()])
+    return {month: float(value) for month, value, ok in zip(months, result, defined, strict=True) if ok}
+
+
+def _array_value(value: object) -> float:
+    return float(value) if _is_number(value) else math.nan
+
+
+def _evaluate_array(node: Node, columns: Mapping[str, np.ndarray]) -> np.ndarray | float:
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Var):
+        return columns[node.name]
+    if isinstance(node, Neg):
+        return -_evaluate_array(node.operand, columns)
+    left, right = _evaluate_array(node.left, columns), _evaluate_array(node.right, columns)
+    if node.op == "+":
+        return left + right
+    if node.op == "-":
+        return left - right
+    if node.op == "*":
+        return left * right
+    return np.where(np.asarray(right) == 0, math.nan, np.divide(left, right))
 
 
 def aggregate_kpi(kpi: KPI, series: Mapping[str, Mapping[date, float]],

@@ -20,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
+
+import numpy as np
 
 from kpi_core.domain import drivers
 from kpi_core.domain.goal import best_yoy_growth
@@ -67,7 +70,7 @@ class Severity(StrEnum):
 
 SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 PITFALLS = (1, 2, 3, 4, 5, 6, 7)
-# The score: 100 minus, per pitfall, the sum of its findings' points (severity points x pitfall weight), each pitfall
+# The score: 100 (never below 0) minus, per pitfall, the sum of its findings' points (severity points x pitfall weight), each pitfall
 # capped at PITFALL_CAP so that one noisy pitfall cannot hide the others.
 SEVERITY_POINTS = {Severity.HIGH: 12.0, Severity.MEDIUM: 5.0, Severity.LOW: 1.0}
 PITFALL_WEIGHTS = {1: 1.5, 2: 1.0, 3: 1.0, 4: 1.25, 5: 1.0, 6: 1.0, 7: 1.0}
@@ -132,6 +135,7 @@ class HealthInput:
     checkins: Sequence[CheckIn] = ()
     review_dates: Sequence[date] = ()  # dates of quarterly reviews of the KPI set
     target_changes: Mapping[str, Sequence[date]] = field(default_factory=dict)  # dates targets were revised
+    workshop_decisions: int = 0  # decisions recorded in the plan's workshops
     review_cadence_set: bool = False  # a weekly/monthly review meeting is scheduled (checklist)
     today: date = field(default_factory=date.today)
 
@@ -171,7 +175,7 @@ def check_health(data: HealthInput) -> HealthReport:
     findings += rigid(data, tracking, running)
     findings.sort(key=lambda f: (SEVERITY_ORDER.index(f.severity), f.pitfall, f.check, f.metric))
     deductions = score_deductions(findings)
-    return HealthReport(tuple(findings), smart, correlations, round(100.0 - sum(deductions.values()), 1),
+    return HealthReport(tuple(findings), smart, correlations, round(max(0.0, 100.0 - sum(deductions.values())), 1),
                         deductions, traffic_lights(findings), running)
 
 
@@ -202,12 +206,19 @@ def _live_csf_ids(csfs: Sequence[CSF]) -> set[int]:
 
 
 def _formula_names(kgi: KGI | None) -> tuple[str, ...]:
-    if kgi is None or not (kgi.formula or "").strip():
-        return ()
+    formula = _parsed(kgi.formula if kgi else "")
+    return formula.names if formula else ()
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> drivers.Formula | None:
+    """The KGI formula parsed once per text (the checks read it several times); None when blank or broken."""
+    if not (text or "").strip():
+        return None
     try:
-        return drivers.parse_formula(kgi.formula).names
+        return drivers.parse_formula(text)
     except drivers.FormulaError:
-        return ()
+        return None
 
 
 def _name(kpi: KPI) -> str:
@@ -271,28 +282,23 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Spearman's rank correlation (average ranks for ties); None when either side does not vary."""
     if len(xs) != len(ys) or len(xs) < 2:
         return None
-    rx, ry = _ranks(xs), _ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx = sum((a - mx) ** 2 for a in rx)
-    vy = sum((b - my) ** 2 for b in ry)
-    if vx == 0 or vy == 0:
-        return None
-    return cov / math.sqrt(vx * vy)
+    return _rank_correlation(_ranks(xs), _ranks(ys))
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
+def _ranks(values: Sequence[float]) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their ranks."""
+    array = np.asarray(values, dtype=float)
+    ordered = np.sort(array)
+    below = np.searchsorted(ordered, array, side="left")
+    up_to = np.searchsorted(ordered, array, side="right")
+    return (below + up_to + 1) / 2.0
+
+
+def _rank_correlation(rx: np.ndarray, ry: np.ndarray) -> float | None:
+    """Pearson's correlation of two rank vectors; None when either does not vary."""
+    dx, dy = rx - rx.mean(), ry - ry.mean()
+    spread = math.sqrt(float(dx @ dx) * float(dy @ dy))
+    return float(dx @ dy) / spread if spread else None
 
 
 def kgi_correlations(data: HealthInput) -> list[Correlation]:
@@ -301,11 +307,16 @@ def kgi_correlations(data: HealthInput) -> list[Correlation]:
         return []
     kgi_series = data.actuals.get(data.kgi.key, {})
     kgi_up = Direction(data.kgi.direction) is Direction.UP
+    kgi_ranks: dict[tuple[date, ...], np.ndarray] = {}  # KPIs reported over the same months share the KGI's ranks
     result = []
     for kpi in data.kpis:
         series = data.actuals.get(kpi.key, {})
-        months = sorted(m for m in series if m in kgi_series)
-        rho = spearman([series[m] for m in months], [kgi_series[m] for m in months])
+        months = tuple(sorted(m for m in series if m in kgi_series))
+        rho = None
+        if len(months) >= 2:
+            if months not in kgi_ranks:
+                kgi_ranks[months] = _ranks([kgi_series[m] for m in months])
+            rho = _rank_correlation(_ranks([series[m] for m in months]), kgi_ranks[months])
         if rho is not None and (Direction(kpi.direction) is Direction.UP) != kgi_up:
             rho = -rho  # churn down while revenue goes up is the expected link
         result.append(Correlation(kpi.key, rho, len(months)))
@@ -314,23 +325,16 @@ def kgi_correlations(data: HealthInput) -> list[Correlation]:
 
 def tree_holds(data: HealthInput) -> list[Finding]:
     """The KGI formula on each month's KPI actuals against that month's KGI actual; one finding for all misses."""
-    names = _formula_names(data.kgi)
-    if not names or data.kgi is None:
+    formula = _parsed(data.kgi.formula) if data.kgi else None
+    if formula is None or not formula.names:
         return []
-    kgi_series = data.actuals.get(data.kgi.key, {})
+    implied = drivers.evaluate_by_month(formula, data.actuals)
     misses = []
-    for month in sorted(kgi_series):
-        values = {n: data.actuals.get(n, {}).get(month) for n in names}
-        actual = kgi_series[month]
-        if any(v is None for v in values.values()) or not actual:
-            continue
-        try:
-            implied = drivers.evaluate(data.kgi.formula, values)
-        except drivers.FormulaError:
-            continue
-        gap = implied / actual - 1
-        if abs(gap) > TREE_TOLERANCE:
-            misses.append((month, gap))
+    for month, actual in sorted(data.actuals.get(data.kgi.key, {}).items()):
+        if month in implied and actual:
+            gap = implied[month] / actual - 1
+            if abs(gap) > TREE_TOLERANCE:
+                misses.append((month, gap))
     if not misses:
         return []
     worst_month, worst_gap = max(misses, key=lambda item: abs(item[1]))
@@ -504,9 +508,9 @@ def disconnected(data: HealthInput, smart: Mapping[str, Sequence[SmartFinding]],
             findings.append(Finding(6, "no_rationale", Severity.MEDIUM, STEP_KPI, kpi.key, {"kpi": _name(kpi)}))
     if not running:
         return findings
-    if not data.checkins and not data.review_dates:
+    if not data.checkins and not data.review_dates and not data.workshop_decisions:
         findings.append(Finding(6, "untouched_targets", Severity.MEDIUM, STEP_PDCA, "",
-                                {"checkins": 0, "reviews": 0}))
+                                {"checkins": 0, "reviews": 0, "decisions": 0}))
     by_owner = {(c.metric_key, c.owner.strip()) for c in data.checkins}
     for kpi in data.kpis:
         owner = (kpi.owner or "").strip()
@@ -550,6 +554,8 @@ def _never_revised(data: HealthInput, tracking: PlanTracking) -> list[Finding]:
     months = list(tracking.months)
     quarters = [tuple(months[i:i + QUARTER]) for i in range(0, len(months), QUARTER)]
     for metric in tracking.kpis:
+        if sum(row.status is Status.OFF_TRACK for row in metric.rows) < OFF_QUARTERS:
+            continue  # a quarter can only be off track with an off-track month in it
         off = []
         for quarter in quarters:
             with_data = [m for m in quarter if m in tracking.actuals.get(metric.key, {})]

@@ -25,7 +25,7 @@ def is_rate(unit: str) -> bool:
 
 # ---------------------------------------------------------------- parsing
 _NEGATIVE_MARKS = ("△", "▲", "−", "－")
-_STRIP = re.compile(r"[,\s¥￥$円]|JPY|jpy")
+_STRIP = re.compile(r"[,\s¥￥$€£円]|JPY|jpy|EUR|eur")
 
 
 _LARGE_UNITS = re.compile("[億万千]")

@@ -9,6 +9,9 @@ The flow, and the functions a page (or the CLI) calls in order:
 3. `preview_import(store, plan, parsed, mapping, lang)` -> ImportPreview: the monthly values that would be written
    (with the values they replace), skipped and rejected rows with line numbers; nothing is written.
 4. `commit_import(store, plan, parsed, mapping, preview)` -> ImportResult: one transaction, or nothing.
+   All or nothing: when any row is rejected, nothing is written unless the caller passes `accept_rejected=True`
+   (the user saw the rejected rows and chose to import the good ones). `commit_blocker(preview, ...)` says,
+   without writing, why a commit would be refused (a dry run's exit code).
    `save_mapping_profile(...)` remembers the mapping so next month's file maps itself.
 5. `rejections_csv(preview, lang)` -> CSV bytes of the rejected rows (formula injection neutralised).
 
@@ -19,12 +22,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import math
 import os
+import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +40,10 @@ from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.model import Actual, Plan
 from kpi_core.i18n import t
 from kpi_core.ingest.decode import (
+    CHOOSABLE_ENCODINGS,
     DEFAULT_MAX_BYTES,
+    DELIMITER_LABELS,
+    ENCODING_LABELS,
     MB,
     Decoded,
     IngestError,
@@ -45,10 +54,25 @@ from kpi_core.ingest.decode import (
     detect_layout,
     encoding_label,
     read_source,
+    render,
 )
 from kpi_core.ingest.load import Loaded, load_arrow, load_table
-from kpi_core.ingest.mapping import Mapping, formula_order, validate_mapping
+from kpi_core.ingest.mapping import (
+    LIST_OPS,
+    NEEDS_COLUMN,
+    NO_VALUE_OPS,
+    OP_NAMES,
+    SHAPE_SOURCES,
+    Mapping,
+    distinct_labels,
+    filter_condition,
+    filter_text,
+    formula_order,
+    mapping_schema,
+    validate_mapping,
+)
 from kpi_core.ingest.mapping import suggest_mapping as _suggest
+from kpi_core.ingest.record_roles import default_column
 from kpi_core.ingest.records import collect_records
 from kpi_core.ingest.summary import collect_summary
 from kpi_core.ingest.table import (
@@ -67,11 +91,21 @@ from kpi_core.ingest.table import (
     header_signature,
     profile_columns,
 )
+from kpi_core.ingest.values import FILTER_OPS, cell_month, number_style
 
 __all__ = [
+    "CHOOSABLE_ENCODINGS",
     "DEFAULT_MAX_BYTES",
+    "DELIMITER_LABELS",
+    "ENCODING_LABELS",
+    "FILTER_OPS",
+    "LIST_OPS",
     "MB",
+    "NEEDS_COLUMN",
+    "NO_VALUE_OPS",
+    "OP_NAMES",
     "SHAPES",
+    "SHAPE_SOURCES",
     "ImportPreview",
     "ImportResult",
     "IngestError",
@@ -79,18 +113,33 @@ __all__ = [
     "Message",
     "ParsedFile",
     "Rejection",
+    "RevertResult",
     "Skipped",
+    "commit_blocker",
     "commit_import",
+    "default_column",
+    "default_profile_name",
+    "delimiter_label",
     "describe",
+    "distinct_labels",
+    "encoding_label",
+    "filter_condition",
+    "filter_text",
     "find_mapping",
+    "live_values",
+    "mapping_file_bytes",
+    "mapping_schema",
     "neutralise",
     "plan_aliases",
     "plan_keys",
     "preview_import",
     "read_export",
+    "read_mapping_file",
     "rejections_csv",
+    "render",
     "revert_import",
     "save_mapping_profile",
+    "similar_names",
     "suggest_mapping",
     "validate_mapping",
     "values_csv",
@@ -109,10 +158,11 @@ def _file_name(source: Source, file_name: str | None) -> str:
 
 def read_export(source: Source, file_name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, *,
                 encoding: str | None = None, delimiter: str | None = None,
-                header_line: int | None = None) -> ParsedFile:
+                header_line: int | None = None, decimal: str | None = None) -> ParsedFile:
     """Read an export (bytes, a path or a binary stream) into a ParsedFile.
 
-    `encoding`, `delimiter` and `header_line` (1-based line of the header in the file) override the detection.
+    `encoding`, `delimiter`, `header_line` (1-based line of the header in the file) and `decimal` ('comma' or
+    'point') override the detection.
     Raises IngestError for anything that is not a readable table (too large, empty, binary, undecodable,
     header only, no row readable).
     """
@@ -128,8 +178,11 @@ def read_export(source: Source, file_name: str | None = None, max_bytes: int = D
         decoded = decode(data, encoding, full=True)
         layout = detect_layout(decoded.view, delimiter, header_line)
         loaded = _load(decoded, layout)
+    if decimal not in (None, "comma", "point"):
+        loaded.cleanup()
+        raise IngestError("ingest.bad_decimal_choice", decimal=decimal)
     try:
-        return _parsed(loaded, decoded, layout, name, data, digest)
+        return _parsed(loaded, decoded, layout, name, data, digest, decimal)
     except BaseException:
         loaded.cleanup()
         raise
@@ -154,7 +207,8 @@ def _sha256_in_background(data: bytes):
     return digest
 
 
-def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: bytes, digest) -> ParsedFile:
+def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: bytes, digest,
+            decimal: str | None = None) -> ParsedFile:
     con, rejects, width = loaded.con, loaded.rejects, len(layout.columns)
     accepted = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     lines = LineMap(decoded.buffer, decoded.start + layout.header_offset, decoded.end, layout.delimiter,
@@ -177,14 +231,32 @@ def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: b
         delimiter=layout.delimiter, header_line=layout.header_line, columns=columns,
         header_signature=header_signature(columns), row_count=accepted, shape=guess_shape(profiles, len(sample_rows)),
         sample=sample, profiles=profiles, skipped=skipped, rejections=rejections, con=con, lines=lines,
-        cleanup=loaded.cleanup)
+        cleanup=loaded.cleanup, decimal_comma=_decimal_comma(sample_rows, layout.delimiter, decimal))
+
+
+def _decimal_comma(sample_rows: list[tuple], delimiter: str, decimal: str | None) -> bool:
+    """Whether the file writes decimal commas: said by the user, else by the file: a cell only a decimal-comma
+    writer produces (12,5  1.234,50) and none only a decimal-point writer produces, or a ';' delimiter (how
+    spreadsheets write CSV where the comma is the decimal mark) with no decimal-point cell."""
+    if decimal:
+        return decimal == "comma"
+    styles = Counter(number_style(cell) for row in sample_rows for cell in row[1:] if cell and not _is_month(cell))
+    return not styles["point"] and (styles["comma"] > 0 or delimiter == ";")
+
+
+def _is_month(cell: str) -> bool:
+    try:
+        return cell_month(cell) is not None
+    except ValueError:
+        return False
 
 
 def describe(parsed: ParsedFile, lang: str) -> str:
     """One line saying what was detected: encoding, delimiter, header line, rows, shape."""
-    return t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
+    text = t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
              delimiter=delimiter_label(parsed.delimiter, lang), line=parsed.header_line,
              rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{parsed.shape}", lang))
+    return text + (" " + t("ingest.decimal_comma_read", lang) if parsed.decimal_comma else "")
 
 
 # ---------------------------------------------------------------- mapping
@@ -192,6 +264,35 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
                     shape: str | None = None) -> Mapping:
     """A first mapping from header names / metric labels and each plan key's aliases (see ingest_mapping)."""
     return _suggest(parsed, metric_aliases, plan_keys, shape)
+
+
+def similar_names(mapping: Mapping) -> list[tuple[str, str]]:
+    """(metric key, column or label) pairs a suggestion matched by a similar name, for the user to confirm."""
+    return [(key, str(spec.get("column") or spec.get("label"))) for key, spec in mapping.get("metrics", {}).items()
+            if spec.get("similar")]
+
+
+MAX_MAPPING_FILE = 1 * MB
+
+
+def read_mapping_file(data: bytes, name: str) -> Mapping:
+    """A mapping from a JSON file's bytes (the format of `mapping --schema`); IngestError when it is not one."""
+    if len(data) > MAX_MAPPING_FILE:
+        raise IngestError("ingest.mapping_file", file=name, error=f"> {MAX_MAPPING_FILE // MB} MB")
+    try:
+        mapping = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IngestError("ingest.mapping_file", file=name, error=str(exc)) from None
+    if not isinstance(mapping, dict) or not isinstance(mapping.get("metrics"), dict):
+        raise IngestError("ingest.mapping_file", file=name, error="no \"metrics\" object")
+    return mapping
+
+
+def mapping_file_bytes(mapping: Mapping) -> bytes:
+    """A mapping as the JSON file read_mapping_file reads back (hints of the suggestion left out)."""
+    clean = {**mapping, "metrics": {key: {k: v for k, v in spec.items() if k != "similar"}
+                                    for key, spec in mapping.get("metrics", {}).items()}}
+    return (json.dumps(clean, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def plan_keys(store: Store, plan: Plan) -> list[str]:
@@ -216,6 +317,23 @@ def find_mapping(store: Store, parsed: ParsedFile, plan: Plan) -> dict | None:
     return store.find_profile(parsed.header_signature, plan.id)
 
 
+_DATED_STEM = re.compile(r"[_\-\s]*\d{4}[-_/]?\d{2}([-_/]?\d{2})?$")
+
+
+def default_profile_name(parsed: ParsedFile, profile: dict | None) -> str:
+    """The name to offer for saving a mapping: the profile's own, else the file name without its date
+    (deals_2026-07.csv -> deals), so that each month's file lands on the same profile."""
+    if profile:
+        return profile["name"]
+    stem = parsed.file_name.rsplit(".", 1)[0]
+    return _DATED_STEM.sub("", stem)[:100] or stem[:100]
+
+
+def live_values(store: Store, plan: Plan) -> dict[int, int]:
+    """{import id: values of it still current}: what reverting each import would take back."""
+    return store.live_values_by_import(plan.id)
+
+
 def save_mapping_profile(store: Store, parsed: ParsedFile, mapping: Mapping, name: str,
                          plan: Plan | None = None) -> int:
     """Remember `mapping` for exports with this header; returns the profile id."""
@@ -230,6 +348,8 @@ class ImportPreview:
 
     `values`: one row per metric-month to write (metric, month, value, current, status new|changed|unchanged,
     line = first source line, rows = records behind it). `actuals` are exactly what commit writes.
+    `already_imported`: this file was imported with this same mapping (nothing to do). `remapped`: this file was
+    imported with another mapping; the user replaces that import or keeps it beside the new one.
     """
 
     plan_id: int
@@ -245,10 +365,28 @@ class ImportPreview:
     rows_total: int
     rows_used: int
     lang: str = "ja"
+    remapped: dict | None = None
 
     @property
     def can_commit(self) -> bool:
+        """Something to write (rejected rows and an earlier import of the file are choices, see commit_blocker)."""
         return bool(self.actuals) and self.already_imported is None
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows set aside: distinct rejected lines (a row with two bad cells is one row), plus rejections of
+        derived values that have no line."""
+        return len({r.line for r in self.rejections if r.line is not None}) + \
+            sum(1 for r in self.rejections if r.line is None)
+
+    @property
+    def good_rows(self) -> int:
+        return max(self.rows_total - self.rejected_rows, 0)
+
+    @property
+    def to_write(self) -> int:
+        """Metric-months whose value changes (new or different): the count the button and the preview both say."""
+        return self.changes
 
     @property
     def changes(self) -> int:
@@ -267,6 +405,10 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
     _apply_formulas(checked, collected)
     keys = plan_keys(store, plan)
     _report_keys(checked, keys, collected)
+    similar = similar_names(checked)
+    if similar:
+        collected.messages.append(Message("ingest.msg.similar_names", {
+            "pairs": ", ".join(f"{name} → {key}" for key, name in similar)}, "warning"))
     months = set(plan.month_list())
     _reject_outside_plan(plan, keys, months, collected)
     current = store.actual_values(plan.id)
@@ -284,11 +426,20 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
     rejections = sorted([r for r in parsed.rejections if r.line not in read_after_all] + collected.rejections,
                         key=_by_line)
     skipped = sorted(parsed.skipped + collected.skipped, key=lambda s: s.line)
+    earlier = store.find_import(plan.id, parsed.sha256)
+    same_mapping = earlier is not None and _stored_mapping(earlier) == checked
     return ImportPreview(
         plan_id=plan.id, file_name=parsed.file_name, sha256=parsed.sha256, mapping=checked, values=frame,
         actuals=actuals, skipped=skipped, rejections=rejections, messages=collected.messages,
-        already_imported=store.find_import(plan.id, parsed.sha256), rows_total=_data_rows(parsed, collected),
-        rows_used=collected.rows_used, lang=lang)
+        already_imported=earlier if same_mapping else None, rows_total=_data_rows(parsed, collected),
+        rows_used=collected.rows_used, lang=lang, remapped=None if same_mapping else earlier)
+
+
+def _stored_mapping(import_row: dict) -> dict | None:
+    try:
+        return json.loads(import_row.get("mapping") or "{}")
+    except ValueError:
+        return None
 
 
 def _data_rows(parsed: ParsedFile, collected: Collected) -> int:
@@ -375,43 +526,91 @@ class ImportResult:
     unchanged: int
     rejected: int
     already_imported: dict | None = None
+    replaced: int | None = None
 
     def message(self, lang: str) -> str:
         if self.already_imported:
-            created = self.already_imported.get("created_at")
             return t("ingest.already_imported", lang, import_id=self.import_id,
-                     date=created.strftime("%Y-%m-%d %H:%M") if created else "?")
-        return t("ingest.committed", lang, import_id=self.import_id, written=self.written,
+                     date=_when(self.already_imported.get("created_at")))
+        text = t("ingest.committed", lang, import_id=self.import_id, written=self.written,
                  unchanged=self.unchanged, rejected=self.rejected)
+        if self.replaced:
+            text += " " + t("ingest.replaced", lang, import_id=self.replaced)
+        return text
+
+
+def commit_blocker(preview: ImportPreview, accept_rejected: bool = False,
+                   replace: bool | None = None) -> IngestError | None:
+    """Why committing `preview` would be refused (nothing written), or None. The same answer for a dry run and
+    the real run. A file already imported with the same mapping is no blocker: committing it changes nothing.
+
+    `accept_rejected`: the user saw the rejected rows and imports the others. `replace`: for a file imported
+    before with another mapping, True reverts that import in the same transaction, False keeps it beside the
+    new one; None (not chosen) refuses."""
+    if preview.already_imported:
+        return None
+    if not preview.actuals:
+        return IngestError("ingest.nothing_to_import")
+    if preview.rejections and not accept_rejected:
+        return IngestError("ingest.rejected_not_accepted", file=preview.file_name, rejected=preview.rejected_rows,
+                           good=preview.good_rows)
+    if preview.remapped and replace is None:
+        earlier = preview.remapped
+        return IngestError("ingest.remapped_choice", file=preview.file_name, import_id=earlier["id"],
+                           date=_when(earlier.get("created_at")))
+    return None
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "?"
 
 
 def commit_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mapping,
-                  preview: ImportPreview | None = None) -> ImportResult:
-    """Write the previewed values in one transaction (all or nothing).
+                  preview: ImportPreview | None = None, *, accept_rejected: bool = False,
+                  replace: bool | None = None) -> ImportResult:
+    """Write the previewed values in one transaction (all or nothing; see `commit_blocker` for the refusals).
 
-    The same file (same sha256) already imported into this plan changes nothing and says so. A corrected month
-    supersedes the current value and keeps the old one in the history; `revert_import` undoes an import.
-    Rejection reasons are stored as text in the preview's language.
+    The same file (same sha256) already imported into this plan with the same mapping changes nothing and says so.
+    A corrected month supersedes the current value and keeps the old one in the history; `revert_import` undoes an
+    import. Rejection reasons are stored as text in the preview's language.
     """
     if preview is None or preview.mapping != validate_mapping(parsed, mapping) or preview.plan_id != plan.id \
             or preview.sha256 != parsed.sha256:
         preview = preview_import(store, plan, parsed, mapping, preview.lang if preview else "ja")
-    existing = store.find_import(plan.id, parsed.sha256)
-    if existing:
+    if preview.already_imported:
+        existing = preview.already_imported
         return ImportResult(existing["id"], 0, 0, int(existing.get("rows_rejected") or 0), existing)
-    if not preview.actuals:
-        raise IngestError("ingest.nothing_to_import")
+    blocker = commit_blocker(preview, accept_rejected, replace)
+    if blocker:
+        raise blocker
     meta = {"file_name": parsed.file_name, "sha256": parsed.sha256, "encoding": parsed.encoding,
             "delimiter": parsed.delimiter, "shape": preview.mapping["shape"], "mapping": preview.mapping,
             "rows_total": preview.rows_total, "rows_accepted": preview.rows_used}
     rejections = [(r.line, r.message(preview.lang), r.raw) for r in preview.rejections]
-    outcome = store.commit_import(plan.id, meta, preview.actuals, rejections)
-    return ImportResult(outcome["import_id"], outcome["written"], outcome["unchanged"], len(rejections))
+    replaces = preview.remapped["id"] if preview.remapped and replace else None
+    outcome = store.commit_import(plan.id, meta, preview.actuals, rejections, replaces=replaces)
+    return ImportResult(outcome["import_id"], outcome["written"], outcome["unchanged"], len(rejections),
+                        replaced=replaces)
 
 
-def revert_import(store: Store, import_id: int) -> int:
-    """Undo an import: its values are superseded and the ones they replaced come back. Returns rows reverted."""
-    return store.revert_import(import_id)
+@dataclass
+class RevertResult:
+    import_id: int
+    rows: int
+    already: bool
+    reverted_at: datetime | None = None
+
+    def message(self, lang: str) -> str:
+        if self.already:
+            return t("ingest.already_reverted", lang, import_id=self.import_id, date=_when(self.reverted_at))
+        return t("ingest.reverted", lang, import_id=self.import_id, count=self.rows)
+
+
+def revert_import(store: Store, import_id: int) -> RevertResult:
+    """Undo an import: every metric-month it wrote gets back its latest write from a manual edit or an import that
+    is not reverted, whatever the order of the reverts. Reverting twice changes nothing and says so."""
+    outcome = store.revert_import(import_id)
+    return RevertResult(import_id, outcome["rows"], outcome["already"], outcome["reverted_at"])
 
 
 # ---------------------------------------------------------------- downloads

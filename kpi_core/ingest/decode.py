@@ -1,7 +1,8 @@
 """Bytes to UTF-8 text: the upload bound, encoding detection, and the delimiter / header-row layout.
 
-Japanese exports arrive as CP932, UTF-8 (often with a BOM) or UTF-16 "Unicode text". Python decodes them because
-DuckDB's reader only knows UTF-8 without an extension; the result is always UTF-8 bytes that DuckDB then parses.
+Japanese exports arrive as CP932, UTF-8 (often with a BOM) or UTF-16 "Unicode text"; European ones as Windows-1252
+or Latin-1. Python decodes them because DuckDB's reader only knows UTF-8 without an extension; the result is always
+UTF-8 bytes that DuckDB then parses.
 """
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from kpi_core.domain.units import parse_month, parse_number
 from kpi_core.i18n import t
@@ -32,8 +36,11 @@ ENCODING_LABELS = {
     "utf-16-le-nobom": "UTF-16 LE",
     "utf-16-be-nobom": "UTF-16 BE",
     "cp932": "Shift_JIS (CP932)",
+    "cp1252": "Windows-1252 (Western European)",
+    "latin-1": "Latin-1 (ISO-8859-1)",
 }
 DELIMITER_LABELS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+CHOOSABLE_ENCODINGS = ("utf-8", "cp932", "utf-16-le", "utf-16-be", "cp1252", "latin-1")  # a reading setting
 
 _BINARY_SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -199,10 +206,22 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-_CODEC_ALIASES = {"utf8": "utf-8", "utf-8": "utf-8", "utf-8-sig": "utf-8", "cp932": "cp932", "shift_jis": "cp932",
-                  "sjis": "cp932", "ms932": "cp932", "windows-31j": "cp932", "utf-16": "utf-16-le",
-                  "utf-16-le": "utf-16-le", "utf-16le": "utf-16-le", "utf-16-be": "utf-16-be",
-                  "utf-16be": "utf-16-be"}
+# The names people type for --encoding (compared in lower case, "_" and " " read as "-").
+_CODEC_ALIASES = {
+    **dict.fromkeys(("utf8", "utf-8", "utf-8-sig", "utf8-sig", "utf-8-bom", "utf8-bom"), "utf-8"),
+    **dict.fromkeys(("cp932", "shift-jis", "shiftjis", "sjis", "s-jis", "x-sjis", "ms932", "windows-31j",
+                     "ms-kanji", "cp943", "cp943c"), "cp932"),
+    **dict.fromkeys(("utf-16", "utf16", "ucs-2", "unicode", "utf-16-le", "utf-16le", "utf16le"), "utf-16-le"),
+    **dict.fromkeys(("utf-16-be", "utf-16be", "utf16be"), "utf-16-be"),
+    **dict.fromkeys(("cp1252", "windows-1252", "win-1252", "win1252", "1252", "ansi", "ms-ansi"), "cp1252"),
+    **dict.fromkeys(("latin-1", "latin1", "l1", "iso-8859-1", "iso8859-1", "iso-8859-15", "iso8859-15", "latin-9",
+                     "8859-1"), "latin-1"),
+}
+
+
+def codec_name(encoding: str) -> str | None:
+    """The codec for an encoding name as typed ('Shift_JIS', 'latin1', 'Windows-1252'...), or None."""
+    return _CODEC_ALIASES.get(re.sub(r"[_\s]+", "-", encoding.strip().lower()))
 
 
 def _utf8(data: bytes, offset: int, label: str, full: bool) -> Decoded:
@@ -216,7 +235,7 @@ def _utf8(data: bytes, offset: int, label: str, full: bool) -> Decoded:
 
 def _forced(data: bytes, encoding: str, full: bool) -> Decoded:
     """Decode with the encoding the user chose (a BOM of that family is still honoured)."""
-    codec = _CODEC_ALIASES.get(encoding.strip().lower())
+    codec = codec_name(encoding)
     if codec is None:
         raise IngestError("ingest.bad_encoding_choice", encoding=encoding)
     for bom, bom_codec, label in _BOMS:
@@ -224,7 +243,7 @@ def _forced(data: bytes, encoding: str, full: bool) -> Decoded:
             return _with_bom(data, bom, bom_codec, label, full)
     if codec == "utf-8":
         return _utf8(data, 0, "utf-8", full)
-    return _whole(_transcode(data, codec), codec if codec == "cp932" else codec + "-nobom")
+    return _whole(_transcode(data, codec), codec + "-nobom" if codec.startswith("utf-16") else codec)
 
 
 def _whole(buffer: bytes, label: str) -> Decoded:
@@ -305,17 +324,95 @@ def _validate_utf8(data: bytes, offset: int, stop: int | None = None) -> None:
 
 
 def _utf8_or_cp932(data: bytes, full: bool) -> Decoded:
+    """UTF-8, else CP932, else Windows-1252 / Latin-1. Many Western files are valid CP932 byte for byte (as
+    mojibake): the Western reading is taken first when the non-ASCII bytes look like accented letters in words."""
     try:
         return _utf8(data, 0, "utf-8", full)
     except IngestError as utf8_error:
         if utf8_error.key == "ingest.truncated":  # UTF-8 to its last, cut character: not CP932
             raise
+        # UTF-8 with a damaged byte is not a Western file: most of its non-ASCII bytes form UTF-8 characters
+        damaged_utf8 = _utf8_share(data) >= UTF8_DAMAGED
+        western = 0.0 if damaged_utf8 else _western_share(data)
+        if western >= WESTERN_OVER_CP932:
+            return _western(data)
         try:
             return _whole(_transcode(data, "cp932"), "cp932")
         except IngestError as cp932_error:
+            if not damaged_utf8 and max(western, _isolated_share(data)) >= WESTERN_WHEN_NOT_CP932:
+                return _western(data)
             # Report whichever decoder got further: that is where the file stops being text.
             first = max((utf8_error, cp932_error), key=lambda e: e.values["line"])
             raise first from None
+
+
+# Share of non-ASCII bytes that read, in Windows-1252, as letters next to an ASCII letter ("Größe", "ação"):
+# Japanese CP932 text scores below 0.25 (its bytes come in pairs and runs, mostly symbols in Windows-1252),
+# Western text near 1.
+WESTERN_OVER_CP932 = 0.5
+WESTERN_WHEN_NOT_CP932 = 0.3  # not CP932 either: a lower bar, or single high bytes between ASCII ("12 €", "3 °C")
+WESTERN_SAMPLE = 256 * 1024  # bytes judged, from the first non-ASCII byte on
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+UTF8_DAMAGED = 0.5
+_UTF8_CHAR = re.compile(rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}")
+
+
+def _sample(data: bytes) -> bytes:
+    """WESTERN_SAMPLE bytes from just before the first non-ASCII byte: where the encodings differ."""
+    first = _NON_ASCII.search(data)
+    start = max(first.start() - 1, 0) if first else 0
+    return data[start:start + WESTERN_SAMPLE]
+
+
+def _utf8_share(data: bytes) -> float:
+    """Share of the non-ASCII bytes (of the sample) that are parts of well-formed UTF-8 characters."""
+    sample = _sample(data)
+    _, _, count = _high_bytes(sample)
+    if not count:
+        return 0.0
+    return sum(len(m) for m in _UTF8_CHAR.findall(sample)) / count
+
+
+@cache
+def _byte_classes() -> tuple[np.ndarray, np.ndarray]:
+    western_letter = np.array([b >= 0x80 and bytes([b]).decode("cp1252", "ignore").isalpha() for b in range(256)])
+    ascii_letter = np.array([chr(b).isascii() and chr(b).isalpha() for b in range(256)])
+    return western_letter, ascii_letter
+
+
+def _high_bytes(data: bytes) -> tuple[np.ndarray, np.ndarray, int]:
+    sample = np.frombuffer(_sample(data), dtype=np.uint8)
+    high = sample >= 0x80
+    return sample, high, int(high.sum())
+
+
+def _western_share(data: bytes) -> float:
+    sample, _, count = _high_bytes(data)
+    if not count:
+        return 0.0
+    western_letter, ascii_letter = _byte_classes()
+    letters = ascii_letter[sample]
+    near_letter = np.zeros(len(sample), dtype=bool)
+    near_letter[1:] |= letters[:-1]
+    near_letter[:-1] |= letters[1:]
+    return float((western_letter[sample] & near_letter).sum()) / count
+
+
+def _isolated_share(data: bytes) -> float:
+    """Share of non-ASCII bytes with ASCII on both sides (single-byte text); CP932 text has pairs and runs."""
+    _, high, count = _high_bytes(data)
+    if not count:
+        return 0.0
+    padded = np.concatenate(([False], high, [False]))
+    return float((high & ~padded[:-2] & ~padded[2:]).sum()) / count
+
+
+def _western(data: bytes) -> Decoded:
+    """Windows-1252, or Latin-1 when the file uses bytes Windows-1252 leaves undefined."""
+    try:
+        return _whole(_transcode(data, "cp1252"), "cp1252")
+    except IngestError:
+        return _whole(_transcode(data, "latin-1"), "latin-1")
 
 
 def _strip_eof_marker(decoded: Decoded) -> None:

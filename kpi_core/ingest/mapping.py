@@ -28,7 +28,6 @@ are helpers: computed (e.g. for a formula) but never written.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -36,18 +35,31 @@ from typing import Any
 from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.units import parse_number
 from kpi_core.ingest.decode import IngestError
-from kpi_core.ingest.table import SHAPES, ParsedFile, is_total_label, month_columns, normalise_label
+from kpi_core.ingest.names import match_names, scored_matches
+from kpi_core.ingest.record_roles import suggest_record_metrics
+from kpi_core.ingest.table import SHAPES, ParsedFile, distinct_labels, is_total_label, month_columns
 from kpi_core.ingest.values import FILTER_OPS
 
 MAPPING_VERSION = 1
 SOURCES = ("column", "label", "count", "sum", "mean", "count_distinct", "formula")
 RECORD_SOURCES = ("count", "sum", "mean", "count_distinct")
 NEEDS_COLUMN = ("column", "sum", "mean", "count_distinct")
-_BRACKETED = re.compile(r"[(（\[【<＜「『].*?[)）\]】>＞」』]")
+# The sources each shape offers, in the order an editor lists them.
+SHAPE_SOURCES = {
+    "wide_metrics": ("column", "formula"),
+    "long": ("label", "formula"),
+    "wide_months": ("label", "formula"),
+    "records": ("count", "sum", "mean", "count_distinct", "formula"),
+}
+# Filter ops by the name of their label (actuals.op.<name>); list ops take several values, the last two none.
+OP_NAMES = {"=": "eq", "!=": "ne", "in": "in", "not_in": "not_in", ">=": "ge", "<=": "le", ">": "gt", "<": "lt",
+            "contains": "contains", "filled": "filled", "blank": "blank"}
+LIST_OPS = ("in", "not_in")
+NO_VALUE_OPS = ("filled", "blank")
+_LIST_SEPARATORS = re.compile(r"[,、，]")
 _PERCENT_HEADER = re.compile(r"[%％]|\(率\)|（率）")
 _THOUSAND_YEN_HEADER = re.compile(r"千円")
 _TEN_THOUSAND_YEN_HEADER = re.compile(r"万円")
-MATCH_RATIO = 0.82
 
 Mapping = dict[str, Any]
 
@@ -163,48 +175,6 @@ def formula_order(depends: dict[str, tuple[str, ...]], key: str, seen: tuple[str
 
 
 # ---------------------------------------------------------------- suggestions
-def _forms(text: str) -> set[str]:
-    """Comparable forms of a header or alias: as is, and without bracketed units (商談数(件) -> 商談数)."""
-    whole = normalise_label(text)
-    bare = normalise_label(_BRACKETED.sub("", str(text)))
-    return {form for form in (whole, bare) if form}
-
-
-def _score(header: str, aliases: Iterable[str]) -> float:
-    """1.0 for an exact (normalised) match, else the best similarity ratio of the comparable forms."""
-    header_forms = _forms(header)
-    best = 0.0
-    for alias in aliases:
-        alias_forms = _forms(alias)
-        if header_forms & alias_forms:
-            return 1.0
-        for h in header_forms:
-            for a in alias_forms:
-                if min(len(h), len(a)) >= 3:
-                    best = max(best, difflib.SequenceMatcher(None, h, a).ratio())
-    return best
-
-
-def match_names(names: list[str], metric_aliases: dict[str, list[str]], plan_keys: Iterable[str],
-                ) -> dict[str, str]:
-    """{metric key: name} pairing each plan key with at most one name (best scores first)."""
-    keys = list(dict.fromkeys(plan_keys))
-    candidates = []
-    for key in keys:
-        aliases = [key, *metric_aliases.get(key, [])]
-        for name in names:
-            score = _score(name, aliases)
-            if score >= MATCH_RATIO:
-                candidates.append((score, -keys.index(key), -names.index(name), key, name))
-    pairs: dict[str, str] = {}
-    used: set[str] = set()
-    for _, _, _, key, name in sorted(candidates, reverse=True):
-        if key not in pairs and name not in used:
-            pairs[key] = name
-            used.add(name)
-    return pairs
-
-
 def _scale_hint(parsed: ParsedFile, column: str) -> float | None:
     """0.01 for a '%' column written as bare numbers, 1000 for 千円, 10000 for 万円."""
     profile = parsed.profile(column)
@@ -225,13 +195,22 @@ def _column_metric(parsed: ParsedFile, column: str, source: str) -> dict[str, An
     return spec
 
 
-def distinct_labels(parsed: ParsedFile, column: str, limit: int = 500) -> list[str]:
-    """The distinct non-blank cells of a column in file order (metric names of a long or wide-months file)."""
-    rows = parsed.con.execute(
-        f"SELECT trim({parsed.column_id(column)}) AS v, min(rowid) AS first FROM raw "
-        f"WHERE nullif(trim({parsed.column_id(column)}), '') IS NOT NULL GROUP BY v ORDER BY first LIMIT {int(limit)}"
-    ).fetchall()
-    return [r[0] for r in rows]
+def filter_condition(column: str, op: str, text: str) -> dict[str, Any]:
+    """A filter as the mapping stores it, from what a user typed: a list op splits on commas (, 、 ，), an op
+    without a value keeps none."""
+    condition: dict[str, Any] = {"column": column, "op": op}
+    if op in LIST_OPS:
+        condition["value"] = [v.strip() for v in _LIST_SEPARATORS.split(text) if v.strip()]
+    elif op not in NO_VALUE_OPS:
+        condition["value"] = text.strip()
+    return condition
+
+
+def filter_text(value: Any) -> str:
+    """A filter's value as a user types it back (the inverse of filter_condition)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def _first(profiles, predicate) -> str | None:
@@ -267,12 +246,20 @@ def suggest_mapping(parsed: ParsedFile, metric_aliases: dict[str, list[str]], pl
         if label:
             mapping["metrics"] = _label_metrics(parsed, label, metric_aliases, keys, [value] if value else [])
         return mapping
-    # A summary's columns are matched by name alone; a record list's sums need numbers (a few bad cells are
-    # reported as rejections later).
-    candidates = [p.name for p in others if p.filled and (shape == "wide_metrics" or p.numbers >= 0.5 * p.filled)]
-    source = "column" if shape == "wide_metrics" else "sum"
-    for key, column in match_names(candidates, metric_aliases, keys).items():
-        mapping["metrics"][key] = _column_metric(parsed, column, source)
+    if shape == "records":
+        mapping["metrics"] = suggest_record_metrics(parsed, date_column, metric_aliases, keys)
+        # Other plan metrics: numeric columns named like them, summed (a few bad cells are rejected later).
+        numeric = [p.name for p in others if p.filled and p.numbers >= 0.5 * p.filled]
+        rest = [k for k in keys if k not in mapping["metrics"]]
+        for key, column in match_names(numeric, metric_aliases, rest).items():
+            mapping["metrics"][key] = _column_metric(parsed, column, "sum")
+        return mapping
+    # A summary's columns are matched by name alone.
+    candidates = [p.name for p in others if p.filled]
+    for key, (column, score) in scored_matches(candidates, metric_aliases, keys).items():
+        mapping["metrics"][key] = _column_metric(parsed, column, "column")
+        if score < 1:
+            mapping["metrics"][key]["similar"] = True
     return mapping
 
 
@@ -280,8 +267,10 @@ def _label_metrics(parsed: ParsedFile, label_column: str, metric_aliases: dict[s
                    keys: list[str], value_columns: list[str]) -> dict[str, dict[str, Any]]:
     labels = [v for v in distinct_labels(parsed, label_column) if not is_total_label(v)]
     metrics: dict[str, dict[str, Any]] = {}
-    for key, label in match_names(labels, metric_aliases, keys).items():
+    for key, (label, score) in scored_matches(labels, metric_aliases, keys).items():
         metrics[key] = {"source": "label", "label": label}
+        if score < 1:
+            metrics[key]["similar"] = True
         if _PERCENT_HEADER.search(label) and _bare_numbers(parsed, label_column, label, value_columns):
             metrics[key]["scale"] = 0.01
         elif _THOUSAND_YEN_HEADER.search(label):  # 売上高(千円): the row's numbers are thousands of yen
@@ -309,3 +298,45 @@ def _parses_number(text: str) -> bool:
         return parse_number(text) is not None
     except ValueError:
         return False
+
+
+def mapping_schema() -> dict[str, Any]:
+    """The JSON Schema of a mapping file (what `--mapping`, the app's mapping file and profiles hold)."""
+    filter_item = {
+        "type": "object", "required": ["column", "op"], "additionalProperties": False,
+        "properties": {
+            "column": {"type": "string", "description": "A column of the file (its header, as written)."},
+            "op": {"enum": list(OP_NAMES)},
+            "value": {"description": "A text or number; a list for in / not_in; none for filled / blank.",
+                      "oneOf": [{"type": ["string", "number"]}, {"type": "array", "items": {"type": ["string", "number"]}}]},
+        },
+    }
+    metric = {
+        "type": "object", "required": ["source"],
+        "properties": {
+            "source": {"enum": list(SOURCES), "description": "column (wide_metrics), label (long, wide_months), "
+                       "count / sum / mean / count_distinct (records), formula (any shape)."},
+            "column": {"type": "string", "description": "The column read (column, sum, mean, count_distinct)."},
+            "label": {"type": "string", "description": "The metric's name in the label column (long, wide_months)."},
+            "formula": {"type": "string", "description": "+ - * / and parentheses over other metrics of this mapping."},
+            "date_column": {"type": "string", "description": "records: this metric's own date column."},
+            "filters": {"type": "array", "items": filter_item, "description": "records: rows this metric counts."},
+            "scale": {"type": "number", "not": {"const": 0}, "description": "Multiplies the value (0.01, 1000)."},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "KPI Workbench import mapping",
+        "type": "object", "required": ["shape", "metrics"],
+        "properties": {
+            "version": {"const": MAPPING_VERSION},
+            "shape": {"enum": list(SHAPES)},
+            "date_column": {"type": "string", "description": "Months or dates (long, wide_metrics, records)."},
+            "label_column": {"type": "string", "description": "The metric names (long, wide_months)."},
+            "value_column": {"type": "string", "description": "The values (long)."},
+            "filters": {"type": "array", "items": filter_item, "description": "Rows kept, every shape."},
+            "combine": {"enum": ["reject", "sum"], "description": "A second row for the same metric-month."},
+            "metrics": {"type": "object", "minProperties": 1, "additionalProperties": metric,
+                        "description": "Plan metric keys (others are helpers, computed but not written)."},
+        },
+    }

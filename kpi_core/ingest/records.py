@@ -25,7 +25,7 @@ from kpi_core.ingest.table import (
     is_footer_text,
     is_total_label,
 )
-from kpi_core.ingest.values import is_blank, month_problem
+from kpi_core.ingest.values import NumberStyleError, cell_number, is_blank, month_problem
 
 # RE2 versions of the skip rules, used only to pick candidate rows; Python has the last word.
 _FOOTER_RE2 = "(?i)" + FOOTER_REGEX
@@ -87,11 +87,11 @@ class _Plan:
             params += metric.params
         # Each cell's cheap first try is computed once, as a column, before the rest of the rules (see MACROS).
         fast = [f"kpi_date_fast({p.column_id(name)}) AS df{i}" for i, name in enumerate(self.dates)]
-        fast += [f"CASE WHEN {self._needed('v', i)} THEN kpi_num_fast({p.column_id(name)}) END AS vf{i}"
+        fast += [f"CASE WHEN {self._needed('v', i)} THEN kpi_num_fast({self._number_text(name)}) END AS vf{i}"
                  for i, name in enumerate(self.values)]
         normal = [f"kpi_month_rest({p.column_id(name)}, df{i}) AS d{i}" for i, name in enumerate(self.dates)]
-        normal += [f"CASE WHEN {self._needed('v', i)} THEN kpi_number_rest({p.column_id(name)}, vf{i}) END AS v{i}"
-                   for i, name in enumerate(self.values)]
+        normal += [f"CASE WHEN {self._needed('v', i)} THEN kpi_number_rest({self._number_text(name)}, vf{i}) "
+                   f"END AS v{i}" for i, name in enumerate(self.values)]
         normal += [f"CASE WHEN {self._needed('k', i)} THEN kpi_key({p.column_id(name)}) END AS k{i}"
                    for i, name in enumerate(self.keys)]
         # The first non-empty cell is only needed (and only computed) where a date is missing.
@@ -103,6 +103,11 @@ class _Plan:
         level3 = f"SELECT *, {first_cell} FROM ({level2})"
         keep = ", ".join(part.rsplit(" AS ", 1)[1] for part in parts + normal + [first_cell])
         return f"SELECT {keep}, ({self._suspicious(no_date)}) AS s FROM ({level3})", params
+
+    def _number_text(self, name: str) -> str:
+        """A value column as the number rules read it: a decimal-comma file's cells rewritten with points."""
+        column = self.parsed.column_id(name)
+        return f"kpi_decimal_comma({column})" if self.parsed.decimal_comma else column
 
     def _needed(self, kind: str, index: int) -> str:
         """Rows on which value (v) or key (k) column `index` feeds some metric."""
@@ -326,5 +331,16 @@ def _problem(plan: _Plan, record: dict[str, Any], cells: tuple) -> tuple[str, di
             column = plan.values[metric.value]
             text = cells[index[column]]
             if record[f"v{metric.value}"] is None and not is_blank(text):
-                return "ingest.reject.bad_number", {"column": column, "value": text}
+                return _number_problem(text, plan.parsed.decimal_comma), {"column": column, "value": text}
     return None
+
+
+def _number_problem(text: str, decimal_comma: bool) -> str:
+    """Why a cell is not a number: written in the other decimal style than the file's, or not a number at all."""
+    try:
+        cell_number(text, decimal_comma)
+    except NumberStyleError as exc:
+        return exc.key
+    except ValueError:
+        pass
+    return "ingest.reject.bad_number"

@@ -1,5 +1,9 @@
-"""Monthly values from summary exports (a few dozen rows): long, wide with metrics as columns, wide with months
-as columns. Cells are parsed one by one in Python with the rules of `units`, so every problem names its line."""
+"""Monthly values from summary exports: long, wide with metrics as columns, wide with months as columns.
+
+Cells are parsed in Python with the rules of `units`, so every problem names its line. A large wide-metrics table
+(a daily export, millions of cells) is aggregated in DuckDB with the same rules (values.MACROS); only its few rows
+that are not clean (totals, footers, blank rows, a cell that is not a number) go through Python for their message.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -18,7 +22,14 @@ from kpi_core.ingest.table import (
     normalise_label,
     split_line,
 )
-from kpi_core.ingest.values import cell_month, cell_number, filter_sql, is_blank, month_problem
+from kpi_core.ingest.values import (
+    NumberStyleError,
+    cell_month,
+    cell_number,
+    filter_sql,
+    is_blank,
+    month_problem,
+)
 
 
 def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tuple[str, list[Any]]:
@@ -55,7 +66,10 @@ class _Rows:
 
     def number(self, line: int, raw: str, column: str, text: str | None, scale: float) -> float | None:
         try:
-            value = cell_number(text)
+            value = cell_number(text, self.parsed.decimal_comma)
+        except NumberStyleError as exc:
+            self.reject(line, exc.key, raw, column=column, value=text)
+            return None
         except ValueError:
             self.reject(line, "ingest.reject.bad_number", raw, column=column, value=text)
             return None
@@ -81,10 +95,10 @@ class _Rows:
             return "footer"
         return None
 
-    def run(self, read_row) -> Collected:
+    def run(self, read_row, where: str = "true") -> Collected:
         condition, params = filters_sql(self.parsed, self.mapping.get("filters"))
-        rows = self.parsed.con.execute(f"SELECT rowid, ({condition}) AS keep, {self.parsed.cells} FROM raw ORDER BY rowid",
-                                       params).fetchall()
+        rows = self.parsed.con.execute(f"SELECT rowid, ({condition}) AS keep, {self.parsed.cells} FROM raw "
+                                       f"WHERE {where} ORDER BY rowid", params).fetchall()
         for rowid, keep, *cells in rows:
             line = self.parsed.line_of_row(rowid)
             raw = self.parsed.raw_row(cells)
@@ -127,8 +141,51 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
     """Monthly values of a long, wide_metrics or wide_months file (mapping already validated)."""
     walker = _Rows(parsed, mapping)
     shape = mapping["shape"]
+    if shape == "wide_metrics" and parsed.row_count >= SET_BASED_ROWS and not mapping.get("filters"):
+        collected = _wide_metrics_set_based(walker)
+        if collected is not None:
+            return collected
     reader = {"wide_metrics": _wide_metrics, "long": _long, "wide_months": _wide_months}[shape]
     return walker.run(reader(walker))
+
+
+SET_BASED_ROWS = 2_000  # below this, the row-by-row reader is as fast
+MAX_EXCEPTION_ROWS = 2_000  # more rows than this that are not clean: every row goes through Python
+
+
+def _wide_metrics_set_based(w: _Rows) -> Collected | None:
+    """Clean rows aggregated in DuckDB (month and numbers by the SQL rules), the others read row by row; None when
+    the table is not for this (many unclean rows, or a month on several rows that must be rejected as such)."""
+    parsed, mapping = w.parsed, w.mapping
+    date_id = parsed.column_id(mapping["date_column"])
+    columns = [(key, parsed.column_id(spec["column"]), float(spec.get("scale", 1)))
+               for key, spec in mapping["metrics"].items() if spec["source"] == "column"]
+    number = "kpi_decimal_comma({})" if parsed.decimal_comma else "{}"
+    values = ", ".join(f"kpi_number({number.format(column)}) AS v{i}" for i, (_, column, _) in enumerate(columns))
+    unclean = " OR ".join(["m IS NULL"] + [f"(v{i} IS NULL AND NOT kpi_blank({column}))"
+                                            for i, (_, column, _) in enumerate(columns)])
+    con = parsed.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE wide_rows AS SELECT rid, m, {', '.join(f'v{i}' for i in range(len(columns)))}, "
+                f"({unclean}) AS unclean FROM (SELECT rowid AS rid, kpi_month({date_id}) AS m, {values}, "
+                f"{', '.join(column for _, column, _ in columns)} FROM raw)")
+    try:
+        exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM wide_rows WHERE unclean "
+                                 f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
+        sums = ", ".join(f"sum(v{i}), min(rid) FILTER (WHERE v{i} IS NOT NULL)" for i in range(len(columns)))
+        groups = con.execute(f"SELECT m, count(*), {sums} FROM wide_rows WHERE NOT unclean GROUP BY m "
+                             f"ORDER BY min(rid)").fetchall()
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(g[1] > 1 for g in groups)):
+            return None
+        for month, rows, *aggregates in groups:
+            w.out.rows_used += rows
+            for i, (key, _, scale) in enumerate(columns):
+                total, first = aggregates[2 * i], aggregates[2 * i + 1]
+                if first is not None:
+                    w.out.add(key, month, total * scale, parsed.line_of_row(first), mapping["combine"])
+        unclean_rows = "rowid IN (SELECT rid FROM wide_rows WHERE unclean)"
+        return w.run(_wide_metrics(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
+    finally:
+        con.execute("DROP TABLE IF EXISTS wide_rows")
 
 
 def _wide_metrics(w: _Rows):

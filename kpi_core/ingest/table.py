@@ -263,6 +263,7 @@ class ParsedFile:
     con: duckdb.DuckDBPyConnection = field(repr=False)
     lines: LineMap = field(repr=False)
     cleanup: Any = field(default=None, repr=False)
+    decimal_comma: bool = False  # numbers written 1.234,50 (the file says so: see values.number_style)
 
     def __post_init__(self) -> None:
         self._finalizer = weakref.finalize(self, self.cleanup) if self.cleanup else None
@@ -352,11 +353,11 @@ def classify_rejects(rejects: list, lines: LineMap, delimiter: str, width: int, 
         filled = [c.strip() for c in cells if c.strip()]
         if not raw.strip(' \t\r"' + delimiter):
             skipped.append(Skipped(line, "blank", raw))
+        elif filled and is_total_label(filled[0]):  # before footers: a 合計 line alone is a total, not a trailer
+            skipped.append(Skipped(line, "total", raw))
         elif is_footer_text(raw) or (filled and is_footer_text(filled[0])) or (
                 line > last_data_line and len(filled) <= 1 and "\n" not in raw):
             skipped.append(Skipped(line, "footer", raw))
-        elif filled and is_total_label(filled[0]):
-            skipped.append(Skipped(line, "total", raw))
         elif error_type == "UNQUOTED VALUE":
             rejections.append(Rejection(line, "ingest.reject.quote", {"line": line}, raw[:500]))
         elif error_type in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
@@ -471,3 +472,12 @@ def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tu
         else:
             ignored.append(name)
     return months, totals, ignored
+
+
+def distinct_labels(parsed: ParsedFile, column: str, limit: int = 500) -> list[str]:
+    """The distinct non-blank cells of a column in file order (metric names of a long or wide-months file)."""
+    rows = parsed.con.execute(
+        f"SELECT trim({parsed.column_id(column)}) AS v, min(rowid) AS first FROM raw "
+        f"WHERE nullif(trim({parsed.column_id(column)}), '') IS NOT NULL GROUP BY v ORDER BY first LIMIT {int(limit)}"
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,7 +1,9 @@
 """Normalising cells: numbers and months, in Python for small summaries and in DuckDB SQL for record lists.
 
 Both follow the same rules (units.parse_number / units.parse_month): thousands separators, ¥ / 円 / %, full-width
-digits, △ ▲ (123) negatives, 万 / 億 / 千 multipliers; a blank cell is missing, never 0. Months from 2025/04, 2025-04,
+digits, △ ▲ (123) negatives, 万 / 億 / 千 multipliers; a blank cell is missing, never 0. A file written with decimal
+commas (1.234,50 / 12,5) is read as such only when the file says so (ParsedFile.decimal_comma); otherwise such a
+cell is rejected with its reason, never read as 123450 or 125. Months from 2025/04, 2025-04,
 2025/4/1, 2025年4月, Apr 2025, datetimes and Excel serial numbers; a date that does not exist is an error.
 """
 from __future__ import annotations
@@ -21,6 +23,14 @@ EXCEL_EPOCH = date(1899, 12, 30)
 _EXCEL_SERIAL = re.compile(r"^\d{5}(\.\d+)?$")  # 1954..2173: five digits, optionally a time fraction
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # 20250415
 BLANK_TEXTS = ("", "-", "—", "ー", "―", "‐", "–")
+
+# Number cores (the digits, points and commas of a cell): how each style writes a number.
+THOUSANDS_COMMA_RE = r"\d{1,3}(,\d{3})+(\.\d+)?"
+POINT_NUMBER_RE = r"\d{1,3}(,\d{3})+(\.\d*)?|\d*(\.\d*)?"  # 1,234.50  1234.5  .5
+COMMA_NUMBER_RE = r"\d{1,3}(\.\d{3})+(,\d*)?|\d*(,\d*)?"  # 1.234,50  1234,5  ,5
+_POINT_NUMBER = re.compile(POINT_NUMBER_RE)
+_COMMA_NUMBER = re.compile(COMMA_NUMBER_RE)
+_NOT_CORE = re.compile(r"[^0-9.,]")
 
 # A CP932 file's yen sign is byte 0x5C, which decodes as a backslash.
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -45,7 +55,7 @@ MACROS = [
     "CREATE OR REPLACE MACRO kpi_blank(x) AS x IS NULL OR regexp_full_match(x, '[\\s　]*(-|—|ー|－|―|‐|–)?[\\s　]*')",
     # slow path: sign marks, currency, separators, multipliers and percent
     ("CREATE OR REPLACE MACRO kpi_num_body(s) AS regexp_replace(regexp_replace(s, '^[△▲-]|^\\(|\\)$', '', 'g'), "
-     "'[,\\s¥$円]|JPY|jpy', '', 'g')"),
+     "'[,\\s¥$€£円]|JPY|jpy|EUR|eur', '', 'g')"),
     ("CREATE OR REPLACE MACRO kpi_num_slow(s) AS "
      "(CASE WHEN regexp_matches(s, '^[△▲-]|^\\(.*\\)$') THEN -1 ELSE 1 END) "
      "* (CASE WHEN regexp_matches(kpi_num_body(s), '億%?$') THEN 1e8 WHEN regexp_matches(kpi_num_body(s), '万%?$') "
@@ -55,9 +65,19 @@ MACROS = [
     "CREATE OR REPLACE MACRO kpi_finite(v) AS CASE WHEN isfinite(v) THEN v END",
     # Macros expand as text, so a value used twice is computed twice: the cheap first try (`fast`) is a separate
     # macro, which a query over many rows computes once into a column of its own and hands to the `_rest` one.
-    "CREATE OR REPLACE MACRO kpi_num_fast(x) AS try_cast(replace(x, ',', '') AS DOUBLE)",
+    # commas only as thousands separators in groups of three: 12,5 is not 125
+    (f"CREATE OR REPLACE MACRO kpi_num_fast(x) AS CASE WHEN contains(x, ',') THEN CASE WHEN "
+     f"regexp_full_match(x, '-?{THOUSANDS_COMMA_RE}') THEN try_cast(replace(x, ',', '') AS DOUBLE) END "
+     f"ELSE try_cast(x AS DOUBLE) END"),
+    ("CREATE OR REPLACE MACRO kpi_num_core(s) AS regexp_replace(s, '[^0-9.,]', '', 'g')"),
     ("CREATE OR REPLACE MACRO kpi_number_rest(x, fast) AS CASE WHEN fast IS NOT NULL THEN kpi_finite(fast) "
-     "WHEN kpi_blank(x) THEN NULL ELSE kpi_finite(kpi_num_slow(kpi_text(x))) END"),
+     "WHEN kpi_blank(x) THEN NULL "
+     f"WHEN contains(x, ',') AND NOT regexp_full_match(kpi_num_core(kpi_text(x)), '{POINT_NUMBER_RE}') THEN NULL "
+     "ELSE kpi_finite(kpi_num_slow(kpi_text(x))) END"),
+    # a decimal-comma file's cell rewritten with a decimal point (1.234,50 -> 1234.50); any other cell -> '?'
+    (f"CREATE OR REPLACE MACRO kpi_decimal_comma(x) AS CASE WHEN x IS NULL THEN NULL "
+     f"WHEN regexp_full_match(kpi_num_core(kpi_text(x)), '{COMMA_NUMBER_RE}') "
+     f"THEN replace(replace(kpi_text(x), '.', ''), ',', '.') ELSE '?' END"),
     "CREATE OR REPLACE MACRO kpi_number(x) AS kpi_number_rest(x, kpi_num_fast(x))",
     # months: a date cast, then strptime formats, then the general pattern (checking that the date exists),
     # compact 20250415 / 202504, and Excel serial day numbers
@@ -97,11 +117,38 @@ def is_blank(text: object) -> bool:
     return text is None or unicodedata.normalize("NFKC", str(text)).strip() in BLANK_TEXTS
 
 
-def cell_number(text: object) -> float | None:
+class NumberStyleError(ValueError):
+    """A cell written in the other decimal style than the file's: rejected with `key` as its reason."""
+
+    def __init__(self, key: str, text: object):
+        super().__init__(f"{key}: {text!r}")
+        self.key = key
+
+
+def number_style(text: object) -> str | None:
+    """'comma' for a cell only a decimal-comma writer produces (12,5  1.234,50), 'point' for one only a
+    decimal-point writer produces (12.5  1,234.50  1,200,000), None when either could have (1,234  50)."""
+    if not isinstance(text, str) or not any(ch.isdigit() for ch in text):
+        return None
+    core = _NOT_CORE.sub("", unicodedata.normalize("NFKC", text))
+    point, comma = bool(_POINT_NUMBER.fullmatch(core)), bool(_COMMA_NUMBER.fullmatch(core))
+    return None if point == comma else "point" if point else "comma"
+
+
+def cell_number(text: object, decimal_comma: bool = False) -> float | None:
     """units.parse_number (None for blank, ValueError for text that is not a number), reading a backslash
-    as the yen sign it is in CP932."""
+    as the yen sign it is in CP932. A cell in the other decimal style than the file's raises NumberStyleError."""
     if isinstance(text, str):
         text = text.replace("\\", "¥")
+        style = number_style(text)
+        if decimal_comma:
+            if style == "point":
+                raise NumberStyleError("ingest.reject.decimal_point", text)
+            text = unicodedata.normalize("NFKC", text).replace(".", "").replace(",", ".")
+        elif style == "comma":
+            raise NumberStyleError("ingest.reject.decimal_comma", text)
+        elif "," in text and not _POINT_NUMBER.fullmatch(_NOT_CORE.sub("", unicodedata.normalize("NFKC", text))):
+            raise ValueError(f"not a number: {text!r}")  # 1,2,3: commas that separate no thousands
     return parse_number(text)
 
 

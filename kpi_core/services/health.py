@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from kpi_core.domain.health import (
     MANUAL_ITEMS,
@@ -19,7 +20,7 @@ from kpi_core.domain.health import (
     checklist,
     snapshot_due,
 )
-from kpi_core.domain.model import month_start
+from kpi_core.domain.model import Plan, month_start
 from kpi_core.domain.units import format_percent, format_value
 from kpi_core.i18n import t
 
@@ -51,6 +52,7 @@ def load_health_input(store, plan_id: int, today: date | None = None) -> HealthI
         targets=store.get_monthly_targets(plan_id), actuals=store.actual_values(plan_id),
         checkins=store.list_checkins(plan_id), review_dates=store.review_dates(plan_id),
         target_changes=store.target_change_dates(plan_id),
+        workshop_decisions=store.workshop_decision_count(plan_id),
         review_cadence_set=ticks.get("review_meeting", (False, "", None))[0], today=today or date.today())
 
 
@@ -123,3 +125,22 @@ def score_formula(lang: str) -> str:
 
 def severity_counts(report: HealthReport) -> dict[str, int]:
     return {str(s): sum(1 for f in report.findings if f.severity is s) for s in Severity}
+
+
+def health_summary(plan: Plan, report: HealthReport, lang: str) -> dict[str, Any]:
+    """The report as plain data (the CLI's JSON): score, lights, counts and every finding with its figures and
+    texts."""
+    counts = severity_counts(report)
+    return {
+        "plan": {"id": plan.id, "name": plan.name},
+        "score": report.score,
+        "headline": t("health.cli.header", lang, plan=plan.name, score=f"{report.score:g}",
+                      counts=t("health.counts", lang, **counts)),
+        "counts": counts,
+        "lights": {str(p): str(light) for p, light in report.lights.items()},
+        "deductions": {str(p): points for p, points in report.deductions.items()},
+        "findings": [{"pitfall": f.pitfall, "check": f.check, "severity": str(f.severity), "step": f.step,
+                      "metric": f.metric, "evidence": f.evidence,
+                      **dict(zip(("evidence_text", "fix_text"), finding_texts(f, lang), strict=True))}
+                     for f in report.findings],
+    }

@@ -50,6 +50,7 @@ def test_executive_pdf_in_japanese_embeds_noto_sans_cjk_and_has_no_missing_glyph
     embedded = fonts(pdf)
     assert all(embedded.values()), embedded
     assert any("Noto-Sans-CJK-JP" in name for name in embedded)
+    assert not any("Serif" in name for name in embedded), embedded  # the page numbers too are in the sans face
     assert uncovered_characters(pdf, text) == set()
 
 

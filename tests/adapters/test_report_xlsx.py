@@ -121,3 +121,17 @@ def test_status_by_month_and_checkins(store, demo_plan):
     assert first["Status"].value == t("enum.status.off_track", "en")
     checkins = _rows(book["Check-ins"])
     assert len(checkins) == len(store.list_checkins(demo_plan.id))
+
+
+def test_actuals_name_the_import_they_came_from(store, demo_plan):
+    from kpi_core.domain.model import Actual
+
+    month = demo_plan.month_list()[6]
+    store.commit_import(demo_plan.id, {"file_name": "10月_商談.csv", "sha256": "ab" * 32},
+                        [Actual("meetings", month, 49.0)], [])
+    _, book = _book(store, demo_plan, "ja")
+    rows = {(r["指標キー"].value, r["月"].value.date()): r for r in _rows(book["実績"])}
+    imported = rows[("meetings", month)]
+    assert (imported["値"].value, imported["入力元"].value, imported["取り込んだファイル"].value) == (
+        49, "import", "10月_商談.csv")
+    assert rows[("meetings", demo_plan.month_list()[0])]["取り込んだファイル"].value is None  # typed or seeded

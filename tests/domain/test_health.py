@@ -295,7 +295,8 @@ def test_no_review_cadence():
 def test_no_rationale_untouched_targets_and_silent_owner():
     assert only(with_kpi(healthy(), "win_rate", rationale=""), "no_rationale").metric == "win_rate"
     untouched = only(healthy(checkins=[], review_dates=[date(2026, 9, 1)][:0]), "untouched_targets")
-    assert untouched.evidence == {"checkins": 0, "reviews": 0}
+    assert untouched.evidence == {"checkins": 0, "reviews": 0, "decisions": 0}
+    assert not found(healthy(checkins=[], review_dates=[], workshop_decisions=1), "untouched_targets")
     others = [replace(c, owner="Author") for c in healthy().checkins]
     silent = found(healthy(checkins=others), "owner_silent")
     assert [(f.metric, f.evidence["owner"]) for f in silent] == [
@@ -342,6 +343,8 @@ def test_score_formula_weights_and_cap():
     assert score_deductions(high_misaligned)[1] == 18.0  # 12 points x weight 1.5
     many = [Finding(2, "no_unit", Severity.MEDIUM, "kpi", f"k{i}") for i in range(10)]
     assert score_deductions(many)[2] == PITFALL_CAP
+    nothing_right = healthy(kgi=None, kpis=[], actuals={}, checkins=[], review_cadence_set=False)
+    assert check_health(nothing_right).score >= 0
     data = with_kpi(healthy(), "meetings", owner="")  # medium on pitfall 5
     report = check_health(data)
     assert report.score == 95.0
@@ -371,3 +374,12 @@ def test_snapshot_due_once_a_month():
     assert snapshot_due(None, TODAY)
     assert not snapshot_due(date(2026, 10, 1), TODAY)
     assert snapshot_due(date(2026, 9, 1), TODAY)
+
+
+def test_formula_by_month_skips_missing_drivers_and_division_by_zero():
+    from kpi_core.domain.drivers import evaluate_by_month
+
+    series = {"a": {MONTHS[0]: 6.0, MONTHS[1]: 8.0, MONTHS[2]: 1.0}, "b": {MONTHS[0]: 3.0, MONTHS[1]: 0.0}}
+    assert evaluate_by_month("a / b - 1", series) == {MONTHS[0]: 1.0}
+    assert evaluate_by_month("-(a * 2) + b", series) == {MONTHS[0]: -9.0, MONTHS[1]: -16.0}
+    assert evaluate_by_month("a", {"a": {MONTHS[0]: float("nan")}}) == {}

@@ -189,7 +189,7 @@ def test_binary_data_is_refused():
 
 
 def test_unknown_encoding_names_the_line():
-    data = "name,city\ncafe,Paris\ncaf\xe9,Z\xfcrich\n".encode("latin-1")
+    data = "name,city\n東京,Paris\n".encode() + b"caf\xe9\xff,Z\n"  # UTF-8 damaged on line 3
     with pytest.raises(IngestError) as err:
         read_export(data, "x.csv")
     assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 3)
@@ -617,7 +617,13 @@ def test_suggest_mapping_for_labels_and_records():
     records = read_export(DEALS.encode("cp932"), "deals.csv")
     suggested = suggest_mapping(records, {"revenue": ["金額"]}, ["revenue", *SALES_KPIS])
     assert (suggested["shape"], suggested["date_column"]) == ("records", "商談日")
-    assert suggested["metrics"] == {"revenue": {"source": "sum", "column": "金額"}}
+    won = [{"column": "フェーズ", "op": "in", "value": ["受注", "won"]}]
+    assert suggested["metrics"] == {  # a deal list's roles: distinct IDs, won phases, won amounts, two formulas
+        "meetings": {"source": "count_distinct", "column": "商談ID"},
+        "won": {"source": "count_distinct", "column": "商談ID", "filters": won},
+        "revenue": {"source": "sum", "column": "金額", "filters": won},
+        "win_rate": {"source": "formula", "formula": "won / meetings"},
+        "avg_deal": {"source": "formula", "formula": "revenue / won"}}
 
 
 def test_profile_round_trip_next_month_maps_itself(store, sales):
@@ -673,7 +679,7 @@ def test_corrected_month_supersedes_and_revert_restores(store, sales):
     assert history["superseded_at"].notna().tolist() == [True, False]
     assert history["file_name"].tolist() == ["a.csv", "b.csv"]
 
-    assert revert_import(store, second.import_id) == 2
+    assert revert_import(store, second.import_id).rows == 2
     assert store.actual_values(sales.id)["meetings"] == {date(2026, 7, 1): 50, date(2026, 8, 1): 40}
     # a reverted file can be imported again
     again = commit_import(store, sales, read_export(utf8("月,商談数\n2026/08,44\n2026/09,45\n"), "b.csv"), mapping)
@@ -684,8 +690,11 @@ def test_corrected_month_supersedes_and_revert_restores(store, sales):
 def test_rejections_are_stored_with_the_import(store, sales):
     text = "月,商談数\n2026/07,50\n2026/08,abc\n2026/02/30,1\n"
     mapping = {"shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "商談数"}}}
-    result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping,
-                           preview(store, sales, text, mapping, lang="ja"))
+    shown = preview(store, sales, text, mapping, lang="ja")
+    with pytest.raises(IngestError) as refused:
+        commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping, shown)
+    assert refused.value.key == "ingest.rejected_not_accepted" and store.list_imports(sales.id).empty
+    result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping, shown, accept_rejected=True)
     assert result.rejected == 2
     stored = store.import_rejections(result.import_id)
     assert stored["line_no"].tolist() == [3, 4]
@@ -917,10 +926,10 @@ def test_cp932_whose_first_megabyte_is_ascii_is_still_detected():
 
 def test_invalid_bytes_after_the_first_megabyte_name_their_line():
     rows = "".join(f"ID{i:07d},{i % 97}\n" for i in range(80_000))
-    data = ("code,count\n" + rows).encode() + b"caf\xe9,1\n" + b"x,2\n"
+    data = ("code,count\n東京,1\n" + rows).encode() + b"caf\xe9,1\n" + b"x,2\n"  # UTF-8, one bad byte
     with pytest.raises(IngestError) as err:
         read_export(data, "broken.csv")
-    assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 80_002)
+    assert (err.value.key, err.value.values["line"]) == ("ingest.unknown_encoding", 80_003)
 
 
 def test_a_metric_named_like_a_total_is_not_a_total(store, sales):

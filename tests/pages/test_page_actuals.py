@@ -170,19 +170,23 @@ def test_record_list_mapped_by_hand_previewed_committed_and_reimported(make_app,
     assert metric(at, t("actuals.file.header_found", "ja")) == "3"
     assert metric(at, t("actuals.file.rows", "ja")) == "5"
     assert widget(at, "selectbox", "actuals_shape_" + _fid(at)).value == "records"
-    assert t("actuals.mapping.start", "ja") in texts(at, "info")
-
-    # meetings: rows per month; a helper `won`; revenue: won amounts by completion date; two formulas
-    widget(at, "selectbox", "_m_meetings_src").set_value("count").run()
-    widget(at, "text_input", "actuals_helper_name_" + _fid(at)).input("won").run()
+    # a deal list gets its metrics suggested (a helper `won` among them); here they are then set by hand
+    assert widget(at, "selectbox", "_m_won_src").value == "count_distinct"
+    widget(at, "text_input", "actuals_helper_name_" + _fid(at)).input("lost").run()
     button(at, "actuals_helper_add_").click().run()
+    assert widget(at, "selectbox", "_m_lost_src").value == "none"
+
+    # meetings: rows per month; `won`; revenue: won amounts by completion date; two formulas
+    widget(at, "selectbox", "_m_meetings_src").set_value("count").run()
     widget(at, "selectbox", "_m_won_src").set_value("count").run()
     widget(at, "selectbox", "_m_won_fc0").set_value("フェーズ").run()
+    widget(at, "selectbox", "_m_won_fo0").set_value("=").run()
     widget(at, "text_input", "_m_won_fv0").input("受注").run()
     widget(at, "selectbox", "_m_revenue_src").set_value("sum").run()
     widget(at, "selectbox", "_m_revenue_col").set_value("金額").run()
     widget(at, "selectbox", "_m_revenue_date").set_value("完了日").run()
     widget(at, "selectbox", "_m_revenue_fc0").set_value("フェーズ").run()
+    widget(at, "selectbox", "_m_revenue_fo0").set_value("=").run()
     widget(at, "text_input", "_m_revenue_fv0").input("受注").run()
     widget(at, "selectbox", "_m_win_rate_src").set_value("formula").run()
     widget(at, "text_input", "_m_win_rate_formula").input("won / meetings").run()
@@ -278,7 +282,7 @@ def test_revert_with_confirmation_brings_the_previous_value_back(make_app, store
     assert_clean(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 40}
     assert store.list_imports(pid)["status"][0] == "reverted"
-    assert t("actuals.history.reverted_done", "en", import_id=import_id, rows=3) in texts(at, "success")
+    assert t("ingest.reverted", "en", import_id=import_id, count=3) in texts(at, "success")
     assert not [b for b in at.button if b.key == f"actuals_revert_{import_id}"], "a reverted import has no button"
 
 
@@ -343,6 +347,10 @@ def test_hostile_cells_and_headers_are_inert_data_and_ragged_rows_are_rejected(m
                     and (d.value["Line"] == 3).any())
     assert set(rejected["Line"]) == {3, 4}
     assert any("2031-01" in r for r in rejected["Reason"])
+    # all or nothing: the only way to write is the button that says it skips the rejected rows
+    go = button(at, "actuals_commit_")
+    assert go.label == "Import the 1 good row, skip 2" and not go.disabled
+    assert t("actuals.commit.rejected_warning", "en", rejected=2, good=1) in texts(at, "warning")
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
     assert store.list_plans()[0].id == pid, "the plans table is untouched"
@@ -498,3 +506,79 @@ def test_utf16_tab_export_is_detected_and_read_as_long(make_app, store):
     expected = sample_deals_by_month()
     meetings_row = next(label for label in matrix.index if label.endswith("(meetings)"))
     assert matrix.loc[meetings_row, "2026-07"].split()[0] == str(expected[JULY]["meetings"])
+
+
+def test_same_file_with_another_mapping_offers_replace_or_keep(make_app, store):
+    pid = sales_plan(store)
+    data = summary_csv({"2026/07": 44})
+    parsed = ingest.read_export(data, "summary.csv")
+    try:
+        ingest.commit_import(store, store.get_plan(pid), parsed, {
+            "shape": "wide_metrics", "date_column": "月", "metrics": {"meetings": {"column": "avg_deal"}}})
+    finally:
+        parsed.close()
+    at = open_page(make_app, pid, "en")
+    upload(at, ("summary.csv", data))
+    assert any(i.startswith("This file was already imported on ") and i.endswith("as import #1, with another mapping.")
+               for i in texts(at, "info"))
+    go = button(at, "actuals_commit_")
+    assert go.disabled, "no default: the user chooses"
+    widget(at, "radio", "actuals_remapped_" + _fid(at)).set_value(True).run()
+    assert not button(at, "actuals_commit_").disabled
+    commit(at)
+    assert store.actual_values(pid)["meetings"] == {JULY: 44}
+    assert store.list_imports(pid)["status"].tolist() == ["committed", "reverted"]
+    assert t("ingest.replaced", "en", import_id=1) in texts(at, "info")
+
+
+def test_a_deal_list_is_mapped_in_the_app_without_a_mapping_file(make_app, store):
+    pid = template_plan(store, "sales")
+    at = open_page(make_app, pid, "en")
+    upload(at, ("deals_2026-10.csv", (SAMPLES / "sales_sfa_deals_cp932.csv").read_bytes()))
+    assert metric(at, t("actuals.preview.rejected", "en")) == "0"
+    expected = sample_deals_by_month()
+    matrix = preview_matrix(at)
+    assert len(matrix.columns) == len(expected)
+    commit(at)
+    values = store.actual_values(pid)
+    for month, m in expected.items():
+        assert values["meetings"][month] == m["meetings"]
+        assert values["revenue"][month] == m["revenue"]
+        assert values["win_rate"][month] == pytest.approx(m["won"] / m["meetings"])
+        assert values["avg_deal"][month] == pytest.approx(m["revenue"] / m["won"])
+    assert "won" not in values, "the helper is computed, never written"
+
+
+def test_a_mapping_file_is_loaded_into_the_editor_and_saved_from_it(make_app, store):
+    pid = sales_plan(store)
+    at = open_page(make_app, pid, "en")
+    upload(at, ("deals.csv", deals_csv(JULY_AUGUST_DEALS)))
+    loader = next(u for u in at.file_uploader if u.key and u.key.startswith("actuals_mapfile_"))
+    mapping_json = json.dumps(DEALS_MAPPING, ensure_ascii=False).encode()
+    loader.set_value([("deals.mapping.json", mapping_json, "application/json")]).run()
+    assert_clean(at)
+    assert t("actuals.mapping.file_applied", "en", name="deals\\.mapping\\.json") in texts(at, "info")
+    commit(at)
+    assert store.actual_values(pid)["win_rate"] == {JULY: 0.5, AUGUST: 0.5}
+    assert store.actual_values(pid)["revenue"] == {JULY: 1_200_000, AUGUST: 1_000_000}
+
+
+def test_a_broken_mapping_file_says_why_and_changes_nothing(make_app, store):
+    pid = sales_plan(store)
+    at = open_page(make_app, pid, "en")
+    upload(at, ("summary.csv", summary_csv({"2026/07": 44})))
+    loader = next(u for u in at.file_uploader if u.key and u.key.startswith("actuals_mapfile_"))
+    loader.set_value([("bad.json", b"{not json", "application/json")]).run()
+    assert_clean(at)
+    assert any(e.startswith("The mapping file bad\\.json cannot be read") for e in texts(at, "error"))
+    assert store.list_imports(pid).empty
+
+
+def test_a_similar_metric_name_is_matched_and_shown_for_confirmation(make_app, store):
+    pid = sales_plan(store)
+    at = open_page(make_app, pid, "en")
+    upload(at, ("summary.csv", "月,all meetings\n2026/07,44\n".encode()))
+    assert t("actuals.mapping.similar", "en", name="all meetings") in [c.value for c in at.caption]
+    assert t("ingest.msg.similar_names", "en", pairs="all meetings → meetings") in texts(at, "warning")
+    commit(at)
+    assert store.actual_values(pid)["meetings"] == {JULY: 44}

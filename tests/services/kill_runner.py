@@ -28,7 +28,7 @@ TODAY = date(2026, 11, 20)
 def month_file(first_month: int) -> str:
     """Three months of a wide export, starting at `first_month` of 2026."""
     return "月,商談数,受注率,平均単価\n" + "".join(
-        f"2026/{m:02d},{40 + m},2{m % 10}%,\"1,{m}00,000\"\n" for m in range(first_month, first_month + 3))
+        f"2026/{m:02d},{40 + m},2{m % 10}%,\"{1_000_000 + m * 100_000:,}\"\n" for m in range(first_month, first_month + 3))
 
 
 MAPPING = {"shape": "wide_metrics", "date_column": "月", "metrics": {

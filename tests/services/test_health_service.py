@@ -97,3 +97,18 @@ def test_snapshot_monthly_and_on_demand(store, demo_plan):
     assert snap["score"] == first.report.score
     assert snap["high"] == len(first.report.high)
     assert snap["lights"]["5"] == "off_track"
+
+
+def test_a_workshop_decision_counts_as_the_field_taking_part(store, demo_plan):
+    from kpi_core.domain.workshop import NoteKind
+    from kpi_core.services import workshop
+
+    for checkin in store.list_checkins(demo_plan.id):
+        store.cursor().execute("DELETE FROM checkins WHERE id = ?", [checkin.id])  # a plan nobody discussed
+    checks = {f.check for f in plan_health(store, demo_plan.id, DEMO_TODAY).report.findings}
+    assert "untouched_targets" in checks
+    session, key = workshop.create_session(store, demo_plan.id, "Kick-off")
+    workshop.add_note(store, session.id, key, NoteKind.DECISION, "Win rate target stays at 25 %")
+    assert store.workshop_decision_count(demo_plan.id) == 1
+    checks = {f.check for f in plan_health(store, demo_plan.id, DEMO_TODAY).report.findings}
+    assert "untouched_targets" not in checks

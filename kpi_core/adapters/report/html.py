@@ -24,11 +24,12 @@ WIDE_TREE_KPIS = 6  # beyond this many KPIs one row of the tree gets too small o
 
 REPORT_CSS = f"""
 @page {{ size: A4 landscape; margin: 9mm 10mm 10mm 10mm;
-  @bottom-right {{ content: counter(page) " / " counter(pages); font-size: 7pt; color: #64748b; }} }}
+  @bottom-right {{ content: counter(page) " / " counter(pages); font-family: "{REPORT_FONT}", sans-serif;
+    font-size: 7pt; color: #64748b; }} }}
 * {{ box-sizing: border-box; }}
 body {{ font-family: "{REPORT_FONT}", "Noto Sans CJK JP", "DejaVu Sans", sans-serif; font-size: 9pt; color: #0f172a;
   margin: 0; }}
-header {{ display: flex; justify-content: space-between; align-items: baseline; border-bottom: 2px solid #1e3a8a;
+header {{ display: flex; justify-content: space-between; align-items: flex-end; border-bottom: 2px solid #1e3a8a;
   padding-bottom: 1.5mm; margin-bottom: 2.5mm; }}
 header h1 {{ font-size: 15pt; margin: 0; }}
 header .meta {{ color: #475569; font-size: 8.5pt; text-align: right; }}
@@ -49,6 +50,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #e2e8f0; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }}
 th {{ background: #f1f5f9; font-size: 8pt; }}
 td.num {{ text-align: right; white-space: nowrap; }}
+td:first-child {{ white-space: nowrap; }}
 tr {{ break-inside: avoid; }}
 .status {{ white-space: nowrap; font-weight: bold; }}
 ul {{ margin: 0; padding-left: 4mm; }}

@@ -50,7 +50,7 @@ class _Book:
 
     def cell(self, sheet, row: int, col: int, value: object, pattern: str | None = None) -> None:
         """A value by type: numbers as numbers (formatted), dates as dates, text neutralised."""
-        if value is None:
+        if value is None or value == "":
             sheet.write_blank(row, col, None)
         elif isinstance(value, bool):
             sheet.write_boolean(row, col, value)
