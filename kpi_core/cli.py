@@ -36,7 +36,6 @@ from kpi_core.adapters.plan_file import PlanFileError
 from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
 from kpi_core.adapters.templates import (
     aliases_for,
-    create_plan_from_template,
     find_template,
     load_templates,
     localized,
@@ -46,18 +45,16 @@ from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
 from kpi_core.domain.plan_rules import validate_plan_fields
 from kpi_core.domain.report import AUDIENCES, FORMATS, ReportError
 from kpi_core.domain.units import format_value, parse_month
+from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import normalise_language, t
 from kpi_core.services.plan_file import export_plan_file, import_plan_file
+from kpi_core.services.plans import create_plan_from_template
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
-class CliError(Exception):
+class CliError(WorkbenchError):
     """A user-facing failure with a catalogue key."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(key)
-        self.key, self.values = key, values
 
 
 # ---------------------------------------------------------------- language and arguments

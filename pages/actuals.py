@@ -3,6 +3,7 @@ then the import history (with revert) and the history of any metric-month's valu
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,19 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import ingest
+from kpi_core.adapters.store import Store
+from kpi_core.adapters.templates import TemplateError, aliases_for, find_template
 from kpi_core.domain.goal import check_name
+from kpi_core.domain.model import Plan
 from kpi_core.domain.plan_rules import markdown_text
-from pages.common import (
-    error_text,
-    fmt,
-    get_store,
-    lang,
-    options_label,
-    page_header,
-    remember_version,
-    require_plan,
-    t,
-)
+from kpi_core.errors import WorkbenchError
+from pages.common import fmt, lang, options_label, t
+from pages.frame import PageContext
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
 ENCODING_CHOICES = ["", *ingest.CHOOSABLE_ENCODINGS]
@@ -44,13 +40,26 @@ LOADED = "_actuals_loaded"  # file_id -> (file name, mapping) loaded from a mapp
 GENERATION = "_actuals_generation"  # file_id -> n: a loaded mapping file restarts the editor's widgets
 MAPPING_FILE_ERROR = "_actuals_mapping_file_error"  # why the mapping file just loaded could not be read
 
-store = get_store()
-plan = require_plan(store)
-page_header(None, "page.actuals", "actuals.intro")
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What this page works with: the frame's context and the plan's metrics {key: (name, unit)}."""
+
+    ctx: PageContext
+    metrics: dict[str, tuple[str, str]]
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def plan(self) -> Plan:
+        return self.ctx.plan
 
 
 # ---------------------------------------------------------------- the plan's metrics
-def _plan_metrics() -> dict[str, tuple[str, str]]:
+def _plan_metrics(store: Store, plan: Plan) -> dict[str, tuple[str, str]]:
     """{metric key: (name, unit)} of the KGI and the KPIs, in the plan's order."""
     kgi = store.get_kgi(plan.id)
     metrics = {kgi.key: (kgi.name or kgi.key, kgi.unit)} if kgi else {}
@@ -58,30 +67,25 @@ def _plan_metrics() -> dict[str, tuple[str, str]]:
     return metrics
 
 
-def _aliases() -> dict[str, list[str]]:
+def _aliases(view: PageView) -> dict[str, list[str]]:
     """The plan's names and keys, plus the column aliases of the template it came from (when there is one)."""
     extra: dict[str, list[str]] = {}
-    if plan.template:
+    if view.plan.template:
         try:
-            from kpi_core.adapters.templates import aliases_for, find_template
-
-            template = find_template(plan.template)
+            template = find_template(view.plan.template)
             extra = aliases_for(template) if template else {}
-        except Exception:  # noqa: BLE001 - a broken template file only loses the alias suggestions
+        except (TemplateError, OSError):  # a broken template file only loses the alias suggestions
             extra = {}
-    return ingest.plan_aliases(store, plan, extra)
+    return ingest.plan_aliases(view.store, view.plan, extra)
 
 
-METRICS = _plan_metrics()
-
-
-def metric_label(key: str) -> str:
-    name, _ = METRICS.get(key, (key, ""))
+def metric_label(view: PageView, key: str) -> str:
+    name, _ = view.metrics.get(key, (key, ""))
     return key if name == key else f"{name} ({key})"
 
 
-def metric_value(key: str, value: float | None) -> str:
-    return fmt(value, METRICS.get(key, (key, ""))[1])
+def metric_value(view: PageView, key: str, value: float | None) -> str:
+    return fmt(value, view.metrics.get(key, (key, ""))[1])
 
 
 def _when(value: Any) -> str:
@@ -101,11 +105,11 @@ def _message(key: str, values: dict[str, Any]) -> str:
     return ingest.render(key, _inert(values), lang())
 
 
-def _error_message(exc: Exception) -> str:
-    return _message(exc.key, exc.values) if isinstance(exc, ingest.IngestError) else error_text(exc)
+def _error_message(exc: WorkbenchError) -> str:
+    return _message(exc.key, exc.values)
 
 
-def _show_error(exc: Exception) -> None:
+def _show_error(exc: WorkbenchError) -> None:
     st.error(_error_message(exc))
 
 
@@ -172,10 +176,10 @@ def _detection(parsed: ingest.ParsedFile) -> None:
 
 
 # ---------------------------------------------------------------- the mapping editor
-def _base_mapping(parsed: ingest.ParsedFile, shape: str, profile: dict | None) -> dict:
+def _base_mapping(view: PageView, parsed: ingest.ParsedFile, shape: str, profile: dict | None) -> dict:
     if profile and profile["mapping"].get("shape") == shape:
         return profile["mapping"]
-    return ingest.suggest_mapping(parsed, _aliases(), list(METRICS), shape)
+    return ingest.suggest_mapping(parsed, _aliases(view), list(view.metrics), shape)
 
 
 def _index(options: list, value: Any, default: int = 0) -> int:
@@ -308,14 +312,14 @@ def _describe_filters(filters: list[dict]) -> str:
     return "; ".join(p.strip() for p in parts)
 
 
-def _metric_row(parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fields: dict, prefix: str,
+def _metric_row(view: PageView, parsed: ingest.ParsedFile, key: str, spec: dict, shape: str, fields: dict, prefix: str,
                 ) -> dict | None:
     """One metric: how it is taken from the file. None when it is not in this file."""
     sources = ["none", *ingest.SHAPE_SOURCES[shape]]
     current = spec.get("source") if spec else "none"
     name_col, source_col, main_col = st.columns([3, 2, 4])
-    helper = key not in METRICS
-    name_col.markdown(f"**{markdown_text(metric_label(key))}**" +
+    helper = key not in view.metrics
+    name_col.markdown(f"**{markdown_text(metric_label(view, key))}**" +
                       (f"  \n:gray[{t('actuals.mapping.helper')}]" if helper else ""))
     source = source_col.selectbox(t("actuals.mapping.source"), sources, index=_index(sources, current),
                                   format_func=options_label("actuals.source"), key=f"{prefix}_src",
@@ -359,7 +363,7 @@ def _helper_adder(fid: str, present: list[str]) -> None:
                 st.rerun()
 
 
-def _mapping_editor(parsed: ingest.ParsedFile, base: dict, shape: str, fid: str) -> dict:
+def _mapping_editor(view: PageView, parsed: ingest.ParsedFile, base: dict, shape: str, fid: str) -> dict:
     """The mapping as the widgets show it; defaults come from the saved profile or the suggestion."""
     generation = st.session_state.get(GENERATION, {}).get(fid, 0)
     prefix = f"actuals_{fid}_{shape}" + (f"_g{generation}" if generation else "")
@@ -369,12 +373,12 @@ def _mapping_editor(parsed: ingest.ParsedFile, base: dict, shape: str, fid: str)
         mapping["filters"] = _filters_editor(parsed, list(base.get("filters") or []), f"{prefix}_global")
     base_metrics = base.get("metrics") or {}
     added = st.session_state.get(HELPERS, {}).get(fid, [])
-    keys = list(dict.fromkeys([*METRICS, *base_metrics, *added]))
+    keys = list(dict.fromkeys([*view.metrics, *base_metrics, *added]))
     head = st.columns([3, 2, 4])
     head[0].caption(t("actuals.mapping.metric"))
     head[1].caption(t("actuals.mapping.source"))
     for key in keys:
-        spec = _metric_row(parsed, key, base_metrics.get(key), shape, fields, f"{prefix}_m_{key}")
+        spec = _metric_row(view, parsed, key, base_metrics.get(key), shape, fields, f"{prefix}_m_{key}")
         if spec is not None:
             mapping["metrics"][key] = spec
     _helper_adder(fid, keys)
@@ -382,29 +386,29 @@ def _mapping_editor(parsed: ingest.ParsedFile, base: dict, shape: str, fid: str)
 
 
 # ---------------------------------------------------------------- preview
-def _value_matrix(values: pd.DataFrame) -> pd.io.formats.style.Styler:
+def _value_matrix(view: PageView, values: pd.DataFrame) -> pd.io.formats.style.Styler:
     """Metric x month table of the values to write, the value each replaces, coloured by change."""
     months = sorted(values["month"].unique())
     columns = [m.strftime("%Y-%m") for m in months]
-    labels = [metric_label(k) for k in dict.fromkeys(values["metric"])]
+    labels = [metric_label(view, k) for k in dict.fromkeys(values["metric"])]
     text = pd.DataFrame("", index=labels, columns=columns)
     css = pd.DataFrame("", index=labels, columns=columns)
     for row in values.itertuples(index=False):
-        label, column = metric_label(row.metric), row.month.strftime("%Y-%m")
-        cell = metric_value(row.metric, row.value)
+        label, column = metric_label(view, row.metric), row.month.strftime("%Y-%m")
+        cell = metric_value(view, row.metric, row.value)
         if row.status == "changed":
-            cell += f" ({t('actuals.preview.was', value=metric_value(row.metric, row.current))})"
+            cell += f" ({t('actuals.preview.was', value=metric_value(view, row.metric, row.current))})"
         text.loc[label, column] = cell
         css.loc[label, column] = STATUS_STYLE[row.status]
     return text.style.apply(lambda _: css, axis=None)
 
 
-def _value_rows(values: pd.DataFrame) -> pd.DataFrame:
+def _value_rows(view: PageView, values: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
-        t("actuals.preview.metric"): [metric_label(k) for k in values["metric"]],
+        t("actuals.preview.metric"): [metric_label(view, k) for k in values["metric"]],
         t("actuals.preview.month"): [m.strftime("%Y-%m") for m in values["month"]],
-        t("actuals.preview.value"): [metric_value(k, v) for k, v in zip(values["metric"], values["value"])],
-        t("actuals.preview.current"): [metric_value(k, None if pd.isna(v) else v)
+        t("actuals.preview.value"): [metric_value(view, k, v) for k, v in zip(values["metric"], values["value"])],
+        t("actuals.preview.current"): [metric_value(view, k, None if pd.isna(v) else v)
                                        for k, v in zip(values["metric"], values["current"])],
         t("actuals.preview.status"): [t(f"actuals.status.{s}") for s in values["status"]],
         t("actuals.preview.source_line"): [None if pd.isna(n) else int(n) for n in values["line"]],
@@ -434,7 +438,7 @@ def _preview_metrics(preview: ingest.ImportPreview) -> None:
     cols[3].metric(t("actuals.preview.skipped"), len(preview.skipped))
 
 
-def _preview(parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str) -> None:
+def _preview(view: PageView, parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str) -> None:
     st.subheader(t("actuals.preview.title"))
     _preview_metrics(preview)
     language = lang()
@@ -445,10 +449,10 @@ def _preview(parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str)
         t("actuals.preview.skipped_tab", n=len(preview.skipped)), t("actuals.preview.sample_tab")])
     with values_tab:
         if len(preview.values):
-            st.dataframe(_value_matrix(preview.values), width="stretch")
+            st.dataframe(_value_matrix(view, preview.values), width="stretch")
             st.caption(t("actuals.preview.legend"))
             with st.expander(t("actuals.preview.details")):
-                st.dataframe(_value_rows(preview.values), hide_index=True, width="stretch")
+                st.dataframe(_value_rows(view, preview.values), hide_index=True, width="stretch")
                 st.download_button(t("actuals.preview.download_values"), ingest.values_csv(preview, language),
                                    file_name=f"values_{fid[:8]}.csv", mime="text/csv",
                                    key=f"actuals_dlv_{fid}")
@@ -481,16 +485,16 @@ def _profile_name_ok(name: str) -> bool:
     return not problems
 
 
-def _save_profile(parsed: ingest.ParsedFile, mapping: dict, name: str) -> str | None:
+def _save_profile(view: PageView, parsed: ingest.ParsedFile, mapping: dict, name: str) -> str | None:
     """Save the mapping as a profile; the error text when it cannot be saved."""
     try:
-        ingest.save_mapping_profile(store, parsed, mapping, name.strip(), plan)
-    except Exception as exc:  # noqa: BLE001 - shown to the user in their language
+        ingest.save_mapping_profile(view.store, parsed, mapping, name.strip(), view.plan)
+    except WorkbenchError as exc:  # shown to the user in their language
         return _error_message(exc)
     return None
 
 
-def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
+def _commit_section(view: PageView, parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
                     profile: dict | None, fid: str) -> None:
     done = preview.already_imported
     if done and st.session_state.get(COMMITTED, {}).get(fid) == done["id"]:
@@ -510,7 +514,7 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
                                          key=f"actuals_remember_{fid}")
         if remember_col.button(t("actuals.commit.save_profile"), key=f"actuals_save_profile_{fid}") \
                 and _profile_name_ok(name):
-            problem = _save_profile(parsed, mapping, name)
+            problem = _save_profile(view, parsed, mapping, name)
             if problem:
                 st.error(problem)
             else:
@@ -526,7 +530,7 @@ def _commit_section(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.Im
         if st.button(label, type="primary", disabled=blocked, key=f"actuals_commit_{fid}"):
             if remember and not _profile_name_ok(name):
                 return
-            _commit(parsed, mapping, preview, name if remember else "", fid, accept, replace)
+            _commit(view, parsed, mapping, preview, name if remember else "", fid, accept, replace)
 
 
 def _remapped_choice(preview: ingest.ImportPreview, fid: str) -> bool | None:
@@ -541,12 +545,12 @@ def _remapped_choice(preview: ingest.ImportPreview, fid: str) -> bool | None:
                     format_func=labels.get, key=f"actuals_remapped_{fid}")
 
 
-def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview, profile_name: str,
+def _commit(view: PageView, parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview, profile_name: str,
             fid: str, accept_rejected: bool, replace: bool | None) -> None:
     try:
-        result = ingest.commit_import(store, plan, parsed, mapping, preview, accept_rejected=accept_rejected,
+        result = ingest.commit_import(view.store, view.plan, parsed, mapping, preview, accept_rejected=accept_rejected,
                                       replace=replace)
-    except Exception as exc:  # noqa: BLE001 - the engine's or the store's message, nothing written
+    except WorkbenchError as exc:  # the engine's or the store's message, nothing written
         _show_error(exc)
         return
     if result.already_imported:
@@ -556,13 +560,13 @@ def _commit(parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPrev
             "unchanged": result.unchanged, "rejected": result.rejected, "profile_error": None,
             "replaced": result.replaced}
     if profile_name:
-        done["profile_error"] = _save_profile(parsed, mapping, profile_name)
+        done["profile_error"] = _save_profile(view, parsed, mapping, profile_name)
     st.session_state.setdefault(DONE, []).append(done)
     st.session_state.setdefault(COMMITTED, {})[fid] = result.import_id
     st.rerun()
 
 
-def _show_done() -> None:
+def _show_done(view: PageView) -> None:
     """The results of the commits of the previous run, with the way to the dashboard and step 5."""
     results = st.session_state.pop(DONE, [])
     for done in results:
@@ -574,12 +578,12 @@ def _show_done() -> None:
             st.warning(t("actuals.commit.profile_failed", reason=done["profile_error"]))
     if results:
         cols = st.columns([2, 2, 3])
-        cols[0].page_link("pages/dashboard.py", label=t("actuals.commit.go_dashboard"), icon="📈")
-        cols[1].page_link("pages/step5_pdca.py", label=t("actuals.commit.go_pdca"), icon="🔁")
+        view.ctx.link("overview", t("actuals.commit.go_dashboard"), cols[0])
+        view.ctx.link("pdca", t("actuals.commit.go_pdca"), cols[1])
 
 
 # ---------------------------------------------------------------- one uploaded file
-def _file_section(upload) -> None:
+def _file_section(view: PageView, upload) -> None:
     fid = upload.file_id
     st.subheader(f"📄 {markdown_text(upload.name)}")
     st.caption(t("actuals.file.size", size=f"{upload.size / 1024:,.1f}"))
@@ -587,7 +591,7 @@ def _file_section(upload) -> None:
     settings = _reading_settings(fid)
     try:
         parsed = _parse(upload, fid, settings)
-    except Exception as exc:  # noqa: BLE001 - every bad file ends here with its message, never a traceback
+    except WorkbenchError as exc:  # every bad file ends here with its message
         with summary:
             _show_error(exc)
             st.caption(t("actuals.file.error_hint"))
@@ -596,7 +600,7 @@ def _file_section(upload) -> None:
         _detection(parsed)
     shapes = list(ingest.SHAPES)
     loaded = st.session_state.get(LOADED, {}).get(fid)
-    profile = ingest.find_mapping(store, parsed, plan)
+    profile = ingest.find_mapping(view.store, parsed, view.plan)
     if loaded:  # a mapping file the user loaded stands in for the saved profile
         profile = {"name": loaded[0], "mapping": loaded[1], "updated_at": None, "from_file": True}
     default_shape = profile["mapping"].get("shape", parsed.shape) if profile else parsed.shape
@@ -612,18 +616,18 @@ def _file_section(upload) -> None:
     else:
         st.caption(t("actuals.mapping.suggested"))
     try:
-        base = _base_mapping(parsed, shape, profile)
-        mapping = _mapping_editor(parsed, base, shape, fid)
+        base = _base_mapping(view, parsed, shape, profile)
+        mapping = _mapping_editor(view, parsed, base, shape, fid)
         _mapping_file_row(parsed, mapping, fid)
         if not mapping["metrics"]:
             st.info(t("actuals.mapping.start"))
             return
-        preview = ingest.preview_import(store, plan, parsed, mapping, lang())
-    except Exception as exc:  # noqa: BLE001 - a mapping problem: say which, keep the editor usable
+        preview = ingest.preview_import(view.store, view.plan, parsed, mapping, lang())
+    except WorkbenchError as exc:  # a mapping problem: say which, keep the editor usable
         _show_error(exc)
         return
-    _preview(parsed, preview, fid)
-    _commit_section(parsed, mapping, preview, profile, fid)
+    _preview(view, parsed, preview, fid)
+    _commit_section(view, parsed, mapping, preview, profile, fid)
 
 
 def _load_mapping_file(fid: str) -> None:
@@ -656,46 +660,46 @@ def _mapping_file_row(parsed: ingest.ParsedFile, mapping: dict, fid: str) -> Non
                              mime="application/json", key=f"actuals_mapsave_{fid}")
 
 
-def _help_box() -> None:
+def _help_box(view: PageView) -> None:
     with st.expander(t("actuals.help.title"), icon="💡"):
         st.markdown(t("actuals.help.body"))
         st.caption(t("actuals.help.cli"))
-        st.code(f"kpi-workbench import --plan {plan.id} --profile <name> FILE.csv", language="bash")
+        st.code(f"kpi-workbench import --plan {view.plan.id} --profile <name> FILE.csv", language="bash")
 
 
-def _import_tab() -> None:
-    _show_done()
-    _help_box()
-    if not METRICS:
+def _import_tab(view: PageView) -> None:
+    _show_done(view)
+    _help_box(view)
+    if not view.metrics:
         st.info(t("actuals.no_metrics"))
         cols = st.columns([2, 2, 3])
-        cols[0].page_link("pages/step1_kgi.py", label=t("actuals.go_kgi"), icon="🎯")
-        cols[1].page_link("pages/step4_kpi.py", label=t("actuals.go_kpi"), icon="📊")
+        view.ctx.link("kgi", t("actuals.go_kgi"), cols[0])
+        view.ctx.link("kpi", t("actuals.go_kpi"), cols[1])
         return
     uploads = st.file_uploader(t("actuals.upload.label"), type=UPLOAD_TYPES, accept_multiple_files=True,
                                help=t("actuals.upload.help", limit_mb=ingest.DEFAULT_MAX_BYTES // ingest.MB),
-                               key=f"actuals_upload_{plan.id}") or []
+                               key=f"actuals_upload_{view.plan.id}") or []
     _forget_files({u.file_id for u in uploads})
     if not uploads:
         st.caption(t("actuals.upload.empty"))
         return
     if len(uploads) == 1:
-        _file_section(uploads[0])
+        _file_section(view, uploads[0])
         return
     for tab, upload in zip(st.tabs([markdown_text(u.name) for u in uploads]), uploads):
         with tab:
-            _file_section(upload)
+            _file_section(view, upload)
 
 
 # ---------------------------------------------------------------- import history and revert
-def _revert_confirm(row: dict, live_values: int) -> None:
+def _revert_confirm(view: PageView, row: dict, live_values: int) -> None:
     st.warning(t("actuals.history.confirm", import_id=row["id"], file=markdown_text(row["file_name"]),
                  rows=live_values))
     yes, no, _ = st.columns([1, 1, 3])
     if yes.button(t("actuals.history.confirm_yes"), type="primary", key=f"actuals_revert_yes_{row['id']}"):
         try:
-            reverted = ingest.revert_import(store, int(row["id"]))
-        except Exception as exc:  # noqa: BLE001 - store errors shown, nothing half done (one transaction)
+            reverted = ingest.revert_import(view.store, int(row["id"]))
+        except WorkbenchError as exc:  # store errors shown, nothing half done (one transaction)
             _show_error(exc)
             return
         st.session_state.pop(PENDING_REVERT, None)
@@ -709,7 +713,7 @@ def _revert_confirm(row: dict, live_values: int) -> None:
 HISTORY_WIDTHS = [3, 2, 2.4, 3, 2, 2, 1.8]
 
 
-def _history_row(row: dict, live_values: dict[int, int]) -> None:
+def _history_row(view: PageView, row: dict, live_values: dict[int, int]) -> None:
     cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
     cols[0].markdown(f"**#{row['id']}** {markdown_text(row['file_name'])}")
     cols[1].write(ingest.encoding_label(row["encoding"]))
@@ -727,10 +731,10 @@ def _history_row(row: dict, live_values: dict[int, int]) -> None:
         st.session_state[PENDING_REVERT] = int(row["id"])
         st.rerun()
     if st.session_state.get(PENDING_REVERT) == row["id"] and not reverted:
-        _revert_confirm(row, live_values.get(int(row["id"]), 0))
+        _revert_confirm(view, row, live_values.get(int(row["id"]), 0))
 
 
-def _rejections_of_imports(rows: list[dict]) -> None:
+def _rejections_of_imports(view: PageView, rows: list[dict]) -> None:
     with_rejections = [r for r in rows if r["rows_rejected"]]
     if not with_rejections:
         return
@@ -738,8 +742,8 @@ def _rejections_of_imports(rows: list[dict]) -> None:
     ids = [int(r["id"]) for r in with_rejections]
     names = {int(r["id"]): f"#{r['id']} {r['file_name']}" for r in with_rejections}
     chosen = st.selectbox(t("actuals.history.rejections_pick"), ids, format_func=lambda i: names[i],
-                          key=f"actuals_rejections_pick_{plan.id}")
-    frame = store.import_rejections(chosen)
+                          key=f"actuals_rejections_pick_{view.plan.id}")
+    frame = view.store.import_rejections(chosen)
     if frame.empty:
         st.caption(t("actuals.history.no_rejections"))
         return
@@ -748,30 +752,30 @@ def _rejections_of_imports(rows: list[dict]) -> None:
                                t("actuals.preview.raw"): frame["raw"]}), hide_index=True, width="stretch")
 
 
-def _history_tab() -> None:
+def _history_tab(view: PageView) -> None:
     reverted = st.session_state.pop(REVERTED, None)
     if reverted:
         (st.warning if reverted.already else st.success)(reverted.message(lang()))
-    imports = store.list_imports(plan.id)
+    imports = view.store.list_imports(view.plan.id)
     if imports.empty:
         st.info(t("actuals.history.empty"))
         return
     rows = imports.to_dict("records")
-    live_values = ingest.live_values(store, plan)
+    live_values = ingest.live_values(view.store, view.plan)
     head = st.columns(HISTORY_WIDTHS)
     for col, key in zip(head, ("file", "encoding", "shape", "rows", "status", "date", "action")):
         col.caption(t(f"actuals.history.{key}"))
     for row in rows[:HISTORY_ROWS]:
-        _history_row(row, live_values)
+        _history_row(view, row, live_values)
     if len(rows) > HISTORY_ROWS:
         st.caption(t("actuals.history.more", shown=HISTORY_ROWS, total=len(rows)))
-    _rejections_of_imports(rows)
+    _rejections_of_imports(view, rows)
 
 
 # ---------------------------------------------------------------- value history of one metric-month
-def _history_month_default(key: str, months: list[date]) -> int:
-    """The latest month of the plan that has a value for the metric (else the first)."""
-    recorded = store.actual_values(plan.id).get(key, {})
+def _history_month_default(view: PageView, key: str, months: list[date]) -> int:
+    """The latest month of the view.plan that has a value for the metric (else the first)."""
+    recorded = view.store.actual_values(view.plan.id).get(key, {})
     filled = [i for i, m in enumerate(months) if m in recorded]
     return filled[-1] if filled else 0
 
@@ -782,26 +786,26 @@ def _source_text(row: dict) -> str:
     return t("actuals.values.source_manual") if row["source"] == "manual" else str(row["source"])
 
 
-def _values_tab() -> None:
+def _values_tab(view: PageView) -> None:
     st.caption(t("actuals.values.intro"))
-    keys = list(dict.fromkeys([*METRICS, *store.actual_values(plan.id)]))
+    keys = list(dict.fromkeys([*view.metrics, *view.store.actual_values(view.plan.id)]))
     if not keys:
         st.info(t("actuals.values.empty"))
         return
-    months = plan.month_list()
+    months = view.plan.month_list()
     c1, c2 = st.columns(2)
-    key = c1.selectbox(t("actuals.values.metric"), keys, format_func=metric_label,
-                       key=f"actuals_values_metric_{plan.id}")
-    month = c2.selectbox(t("actuals.values.month"), months, index=_history_month_default(key, months),
+    key = c1.selectbox(t("actuals.values.metric"), keys, format_func=lambda k: metric_label(view, k),
+                       key=f"actuals_values_metric_{view.plan.id}")
+    month = c2.selectbox(t("actuals.values.month"), months, index=_history_month_default(view, key, months),
                          format_func=lambda m: m.strftime("%Y-%m"),
-                         key=f"actuals_values_month_{plan.id}_{key}")
-    history = store.actual_history(plan.id, key, month)
+                         key=f"actuals_values_month_{view.plan.id}_{key}")
+    history = view.store.actual_history(view.plan.id, key, month)
     if history.empty:
         st.info(t("actuals.values.empty"))
         return
     rows = history.to_dict("records")
     st.dataframe(pd.DataFrame({
-        t("actuals.values.value"): [metric_value(key, r["value"]) for r in rows],
+        t("actuals.values.value"): [metric_value(view, key, r["value"]) for r in rows],
         t("actuals.values.state"): [t("actuals.values.old") if not pd.isna(r["superseded_at"])
                                     else t("actuals.values.current") for r in rows],
         t("actuals.values.source"): [_source_text(r) for r in rows],
@@ -812,13 +816,15 @@ def _values_tab() -> None:
 
 
 # ---------------------------------------------------------------- page
-import_tab, history_tab, values_tab = st.tabs([t("actuals.tab.import"), t("actuals.tab.history"),
-                                                t("actuals.tab.values")])
-with import_tab:
-    _import_tab()
-with history_tab:
-    _history_tab()
-with values_tab:
-    _values_tab()
 
-remember_version(plan)
+
+def render(ctx: PageContext) -> None:
+    view = PageView(ctx, _plan_metrics(ctx.store, ctx.plan))
+    import_tab, history_tab, values_tab = st.tabs([t("actuals.tab.import"), t("actuals.tab.history"),
+                                                    t("actuals.tab.values")])
+    with import_tab:
+        _import_tab(view)
+    with history_tab:
+        _history_tab(view)
+    with values_tab:
+        _values_tab(view)

@@ -11,23 +11,18 @@ from typing import Any
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import (
-    DatabaseLocked,
-    NotFound,
-    Store,
-    StoreError,
-    VersionConflict,
-    default_db_path,
-    open_store,
-)
+from kpi_core.adapters.store import Store, StoreError, default_db_path, open_store
+from kpi_core.domain import tracking as tr
 from kpi_core.domain import units
-from kpi_core.domain.model import KGI, KPI, Plan, PlanStatus
-from kpi_core.domain.tracking import missing_groups, signed_difference
+from kpi_core.domain.model import Direction, Plan, Status
+from kpi_core.services.demo import seed_demo
 
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"
 FULL_DIGITS_KEY = "full_digits"
 WORKSHOP_KEY = "workshop_mode"
+# Session keys that outlive a reload after a save conflict (the frame's own state and the sidebar's choices).
+FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, WORKSHOP_KEY, "sidebar_plan", "sidebar_lang"})
 
 
 # ---------------------------------------------------------------- store
@@ -38,13 +33,8 @@ def _open_store(path: str) -> Store:
 
 @st.cache_resource(show_spinner=False)
 def _seed_demo_once(path: str, language: str, _store: Store) -> None:
-    """First start of an empty database gets the demo plan, in the language of the session that starts it
-    (KPI_WORKBENCH_DEMO=0 disables it). Once per database and language; seed_demo itself skips a database that
-    has ever had a plan."""
-    try:
-        from kpi_core.services.demo import seed_demo
-    except ImportError:  # the demo module is optional for a bare install
-        return
+    """The first start of an empty database gets the demo plan, in the language of the session that starts it
+    (KPI_WORKBENCH_DEMO=0: not). Once per database and language; seed_demo skips a database that ever had a plan."""
     seed_demo(_store, lang=language)
 
 
@@ -55,11 +45,8 @@ def get_store() -> Store:
         store = _open_store(path)
         _seed_demo_once(path, lang(), store)
         return store
-    except DatabaseLocked as exc:
-        st.error(t("store.locked", **exc.values))
-        st.stop()
     except StoreError as exc:
-        st.error(t(exc.key, **exc.values))
+        st.error(exc.message(lang()))
         st.stop()
 
 
@@ -98,9 +85,19 @@ def fmt(value: float | None, unit: str) -> str:
     return units.format_value(value, unit, lang(), full_digits())
 
 
+# Labels take the language as an argument so that format_funcs can be bound to it (`partial(..., code=lang())`):
+# a format_func may be called outside the script run, where the session's language is not at hand.
+def status_text(status: Status, code: str | None = None) -> str:
+    return f"{tr.STATUS_EMOJI[status]} {i18n.t(f'enum.status.{status}', code or lang())}"
+
+
+def month_text(month: date | None, code: str | None = None) -> str:
+    return tr.month_label(month, code or lang()) if month else i18n.t("common.none", code or lang())
+
+
 def fmt_delta(value: float | None, unit: str) -> str | None:
     """A signed difference for a metric's delta, compact like the figure above it."""
-    return signed_difference(value, unit, lang(), full_digits(), compact=True)
+    return tr.signed_difference(value, unit, lang(), full_digits(), compact=True)
 
 
 def figure(column: Any, label: str, value: float | None, unit: str, *, help: str | None = None,
@@ -128,118 +125,12 @@ def apply_figure_style() -> None:
     st.markdown(FIGURE_STYLE, unsafe_allow_html=True)
 
 
-def missing_months_notice(metrics: list) -> None:
-    """Name the months without actuals before each metric's latest one (they count as nothing reached)."""
-    for months, names in missing_groups(metrics, lang()):
+def missing_months_notice(ctx: Any, metrics: list) -> None:
+    """Name the months without actuals before each metric's latest one; with a page context, link the import."""
+    for months, names in tr.missing_groups(metrics, lang()):
         st.warning(t("room.missing_months", months=months, names=names), icon="🕳️")
-        st.page_link("pages/actuals.py", label=t("room.go_actuals"), icon="📥")
-
-
-def fmt_money(value: float | None) -> str:
-    return units.format_money(value, lang(), full_digits())
-
-
-def fmt_pct(value: float | None, signed: bool = False) -> str:
-    return units.format_percent(value, signed)
-
-
-def input_scale(unit: str) -> float:
-    """Rates are stored as fractions but typed as percentages."""
-    return 100.0 if units.is_rate(unit) else 1.0
-
-
-# ---------------------------------------------------------------- plan
-def current_plan(store: Store) -> Plan | None:
-    """The plan picked in the sidebar (or by ?plan=); None when there is none."""
-    plan_id = st.session_state.get(PLAN_KEY)
-    if plan_id is None:
-        requested = st.query_params.get("plan")
-        if requested and str(requested).isdigit():
-            plan_id = int(requested)
-    plans = store.list_plans(include_archived=False)
-    if plan_id is not None:
-        try:
-            plan = store.get_plan(int(plan_id))
-            st.session_state[PLAN_KEY] = plan.id
-            return plan
-        except NotFound:
-            st.session_state.pop(PLAN_KEY, None)
-    if plans:
-        st.session_state[PLAN_KEY] = plans[0].id
-        return plans[0]
-    return None
-
-
-def select_plan(plan_id: int | None) -> None:
-    if plan_id is None:
-        st.session_state.pop(PLAN_KEY, None)
-    else:
-        st.session_state[PLAN_KEY] = plan_id
-    st.session_state.pop("_versions", None)
-
-
-def require_plan(store: Store) -> Plan:
-    """The current plan, or a friendly pointer to the Plans page and a stop."""
-    plan = current_plan(store)
-    if plan is None:
-        st.info(t("common.no_plan"))
-        st.page_link("pages/plans.py", label=t("common.go_plans"), icon="📋")
-        st.stop()
-    return plan
-
-
-# ---------------------------------------------------------------- optimistic concurrency
-def seen_version(plan: Plan) -> int:
-    """The plan version this session saw when it drew the form now being submitted.
-
-    Each rerun records the version it rendered; a save uses the one recorded by the previous rerun, so an edit
-    made by someone else in between is detected as a conflict instead of being overwritten silently.
-    """
-    versions = st.session_state.setdefault("_versions", {})
-    return versions.get(plan.id, plan.version)
-
-
-def remember_version(plan: Plan, version: int | None = None) -> None:
-    st.session_state.setdefault("_versions", {})[plan.id] = plan.version if version is None else version
-
-
-def run_save(action: Callable[[], Any], plan: Plan, success_key: str = "common.saved") -> Any | None:
-    """Run a save; show success, a version conflict with a reload button, or the error in the user's language."""
-    try:
-        result = action()
-    except VersionConflict:
-        st.error(t("store.version_conflict"))
-        if st.button(t("common.reload"), key=f"reload_{plan.id}"):
-            remember_version(plan)
-            st.rerun()
-        return None
-    except StoreError as exc:
-        st.error(t(exc.key, **exc.values))
-        return None
-    except Exception as exc:  # noqa: BLE001 - a domain error with a catalogue key, or a message, never a traceback
-        key = getattr(exc, "key", None)
-        st.error(t(key, **getattr(exc, "values", {})) if key else t("common.unexpected", detail=str(exc)[:300]))
-        return None
-    st.session_state.setdefault("_flash", []).append(t(success_key))
-    return result
-
-
-def show_flash() -> None:
-    """Messages queued before a rerun (saves) shown once after it, inline: the next run replaces them, so a
-    success can never stand beside a later error (a toast outlives the run that drew it)."""
-    for message in st.session_state.pop("_flash", []):
-        st.success(message, icon="✅")
-
-
-def offer_activation(store: Store, plan: Plan, steps_done: list[bool]) -> None:
-    """A draft plan whose five steps are all done: ask whether it is now the plan in use (Active)."""
-    if plan.status != PlanStatus.DRAFT or not all(steps_done):
-        return
-    st.info(t("room.activate_prompt"))
-    activate = st.button(t("room.activate"), key=f"activate_plan_{plan.id}", type="primary")
-    if activate and run_save(lambda: store.set_plan_status(plan.id, PlanStatus.ACTIVE), plan,
-                             "room.activated") is not None:
-        st.rerun()
+        if ctx is not None:
+            ctx.link("actuals", t("room.go_actuals"))
 
 
 def add_form_suffix(form: str) -> str:
@@ -256,9 +147,27 @@ def renew_add_form(form: str) -> None:
     st.session_state[f"_add_form_{form}"] = st.session_state.get(f"_add_form_{form}", 0) + 1
 
 
-def error_text(exc: Exception) -> str:
-    key = getattr(exc, "key", None)
-    return t(key, **getattr(exc, "values", {})) if key else t("common.unexpected", detail=str(exc)[:300])
+def delta_colour(direction: Direction | str) -> str:
+    """st.metric colours a rise green; for "lower is better" a rise is bad."""
+    return "inverse" if Direction(direction) is Direction.DOWN else "normal"
+
+
+def fmt_pct(value: float | None, signed: bool = False) -> str:
+    return units.format_percent(value, signed)
+
+
+
+
+# ---------------------------------------------------------------- plan
+def select_plan(plan_id: int | None) -> None:
+    """Make `plan_id` the current plan of this session and of its link (None: no plan picked)."""
+    if plan_id is None:
+        st.session_state.pop(PLAN_KEY, None)
+        st.query_params.pop("plan", None)
+    else:
+        st.session_state[PLAN_KEY] = plan_id
+        if st.query_params.get("plan") != str(plan_id):
+            st.query_params["plan"] = str(plan_id)
 
 
 def confirm_delete(state_key: str, item_id: int, prompt: str, on_confirm: Callable[[], None],
@@ -273,36 +182,6 @@ def confirm_delete(state_key: str, item_id: int, prompt: str, on_confirm: Callab
     if no.button(t("common.cancel"), key=f"{key_prefix}_delete_no_{item_id}"):
         st.session_state.pop(state_key, None)
         st.rerun()
-
-
-# ---------------------------------------------------------------- layout
-STEP_PAGES = ["pages/step1_kgi.py", "pages/step2_gap.py", "pages/step3_csf.py", "pages/step4_kpi.py",
-              "pages/step5_pdca.py"]
-
-
-def page_header(step: int | None, title_key: str, intro_key: str | None = None) -> None:
-    prefix = t("nav.step_prefix", n=step) + " " if step else ""
-    st.title(prefix + t(title_key))
-    if intro_key:
-        st.caption(t(intro_key))
-
-
-def step_footer(step: int) -> None:
-    """Back / next links so a workshop walks the steps in order."""
-    st.divider()
-    back, _, forward = st.columns([1, 2, 1])
-    if step > 1:
-        back.page_link(STEP_PAGES[step - 2], label=t("common.back"), icon="⬅️")
-    if step < len(STEP_PAGES):
-        forward.page_link(STEP_PAGES[step], label=t("common.next"), icon="➡️")
-
-
-def kgi_unit(kgi: KGI | None) -> str:
-    return kgi.unit if kgi else "JPY"
-
-
-def kpi_label(kpi: KPI) -> str:
-    return f"{kpi.name} ({kpi.key})"
 
 
 # ---------------------------------------------------------------- printing

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
+from kpi_core.adapters.store import Store
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import drivers
 from kpi_core.domain import tracking as tr
@@ -15,37 +16,28 @@ from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.services.health import plan_health, severity_counts
 from pages.common import (
-    error_text,
+    delta_colour,
     figure,
     fmt,
     fmt_delta,
     fmt_pct,
     full_digits,
-    get_store,
     lang,
     missing_months_notice,
-    page_header,
-    remember_version,
-    require_plan,
+    month_text,
+    status_text,
     t,
 )
+from pages.frame import PageContext
 
 TILES_PER_ROW = 5
 
 
-def status_text(status: Status) -> str:
-    return f"{tr.STATUS_EMOJI[status]} {t(f'enum.status.{status}')}"
-
-
-def month_text(month: date | None) -> str:
-    return tr.month_label(month, lang()) if month else t("common.none")
-
-
-def no_data_yet() -> None:
+def no_data_yet(ctx: PageContext) -> None:
     st.info(t("dashboard.no_data"))
     first, second = st.columns(2)
-    first.page_link("pages/step5_pdca.py", label=t("dashboard.go_pdca"), icon="🔁")
-    second.page_link("pages/actuals.py", label=t("dashboard.go_actuals"), icon="📥")
+    ctx.link("pdca", t("dashboard.go_pdca"), first)
+    ctx.link("import", t("dashboard.go_actuals"), second)
 
 
 def headline(tracking: tr.PlanTracking) -> None:
@@ -55,7 +47,7 @@ def headline(tracking: tr.PlanTracking) -> None:
 
 
 def kgi_tiles(metric: tr.MetricTracking) -> None:
-    unit, colour = metric.spec.unit, tr.delta_colour(metric.spec.direction)
+    unit, colour = metric.spec.unit, delta_colour(metric.spec.direction)
     st.subheader("🎯 " + markdown_text(metric.spec.name))
     ytd, pace, forecast, status = st.columns(4)
     figure(ytd, t("dashboard.kgi.ytd"), metric.ytd_actual, unit, delta=fmt_delta(metric.pace_gap, unit),
@@ -80,7 +72,7 @@ def kpi_tile(column, metric: tr.MetricTracking) -> None:
     status = latest.status if latest else Status.NO_DATA
     # The card wears the year-to-date status, the one the header counts; the latest month's is in its caption.
     figure(column, f"{tr.STATUS_EMOJI[metric.status]} {markdown_text(metric.spec.name[:40])}", actual, unit,
-                  delta=fmt_delta(difference, unit), delta_color=tr.delta_colour(metric.spec.direction),
+                  delta=fmt_delta(difference, unit), delta_color=delta_colour(metric.spec.direction),
                   border=True, chart_data=series if len(series) > 1 else None, chart_type="bar",
                   help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
                          target=fmt(target, unit)))
@@ -108,7 +100,7 @@ def attribution(tracking: tr.PlanTracking) -> None:
     try:
         result = tr.attribute_kgi(tracking, scope)
     except drivers.FormulaError as exc:
-        st.warning(error_text(exc))
+        st.warning(exc.message(lang()))
         return
     if result is None:
         st.caption(t("dashboard.attribution.no_data"))
@@ -135,9 +127,9 @@ def recoveries(tracking: tr.PlanTracking, csfs) -> None:
                          pace=fmt_pct(rec.metric.pace), switch=switch), icon="🔴")
 
 
-def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
+def open_checkins(store: Store, plan_id: int, tracking: tr.PlanTracking) -> None:
     st.subheader(t("dashboard.actions.title"))
-    actions = tr.open_actions(get_store().list_checkins(plan_id), date.today())
+    actions = tr.open_actions(store.list_checkins(plan_id), date.today())
     if not actions:
         st.caption(t("dashboard.actions.none"))
         return
@@ -158,10 +150,11 @@ def open_checkins(plan_id: int, tracking: tr.PlanTracking) -> None:
     }), hide_index=True)
 
 
-def dashboard(plan, tracking: tr.PlanTracking) -> None:
+def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    store, plan = ctx.store, ctx.plan
     headline(tracking)
-    missing_months_notice(tracking.metrics)
-    health_tile(plan.id)
+    missing_months_notice(ctx, tracking.metrics)
+    health_tile(ctx)
     if tracking.kgi:
         kgi_tiles(tracking.kgi)
     if tracking.kpis:
@@ -174,34 +167,32 @@ def dashboard(plan, tracking: tr.PlanTracking) -> None:
             st.altair_chart(charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
     with moved:
         attribution(tracking)
-    recoveries(tracking, get_store().list_csfs(plan.id))
+    recoveries(tracking, store.list_csfs(plan.id))
     if tracking.kpis:
         st.subheader(t("dashboard.multiples"))
         st.altair_chart(charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
-    open_checkins(plan.id, tracking)
+    open_checkins(store, plan.id, tracking)
 
 
-def health_tile(plan_id: int) -> None:
+def health_tile(ctx: PageContext) -> None:
     """The health score beside the numbers, with the way to its findings (read only: no snapshot taken here)."""
-    report = plan_health(store, plan_id, date.today(), auto_snapshot=False).report
+    report = plan_health(ctx.store, ctx.plan.id, date.today(), auto_snapshot=False).report
     score, counts, link = st.columns([1, 2, 1])
     score.metric(t("health.score"), f"{report.score:.0f}")
     counts.caption(t("health.counts", **severity_counts(report)))
-    link.page_link("pages/health.py", label=t("page.health"), icon=":material/health_and_safety:")
+    ctx.link("health", t("page.health"), link)
 
 
-store = get_store()
-plan = require_plan(store)
-page_header(None, "page.dashboard", "dashboard.intro")
-kgi = store.get_kgi(plan.id)
-kpis = store.list_kpis(plan.id)
-if kgi is None and not kpis:
-    st.info(t("dashboard.nothing_to_show"))
-    st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
-else:
-    tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
-    if tracking.has_actuals:
-        dashboard(plan, tracking)
+def render(ctx: PageContext) -> None:
+    store, plan = ctx.store, ctx.plan
+    kgi = store.get_kgi(plan.id)
+    kpis = store.list_kpis(plan.id)
+    if kgi is None and not kpis:
+        st.info(t("dashboard.nothing_to_show"))
+        ctx.link("kgi", t("pdca.go_kgi"))
     else:
-        no_data_yet()
-remember_version(plan)
+        tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
+        if tracking.has_actuals:
+            dashboard(ctx, tracking)
+        else:
+            no_data_yet(ctx)

@@ -13,7 +13,6 @@ from kpi_core.adapters.store import Store
 from kpi_core.adapters.templates import (
     Template,
     TemplateError,
-    create_plan_from_template,
     load_templates,
     plan_to_template_yaml,
     save_user_template,
@@ -41,27 +40,12 @@ from kpi_core.domain.plan_rules import (
     unarchived_status,
     validate_plan_fields,
 )
-from pages.common import (
-    current_plan,
-    error_text,
-    figure,
-    fmt,
-    fmt_pct,
-    get_store,
-    lang,
-    page_header,
-    remember_version,
-    run_save,
-    seen_version,
-    select_plan,
-    t,
-)
+from kpi_core.services import plans as plan_use_cases
+from pages.common import figure, fmt, fmt_pct, lang, select_plan, t
+from pages.frame import STEPS, PageContext, attempt, conflict_notice, run_save, show_error
 
-STEP_ICONS = ["🎯", "📏", "🧭", "📊", "🔁"]
-STEP_KEYS = ["kgi", "gap", "csf", "kpi", "pdca"]
 STATUS_COLOURS = {PlanStatus.DRAFT: "gray", PlanStatus.ACTIVE: "green", PlanStatus.ARCHIVED: "orange"}
 SEARCH_FROM = 6  # plans in the list before a search box is worth its space
-FIRST_STEP = "pages/step1_kgi.py"
 MANAGED = "plans_manage_plan"
 MANAGED_FOR = "_plans_manage_for"  # the current plan when the managed plan was last settled
 GALLERY_COLUMNS = 2
@@ -70,14 +54,8 @@ TEMPLATE_ICONS = {"sales": "💼", "marketing": "📣", "cs": "🤝", "hr": "�
 
 # ---------------------------------------------------------------- small helpers
 def _attempt(action: Callable[[], Any], success_key: str) -> tuple[bool, Any]:
-    """Run a store action: (True, its result), or (False, None) after showing the error in the user's language."""
-    try:
-        result = action()
-    except Exception as exc:  # noqa: BLE001 - StoreError or a domain error with a catalogue key, never a traceback
-        st.error(error_text(exc))
-        return False, None
-    st.session_state.setdefault("_flash", []).append(t(success_key))
-    return True, result
+    """A plan-list action (no plan version involved): (True, its result), or (False, None) with the error shown."""
+    return attempt(action, None, success_key)
 
 
 def _show_messages(messages: list[Message]) -> bool:
@@ -99,15 +77,15 @@ def _welcome(has_plans: bool) -> None:
         if not has_plans:
             st.subheader(t("plans.welcome.title"))
         st.markdown(t("plans.welcome.line1") + "  \n" + t("plans.welcome.line2"))
-        for column, icon, key, n in zip(st.columns(5), STEP_ICONS, STEP_KEYS, range(1, 6), strict=True):
-            column.markdown(f"#### {icon} {t(f'page.{key}')}")
-            column.caption(f"{t('nav.step_prefix', n=n)} · {t(f'plans.step.{key}')}")
+        for column, spec in zip(st.columns(len(STEPS)), STEPS, strict=True):
+            column.markdown(f"#### {spec.icon} {t(spec.title_key)}")
+            column.caption(f"{t('nav.step_prefix', n=spec.step)} · {t(f'plans.step.{spec.slug}')}")
         if not has_plans:
             st.info(t("plans.welcome.start"), icon="👇")
 
 
 # ---------------------------------------------------------------- plan list
-def _plan_list(rows: list[PlanRow]) -> None:
+def _plan_list(ctx: PageContext, rows: list[PlanRow]) -> None:
     st.header(t("plans.list.title"))
     visible = rows
     top = st.columns([3, 1]) if len(rows) >= SEARCH_FROM else None
@@ -126,10 +104,10 @@ def _plan_list(rows: list[PlanRow]) -> None:
         for column, key in zip(st.columns(widths), ["plan", "period", "status", "progress"]):
             column.caption(t(f"plans.list.header_{key}"))
         for row in visible:
-            _plan_row(row, widths)
+            _plan_row(ctx, row, widths)
 
 
-def _plan_row(row: PlanRow, widths: list[float]) -> None:
+def _plan_row(ctx: PageContext, row: PlanRow, widths: list[float]) -> None:
     plan = row.plan
     name_col, period_col, status_col, progress_col, open_col = st.columns(widths, vertical_alignment="center")
     marker = f" :blue-badge[⭐ {t('plans.list.current')}]" if row.is_current else ""
@@ -141,18 +119,17 @@ def _plan_row(row: PlanRow, widths: list[float]) -> None:
     progress_col.progress(row.steps_done / row.steps_total, text=row.progress)
     if open_col.button(t("plans.list.open"), key=f"plans_open_{plan.id}", help=t("plans.list.open_help"),
                        type="primary" if row.is_current else "secondary", width="stretch"):
-        select_plan(plan.id)
-        st.switch_page(FIRST_STEP)
+        ctx.go(STEPS[0].slug, plan)
 
 
 # ---------------------------------------------------------------- new plans
-def _new_plan(store: Store) -> None:
+def _new_plan(ctx: PageContext) -> None:
     st.header(t("plans.new.title"))
     st.subheader(t("plans.new.gallery"))
     st.caption(t("plans.new.gallery_help"))
-    _gallery(store)
+    _gallery(ctx)
     st.subheader(t("plans.new.blank"))
-    _blank_form(store)
+    _blank_form(ctx)
 
 
 def _fiscal_start_input(label_key: str, key: str) -> date:
@@ -161,7 +138,7 @@ def _fiscal_start_input(label_key: str, key: str) -> date:
     return st.selectbox(t(label_key), options, index=options.index(default), format_func=format_month, key=key)
 
 
-def _blank_form(store: Store) -> None:
+def _blank_form(ctx: PageContext) -> None:
     with st.form("plans_blank_form", border=True):
         st.caption(t("plans.new.blank_help"))
         name_col, department_col = st.columns(2)
@@ -183,28 +160,27 @@ def _blank_form(store: Store) -> None:
     if not _show_messages(validate_plan_fields(name, department, int(months), currency)):
         return
     ok, created = _attempt(
-        lambda: store.create_plan(blank_plan(name, department, fiscal_start, int(months), currency)),
+        lambda: ctx.store.create_plan(blank_plan(name, department, fiscal_start, int(months), currency)),
         "plans.blank.created")
     if ok:
-        select_plan(created.id)
-        st.switch_page(FIRST_STEP)
+        ctx.go(STEPS[0].slug, created)
 
 
-def _gallery(store: Store) -> None:
+def _gallery(ctx: PageContext) -> None:
     """Template cards, two per row; a broken template file is named in a warning and the others still show."""
     templates, errors = load_templates()
     for error in errors:
-        st.warning(t("plans.template.load_error", message=error_text(error)), icon="⚠️")
+        st.warning(t("plans.template.load_error", message=error.message(lang())), icon=":material/warning:")
     if not templates:
         st.info(t("plans.template.none"))
         return
     for start in range(0, len(templates), GALLERY_COLUMNS):
         for column, template in zip(st.columns(GALLERY_COLUMNS), templates[start:start + GALLERY_COLUMNS]):
             with column:
-                _template_card(store, template)
+                _template_card(ctx, template)
 
 
-def _template_card(store: Store, template: Template) -> None:
+def _template_card(ctx: PageContext, template: Template) -> None:
     preview = template.preview(lang())
     kgi = preview["kgi"]
     with st.container(border=True):
@@ -225,7 +201,7 @@ def _template_card(store: Store, template: Template) -> None:
         with st.expander(t("plans.template.details")):
             st.graphviz_chart(template_tree_dot(preview), width="stretch")
             st.caption(markdown_text(preview["description"]))
-        _template_form(store, template, kgi["unit"])
+        _template_form(ctx, template, kgi["unit"])
 
 
 def _kpi_line(kpi: dict) -> str:
@@ -236,7 +212,7 @@ def _kpi_line(kpi: dict) -> str:
     return "- " + markdown_text(t("plans.template.kpi_line", name=kpi["name"], target=target))
 
 
-def _template_form(store: Store, template: Template, unit: str) -> None:
+def _template_form(ctx: PageContext, template: Template, unit: str) -> None:
     with st.expander(t("plans.template.use"), icon="🚀"), st.form(f"plans_tpl_form_{template.id}", border=False):
         name = st.text_input(t("plans.field.name"), placeholder=template.text(template.name, lang()),
                              key=f"plans_tpl_name_{template.id}")
@@ -252,14 +228,13 @@ def _template_form(store: Store, template: Template, unit: str) -> None:
     try:
         baseline = parse_baseline(baseline_text, unit)
     except PlanInputError as exc:
-        st.error(t(exc.key, **exc.values))
+        show_error(exc)
         return
-    ok, created = _attempt(lambda: create_plan_from_template(store, template, lang(), name=name.strip() or None,
-                                                             fiscal_start=fiscal_start, baseline=baseline),
-                           "plans.template.created")
+    ok, created = _attempt(lambda: plan_use_cases.create_plan_from_template(
+        ctx.store, template, lang(), name=name.strip() or None, fiscal_start=fiscal_start, baseline=baseline),
+        "plans.template.created")
     if ok:
-        select_plan(created.id)
-        st.switch_page(FIRST_STEP)
+        ctx.go(STEPS[0].slug, created)
 
 
 # ---------------------------------------------------------------- manage
@@ -272,8 +247,9 @@ def _settle_managed_choice(plans: dict[int, Plan], current: Plan | None) -> None
     st.session_state[MANAGED_FOR] = current_id
 
 
-def _manage(store: Store, rows: list[PlanRow], current: Plan | None) -> Plan | None:
-    """Rename, duplicate, archive, delete or export one plan; returns the plan shown (its version is remembered)."""
+def _manage(ctx: PageContext, rows: list[PlanRow]) -> None:
+    """Rename, duplicate, archive, delete or export one plan (its drawn version guards the rename)."""
+    store, current = ctx.store, ctx.plan
     st.subheader(t("plans.manage.title"))
     plans = {row.plan.id: row.plan for row in rows}
     _settle_managed_choice(plans, current)
@@ -282,9 +258,11 @@ def _manage(store: Store, rows: list[PlanRow], current: Plan | None) -> Plan | N
                        format_func=lambda i: plans[i].name + (suffix if plans[i].status == PlanStatus.ARCHIVED
                                                               else ""))
     plan = plans[pid]
+    ctx.guard(plan)
+    conflict_notice(plan)
     tabs = st.tabs([t(f"plans.manage.tab_{k}") for k in ("rename", "duplicate", "archive", "delete", "export")])
     with tabs[0]:
-        _rename(store, plan)
+        _rename(ctx, plan)
     with tabs[1]:
         _duplicate(store, plan)
     with tabs[2]:
@@ -293,11 +271,10 @@ def _manage(store: Store, rows: list[PlanRow], current: Plan | None) -> Plan | N
         _delete(store, plan, current)
     with tabs[4]:
         _export(store, plan)
-    return plan
 
 
-def _rename(store: Store, plan: Plan) -> None:
-    with st.form(f"plans_rename_form_{plan.id}", border=False):
+def _rename(ctx: PageContext, plan: Plan) -> None:
+    with st.form(ctx.form_key(f"plans_rename_form_{plan.id}"), border=False):
         name = st.text_input(t("plans.field.name"), value=plan.name, key=f"plans_rename_name_{plan.id}")
         department = st.text_input(t("plans.field.department"), value=plan.department,
                                    key=f"plans_rename_department_{plan.id}")
@@ -305,7 +282,7 @@ def _rename(store: Store, plan: Plan) -> None:
     if not submitted or not _show_messages(validate_plan_fields(name, department, plan.months, plan.currency)):
         return
     renamed = replace(plan, name=name.strip(), department=department.strip())
-    if run_save(lambda: store.update_plan(renamed, seen_version(plan)), plan) is not None:
+    if run_save(lambda: ctx.store.update_plan(renamed, ctx.seen_version_of(plan)), plan) is not None:
         st.rerun()
 
 
@@ -317,7 +294,7 @@ def _duplicate(store: Store, plan: Plan) -> None:
         return
     if not _show_messages(check_name(name, "plan_name")):
         return
-    ok, copy = _attempt(lambda: store.duplicate_plan(plan.id, name.strip()), "plans.duplicate.done")
+    ok, copy = _attempt(lambda: plan_use_cases.duplicate_plan(store, plan.id, name.strip()), "plans.duplicate.done")
     if ok:
         select_plan(copy.id)  # the managed plan follows: the copy is what the user works on next
         st.rerun()
@@ -360,7 +337,7 @@ def _export(store: Store, plan: Plan) -> None:
     try:
         yaml_text = plan_to_template_yaml(store, plan.id, lang())
     except TemplateError as exc:
-        st.info(error_text(exc))
+        st.info(exc.message(lang()))
         return
     download_col, save_col = st.columns(2)
     download_col.download_button(t("plans.export.download"), yaml_text, file_name=f"plan-{plan.id}.yaml",
@@ -382,24 +359,18 @@ def _recently_deleted(store: Store) -> None:
             name_col.markdown(markdown_text(plan.name))
             period_col.caption(format_period(plan))
             if button_col.button(t("plans.deleted.restore"), key=f"plans_restore_{plan.id}") and _attempt(
-                    lambda pid=plan.id: store.restore_plan(pid), "plans.deleted.restored")[0]:
+                    lambda pid=plan.id: plan_use_cases.restore_plan(store, pid), "plans.deleted.restored")[0]:
+                select_plan(plan.id)  # the restored plan is what the user wanted back: it becomes current
                 st.rerun()
 
 
 # ---------------------------------------------------------------- page
-store = get_store()
-plan = current_plan(store)
-page_header(None, "page.plans", "plans.intro")
-rows = plan_rows(store, plan.id if plan else None)
-_welcome(bool(rows))
-managed = None
-if rows:
-    _plan_list(rows)
-    with st.container(border=True):
-        managed = _manage(store, rows, plan)
-_recently_deleted(store)
-_new_plan(store)
-if managed is not None:
-    remember_version(managed)
-if plan is not None:
-    remember_version(plan)
+def render(ctx: PageContext) -> None:
+    rows = plan_rows(ctx.store, ctx.plan.id if ctx.plan else None)
+    _welcome(bool(rows))
+    if rows:
+        _plan_list(ctx, rows)
+        with st.container(border=True):
+            _manage(ctx, rows)
+    _recently_deleted(ctx.store)
+    _new_plan(ctx)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import streamlit as st
 
 from kpi_core import i18n
+from kpi_core.adapters.store import Store
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
 from kpi_core.domain.goal import GapAnalysis, analyse_gap
 from kpi_core.domain.kpi_rules import (
@@ -14,40 +16,40 @@ from kpi_core.domain.kpi_rules import (
     parse_actions,
     parse_amount,
     reorder_within_role,
-    typed_text,
     validate_csf,
 )
-from kpi_core.domain.model import CSF, KGI, CSFRole
+from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
-from pages.common import (
-    add_form_suffix,
-    confirm_delete,
-    figure,
-    fmt,
-    fmt_pct,
-    get_store,
-    lang,
-    page_header,
-    remember_version,
-    renew_add_form,
-    require_plan,
-    run_save,
-    seen_version,
-    step_footer,
-    t,
-)
+from kpi_core.domain.units import typed_text
+from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
+from pages.frame import PageContext, run_save
 
 EDIT_KEY = "csf_editing"
 DELETE_KEY = "csf_deleting"
 FORM_FIELDS = ("name", "role", "contribution", "description", "actions")
 
-store = get_store()
-plan = require_plan(store)
-page_header(3, "page.csf", "csf.intro")
-kgi = store.get_kgi(plan.id)
-csfs = store.list_csfs(plan.id)
-kpis = store.list_kpis(plan.id)
-unit = kgi.unit if kgi else "JPY"
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What this page draws from, read once per run."""
+
+    ctx: PageContext
+    kgi: KGI | None
+    csfs: list[CSF]
+    kpis: list[KPI]
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def plan(self) -> Plan:
+        return self.ctx.plan
+
+    @property
+    def unit(self) -> str:
+        return self.kgi.unit if self.kgi else "JPY"
 
 
 def labelled(prefix: str) -> Callable[[object], str]:
@@ -61,7 +63,7 @@ def inert(values: dict) -> dict:
     return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
-def gap_of(kgi: KGI | None) -> GapAnalysis | None:
+def gap_of(kgi: KGI | None, plan: Plan) -> GapAnalysis | None:
     """The gap of step 2: target minus the confirmed current value (the baseline until one is confirmed)."""
     if kgi is None or kgi.target is None:
         return None
@@ -69,34 +71,34 @@ def gap_of(kgi: KGI | None) -> GapAnalysis | None:
     return None if current is None else analyse_gap(kgi, plan, current)
 
 
-def show_gap(gap: GapAnalysis, cover: Coverage) -> None:
+def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
     c1, c2, c3, c4 = st.columns(4)
-    figure(c1, t("csf.gap.current"), gap.current, unit)
-    figure(c2, t("csf.gap.target"), gap.target, unit)
-    figure(c3, t("csf.gap.gap"), gap.gap, unit,
+    figure(c1, t("csf.gap.current"), gap.current, view.unit)
+    figure(c2, t("csf.gap.target"), gap.target, view.unit)
+    figure(c3, t("csf.gap.gap"), gap.gap, view.unit,
               delta=fmt_pct(gap.gap_pct, signed=True) if gap.gap_pct is not None else None, delta_color="off")
     c4.metric(t("csf.gap.covered"), fmt_pct(cover.share) if cover.share is not None else "—",
-              delta=t("csf.gap.covered_amount", value=fmt(cover.covered, unit)), delta_color="off",
+              delta=t("csf.gap.covered_amount", value=fmt(cover.covered, view.unit)), delta_color="off",
               delta_arrow="off")
     if cover.share is None:
         st.info(t("csf.cov.no_gap"))
     elif cover.covered == 0:
         st.info(t("csf.cov.none"))
     elif cover.over_covered:
-        st.info(t("csf.cov.over", value=fmt(-cover.uncovered, unit)))
+        st.info(t("csf.cov.over", value=fmt(-cover.uncovered, view.unit)))
     elif cover.uncovered > 0:
-        st.warning(t("csf.cov.under", value=fmt(cover.uncovered, unit), pct=fmt_pct(1 - cover.share)))
+        st.warning(t("csf.cov.under", value=fmt(cover.uncovered, view.unit), pct=fmt_pct(1 - cover.share)))
     else:
         st.success(t("csf.cov.exact"))
-    primary = [c for c in csfs if c.role == CSFRole.PRIMARY]
+    primary = [c for c in view.csfs if c.role == CSFRole.PRIMARY]
     if primary and cover.share is not None:
         steps = waterfall_steps(
-            gap.current, gap.target, [(c.name, c.contribution, fmt(c.contribution, unit)) for c in primary],
+            gap.current, gap.target, [(c.name, c.contribution, fmt(c.contribution, view.unit)) for c in primary],
             labels={k: t(f"csf.chart.{k}") for k in ("current", "target", "uncovered", "over")},
-            value_texts={"current": fmt(gap.current, unit), "target": fmt(gap.target, unit),
-                         "uncovered": fmt(max(cover.uncovered, 0), unit), "over": fmt(max(-cover.uncovered, 0), unit)})
+            value_texts={"current": fmt(gap.current, view.unit), "target": fmt(gap.target, view.unit),
+                         "uncovered": fmt(max(cover.uncovered, 0), view.unit), "over": fmt(max(-cover.uncovered, 0), view.unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        st.altair_chart(coverage_waterfall(steps, titles, unit, lang()), width="stretch")
+        st.altair_chart(coverage_waterfall(steps, titles, view.unit, lang()), width="stretch")
 
 
 def clear_form(suffix: str) -> None:
@@ -104,11 +106,11 @@ def clear_form(suffix: str) -> None:
         st.session_state.pop(f"csf_{name}_{suffix}", None)
 
 
-def csf_form(csf: CSF | None) -> None:
+def csf_form(view: PageView, csf: CSF | None) -> None:
     """Add (csf None) or edit one CSF; saves only when every field is valid."""
     suffix = add_form_suffix("csf") if csf is None else str(csf.id)
-    current = csf or CSF(plan_id=plan.id, name="")
-    with st.form(f"csf_form_{suffix}"):
+    current = csf or CSF(plan_id=view.plan.id, name="")
+    with st.form(view.ctx.form_key(f"csf_form_{suffix}")):
         name = st.text_input(t("csf.field.name"), value=current.name, key=f"csf_name_{suffix}",
                              placeholder=t("csf.field.name_placeholder"), help=t("csf.field.name_help"))
         c1, c2 = st.columns(2)
@@ -116,7 +118,7 @@ def csf_form(csf: CSF | None) -> None:
         role = c1.selectbox(t("csf.field.role"), roles, index=roles.index(current.role), key=f"csf_role_{suffix}",
                             format_func=labelled("enum.role."), help=t("csf.field.role_help"))
         contribution_text = c2.text_input(t("csf.field.contribution"), value=typed_text(current.contribution or None,
-                                                                                       unit),
+                                                                                       view.unit),
                                           key=f"csf_contribution_{suffix}", placeholder="10,000,000",
                                           help=t("csf.field.contribution_help"))
         description = st.text_area(t("csf.field.description"), value=current.description, height=80,
@@ -127,13 +129,13 @@ def csf_form(csf: CSF | None) -> None:
         submitted = st.form_submit_button(t("csf.add") if csf is None else t("common.save"), type="primary",
                                           key=f"csf_submit_{suffix}")
     if submitted:
-        save_csf(current, name, CSFRole(role), contribution_text, description, actions_text, suffix)
+        save_csf(view, current, name, CSFRole(role), contribution_text, description, actions_text, suffix)
 
 
-def save_csf(current: CSF, name: str, role: CSFRole, contribution_text: str, description: str,
+def save_csf(view: PageView, current: CSF, name: str, role: CSFRole, contribution_text: str, description: str,
              actions_text: str, suffix: str) -> None:
-    contribution, errors = parse_amount(contribution_text, unit, t("csf.field.contribution"))
-    draft = CSF(plan_id=plan.id, id=current.id, name=name.strip(), role=role,
+    contribution, errors = parse_amount(contribution_text, view.unit, t("csf.field.contribution"))
+    draft = CSF(plan_id=view.plan.id, id=current.id, name=name.strip(), role=role,
                 contribution=contribution or 0.0,
                 actions=parse_actions(actions_text), description=description.strip(), position=current.position)
     errors += [m for m in validate_csf(draft) if m.level == "error"]
@@ -141,7 +143,7 @@ def save_csf(current: CSF, name: str, role: CSFRole, contribution_text: str, des
         for message in errors:
             st.error(t(message.key, **inert(message.values)))
         return
-    if run_save(lambda: store.save_csf(draft, seen_version(plan)), plan) is not None:
+    if run_save(lambda: view.store.save_csf(draft, view.ctx.seen_version), view.plan) is not None:
         clear_form(suffix)
         if current.id is None:
             renew_add_form("csf")
@@ -149,26 +151,26 @@ def save_csf(current: CSF, name: str, role: CSFRole, contribution_text: str, des
         st.rerun()
 
 
-def move(csf: CSF, step: int) -> None:
-    order = reorder_within_role(csfs, csf.id, step)
-    if run_save(lambda: store.reorder_csfs(plan.id, order, seen_version(plan)), plan) is not None:
+def move(view: PageView, csf: CSF, step: int) -> None:
+    order = reorder_within_role(view.csfs, csf.id, step)
+    if run_save(lambda: view.store.reorder_csfs(view.plan.id, order, view.ctx.seen_version), view.plan) is not None:
         st.rerun()
 
 
-def delete(csf: CSF) -> None:
-    if run_save(lambda: store.delete_csf(plan.id, csf.id, seen_version(plan)), plan, "csf.deleted") is not None:
+def delete(view: PageView, csf: CSF) -> None:
+    if run_save(lambda: view.store.delete_csf(view.plan.id, csf.id, view.ctx.seen_version), view.plan, "csf.deleted") is not None:
         st.session_state.pop(DELETE_KEY, None)
         st.rerun()
 
 
-def csf_card(csf: CSF, number: int, first: bool, last: bool, gap: GapAnalysis | None) -> None:
+def csf_card(view: PageView, csf: CSF, number: int, first: bool, last: bool, gap: GapAnalysis | None) -> None:
     with st.container(border=True):
         head, tools = st.columns([5, 2], vertical_alignment="top")
         head.markdown(f"#### {number}. {markdown_text(csf.name)}")
-        facts = [t(f"enum.role.{csf.role}"), t("csf.card.contribution", value=fmt(csf.contribution, unit))]
+        facts = [t(f"enum.role.{csf.role}"), t("csf.card.contribution", value=fmt(csf.contribution, view.unit))]
         if gap is not None and gap.gap:
             facts.append(t("csf.card.share", pct=fmt_pct(csf.contribution / abs(gap.gap))))
-        linked = [markdown_text(k.name) for k in kpis if k.csf_id == csf.id]
+        linked = [markdown_text(k.name) for k in view.kpis if k.csf_id == csf.id]
         facts.append(t("csf.card.kpis", names=", ".join(linked)) if linked else t("csf.card.no_kpis"))
         head.caption(" · ".join(facts))
         if csf.description:
@@ -177,60 +179,59 @@ def csf_card(csf: CSF, number: int, first: bool, last: bool, gap: GapAnalysis | 
             head.markdown("\n".join(f"- {markdown_text(action)}" for action in csf.actions))
         up, down, edit, remove = tools.columns(4)
         if up.button("⬆", key=f"csf_up_{csf.id}", help=t("csf.card.up"), disabled=first):
-            move(csf, -1)
+            move(view, csf, -1)
         if down.button("⬇", key=f"csf_down_{csf.id}", help=t("csf.card.down"), disabled=last):
-            move(csf, 1)
+            move(view, csf, 1)
         if edit.button("✏️", key=f"csf_edit_{csf.id}", help=t("csf.card.edit")):
             st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == csf.id else csf.id
             st.rerun()
         if remove.button("🗑", key=f"csf_delete_{csf.id}", help=t("csf.card.delete")):
             st.session_state[DELETE_KEY] = csf.id
         confirm_delete(DELETE_KEY, csf.id, t("csf.card.confirm_delete", name=markdown_text(csf.name[:80])),
-                       lambda: delete(csf), "csf")
+                       lambda: delete(view, csf), "csf")
         if st.session_state.get(EDIT_KEY) == csf.id:
-            csf_form(csf)
+            csf_form(view, csf)
 
 
-def csf_list(role: CSFRole, gap: GapAnalysis | None) -> None:
-    group = [c for c in csfs if c.role == role]
+def csf_list(view: PageView, role: CSFRole, gap: GapAnalysis | None) -> None:
+    group = [c for c in view.csfs if c.role == role]
     for index, csf in enumerate(group):
-        csf_card(csf, index + 1, index == 0, index == len(group) - 1, gap)
+        csf_card(view, csf, index + 1, index == 0, index == len(group) - 1, gap)
 
 
-gap = gap_of(kgi)
-with st.expander(t("csf.help.title"), expanded=not csfs):
-    st.markdown(t("csf.help.body"))
+def render(ctx: PageContext) -> None:
+    view = PageView(ctx, ctx.store.get_kgi(ctx.plan.id), ctx.store.list_csfs(ctx.plan.id), ctx.store.list_kpis(ctx.plan.id))
+    gap = gap_of(view.kgi, view.plan)
+    with st.expander(t("csf.help.title"), expanded=not view.csfs):
+        st.markdown(t("csf.help.body"))
 
-st.subheader(t("csf.section.gap"))
-if gap is None:
-    st.warning(t("csf.gap.missing"))
-    st.page_link("pages/step1_kgi.py", label=t("csf.gap.go_step1"), icon="🎯")
-else:
-    show_gap(gap, coverage(csfs, gap.gap))
+    st.subheader(t("csf.section.gap"))
+    if gap is None:
+        st.warning(t("csf.gap.missing"))
+        ctx.link("kgi", t("csf.gap.go_step1"))
+    else:
+        show_gap(view, gap, coverage(view.csfs, gap.gap))
 
-st.subheader(t("csf.section.primary"))
-st.caption(t("csf.section.primary_help"))
-if any(c.role == CSFRole.PRIMARY for c in csfs):
-    csf_list(CSFRole.PRIMARY, gap)
-else:
-    st.info(t("csf.empty_primary"))
+    st.subheader(t("csf.section.primary"))
+    st.caption(t("csf.section.primary_help"))
+    if any(c.role == CSFRole.PRIMARY for c in view.csfs):
+        csf_list(view, CSFRole.PRIMARY, gap)
+    else:
+        st.info(t("csf.empty_primary"))
 
-st.subheader(t("csf.section.fallback"))
-st.caption(t("csf.section.fallback_help"))
-if any(c.role == CSFRole.FALLBACK for c in csfs):
-    csf_list(CSFRole.FALLBACK, gap)
-else:
-    st.info(t("csf.empty_fallback"))
+    st.subheader(t("csf.section.fallback"))
+    st.caption(t("csf.section.fallback_help"))
+    if any(c.role == CSFRole.FALLBACK for c in view.csfs):
+        csf_list(view, CSFRole.FALLBACK, gap)
+    else:
+        st.info(t("csf.empty_fallback"))
 
-retired = [c for c in csfs if c.role == CSFRole.RETIRED]
-if retired:
-    with st.expander(t("csf.section.retired", count=len(retired))):
-        csf_list(CSFRole.RETIRED, gap)
+    retired = [c for c in view.csfs if c.role == CSFRole.RETIRED]
+    if retired:
+        with st.expander(t("csf.section.retired", count=len(retired))):
+            csf_list(view, CSFRole.RETIRED, gap)
 
-with st.container(border=True):
-    st.subheader(t("csf.section.add"))
-    st.caption(t("csf.section.add_help"))
-    csf_form(None)
-
-step_footer(3)
-remember_version(plan)
+    with st.container(border=True):
+        st.subheader(t("csf.section.add"))
+        st.caption(t("csf.section.add_help"))
+        csf_form(view, None)

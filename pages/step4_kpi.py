@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
+from kpi_core.adapters.store import Store
 from kpi_core.charts.csf import sensitivity_bars
+from kpi_core.domain import units
 from kpi_core.domain.drivers import (
     Formula,
     FormulaError,
@@ -29,52 +32,72 @@ from kpi_core.domain.kpi_rules import (
     rephase,
     smart_check,
     smart_letters,
-    typed_text,
     validate_kpi,
 )
-from kpi_core.domain.model import KPI, Aggregation, CSFRole, Direction, Kind
+from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan
 from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
+from kpi_core.domain.units import typed_text
 from kpi_core.services.health import finding_texts
+from kpi_core.services.kpis import save_kpi_with_targets
 from pages.common import (
     add_form_suffix,
     confirm_delete,
-    error_text,
     figure,
     fmt,
     fmt_pct,
     full_digits,
-    get_store,
-    input_scale,
     lang,
-    page_header,
-    remember_version,
     renew_add_form,
-    require_plan,
-    run_save,
-    seen_version,
-    step_footer,
     t,
 )
+from pages.frame import PageContext, run_save, show_error
 
 EDIT_KEY = "kpi_editing"
 DELETE_KEY = "kpi_deleting"
 FORM_FIELDS = ("key", "name", "csf", "definition", "unit", "direction", "kind", "aggregation", "weight", "owner",
                "source", "target", "amber", "red", "recovery", "rationale", "reason")
 
-store = get_store()
-plan = require_plan(store)
-page_header(4, "page.kpi", "kpi.intro")
-kgi = store.get_kgi(plan.id)
-csfs = store.list_csfs(plan.id)
-kpis = store.list_kpis(plan.id)
-stored_targets = store.get_monthly_targets(plan.id)
-actuals = store.actual_values(plan.id)
-month_list = plan.month_list()
-csf_names = {c.id: c.name for c in csfs}
-no_csf_text = t("kpi.field.no_csf")
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What this page draws from, read once per run."""
+
+    ctx: PageContext
+    kgi: KGI | None
+    csfs: list[CSF]
+    kpis: list[KPI]
+    stored_targets: dict[str, dict[date, float]]
+    actuals: dict[str, dict[date, float]]
+
+    @classmethod
+    def load(cls, ctx: PageContext) -> PageView:
+        store, plan_id = ctx.store, ctx.plan.id
+        return cls(ctx, store.get_kgi(plan_id), store.list_csfs(plan_id), store.list_kpis(plan_id),
+                   store.get_monthly_targets(plan_id), store.actual_values(plan_id))
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def plan(self) -> Plan:
+        return self.ctx.plan
+
+    @property
+    def month_list(self) -> list[date]:
+        return self.plan.month_list()
+
+    @property
+    def csf_names(self) -> dict[int, str]:
+        return {c.id: c.name for c in self.csfs}
+
+    @property
+    def no_csf_text(self) -> str:
+        return t("kpi.field.no_csf")
 
 
 def labelled(prefix: str) -> Callable[[object], str]:
@@ -88,8 +111,8 @@ def inert(values: dict) -> dict:
     return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
-def csf_label(csf_id: int | None) -> str:
-    return no_csf_text if csf_id is None else csf_names[csf_id][:80]
+def csf_label(view: PageView, csf_id: int | None) -> str:
+    return view.no_csf_text if csf_id is None else view.csf_names[csf_id][:80]
 
 
 def messages_out(messages) -> bool:
@@ -99,23 +122,23 @@ def messages_out(messages) -> bool:
     return any(m.level == "error" for m in messages)
 
 
-def kgi_formula() -> Formula | None:
-    if kgi is None or not kgi.formula:
+def kgi_formula(view: PageView) -> Formula | None:
+    if view.kgi is None or not view.kgi.formula:
         return None
     try:
-        return parse_formula(kgi.formula)
+        return parse_formula(view.kgi.formula)
     except FormulaError:
         return None
 
 
-def show_formula() -> None:
+def show_formula(view: PageView) -> None:
     """The KGI formula, read-only here: it is edited with the KGI in step 1."""
-    if kgi is not None and kgi.formula:
-        st.markdown(t("kpi.formula.label", kgi_key=kgi.key))
-        st.code(f"{kgi.key} = {kgi.formula}", language=None)
+    if view.kgi is not None and view.kgi.formula:
+        st.markdown(t("kpi.formula.label", kgi_key=view.kgi.key))
+        st.code(f"{view.kgi.key} = {view.kgi.formula}", language=None)
     else:
         st.info(t("kpi.formula.none"))
-    st.page_link("pages/step1_kgi.py", label=t("kpi.formula.edit_in_step1"), icon="🎯")
+    view.ctx.link("kgi", t("kpi.formula.edit_in_step1"))
 
 
 # ---------------------------------------------------------------- the KPI form
@@ -124,13 +147,13 @@ def clear_form(suffix: str) -> None:
         st.session_state.pop(f"kpi_{name}_{suffix}", None)
 
 
-def kpi_form(kpi: KPI | None) -> None:
+def kpi_form(view: PageView, kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
     suffix = add_form_suffix("kpi") if kpi is None else str(kpi.id)
-    current = kpi or KPI(plan_id=plan.id, key="", name="", csf_id=next(
-        (c.id for c in csfs if c.role == CSFRole.PRIMARY), None))
-    csf_options: list[int | None] = [None, *[c.id for c in csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
-    with st.form(f"kpi_form_{suffix}"):
+    current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
+        (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
+    csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
+    with st.form(view.ctx.form_key(f"kpi_form_{suffix}")):
         c1, c2 = st.columns([1, 2])
         key = c1.text_input(t("kpi.field.key"), value=current.key, key=f"kpi_key_{suffix}", disabled=kpi is not None,
                             placeholder="meetings", help=t("kpi.field.key_help"))
@@ -138,7 +161,7 @@ def kpi_form(kpi: KPI | None) -> None:
                              placeholder=t("kpi.field.name_placeholder"), help=t("kpi.field.name_help"))
         csf_id = st.selectbox(t("kpi.field.csf"), csf_options,
                               index=csf_options.index(current.csf_id) if current.csf_id in csf_options else 0,
-                              format_func=csf_label,
+                              format_func=lambda csf_id: csf_label(view, csf_id),
                               key=f"kpi_csf_{suffix}", help=t("kpi.field.csf_help"))
         definition = st.text_area(t("kpi.field.definition"), value=current.definition, height=70,
                                   key=f"kpi_definition_{suffix}", placeholder=t("kpi.field.definition_placeholder"))
@@ -179,36 +202,31 @@ def kpi_form(kpi: KPI | None) -> None:
         return
     unit = unit.strip()
     target, errors = parse_amount(target_text, unit, t("kpi.field.target"))
-    draft = KPI(plan_id=plan.id, id=current.id, key=key.strip(), name=name.strip(), csf_id=csf_id,
+    draft = KPI(plan_id=view.plan.id, id=current.id, key=key.strip(), name=name.strip(), csf_id=csf_id,
                 definition=definition.strip(), unit=unit, direction=Direction(direction), kind=Kind(kind),
                 aggregation=Aggregation(aggregation), ratio_weight=weight.strip(), owner=owner.strip(),
                 data_source=source.strip(), annual_target=target, amber_threshold=amber / 100,
                 red_threshold=red / 100, recovery_plan=recovery.strip(), rationale=rationale.strip(),
                 position=current.position)
-    others = [k for k in kpis if k.id != current.id]
-    if messages_out(errors + validate_kpi(draft, others, kgi.key if kgi else "")):
+    others = [k for k in view.kpis if k.id != current.id]
+    if messages_out(errors + validate_kpi(draft, others, view.kgi.key if view.kgi else "")):
         return
-    save_kpi(draft, kpi, reason.strip() or t("kpi.default_reason.created" if kpi is None else "kpi.default_reason.edited"),
+    save_kpi(view, draft, kpi, reason.strip() or t("kpi.default_reason.created" if kpi is None else "kpi.default_reason.edited"),
              suffix)
 
 
-def save_kpi(draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
+def save_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
     """Save the KPI; a new or changed annual target re-phases its monthly targets (a new version)."""
     changed = draft.annual_target is not None and (before is None or before.annual_target != draft.annual_target
                                                    or before.aggregation != draft.aggregation)
     try:
-        new_targets = rephase(draft, month_list, stored_targets.get(draft.key)) if changed else None
+        new_targets = rephase(draft, view.month_list, view.stored_targets.get(draft.key)) if changed else None
     except PhasingError as exc:
-        st.error(error_text(exc))
+        show_error(exc)
         return
 
-    def work() -> KPI:
-        saved = store.save_kpi(draft, seen_version(plan), reason)
-        if new_targets:  # the version check above already guarded this save
-            store.set_monthly_targets(plan.id, saved.key, new_targets, reason)
-        return saved
-
-    if run_save(work, plan) is not None:
+    if run_save(lambda: save_kpi_with_targets(view.store, draft, view.ctx.seen_version, reason, new_targets),
+                view.plan) is not None:
         clear_form(suffix)
         if before is None:
             renew_add_form("kpi")
@@ -217,8 +235,8 @@ def save_kpi(draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
 
 
 # ---------------------------------------------------------------- one KPI
-def smart_line(kpi: KPI) -> None:
-    findings = smart_check(kpi, csf_names)
+def smart_line(view: PageView, kpi: KPI) -> None:
+    findings = smart_check(kpi, view.csf_names)
     letters = smart_letters(findings)
     badges = " ".join(f":{'green' if ok else 'red'}-badge[{'✓' if ok else '✗'} {letter}]"
                       for letter, ok in letters.items())
@@ -229,9 +247,9 @@ def smart_line(kpi: KPI) -> None:
         st.caption("• " + t(finding.key, **inert(finding.values)))
 
 
-def targets_editor(kpi: KPI) -> None:
+def targets_editor(view: PageView, kpi: KPI) -> None:
     """The KPI's monthly targets: phased by a method, editable in the table, saved as a new version with a reason."""
-    stored = stored_targets.get(kpi.key, {})
+    stored = view.stored_targets.get(kpi.key, {})
     if kpi.annual_target is None and not stored:
         st.info(t("kpi.targets.need_annual"))
         return
@@ -240,11 +258,11 @@ def targets_editor(kpi: KPI) -> None:
     method = st.radio(t("kpi.targets.method"), methods, horizontal=True, key=f"kpi_method_{kpi.id}",
                       format_func=labelled("kpi.phasing."), help=t("kpi.targets.method_help"))
     try:
-        values = phased_targets(kpi, month_list, method, stored, actuals.get(kpi.key))
+        values = phased_targets(kpi, view.month_list, method, stored, view.actuals.get(kpi.key))
     except PhasingError as exc:
-        st.warning(error_text(exc))
+        st.warning(exc.message(lang()))
         return
-    scale = input_scale(kpi.unit)
+    scale = units.input_scale(kpi.unit)
     frame = pd.DataFrame({"month": [f"{m:%Y-%m}" for m in values], "target": [v * scale for v in values.values()]})
     edited = st.data_editor(
         frame, key=f"kpi_editor_{kpi.id}_{method}", hide_index=True, disabled=["month"], width="stretch",
@@ -266,10 +284,10 @@ def targets_editor(kpi: KPI) -> None:
         if messages_out(errors):
             return
         text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.phasing.{method}"))
-        if run_save(lambda: store.set_monthly_targets(plan.id, kpi.key, cleaned, text, seen_version(plan)),
-                    plan) is not None:
+        if run_save(lambda: view.store.set_monthly_targets(view.plan.id, kpi.key, cleaned, text, view.ctx.seen_version),
+                    view.plan) is not None:
             st.rerun()
-    history = store.target_history(plan.id, kpi.key)
+    history = view.store.target_history(view.plan.id, kpi.key)
     if not history.empty:
         versions = (history.groupby("version", as_index=False)
                     .agg(reason=("reason", "first"), total=("value", "sum"), saved=("created_at", "first"))
@@ -280,21 +298,21 @@ def targets_editor(kpi: KPI) -> None:
                                     "total": t("kpi.targets.version_total"), "saved": t("kpi.targets.saved_at")})
 
 
-def delete_kpi(kpi: KPI) -> None:
-    """Soft delete: the KPI leaves the plan, its targets and actuals stay in the database."""
-    if run_save(lambda: store.delete_kpi(plan.id, kpi.id, seen_version(plan)), plan, "kpi.deleted") is not None:
+def delete_kpi(view: PageView, kpi: KPI) -> None:
+    """Soft delete: the KPI leaves the view.plan, its targets and view.actuals stay in the database."""
+    if run_save(lambda: view.store.delete_kpi(view.plan.id, kpi.id, view.ctx.seen_version), view.plan, "kpi.deleted") is not None:
         st.session_state.pop(DELETE_KEY, None)
         st.rerun()
 
 
-def kpi_card(kpi: KPI) -> None:
+def kpi_card(view: PageView, kpi: KPI) -> None:
     with st.container(border=True):
         head, a, m, tools = st.columns([4, 2, 2, 1], vertical_alignment="top")
         head.markdown(f"**{markdown_text(kpi.name)}** `{kpi.key}`")
         head.caption(" · ".join([t(f"enum.kind.{kpi.kind}"), t(f"enum.direction.{kpi.direction}"),
                                  t(f"enum.aggregation.{kpi.aggregation}"), markdown_text(kpi.unit) or t("kpi.card.no_unit")]))
         figure(a, t("kpi.card.annual"), kpi.annual_target, kpi.unit)
-        monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
+        monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months) if kpi.annual_target is not None else None
         figure(m, t("kpi.card.monthly"), monthly, kpi.unit)
         if tools.button("✏️", key=f"kpi_edit_{kpi.id}", help=t("kpi.card.edit")):
             st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == kpi.id else kpi.id
@@ -306,67 +324,67 @@ def kpi_card(kpi: KPI) -> None:
         st.caption(markdown_text(" · ".join(facts)))
         if kpi.definition:
             st.caption(t("kpi.card.definition", text=markdown_text(kpi.definition)))
-        smart_line(kpi)
+        smart_line(view, kpi)
         confirm_delete(DELETE_KEY, kpi.id, t("kpi.card.confirm_delete", name=markdown_text(kpi.name[:80])),
-                       lambda: delete_kpi(kpi), "kpi")
+                       lambda: delete_kpi(view, kpi), "kpi")
         if st.session_state.get(EDIT_KEY) == kpi.id:
-            kpi_form(kpi)
+            kpi_form(view, kpi)
         # Drawn only while open: twenty closed editors would otherwise be rebuilt on every click of the page.
         targets = st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}", on_change="rerun")
         if targets.open:
             with targets:
-                targets_editor(kpi)
+                targets_editor(view, kpi)
 
 
-def kpi_groups() -> list[tuple[str, list[KPI]]]:
+def kpi_groups(view: PageView) -> list[tuple[str, list[KPI]]]:
     """KPIs grouped by CSF in the CSF order; KPIs without a (live) CSF last."""
     groups = []
-    for csf in csfs:
-        own = [k for k in kpis if k.csf_id == csf.id]
+    for csf in view.csfs:
+        own = [k for k in view.kpis if k.csf_id == csf.id]
         if own or csf.role != CSFRole.RETIRED:
             groups.append((t("kpi.group.csf", name=csf.name[:120], role=t(f"enum.role.{csf.role}")), own))
-    orphans = [k for k in kpis if k.csf_id not in csf_names]
+    orphans = [k for k in view.kpis if k.csf_id not in view.csf_names]
     if orphans:
         groups.append((t("kpi.group.none"), orphans))
     return groups
 
 
-def list_tab() -> None:
-    for finding in count_and_balance(kpis):  # the health check's own findings (pitfall 3)
+def list_tab(view: PageView) -> None:
+    for finding in count_and_balance(view.kpis):  # the health check's own findings (pitfall 3)
         evidence, fix = finding_texts(finding, lang(), full_digits(), markdown_text)
         st.warning(f"{evidence} {fix}")
-    if not csfs:
+    if not view.csfs:
         st.info(t("kpi.no_csfs"))
-        st.page_link("pages/step3_csf.py", label=t("kpi.go_step3"), icon="🧭")
-    for title, group in kpi_groups():
+        view.ctx.link("csf", t("kpi.go_step3"))
+    for title, group in kpi_groups(view):
         st.subheader(markdown_text(title))
         if not group:
             st.caption(t("kpi.group.empty"))
         for kpi in group:
-            kpi_card(kpi)
+            kpi_card(view, kpi)
     with st.container(border=True):
         st.subheader(t("kpi.section.add"))
         st.caption(t("kpi.section.add_help"))
-        kpi_form(None)
+        kpi_form(view, None)
 
 
 # ---------------------------------------------------------------- tree
-def tree_tab() -> None:
-    show_formula()
-    tracked = track_plan(plan, kgi, kpis, stored_targets, actuals)
-    dot = kpi_tree_dot(TreeInput(kgi, csfs, kpis, figures_from_tracking(tracked)), lang(), full_digits())
+def tree_tab(view: PageView) -> None:
+    show_formula(view)
+    tracked = track_plan(view.plan, view.kgi, view.kpis, view.stored_targets, view.actuals)
+    dot = kpi_tree_dot(TreeInput(view.kgi, view.csfs, view.kpis, figures_from_tracking(tracked)), lang(), full_digits())
     st.graphviz_chart(dot, width="stretch")
     st.caption("  ".join(f"{STATUS_EMOJI[s]} {t(f'enum.status.{s}')}" for s in STATUS_ORDER)
                + " · " + t("kpi.tree.legend"))
 
 
 # ---------------------------------------------------------------- reverse calculation and sensitivity
-def kpi_of(key: str) -> KPI | None:
-    return next((k for k in kpis if k.key == key), None)
+def kpi_of(view: PageView, key: str) -> KPI | None:
+    return next((k for k in view.kpis if k.key == key), None)
 
 
-def driver_label(key: str) -> str:
-    kpi = kpi_of(key)
+def driver_label(view: PageView, key: str) -> str:
+    kpi = kpi_of(view, key)
     return f"{kpi.name[:60]} ({key})" if kpi else key
 
 
@@ -375,36 +393,36 @@ def change_text(change: float | None) -> str | None:
     return None if change is None or abs(change) < 1e-9 else fmt_pct(change, signed=True)
 
 
-def implied_panel() -> bool:
+def implied_panel(view: PageView) -> bool:
     """The KGI the KPI targets imply, against the KGI target. False when it cannot be computed."""
     try:
-        implied = implied_kgi(kgi, kpis, plan.months)
+        implied = implied_kgi(view.kgi, view.kpis, view.plan.months)
     except FormulaError as exc:
-        st.info(error_text(exc))
+        st.info(exc.message(lang()))
         return False
     c1, c2, c3 = st.columns(3)
-    figure(c1, t("kpi.reverse.implied"), implied.annual, kgi.unit,
+    figure(c1, t("kpi.reverse.implied"), implied.annual, view.kgi.unit,
               delta=change_text(implied.over_plan),
               delta_color="off")
-    figure(c2, t("kpi.reverse.kgi_target"), kgi.target, kgi.unit)
-    figure(c3, t("kpi.reverse.implied_monthly"), implied.monthly, kgi.unit)
+    figure(c2, t("kpi.reverse.kgi_target"), view.kgi.target, view.kgi.unit)
+    figure(c3, t("kpi.reverse.implied_monthly"), implied.monthly, view.kgi.unit)
     if implied.over_plan is not None and abs(implied.over_plan) > 1e-9:
         key = "kpi.reverse.over" if implied.over_plan > 0 else "kpi.reverse.under"
-        st.warning(t(key, pct=fmt_pct(abs(implied.over_plan)), diff=fmt(abs(implied.difference), kgi.unit)))
+        st.warning(t(key, pct=fmt_pct(abs(implied.over_plan)), diff=fmt(abs(implied.difference), view.kgi.unit)))
     elif implied.over_plan is not None:
         st.success(t("kpi.reverse.matches"))
     return True
 
 
-def drivers_table(formula: Formula, solved_key: str, monthly: float, annual: float) -> None:
+def drivers_table(view: PageView, formula: Formula, solved_key: str, monthly: float, annual: float) -> None:
     rows = []
     for key in formula.names:
-        kpi = kpi_of(key)
+        kpi = kpi_of(view, key)
         if kpi is None or kpi.annual_target is None:
             continue
-        now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months)
+        now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months)
         solved = key == solved_key
-        rows.append({"": "➜" if solved else "", t("kpi.reverse.col_driver"): driver_label(key),
+        rows.append({"": "➜" if solved else "", t("kpi.reverse.col_driver"): driver_label(view, key),
                      t("kpi.reverse.col_now_month"): fmt(now_monthly, kpi.unit),
                      t("kpi.reverse.col_now_year"): fmt(kpi.annual_target, kpi.unit),
                      t("kpi.reverse.col_need_month"): fmt(monthly if solved else now_monthly, kpi.unit),
@@ -415,26 +433,26 @@ def drivers_table(formula: Formula, solved_key: str, monthly: float, annual: flo
     st.dataframe(frame.style.apply(highlight, axis=1), hide_index=True, width="stretch")
 
 
-def reverse_panel(formula: Formula) -> None:
+def reverse_panel(view: PageView, formula: Formula) -> None:
     st.markdown(f"#### {t('kpi.reverse.solve_title')}")
-    candidates = [name for name in formula.names if kpi_of(name) is not None]
+    candidates = [name for name in formula.names if kpi_of(view, name) is not None]
     if not candidates:
         st.info(t("kpi.reverse.no_drivers"))
         return
-    unknown = st.selectbox(t("kpi.reverse.solve_for"), candidates, format_func=driver_label,
+    unknown = st.selectbox(t("kpi.reverse.solve_for"), candidates, format_func=lambda key: driver_label(view, key),
                            key="kpi_reverse_unknown", help=t("kpi.reverse.solve_help"))
-    result = reverse_calculate(kgi, kpis, unknown, plan.months)
-    kpi = kpi_of(unknown)
+    result = reverse_calculate(view.kgi, view.kpis, unknown, view.plan.months)
+    kpi = kpi_of(view, unknown)
     if not result.valid:
         st.error(t(result.message_key, **inert(result.message_values)))
         return
     c1, c2 = st.columns(2)
-    now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, plan.months) if kpi.annual_target is not None else None
+    now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months) if kpi.annual_target is not None else None
     delta = change_text(result.monthly / now_monthly - 1) if now_monthly else None
     figure(c1, t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), result.monthly, kpi.unit, delta=delta,
               delta_color="off")
     figure(c2, t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), result.annual, kpi.unit)
-    drivers_table(formula, unknown, result.monthly, result.annual)
+    drivers_table(view, formula, unknown, result.monthly, result.annual)
     if kpi.annual_target is not None and abs(result.annual - kpi.annual_target) <= 1e-9 * max(1.0, result.annual):
         st.caption(t("kpi.reverse.already"))
         return
@@ -442,31 +460,27 @@ def reverse_panel(formula: Formula) -> None:
                            placeholder=t("kpi.reverse.default_reason", name=unknown))
     if st.button(t("kpi.reverse.apply", **inert({"name": kpi.name[:60], "value": fmt(result.annual, kpi.unit)})),
                  key="kpi_reverse_apply", type="primary"):
-        apply_reverse(kpi, result.annual, reason.strip() or t("kpi.reverse.default_reason", name=unknown))
+        apply_reverse(view, kpi, result.annual, reason.strip() or t("kpi.reverse.default_reason", name=unknown))
 
 
-def apply_reverse(kpi: KPI, annual: float, reason: str) -> None:
+def apply_reverse(view: PageView, kpi: KPI, annual: float, reason: str) -> None:
     """Save the solved annual target and re-phase the KPI's monthly targets (keeping their shape)."""
     updated = replace(kpi, annual_target=round(annual, 9))
     try:
-        new_targets = rephase(updated, month_list, stored_targets.get(kpi.key))
+        new_targets = rephase(updated, view.month_list, view.stored_targets.get(kpi.key))
     except PhasingError as exc:
-        st.error(error_text(exc))
+        show_error(exc)
         return
 
-    def work() -> KPI:
-        saved = store.save_kpi(updated, seen_version(plan), reason)
-        store.set_monthly_targets(plan.id, kpi.key, new_targets, reason)  # the version check above guarded this
-        return saved
-
-    if run_save(work, plan, "kpi.reverse.applied") is not None:
+    if run_save(lambda: save_kpi_with_targets(view.store, updated, view.ctx.seen_version, reason, new_targets),
+                view.plan, "kpi.reverse.applied") is not None:
         st.rerun()
 
 
-def sensitivity_panel(formula: Formula) -> None:
+def sensitivity_panel(view: PageView, formula: Formula) -> None:
     st.markdown(f"#### {t('kpi.sens.title')}")
     st.caption(t("kpi.sens.help"))
-    values = monthly_driver_values(kpis, plan.months)
+    values = monthly_driver_values(view.kpis, view.plan.months)
     try:
         ranked = sensitivity(formula, values)
     except (FormulaError, KeyError):
@@ -474,48 +488,47 @@ def sensitivity_panel(formula: Formula) -> None:
         return
 
     def annual(effect: float) -> float:
-        return to_annual(effect, kgi.aggregation, plan.months)
+        return to_annual(effect, view.kgi.aggregation, view.plan.months)
 
     frame = pd.DataFrame([{
-        t("kpi.sens.col_rank"): s.rank, t("kpi.sens.col_driver"): driver_label(s.key),
-        t("kpi.sens.col_plus1"): fmt(annual(s.effects[0].absolute), kgi.unit),
-        t("kpi.sens.col_plus10"): fmt(annual(s.effects[-1].absolute), kgi.unit),
+        t("kpi.sens.col_rank"): s.rank, t("kpi.sens.col_driver"): driver_label(view, s.key),
+        t("kpi.sens.col_plus1"): fmt(annual(s.effects[0].absolute), view.kgi.unit),
+        t("kpi.sens.col_plus10"): fmt(annual(s.effects[-1].absolute), view.kgi.unit),
         t("kpi.sens.col_relative"): fmt_pct(s.effects[-1].relative, signed=True)} for s in ranked])
     left, right = st.columns([3, 2])
     left.dataframe(frame, hide_index=True, width="stretch")
-    chart = sensitivity_bars([(driver_label(s.key), annual(s.effects[-1].absolute),
-                               fmt(annual(s.effects[-1].absolute), kgi.unit)) for s in ranked],
-                             t("kpi.sens.axis"), kgi.unit, lang())
+    chart = sensitivity_bars([(driver_label(view, s.key), annual(s.effects[-1].absolute),
+                               fmt(annual(s.effects[-1].absolute), view.kgi.unit)) for s in ranked],
+                             t("kpi.sens.axis"), view.kgi.unit, lang())
     right.altair_chart(chart, width="stretch")
 
 
-def reverse_tab() -> None:
-    show_formula()
-    formula = kgi_formula()
-    if kgi is None or formula is None:
+def reverse_tab(view: PageView) -> None:
+    show_formula(view)
+    formula = kgi_formula(view)
+    if view.kgi is None or formula is None:
         return
-    if kgi.target is None:
+    if view.kgi.target is None:
         st.info(t("engine.reverse.no_target"))
         return
     st.divider()
-    if not implied_panel():
+    if not implied_panel(view):
         return
     st.divider()
-    reverse_panel(formula)
+    reverse_panel(view, formula)
     st.divider()
-    sensitivity_panel(formula)
+    sensitivity_panel(view, formula)
 
 
-with st.expander(t("kpi.help.title"), expanded=not kpis):
-    st.markdown(t("kpi.help.body"))
-list_pane, tree_pane, reverse_pane = st.tabs([t("kpi.tab.list"), t("kpi.tab.tree"), t("kpi.tab.reverse")],
-                                             key=f"kpi_tabs_{lang()}")  # keyed: a save keeps the tab open
-with list_pane:
-    list_tab()
-with tree_pane:
-    tree_tab()
-with reverse_pane:
-    reverse_tab()
-
-step_footer(4)
-remember_version(plan)
+def render(ctx: PageContext) -> None:
+    view = PageView.load(ctx)
+    with st.expander(t("kpi.help.title"), expanded=not view.kpis):
+        st.markdown(t("kpi.help.body"))
+    list_pane, tree_pane, reverse_pane = st.tabs([t("kpi.tab.list"), t("kpi.tab.tree"), t("kpi.tab.reverse")],
+                                                 key=f"kpi_tabs_{lang()}")  # keyed: a save keeps the tab open
+    with list_pane:
+        list_tab(view)
+    with tree_pane:
+        tree_tab(view)
+    with reverse_pane:
+        reverse_tab(view)

@@ -8,45 +8,34 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import StaleEdit
+from kpi_core.adapters.store import StaleEdit, Store
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
-from kpi_core.domain.model import CheckIn, Plan, Status
+from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
+from kpi_core.services.review import record_review
 from pages.common import (
     add_form_suffix,
+    delta_colour,
     figure,
     fmt,
     fmt_delta,
     fmt_pct,
     full_digits,
-    get_store,
     lang,
     missing_months_notice,
-    page_header,
-    remember_version,
+    month_text,
     renew_add_form,
-    require_plan,
-    run_save,
-    step_footer,
+    status_text,
     t,
 )
+from pages.frame import PageContext, run_save
 
 DECISIONS = ("keep", "change", "drop")
 MAX_ERRORS_SHOWN = 8
 GRID_ROW_HEIGHT = 35
 MONTH_COLUMN = "__month__"  # cannot clash with a metric key
-
-
-# Labels take the language as an argument so that format_funcs can be bound to it (`partial(..., code=lang())`):
-# a format_func may be called outside the script run, where the session's language is not at hand.
-def status_text(status: Status, code: str | None = None) -> str:
-    return f"{tr.STATUS_EMOJI[status]} {i18n.t(f'enum.status.{status}', code or lang())}"
-
-
-def month_text(month: date | None, code: str | None = None) -> str:
-    return tr.month_label(month, code or lang()) if month else i18n.t("common.none", code or lang())
 
 
 def review_option(decision: str, code: str | None = None) -> str:
@@ -58,7 +47,7 @@ def metric_names(tracking: tr.PlanTracking) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- off track: recovery first
-def recovery_panel(tracking: tr.PlanTracking, csfs) -> None:
+def recovery_panel(ctx: PageContext, tracking: tr.PlanTracking, csfs: list[CSF]) -> None:
     recoveries = tr.recovery_suggestions(tracking, csfs)
     if not recoveries:
         return
@@ -80,7 +69,7 @@ def recovery_panel(tracking: tr.PlanTracking, csfs) -> None:
                 st.markdown("**" + t("pdca.recovery.switch_to") + "**")
                 if not rec.switch_to:
                     st.warning(t("pdca.recovery.no_fallback"))
-                    st.page_link("pages/step3_csf.py", label=t("pdca.recovery.go_csf"), icon="🧭")
+                    ctx.link("csf", t("pdca.recovery.go_csf"))
                 for csf in rec.switch_to:
                     actions = "; ".join(a for a in csf.actions if a.strip())
                     line = "➡️ **" + markdown_text(csf.name) + "**"
@@ -94,14 +83,15 @@ def column_label(spec: tr.MetricSpec) -> str:
     return ("🎯 " if spec.is_kgi else "") + name + (f" ({unit})" if unit else "")
 
 
-def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:
+def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:
+    plan = ctx.plan
     st.caption(t("pdca.grid.help"))
     months = list(plan.month_list())
     generation = st.session_state.get(f"pdca_grid_gen_{plan.id}", 0)
     # The grid shows, and its save is checked against, the values as they were when this editor opened: a value
     # someone else saves meanwhile is reported as a conflict instead of being overwritten.
     base_values, base_versions = st.session_state.setdefault(
-        f"pdca_grid_base_{plan.id}_{generation}", get_store().actual_snapshot(plan.id))
+        f"pdca_grid_base_{plan.id}_{generation}", ctx.store.actual_snapshot(plan.id))
     frame = pd.DataFrame([{MONTH_COLUMN: month_text(m), **{
         s.key: tr.entry_text(base_values.get(s.key, {}).get(m), s) for s in specs}} for m in months])
     config = {MONTH_COLUMN: st.column_config.TextColumn(t("pdca.grid.month"), disabled=True)}
@@ -126,7 +116,7 @@ def entry_grid(plan: Plan, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]
         st.info(t("pdca.grid.no_change"))
         return
     stale: list[dict] = []
-    if run_save(lambda: save_grid(plan, change, base_versions, stale), plan, "pdca.grid.saved") is not None:
+    if run_save(lambda: save_grid(ctx.store, plan, change, base_versions, stale), plan, "pdca.grid.saved") is not None:
         st.session_state.pop(stale_key, None)
         st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1  # a fresh editor shows the stored values
         st.rerun()
@@ -153,11 +143,11 @@ def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], conflicts: list[di
         st.rerun()
 
 
-def save_grid(plan: Plan, change: tr.GridEdit, based_on: dict, stale: list[dict]) -> int:
+def save_grid(store: Store, plan: Plan, change: tr.GridEdit, based_on: dict, stale: list[dict]) -> int:
     """Save the changed cells; cells someone else changed since the grid opened are collected into `stale`
     (for the notice that stays until the user reloads) before the refusal goes on to `run_save`."""
     try:
-        return get_store().save_actuals(plan.id, change.saves, clears=change.clears, based_on=based_on)
+        return store.save_actuals(plan.id, change.saves, clears=change.clears, based_on=based_on)
     except StaleEdit as exc:
         stale.extend(exc.conflicts)
         raise
@@ -183,18 +173,18 @@ def summary_table(tracking: tr.PlanTracking) -> None:
 
 def metric_detail(metric: tr.MetricTracking) -> None:
     unit = metric.spec.unit
-    missing_months_notice([metric])
+    missing_months_notice(None, [metric])
     tiles = st.columns(4)
     figure(tiles[0], t("pdca.tile.ytd_actual"), metric.ytd_actual, unit,
                     delta=fmt_delta(metric.pace_gap, unit),
-                    delta_color=tr.delta_colour(metric.spec.direction), border=True)
+                    delta_color=delta_colour(metric.spec.direction), border=True)
     tiles[1].metric(t("pdca.tile.pace"), fmt_pct(metric.pace), border=True,
                     help=t("pdca.tile.pace_help"))
     forecast_gap = (metric.forecast - metric.annual_target
                     if metric.forecast is not None and metric.annual_target is not None else None)
     figure(tiles[2], t("pdca.tile.forecast"), metric.forecast, unit,
                     delta=fmt_delta(forecast_gap, unit),
-                    delta_color=tr.delta_colour(metric.spec.direction), border=True,
+                    delta_color=delta_colour(metric.spec.direction), border=True,
                     help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
     chart_col, table_col = st.columns([3, 2])
@@ -229,7 +219,8 @@ def first_off_track(tracking: tr.PlanTracking, keys: list[str]) -> int:
     return keys.index(worst)
 
 
-def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
+def checkin_form(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    plan = ctx.plan
     names = metric_names(tracking)
     keys = list(names)
     metric_col, month_col, status_col = st.columns(3)
@@ -268,13 +259,13 @@ def checkin_form(plan: Plan, tracking: tr.PlanTracking) -> None:
         problems = tr.checkin_problems(checkin)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
-        if not problems and run_save(lambda: get_store().save_checkin(checkin), plan, "pdca.checkin.saved"):
+        if not problems and run_save(lambda: ctx.store.save_checkin(checkin), plan, "pdca.checkin.saved"):
             renew_add_form("checkin")
             st.rerun()
 
 
-def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
-    store = get_store()
+def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    plan, store = ctx.plan, ctx.store
     checkins = store.list_checkins(plan.id)
     st.subheader(t("pdca.checkin.log"))
     if not checkins:
@@ -324,8 +315,8 @@ def checkin_log(plan: Plan, tracking: tr.PlanTracking) -> None:
 
 
 # ---------------------------------------------------------------- quarterly review
-def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
-    store = get_store()
+def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
+    plan, store = ctx.plan, ctx.store
     reviews = store.list_reviews(plan.id)
     last = reviews["review_date"].max() if not reviews.empty else None
     last = pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None
@@ -350,7 +341,9 @@ def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
         problems = tr.review_problems(choices)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
-        if not problems and run_save(lambda: save_review(plan, review_date, choices), plan, "pdca.review.saved"):
+        decisions = {key: (decision, reason) for key, (decision, reason, _) in choices.items()}
+        if not problems and run_save(lambda: record_review(store, plan.id, review_date, decisions, ctx.seen_version),
+                                     plan, "pdca.review.saved"):
             st.rerun()
     if not reviews.empty:
         names = metric_names(tracking)
@@ -362,39 +355,26 @@ def review_tab(plan: Plan, tracking: tr.PlanTracking) -> None:
         }), hide_index=True)
 
 
-def save_review(plan: Plan, review_date: date, choices: dict[str, tuple[str, str, str]]) -> int:
-    store = get_store()
-    for key, (decision, reason, _) in choices.items():
-        store.add_review(plan.id, review_date, key, decision, reason)
-    return len(choices)
-
-
-# ---------------------------------------------------------------- the page
-store = get_store()
-plan = require_plan(store)
-page_header(5, "page.pdca", "pdca.intro")
-
-kgi = store.get_kgi(plan.id)
-kpis = store.list_kpis(plan.id)
-if kgi is None and not kpis:
-    st.info(t("pdca.nothing_to_track"))
-    st.page_link("pages/step1_kgi.py", label=t("pdca.go_kgi"), icon="🎯")
-    st.page_link("pages/step4_kpi.py", label=t("pdca.go_kpi"), icon="📊")
-else:
-    tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
-    specs = [m.spec for m in tracking.metrics]
-    recovery_panel(tracking, store.list_csfs(plan.id))
-    entry, progress, checkins, review = st.tabs([t("pdca.tab.entry"), t("pdca.tab.progress"),
-                                                 t("pdca.tab.checkin"), t("pdca.tab.review")])
-    with entry:
-        entry_grid(plan, tracking, specs)
-    with progress:
-        progress_tab(tracking)
-    with checkins:
-        checkin_form(plan, tracking)
-        checkin_log(plan, tracking)
-    with review:
-        review_tab(plan, tracking)
-
-step_footer(5)
-remember_version(plan)
+def render(ctx: PageContext) -> None:
+    store, plan = ctx.store, ctx.plan
+    kgi = store.get_kgi(plan.id)
+    kpis = store.list_kpis(plan.id)
+    if kgi is None and not kpis:
+        st.info(t("pdca.nothing_to_track"))
+        ctx.link("kgi", t("pdca.go_kgi"))
+        ctx.link("kpi", t("pdca.go_kpi"))
+    else:
+        tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
+        specs = [m.spec for m in tracking.metrics]
+        recovery_panel(ctx, tracking, store.list_csfs(plan.id))
+        entry, progress, checkins, review = st.tabs([t("pdca.tab.entry"), t("pdca.tab.progress"),
+                                                     t("pdca.tab.checkin"), t("pdca.tab.review")])
+        with entry:
+            entry_grid(ctx, tracking, specs)
+        with progress:
+            progress_tab(tracking)
+        with checkins:
+            checkin_form(ctx, tracking)
+            checkin_log(ctx, tracking)
+        with review:
+            review_tab(ctx, tracking)

@@ -9,7 +9,8 @@ import streamlit as st
 
 from kpi_core.domain.workshop import IDEA_STEPS, SessionView, VoteStatus, WorkshopError
 from kpi_core.services import workshop as ws
-from pages.common import get_store, show_flash, t
+from pages.common import get_store, t
+from pages.frame import show_flash
 from pages.workshop_ui import (
     JOIN_PARAM,
     TOKEN_PARAM,

@@ -15,7 +15,7 @@ import streamlit as st
 
 from kpi_core.adapters.store import StoreError
 from kpi_core.domain.workshop import SessionView, WorkshopError, format_clock
-from pages.common import error_text, t
+from pages.common import lang, t
 
 PUBLIC_URL_ENV = "KPI_WORKBENCH_PUBLIC_URL"  # the address participants' devices reach (behind a proxy, a LAN IP)
 JOIN_PARAM = "join"
@@ -69,7 +69,7 @@ def attempt(action: Callable[[], Any], success_key: str | None = None) -> tuple[
         st.error(workshop_error_text(exc))
         return False, None
     except StoreError as exc:
-        st.error(error_text(exc))
+        st.error(exc.message(lang()))
         return False, None
     if success_key:
         st.session_state.setdefault("_flash", []).append(t(success_key))

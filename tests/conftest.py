@@ -33,6 +33,26 @@ def _run_from_root(monkeypatch: pytest.MonkeyPatch) -> None:
     os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 
 
+def switch_to(at, page: str):
+    """Open a page of the page table by its file (e.g. "pages/step1_kgi.py"); `at.run()` then draws it.
+
+    The frame registers pages as functions, which AppTest.switch_page (files only) cannot open: this sets the
+    page the way a click in the navigation would, by the hash of the page's URL path.
+    """
+    from streamlit.util import calc_hash
+
+    from pages.frame import PAGES
+
+    slug = next(spec.slug for spec in PAGES if spec.path == page)
+    at._page_hash = calc_hash(slug)
+    return at
+
+
+@pytest.fixture
+def open_page():
+    return switch_to
+
+
 @pytest.fixture
 def make_app(db_path: Path):
     """Build and run the whole app (navigation + sidebar) on one page, in one language, against `db_path`."""
@@ -46,16 +66,21 @@ def make_app(db_path: Path):
         if run:
             at.run()
             if page != "pages/plans.py":
-                at.switch_page(page)
-                at.run()
+                switch_to(at, page).run()
         return at
 
     return build
 
 
+def assert_no_exception(at) -> None:
+    """No exception element (a message box may be expected: bad input is refused with one)."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
 def assert_clean(at) -> None:
     """No exception element and no error box on the page."""
-    assert not at.exception, [e.value for e in at.exception]
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
 
 
 DEMO_TODAY = __import__("datetime").date(2026, 11, 20)

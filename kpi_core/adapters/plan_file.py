@@ -31,6 +31,7 @@ from kpi_core.domain.model import (
     Status,
 )
 from kpi_core.domain.tracking import REVIEW_DECISIONS
+from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import t
 
 FORMAT_NAME = "kpi_workbench_plan"
@@ -41,12 +42,12 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
-class PlanFileError(Exception):
+class PlanFileError(WorkbenchError):
     """A plan file that cannot be imported: catalogue key, the field's path and its line (0 when unknown)."""
 
     def __init__(self, key: str, where: str = "", line: int = 0, **values: Any):
-        super().__init__(f"{key} at {where} line {line}: {values}")
-        self.key, self.where, self.line, self.values = key, where, line, values
+        super().__init__(key, **values)
+        self.where, self.line = where, line
 
     def message(self, lang: str) -> str:
         """'Line 12, kpis[2].annual_target: Expected a number, found a quarter.' in the user's language."""

@@ -54,6 +54,7 @@ from kpi_core.domain.workshop import (
     check_dot,
     new_code,
 )
+from kpi_core.errors import WorkbenchError
 
 T = TypeVar("T")
 
@@ -64,14 +65,10 @@ RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retryin
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
 
-class StoreError(Exception):
+class StoreError(WorkbenchError):
     """Base of the storage errors that the UI turns into a message (key + values for the catalogue)."""
 
     key = "store.error"
-
-    def __init__(self, message: str, **values: Any):
-        super().__init__(message)
-        self.values = values
 
 
 class VersionConflict(StoreError):
@@ -92,8 +89,8 @@ class StaleEdit(StoreError):
 
     def __init__(self, conflicts: list[dict[str, Any]]):
         first = conflicts[0]
-        super().__init__(f"stale write: {conflicts}", item=first["item"], theirs=_shown(first["theirs"]),
-                         yours=_shown(first["yours"]), more=len(conflicts) - 1)
+        super().__init__(item=first["item"], theirs=_shown(first["theirs"]), yours=_shown(first["yours"]),
+                         more=len(conflicts) - 1)
         self.conflicts = conflicts
 
 
@@ -313,8 +310,8 @@ def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         text = str(exc)
         if "lock" in text.lower():
             holder = _LOCK_HOLDER.search(text)
-            raise DatabaseLocked(text, path=str(path), pid=holder.group(1) if holder else "?") from exc
-        raise StoreError(text, detail=text) from exc
+            raise DatabaseLocked(path=str(path), pid=holder.group(1) if holder else "?") from exc
+        raise StoreError(detail=text) from exc
 
 
 def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
@@ -382,7 +379,7 @@ class Store:
                 self._local.depth = depth
             return
         if not self._write_turn.acquire(timeout=WRITE_WAIT):
-            raise DatabaseBusy("another change held the database too long", seconds=int(WRITE_WAIT))
+            raise DatabaseBusy(seconds=int(WRITE_WAIT))
         try:
             cur.execute("BEGIN TRANSACTION")
             self._local.depth = 1
@@ -416,7 +413,7 @@ class Store:
                     return fn()
             except duckdb.TransactionException as exc:
                 if attempt == retries - 1:
-                    raise WriteConflict(str(exc), attempts=retries) from exc
+                    raise WriteConflict(attempts=retries) from exc
                 time.sleep(RETRY_PAUSE * (attempt + 1) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
@@ -445,10 +442,9 @@ class Store:
         if row is None:
             current = cur.execute("SELECT version FROM plans WHERE id = ?", [plan_id]).fetchone()
             if current is None:
-                raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+                raise NotFound(plan_id=plan_id)
             self._require_live_plan(cur, plan_id)
-            raise VersionConflict(f"plan {plan_id} changed (version {current[0]}, expected {expected_version})",
-                                  expected=expected_version, current=current[0])
+            raise VersionConflict(expected=expected_version, current=current[0])
         return row[0]
 
     @staticmethod
@@ -456,9 +452,9 @@ class Store:
         """Refuse a write to a plan that is missing or was deleted while the writer was editing it."""
         row = cur.execute("SELECT name, deleted_at FROM plans WHERE id = ?", [plan_id]).fetchone()
         if row is None:
-            raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            raise NotFound(plan_id=plan_id)
         if row[1] is not None:
-            raise DeletedUnderEdit(f"plan {plan_id} was deleted", name=row[0])
+            raise DeletedUnderEdit(name=row[0])
 
     @staticmethod
     def _check_row_version(cur, table: str, row_id: int, seen: int, item: str, theirs_column: str, yours: Any,
@@ -469,7 +465,7 @@ class Store:
         row = cur.execute(f"SELECT version, {deleted}, {theirs_column} FROM {table} WHERE id = ?",
                           [row_id]).fetchone()
         if row is None or row[1] is not None:
-            raise DeletedUnderEdit(f"{table} {row_id} was deleted", name=item)
+            raise DeletedUnderEdit(name=item)
         if row[0] != seen:
             raise StaleEdit([{"item": item, "theirs": row[2], "yours": yours, "version": row[0]}])
 
@@ -526,7 +522,7 @@ class Store:
     def get_plan(self, plan_id: int) -> Plan:
         rows = self._rows("SELECT * FROM plans WHERE id = ? AND deleted_at IS NULL", [plan_id])
         if not rows:
-            raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+            raise NotFound(plan_id=plan_id)
         return self._plan(rows[0])
 
     def list_plans(self, include_archived: bool = True) -> list[Plan]:
@@ -705,7 +701,7 @@ class Store:
             clash = cur.execute("SELECT id FROM kpis WHERE plan_id = ? AND key = ? AND deleted_at IS NULL "
                                 "AND id IS DISTINCT FROM ?", [kpi.plan_id, kpi.key, kpi.id]).fetchone()
             if clash:
-                raise StoreError(f"duplicate KPI key {kpi.key!r}", key_name=kpi.key)
+                raise StoreError("store.duplicate_kpi_key", key_name=kpi.key)
             if kpi.id is None:
                 position = cur.execute("SELECT coalesce(max(position) + 1, 0) FROM kpis WHERE plan_id = ?",
                                        [kpi.plan_id]).fetchone()[0]
@@ -902,7 +898,7 @@ class Store:
             "AND key NOT IN (SELECT key FROM kpis WHERE plan_id = ? AND deleted_at IS NULL) ORDER BY id DESC LIMIT 1",
             [plan_id, sorted(keys), plan_id]).fetchone()
         if gone:
-            raise DeletedUnderEdit("KPI deleted under edit", name=gone[0])
+            raise DeletedUnderEdit(name=gone[0])
 
     def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
         """Clear a metric-month: the row is superseded (kept in history), not removed."""
@@ -960,7 +956,7 @@ class Store:
     def _revert(self, cur, import_id: int) -> dict[str, Any]:
         row = cur.execute("SELECT plan_id, status, reverted_at FROM imports WHERE id = ?", [import_id]).fetchone()
         if row is None:
-            raise NotFound(f"import {import_id} not found", import_id=import_id)
+            raise NotFound(import_id=import_id)
         plan_id, status, reverted_at = row
         if status == "reverted":
             return {"plan_id": plan_id, "rows": 0, "already": True, "reverted_at": reverted_at}
@@ -1194,7 +1190,7 @@ class Store:
     def create_workshop(self, plan_id: int, title: str, agenda: list[AgendaItem], facilitator_key: str) -> SessionView:
         def work(cur):
             if cur.execute("SELECT 1 FROM plans WHERE id = ? AND deleted_at IS NULL", [plan_id]).fetchone() is None:
-                raise NotFound(f"plan {plan_id} not found", plan_id=plan_id)
+                raise NotFound(plan_id=plan_id)
             code = new_code()
             while cur.execute("SELECT 1 FROM workshops WHERE code = ?", [code]).fetchone():
                 code = new_code()

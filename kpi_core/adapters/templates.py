@@ -27,20 +27,16 @@ import yaml
 
 from kpi_core.domain.drivers import FormulaError, implied_kgi, parse_formula
 from kpi_core.domain.model import (
-    CSF,
     KGI,
     KPI,
     Aggregation,
     CSFRole,
     Direction,
     Kind,
-    Plan,
-    PlanStatus,
     add_months,
 )
-from kpi_core.domain.phasing import phase_kpi, phase_target, precision_for
-from kpi_core.domain.plan_rules import default_fiscal_start
 from kpi_core.domain.units import is_rate
+from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import LANGUAGES, normalise_language, t
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
@@ -52,13 +48,8 @@ KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # metric keys are for
 Text = str | dict[str, str]
 
 
-class TemplateError(Exception):
+class TemplateError(WorkbenchError):
     """A template problem; `values` always name the `file` and the `field`."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(f"{key}: {values}")
-        self.key = key
-        self.values = values
 
 
 # ---------------------------------------------------------------- the parsed template
@@ -149,7 +140,7 @@ class Template:
 
     def model(self, lang: str, plan_id: int = 0) -> tuple[KGI, list[KPI]]:
         """The template's KGI and KPIs as model objects (not saved), e.g. for the driver maths."""
-        return _kgi_model(self, lang, plan_id), [_kpi_model(self, k, lang, plan_id, None) for k in self.kpis]
+        return kgi_model(self, lang, plan_id), [kpi_model(self, k, lang, plan_id, None) for k in self.kpis]
 
     def preview(self, lang: str, months: int = 12) -> dict[str, Any]:
         """What a gallery card shows: KGI, CSFs, KPIs with their monthly value, the implied KGI, tree edges."""
@@ -502,14 +493,14 @@ def aliases_for(template: Template) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------- plans from templates
-def _kgi_model(template: Template, lang: str, plan_id: int, deadline: date | None = None) -> KGI:
+def kgi_model(template: Template, lang: str, plan_id: int, deadline: date | None = None) -> KGI:
     k = template.kgi
     return KGI(plan_id=plan_id, key=k.key, name=localized(k.name, lang), unit=localized(k.unit, lang),
                direction=k.direction, aggregation=k.aggregation, baseline=k.baseline, target=k.target,
                deadline=deadline, basis=localized(k.basis, lang), formula=k.formula)
 
 
-def _kpi_model(template: Template, k: TemplateKPI, lang: str, plan_id: int, csf_id: int | None,
+def kpi_model(template: Template, k: TemplateKPI, lang: str, plan_id: int, csf_id: int | None,
                annual_target: float | None = None) -> KPI:
     return KPI(plan_id=plan_id, key=k.key, name=localized(k.name, lang), csf_id=csf_id,
                definition=localized(k.definition, lang), unit=localized(k.unit, lang), direction=k.direction,
@@ -521,14 +512,14 @@ def _kpi_model(template: Template, k: TemplateKPI, lang: str, plan_id: int, csf_
 
 
 @dataclass(frozen=True)
-class _Scaled:
+class Scaled:
     factor: float
     baseline: float | None
     target: float | None
     kpi_targets: dict[str, float]
 
 
-def _scale(template: Template, baseline: float | None, lang: str) -> _Scaled:
+def scaled(template: Template, baseline: float | None, lang: str) -> Scaled:
     """Scale the example to the user's baseline: same growth %, KGI target x factor, and the volume KPIs (SUM
     counts and money, LAST levels; never rates or per-unit averages) by a common factor chosen so that the
     implied KGI scales by the same factor. Volumes are rounded to whole units, so proportionality holds
@@ -536,7 +527,7 @@ def _scale(template: Template, baseline: float | None, lang: str) -> _Scaled:
     kgi = template.kgi
     targets = {k.key: k.annual_target for k in template.kpis}
     if baseline is None:
-        return _Scaled(1.0, kgi.baseline, kgi.target, targets)
+        return Scaled(1.0, kgi.baseline, kgi.target, targets)
     if isinstance(baseline, bool) or not isinstance(baseline, (int, float)) or not math.isfinite(baseline) \
             or baseline <= 0:
         raise TemplateError("engine.template.bad_baseline", file=template.id, field="baseline", value=baseline)
@@ -549,7 +540,7 @@ def _scale(template: Template, baseline: float | None, lang: str) -> _Scaled:
     for kpi in volumes:
         targets[kpi.key] = _round_volume(kpi.annual_target * driver_factor)
     target = round(kgi.target * factor) if kgi.target is not None else None
-    return _Scaled(factor, float(baseline), target, targets)
+    return Scaled(factor, float(baseline), target, targets)
 
 
 def _driver_factor(template: Template, volumes: list[TemplateKPI], factor: float, lang: str) -> float:
@@ -581,52 +572,8 @@ def _round_volume(value: float) -> float:
     return float(round(value)) if abs(value) >= 100 else round(value, 2)
 
 
-def _plan_deadline(fiscal_start: date, months: int) -> date:
+def plan_deadline(fiscal_start: date, months: int) -> date:
     return add_months(fiscal_start, months) - timedelta(days=1)
-
-
-def create_plan_from_template(store, template: Template, lang: str, name: str | None = None,
-                              fiscal_start: date | None = None, baseline: float | None = None,
-                              status: PlanStatus = PlanStatus.DRAFT, months: int = 12) -> Plan:
-    """Create a whole plan from a template through the Store: plan, KGI, CSFs, KPIs and even monthly targets.
-    With `baseline`, the example is scaled to it (see `_scale`). One transaction: a failure or a crash at any
-    moment leaves no plan at all, never a half one."""
-    lang = normalise_language(lang)
-    scaled = _scale(template, baseline, lang)
-    start = fiscal_start or default_fiscal_start(date.today())
-    start = date(start.year, start.month, 1)
-    def create() -> int:
-        plan = store.create_plan(Plan(name=(name or "").strip() or localized(template.name, lang),
-                                      department=localized(template.department, lang), fiscal_start=start,
-                                      months=months, status=status, template=template.id))
-        _fill_plan(store, plan, template, lang, scaled)
-        return plan.id
-
-    return store.get_plan(store.atomic(create))
-
-
-def _fill_plan(store, plan: Plan, template: Template, lang: str, scaled: _Scaled) -> None:
-    kgi = _kgi_model(template, lang, plan.id, _plan_deadline(plan.fiscal_start, plan.months))
-    kgi.baseline, kgi.target = scaled.baseline, scaled.target
-    store.save_kgi(kgi, None)
-    csf_ids = {}
-    for csf in template.csfs:
-        saved = store.save_csf(CSF(plan_id=plan.id, name=localized(csf.name, lang), role=csf.role,
-                                   contribution=csf.contribution * scaled.factor,
-                                   actions=template.texts(csf.actions, lang),
-                                   description=localized(csf.description, lang)), None)
-        csf_ids[csf.key] = saved.id
-    month_list = plan.month_list()
-    reason = t("engine.template.targets_reason", lang, template=localized(template.name, lang))
-    for kpi in template.kpis:
-        model = _kpi_model(template, kpi, lang, plan.id, csf_ids.get(kpi.csf), scaled.kpi_targets[kpi.key])
-        store.save_kpi(model, None)
-        store.set_monthly_targets(plan.id, kpi.key, phase_kpi(model, month_list), reason)
-    if kgi.target is not None:
-        precision = precision_for(kgi.target) if kgi.aggregation is Aggregation.SUM else 0
-        values = phase_target(round(kgi.target, precision), plan.months, "even", kgi.aggregation,
-                              precision=precision)
-        store.set_monthly_targets(plan.id, kgi.key, dict(zip(month_list, values, strict=True)), reason)
 
 
 # ---------------------------------------------------------------- plans back to templates

@@ -29,6 +29,7 @@ import numpy as np
 
 from kpi_core.domain.model import KGI, KPI, Aggregation
 from kpi_core.domain.units import is_rate
+from kpi_core.errors import WorkbenchError
 
 MAX_FORMULA_LENGTH = 500
 MAX_DEPTH = 60
@@ -36,13 +37,8 @@ SHAPLEY_MAX_DRIVERS = 10  # 2**10 evaluations; beyond that the sequential split 
 RELATIVE_TOLERANCE = 1e-9
 
 
-class FormulaError(Exception):
+class FormulaError(WorkbenchError):
     """A formula that cannot be parsed, evaluated or solved. `key` and `values` feed the catalogue."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(f"{key}: {values}" if values else key)
-        self.key = key
-        self.values = values
 
 
 class SolveError(FormulaError):
@@ -553,12 +549,6 @@ class Attribution:
         return self.actual - self.planned
 
 
-def attribute_variance(formula: Formula | str, planned: Mapping[str, float],
-                       actual: Mapping[str, float]) -> dict[str, float]:
-    """Each driver's share of actual KGI - planned KGI; the shares add up to the total (to float rounding)."""
-    return variance_breakdown(formula, planned, actual).contributions
-
-
 def variance_breakdown(formula: Formula | str, planned: Mapping[str, float],
                        actual: Mapping[str, float]) -> Attribution:
     """The attribution and the method used, chosen by the shape of the formula:
@@ -729,17 +719,3 @@ def _evaluate_array(node: Node, columns: Mapping[str, np.ndarray]) -> np.ndarray
     if node.op == "*":
         return left * right
     return np.where(np.asarray(right) == 0, math.nan, np.divide(left, right))
-
-
-def aggregate_kpi(kpi: KPI, series: Mapping[str, Mapping[date, float]],
-                  months: Sequence[date] | None = None) -> float | None:
-    """The KPI's figure over `months` (all months when None), e.g. YTD actuals or the year's targets.
-    `series` holds every metric's monthly values so that a RATIO KPI can be weighted by its drivers."""
-    values = dict(series.get(kpi.key, {}))
-    if months is not None:
-        wanted = set(months)
-        values = {m: v for m, v in values.items() if m in wanted}
-    weights = None
-    if Aggregation(kpi.aggregation) is Aggregation.RATIO and kpi.ratio_weight:
-        weights = weight_series(kpi.ratio_weight, series)
-    return aggregate(values, kpi.aggregation, weights)

@@ -18,7 +18,7 @@ from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
 from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, add_months
 from kpi_core.domain.phasing import PhasingError, PhasingMethod, phase_kpi
-from kpi_core.domain.units import is_rate, parse_number
+from kpi_core.domain.units import is_rate, parse_number, parse_typed
 
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_KEY_LENGTH = 40
@@ -39,28 +39,17 @@ def parse_amount(text: str, unit: str, field_label: str) -> tuple[float | None, 
 
     Returns (value, errors); a blank field gives (None, []).
     """
-    raw = unicodedata.normalize("NFKC", text or "").strip()
     try:
-        value = parse_number(raw)
+        value = parse_typed(text, unit)
     except ValueError:
-        return None, [Message("error", "check.not_a_number", {"value": raw[:50]})]
+        return None, [Message("error", "check.not_a_number", {"value": (text or "").strip()[:50]})]
     if value is None:
         return None, []
-    if is_rate(unit) and "%" not in raw:
-        value /= 100
     if value < 0:
         return None, [Message("error", "check.negative", {"field": field_label})]
     if is_rate(unit) and value > 1:
         return None, [Message("error", "check.rate_range")]
     return value, []
-
-
-def typed_text(value: float | None, unit: str) -> str:
-    """A stored value as the user types it back: plain digits, rates in percent."""
-    if value is None:
-        return ""
-    shown = value * 100 if is_rate(unit) else value
-    return f"{shown:.10g}"
 
 
 def parse_actions(text: str) -> list[str]:

@@ -122,13 +122,6 @@ class KPI:
 
 
 @dataclass
-class MonthlyTarget:
-    metric_key: str
-    month: date
-    value: float
-
-
-@dataclass
 class Actual:
     metric_key: str
     month: date

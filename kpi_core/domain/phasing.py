@@ -16,6 +16,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from kpi_core.domain.model import KPI, Aggregation
+from kpi_core.errors import WorkbenchError
 
 RAMP_FROM, RAMP_TO = 0.5, 1.5  # the ramp shape: the first month weighs 0.5x the average, the last 1.5x
 MAX_AUTO_PRECISION = 6
@@ -28,13 +29,8 @@ class PhasingMethod(StrEnum):
     CUSTOM = "custom"  # weights given by the user
 
 
-class PhasingError(Exception):
+class PhasingError(WorkbenchError):
     """Invalid phasing input; `key` and `values` feed the catalogue."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(f"{key}: {values}" if values else key)
-        self.key = key
-        self.values = values
 
 
 def phase_target(annual: float, months: int, method: PhasingMethod | str = PhasingMethod.EVEN,

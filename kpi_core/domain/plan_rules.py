@@ -13,7 +13,8 @@ from typing import Any
 
 from kpi_core.domain.goal import MAX_NAME_LENGTH, Message, check_name, step_progress_for
 from kpi_core.domain.model import Plan, PlanStatus, add_months
-from kpi_core.domain.units import is_rate, parse_number
+from kpi_core.domain.units import parse_typed
+from kpi_core.errors import WorkbenchError
 
 MIN_MONTHS, MAX_MONTHS = 1, 36
 DEFAULT_MONTHS = 12
@@ -22,13 +23,8 @@ FISCAL_YEAR_FIRST_MONTH = 4  # the Japanese fiscal year starts in April
 TREE_LABEL_LIMIT = 28  # characters per node name in a gallery card's small tree
 
 
-class PlanInputError(Exception):
+class PlanInputError(WorkbenchError):
     """A value typed on the Plans page that cannot be used; `key` and `values` feed the catalogue."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(f"{key}: {values}" if values else key)
-        self.key = key
-        self.values = values
 
 
 # ---------------------------------------------------------------- months and periods
@@ -147,13 +143,11 @@ def parse_baseline(text: str, unit: str) -> float | None:
     if not (text or "").strip():
         return None
     try:
-        value = parse_number(text)
+        value = parse_typed(text, unit)
     except ValueError:
         raise PlanInputError("plans.template.baseline_invalid", value=text) from None
     if value is None or value <= 0:
         raise PlanInputError("plans.template.baseline_invalid", value=text)
-    if is_rate(unit) and not text.strip().endswith(("%", "％")):
-        value /= 100
     return value
 
 

@@ -21,6 +21,7 @@ from kpi_core.domain.tracking import (
     open_actions,
     recovery_suggestions,
 )
+from kpi_core.errors import WorkbenchError
 
 AUDIENCES = ("exec", "field")
 FORMATS = ("pdf", "html", "xlsx", "yaml")  # the report as PDF or HTML, the workbook, the plan file
@@ -29,12 +30,8 @@ MAX_DECISIONS = 4
 _RISKY = (Status.OFF_TRACK, Status.AT_RISK)
 
 
-class ReportError(Exception):
+class ReportError(WorkbenchError):
     """A report that cannot be made; `key` and `values` feed the catalogue."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(f"{key}: {values}")
-        self.key, self.values = key, values
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from kpi_core.domain.model import (
     Status,
     add_months,
 )
-from kpi_core.domain.units import format_value, is_money, is_rate, parse_number
+from kpi_core.domain.units import format_value, input_scale, is_money, is_rate, parse_typed
+from kpi_core.errors import WorkbenchError
 
 DEFAULT_AMBER = 0.95
 DEFAULT_RED = 0.85
@@ -49,13 +50,8 @@ STATUS_COLOUR = {Status.ON_TRACK: "#2e7d32", Status.AT_RISK: "#f9a825", Status.O
 STATUS_ORDER = (Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK, Status.NO_DATA)
 
 
-class EntryError(Exception):
+class EntryError(WorkbenchError):
     """A typed actual that cannot be saved. `key` and `values` feed the catalogue (values name metric and month)."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(f"{key}: {values}")
-        self.key = key
-        self.values = values
 
 
 # ---------------------------------------------------------------- attainment and status
@@ -445,8 +441,7 @@ def entry_text(value: float | None, spec: MetricSpec) -> str:
     The text may be rounded (19.15 for 9/47 wins): `grid_changes` treats an untouched text as unchanged."""
     if value is None or _nan(value):
         return ""
-    shown = value * 100 if is_rate(spec.unit) else value
-    text = f"{shown:,.2f}".rstrip("0").rstrip(".")
+    text = f"{value * input_scale(spec.unit):,.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
@@ -457,13 +452,12 @@ def parse_entry(text: object, spec: MetricSpec, month: date) -> float | None:
     where = {"metric": spec.name[:80], "month": month.strftime("%Y-%m")}
     raw = str(text).strip()
     try:
-        value = parse_number(raw)
+        value = parse_typed(raw, spec.unit)
     except ValueError:
         raise EntryError("pdca.entry.not_a_number", value=raw[:40], **where) from None
     if value is None:
         return None
     if is_rate(spec.unit):
-        value = value if raw.endswith(("%", "％")) else value / 100
         if not -TOLERANCE <= value <= 1 + TOLERANCE:
             raise EntryError("pdca.entry.rate_range", value=raw[:40], **where)
     elif value < 0 and not spec.allows_negative:
@@ -558,6 +552,3 @@ def signed_difference(value: float | None, unit: str, lang: str, full_digits: bo
     return ("-" if value < 0 else "+") + text
 
 
-def delta_colour(direction: Direction | str) -> str:
-    """st.metric colours a rise green; for "lower is better" a rise is bad."""
-    return "inverse" if Direction(direction) is Direction.DOWN else "normal"

@@ -23,22 +23,62 @@ def is_rate(unit: str) -> bool:
     return (unit or "").strip().lower() in RATE_UNITS
 
 
+def input_scale(unit: str) -> float:
+    """Rates are stored as fractions but typed as percentages."""
+    return 100.0 if is_rate(unit) else 1.0
+
+
+def parse_typed(text: object, unit: str) -> float | None:
+    """A value typed into a field of `unit`, as stored: None when blank. Everything `parse_number` reads
+    (full-width digits, 万/億/千, △, ¥); rates are typed in percent with or without the sign, half- or full-width:
+    '85', '85%' and '８５％' all mean 0.85. Raises ValueError for text that is not a number."""
+    value = parse_number(text)
+    if value is None or not is_rate(unit) or _ends_in_percent(text):
+        return value
+    return value / 100
+
+
+def typed_text(value: float | None, unit: str) -> str:
+    """A stored value as the user types it back (the inverse of `parse_typed`): plain digits, rates in percent."""
+    if value is None:
+        return ""
+    return f"{value * input_scale(unit):.10g}"
+
+
+def _ends_in_percent(text: object) -> bool:
+    return isinstance(text, str) and unicodedata.normalize("NFKC", text).strip().endswith("%")
+
+
 # ---------------------------------------------------------------- parsing
 _NEGATIVE_MARKS = ("△", "▲", "−", "－")
 _STRIP = re.compile(r"[,\s¥￥$€£円]|JPY|jpy|EUR|eur")
 
 
-_LARGE_UNITS = re.compile("[億万千]")
-_JAPANESE_NUMBER = re.compile(r"^(?:(\d+(?:\.\d+)?)億)?(?:(\d+(?:\.\d+)?)万)?(?:(\d+(?:\.\d+)?)千)?(\d+(?:\.\d+)?)?$")
+_LARGE_UNITS = re.compile("[億万千百]")
+_MYRIADS = (("億", 1e8), ("万", 1e4))  # each written after a group of up to four digits, itself with 千/百/十
+_GROUP_MARKS = (("千", 1e3), ("百", 1e2), ("十", 1e1))
+
+
+def _digit_group(text: str) -> float:
+    """'2千5百' -> 2500, '3千' -> 3000, '1200' -> 1200, '千' -> 1000 (a mark without digits counts once)."""
+    total, rest = 0.0, text
+    for mark, factor in _GROUP_MARKS:
+        if mark in rest:
+            head, rest = rest.split(mark, 1)
+            total += (float(head) if head else 1.0) * factor
+    return total + (float(rest) if rest else 0.0)
 
 
 def _japanese_number(raw: str) -> float:
-    """'1億4400万' -> 144,000,000; '2.5万' -> 25,000."""
-    match = _JAPANESE_NUMBER.match(raw)
-    if not match or not any(match.groups()):
-        raise ValueError(raw)
-    oku, man, sen, ones = (float(g) if g else 0.0 for g in match.groups())
-    return oku * 1e8 + man * 1e4 + sen * 1e3 + ones
+    """'1億4400万' -> 144,000,000; '1億2千万' -> 120,000,000; '12万5千' -> 125,000; '2.5万' -> 25,000."""
+    total, rest = 0.0, raw
+    for mark, factor in _MYRIADS:
+        if mark in rest:
+            head, rest = rest.split(mark, 1)
+            if not head:
+                raise ValueError(raw)
+            total += _digit_group(head) * factor
+    return total + (_digit_group(rest) if rest else 0.0)
 
 
 def parse_number(text: object) -> float | None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from kpi_core.errors import WorkbenchError
+
 STEPS = (1, 2, 3, 4, 5)  # the five steps of the method: KGI, gap, CSF, KPI, PDCA
 IDEA_STEPS = (3, 4, 5)  # steps where the room puts ideas in: CSF candidates, KPI candidates, reasons/next actions
 DEFAULT_MINUTES = {1: 10, 2: 10, 3: 20, 4: 20, 5: 15}
@@ -28,13 +30,8 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud a
 CODE_LENGTH = 6
 
 
-class WorkshopError(Exception):
+class WorkshopError(WorkbenchError):
     """A workshop rule refused an action: a catalogue key and its values, rendered in the user's language."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 class SessionStatus(StrEnum):

@@ -15,11 +15,12 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
 from kpi_core.domain.units import parse_month, parse_number
+from kpi_core.errors import WorkbenchError, render  # noqa: F401 - render is shared by the pipeline
 from kpi_core.i18n import t
 
 MB = 1024 * 1024
@@ -65,24 +66,8 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 _CP932_IMPLAUSIBLE = re.compile("[\x80\uf8f0-\uf8f3]")
 
 
-class IngestError(Exception):
+class IngestError(WorkbenchError):
     """Bad input or a bad mapping: `key` and `values` feed the catalogue (`message(lang)`)."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(f"{key} {values}" if values else key)
-        self.key = key
-        self.values = values
-
-    def message(self, lang: str) -> str:
-        return render(self.key, self.values, lang)
-
-
-def render(key: str, values: dict[str, Any], lang: str) -> str:
-    """`t(key, lang, **values)`, first translating a nested reason given as reason_key / reason_values."""
-    values = dict(values)
-    if "reason_key" in values:
-        values["reason"] = render(values.pop("reason_key"), values.pop("reason_values", {}) or {}, lang)
-    return t(key, lang, **values)
 
 
 Source = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO

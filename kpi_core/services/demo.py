@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 
-from kpi_core.adapters.templates import create_plan_from_template, find_template, localized
+from kpi_core.adapters.templates import find_template, localized
 from kpi_core.domain.model import Actual, CheckIn, Plan, PlanStatus, Status, add_months
 from kpi_core.domain.phasing import phase_target
 from kpi_core.domain.plan_rules import default_fiscal_start
 from kpi_core.i18n import normalise_language, t
+from kpi_core.services.plans import create_plan_from_template
 
 DEMO_ENV = "KPI_WORKBENCH_DEMO"
 DEMO_TEMPLATE = "sales"
@@ -47,7 +48,9 @@ def seed_demo(store, today: date | None = None, lang: str = "ja") -> Plan | None
         return None
     lang = normalise_language(lang)
     today = today or date.today()
-    def seed() -> int:  # one transaction: a crash while seeding leaves an empty database, seeded at next start
+    owner = localized(next(k.owner for k in template.kpis if k.key == "win_rate"), lang)
+
+    def work() -> Plan:
         plan = create_plan_from_template(store, template, lang, name=t("engine.demo.plan_name", lang),
                                          fiscal_start=default_fiscal_start(today), status=PlanStatus.ACTIVE)
         kgi = store.get_kgi(plan.id)
@@ -55,12 +58,11 @@ def seed_demo(store, today: date | None = None, lang: str = "ja") -> Plan | None
         store.save_kgi(kgi, None)
         store.save_actuals(plan.id, history_actuals(plan.fiscal_start) + this_year_actuals(plan.fiscal_start),
                            source="seed")
-        owner = localized(next(k.owner for k in template.kpis if k.key == "win_rate"), lang)
         for checkin in demo_checkins(plan, owner, today, lang):
             store.save_checkin(checkin)
-        return plan.id
+        return store.get_plan(plan.id)
 
-    return store.get_plan(store.atomic(seed))
+    return store.atomic(work)  # all of the demo or nothing
 
 
 def _month_actuals(month: date, meetings: int, wins: int, deal: float, revenue: float) -> list[Actual]:

@@ -22,18 +22,14 @@ from kpi_core.domain.health import (
 )
 from kpi_core.domain.model import Plan, month_start
 from kpi_core.domain.units import format_percent, format_value
+from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import t
 
 MAX_WHO_LENGTH = 80
 
 
-class HealthInputError(ValueError):
+class HealthInputError(WorkbenchError):
     """A hand tick that cannot be stored; `key` and `values` feed the catalogue."""
-
-    def __init__(self, key: str, **values: object):
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 @dataclass(frozen=True)

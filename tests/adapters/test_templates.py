@@ -14,7 +14,6 @@ from kpi_core.adapters.templates import (
     TEMPLATE_DIR,
     TemplateError,
     aliases_for,
-    create_plan_from_template,
     find_template,
     load_templates,
     localized,
@@ -26,6 +25,7 @@ from kpi_core.domain.drivers import implied_kgi, parse_formula
 from kpi_core.domain.model import Aggregation, CSFRole
 from kpi_core.domain.plan_rules import default_fiscal_start
 from kpi_core.i18n import LANGUAGES, catalogue
+from kpi_core.services.plans import create_plan_from_template
 
 BUILT_IN = ["sales", "marketing", "cs", "hr"]
 APRIL = date(2026, 4, 1)
@@ -195,12 +195,13 @@ def test_a_bad_baseline_is_refused_before_anything_is_written(store, templates, 
     assert store.list_plans() == [] and store.deleted_plans() == []
 
 
-def test_a_failure_half_way_leaves_no_plan_at_all(store, templates):
+def test_a_failure_half_way_leaves_no_plan(store, templates):
     sales = templates["sales"]
     clash = dataclasses.replace(sales, kpis=sales.kpis + (sales.kpis[0],))  # the store refuses the second key
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError) as caught:
         create_plan_from_template(store, clash, "en", fiscal_start=APRIL)
-    assert store.list_plans() == [] and store.deleted_plans() == []  # one transaction: not even a deleted half
+    assert caught.value.key == "store.duplicate_kpi_key"
+    assert store.list_plans() == [] and store.deleted_plans() == []
     assert store.cursor().execute("SELECT count(*) FROM kpis").fetchone()[0] == 0
 
 

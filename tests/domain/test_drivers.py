@@ -15,8 +15,6 @@ from kpi_core.domain.drivers import (
     FormulaError,
     SolveError,
     aggregate,
-    aggregate_kpi,
-    attribute_variance,
     implied_kgi,
     parse_formula,
     reverse_calculate,
@@ -306,7 +304,7 @@ def test_mixed_formula_uses_shapley_and_sums_exactly():
 
 def test_unchanged_kgi_gives_zero_total_even_when_drivers_move():
     planned = {"a": 2.0, "b": 3.0}
-    shares = attribute_variance("a * b", planned, {"a": 3.0, "b": 2.0})
+    shares = variance_breakdown("a * b", planned, {"a": 3.0, "b": 2.0}).contributions
     assert shares["a"] == pytest.approx(-shares["b"])
     assert shares["a"] > 0
 
@@ -324,7 +322,7 @@ def test_attribution_always_sums_to_the_total(formula_text, planned, actual, mak
     before, after = dict(zip("abcd", planned)), dict(zip("abcd", actual))
     formula = parse_formula(formula_text)
     total = formula.evaluate(after) - formula.evaluate(before)
-    shares = attribute_variance(formula, before, after)
+    shares = variance_breakdown(formula, before, after).contributions
     assert set(shares) == set(formula.names)
     scale = max(abs(formula.evaluate(after)), abs(formula.evaluate(before)), 1.0)
     assert abs(math.fsum(shares.values()) - total) < 1e-9 * scale
@@ -352,14 +350,13 @@ def test_ratio_is_a_ratio_of_sums_not_a_mean_of_rates():
     assert aggregate(win_rate, Aggregation.RATIO, {APR: 0.0, MAY: 0.0}) == pytest.approx(0.375)
 
 
-def test_aggregate_kpi_weights_a_ratio_by_its_weight_formula():
+def test_a_ratio_is_weighted_by_its_weight_formula():
     series = {"meetings": {APR: 40.0, MAY: 60.0, JUN: 50.0},
               "win_rate": {APR: 0.25, MAY: 0.50, JUN: 0.20},
               "avg_deal": {APR: 1_000_000.0, MAY: 2_000_000.0, JUN: 1_500_000.0}}
-    _, kpis = sales_model()
-    meetings, win_rate, avg_deal = kpis
     assert weight_series("meetings * win_rate", series) == pytest.approx({APR: 10, MAY: 30, JUN: 10})
-    assert aggregate_kpi(meetings, series, [APR, MAY]) == 100
-    assert aggregate_kpi(win_rate, series, [APR, MAY]) == pytest.approx(0.40)
+    two_months = {APR: 0.25, MAY: 0.50}
+    assert aggregate(two_months, Aggregation.RATIO, weight_series("meetings", series)) == pytest.approx(0.40)
     revenue = 10 * 1_000_000 + 30 * 2_000_000 + 10 * 1_500_000
-    assert aggregate_kpi(avg_deal, series) == pytest.approx(revenue / 50)
+    wins = weight_series("meetings * win_rate", series)
+    assert aggregate(series["avg_deal"], Aggregation.RATIO, wins) == pytest.approx(revenue / 50)

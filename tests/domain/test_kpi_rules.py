@@ -21,13 +21,13 @@ from kpi_core.domain.kpi_rules import (
     rephase,
     smart_check,
     smart_letters,
-    typed_text,
     vague_word,
     validate_csf,
     validate_kpi,
 )
 from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, Plan
 from kpi_core.domain.phasing import PhasingError
+from kpi_core.domain.units import typed_text
 
 MONTHS = Plan(name="p", fiscal_start=date(2025, 4, 1)).month_list()
 

@@ -419,12 +419,11 @@ def test_grid_changes_keep_only_changed_cells_and_collect_errors():
                                            "pdca.entry.rate_range"]
 
 
-def test_signed_difference_and_delta_colour():
+def test_signed_difference():
     assert tr.signed_difference(-0.05, "%", "en") == "-5.0 pt"
     assert tr.signed_difference(3_000_000, "JPY", "ja") == "+300万円"
     assert tr.signed_difference(-3_000_000, "JPY", "en") == "-¥3.0M"
     assert tr.signed_difference(None, "件", "en") is None
-    assert tr.delta_colour(Direction.DOWN) == "inverse" and tr.delta_colour("up") == "normal"
 
 
 def test_month_label():

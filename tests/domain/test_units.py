@@ -5,7 +5,15 @@ from datetime import date, datetime
 
 import pytest
 
-from kpi_core.domain.units import format_money, format_percent, format_value, parse_month, parse_number
+from kpi_core.domain.units import (
+    format_money,
+    format_percent,
+    format_value,
+    parse_month,
+    parse_number,
+    parse_typed,
+    typed_text,
+)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -73,3 +81,22 @@ def test_value_formatting_by_unit():
     assert format_value(40, "件", "ja") == "40 件"
     assert format_value(960_000, "JPY", "ja") == "96万円"
     assert format_percent(0.2, signed=True) == "+20.0%"
+
+
+@pytest.mark.parametrize("text, expected", [("1億2千万", 120_000_000), ("12万5千", 125_000), ("3千", 3_000),
+                                            ("2千5百", 2_500), ("1億2,000万", 120_000_000), ("１億２千万円", 120_000_000),
+                                            ("△3千", -3_000)])
+def test_japanese_numerals_with_thousands_inside_the_myriads(text, expected):
+    assert parse_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["85％", "85%", "85", "８５", "８５％", " 85 % "])
+def test_a_rate_is_typed_in_percent_with_or_without_the_sign_half_or_full_width(text):
+    assert parse_typed(text, "%") == pytest.approx(0.85)
+    assert parse_typed(text, "率") == pytest.approx(0.85)
+
+
+def test_typed_text_is_what_parse_typed_reads_back():
+    for value, unit in ((0.85, "%"), (0.125, "ratio"), (120_000_000, "JPY"), (42, "件")):
+        assert parse_typed(typed_text(value, unit), unit) == pytest.approx(value)
+    assert typed_text(None, "JPY") == "" and parse_typed("  ", "%") is None

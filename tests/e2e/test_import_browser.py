@@ -16,7 +16,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 @pytest.fixture
 def sales_server(tmp_path, browser):
     from kpi_core.adapters.store import open_store
-    from kpi_core.adapters.templates import create_plan_from_template, find_template
+    from kpi_core.adapters.templates import find_template
+    from kpi_core.services.plans import create_plan_from_template
 
     db = tmp_path / "import.duckdb"
     store = open_store(db)
@@ -56,7 +57,7 @@ def test_a_deal_list_is_mapped_and_imported_without_a_mapping_file(sales_server,
     page = page_factory("en-US")
     for width, height in ((1440, 900), (1920, 1080)):
         page.set_viewport_size({"width": width, "height": height})
-        page.goto(f"{url}/actuals?lang=en&plan=1")
+        page.goto(f"{url}/import?lang=en&plan=1")
         wait_for_app(page)
         upload(page, SAMPLES / "sales_sfa_deals_cp932.csv")
         text = main_text(page)
@@ -80,7 +81,7 @@ def test_a_bad_row_writes_nothing_until_the_user_skips_it(sales_server, page_fac
     export.write_text("月,有効商談数\n2026/07,44\n2026/08,abc\n2026/09,48\n", encoding="utf-8")
     page = page_factory("en-US")
     page.set_viewport_size({"width": 1440, "height": 900})
-    page.goto(f"{url}/actuals?lang=en&plan=1")
+    page.goto(f"{url}/import?lang=en&plan=1")
     wait_for_app(page)
     upload(page, export)
     skip = page.get_by_role("button", name="Import the 2 good rows, skip 1")

@@ -32,6 +32,7 @@ from kpi_core.ingest import (
 )
 from kpi_core.ingest.table import month_columns
 from kpi_core.ingest.values import cell_month, cell_number, install_macros
+from kpi_core.services.plans import create_plan_from_template
 
 CP932_NAMES = "①㈱テスト商事㍉髙橋"
 
@@ -801,7 +802,7 @@ def test_samples_are_what_the_generator_writes(tmp_path):
 def template_plan(store, template_id: str):
     templates = pytest.importorskip("kpi_core.adapters.templates")
     template = templates.find_template(template_id)
-    plan = templates.create_plan_from_template(store, template, "ja", fiscal_start=date(2026, 4, 1))
+    plan = create_plan_from_template(store, template, "ja", fiscal_start=date(2026, 4, 1))
     return plan, templates.aliases_for(template)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from apptest_text import rendered_text
-from conftest import ROOT, assert_clean
+from conftest import ROOT, assert_clean, switch_to
 
 from kpi_core.domain.model import Plan
 from kpi_core.services import workshop as ws
@@ -23,8 +23,7 @@ def test_pages_ask_for_the_password_once(make_app, monkeypatch, lang):
     at.button[0].click().run()
     assert_clean(at)
     assert not at.error
-    at.switch_page("pages/workshop.py")
-    at.run()
+    switch_to(at, "pages/workshop_host.py").run()
     assert_clean(at)
     assert "open sesame" not in rendered_text(at)
     assert [str(t.value) for t in at.title] == [{"en": "Workshop", "ja": "ワークショップ"}[lang]], rendered_text(at)

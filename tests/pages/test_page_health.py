@@ -8,7 +8,7 @@ from apptest_text import rendered_text
 from kpi_core.domain.model import KGI, KPI, Actual, Plan
 from kpi_core.services.health import plan_health
 
-PAGE = "pages/health.py"
+PAGE = "pages/health_check.py"
 
 
 def texts(at) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_clean
+from conftest import assert_clean, assert_no_exception
 
 from kpi_core.adapters import templates as templates_module
 from kpi_core.adapters.templates import load_templates
@@ -126,7 +126,7 @@ def test_create_blank_plan_stores_and_selects_it(make_app, store, lang: str) -> 
 def test_invalid_name_shows_message_and_stores_nothing(make_app, store, lang: str, name: str, key: str) -> None:
     at = _fill_blank(make_app(lang=lang), name)
     _button(at, t("plans.blank.submit", lang)).click().run()
-    assert_clean(at)
+    assert_no_exception(at)
     assert [e.value for e in at.error] == [t(key, lang, length=len(name.strip()), max=200)]
     assert store.list_plans() == []
 
@@ -287,7 +287,7 @@ def test_bad_baseline_is_refused_and_nothing_is_created(make_app, store, baselin
     at = make_app(lang=lang)
     at.text_input(key="plans_tpl_baseline_marketing").input(baseline)
     _template_form(at, "marketing", lang).click().run()
-    assert_clean(at)
+    assert_no_exception(at)
     assert [e.value for e in at.error] == [t("plans.template.baseline_invalid", lang)]
     assert store.list_plans() == [] and store.deleted_plans() == []
 

@@ -7,7 +7,7 @@ from apptest_text import rendered_text
 from kpi_core.i18n import t
 from kpi_core.services.plan_file import export_plan_file
 
-PAGE = "pages/report.py"
+PAGE = "pages/reports.py"
 
 
 def _preview(at) -> str:

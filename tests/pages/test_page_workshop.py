@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from apptest_text import rendered_text
-from conftest import ROOT, assert_clean
+from conftest import ROOT, assert_clean, switch_to
 
 from kpi_core.domain.model import Plan
 from kpi_core.services import workshop as ws
@@ -22,13 +22,13 @@ def _participant_app(query: dict[str, str], lang: str = "en"):
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_workshop_page_on_an_empty_database(make_app, lang):
-    at = make_app("pages/workshop.py", lang=lang)
+    at = make_app("pages/workshop_host.py", lang=lang)
     assert_clean(at)
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_facilitator_starts_a_session_and_walks_the_agenda(make_app, store, demo_plan, lang):
-    at = make_app("pages/workshop.py", lang=lang, plan_id=demo_plan.id)
+    at = make_app("pages/workshop_host.py", lang=lang, plan_id=demo_plan.id)
     assert_clean(at)
     create = next(b for b in at.button if b.label in ("Start a new session", "新しいセッションを始める"))
     create.click().run()
@@ -56,12 +56,11 @@ def test_presenter_view_and_results_with_promotion(make_app, store, demo_plan):
     vote = ws.open_vote(store, session.id, key, 3)
     ws.place_dot(store, aiko.token, vote.id, idea.id)
     ws.reveal_vote(store, session.id, key, vote.id)
-    at = make_app("pages/workshop.py", lang="ja", plan_id=demo_plan.id, run=False)
+    at = make_app("pages/workshop_host.py", lang="ja", plan_id=demo_plan.id, run=False)
     at.query_params["ws"] = str(session.id)
     at.query_params["present"] = "1"
     at.run()
-    at.switch_page("pages/workshop.py")
-    at.run()
+    switch_to(at, "pages/workshop_host.py").run()
     assert_clean(at)
     assert "Weekly pipeline review" in rendered_text(at)
     at.button(key=f"ws_promote_{idea.id}").click().run()

@@ -18,9 +18,10 @@ from datetime import date
 from pathlib import Path
 
 from kpi_core.adapters.store import open_store
-from kpi_core.adapters.templates import create_plan_from_template, find_template
+from kpi_core.adapters.templates import find_template
 from kpi_core.cli import main as cli_main
 from kpi_core.services.demo import seed_demo
+from kpi_core.services.plans import create_plan_from_template
 
 TODAY = date(2026, 11, 20)
 

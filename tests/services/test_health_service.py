@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from kpi_core.adapters.templates import create_plan_from_template, load_templates
+from kpi_core.adapters.templates import load_templates
 from kpi_core.domain.health import Severity
 from kpi_core.domain.model import CheckIn, Status
 from kpi_core.services.health import (
@@ -15,6 +15,7 @@ from kpi_core.services.health import (
     take_snapshot,
     tick_item,
 )
+from kpi_core.services.plans import create_plan_from_template
 from tests.conftest import DEMO_TODAY
 
 TODAY = date(2026, 12, 1)

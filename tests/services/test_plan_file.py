@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from kpi_core.adapters.plan_file import PlanFileError
-from kpi_core.adapters.templates import create_plan_from_template, load_templates
+from kpi_core.adapters.templates import load_templates
 from kpi_core.domain.model import CSF, CSFRole, Status
 from kpi_core.services.plan_file import export_plan_file, import_plan_file, read_snapshot
+from kpi_core.services.plans import create_plan_from_template
 
 
 def _without_ids(snapshot) -> dict:

@@ -15,17 +15,8 @@ from kpi_core.charts.workshop import vote_bars
 from kpi_core.domain.model import Plan
 from kpi_core.domain.workshop import IDEA_STEPS, MAX_DOTS, Idea, NoteKind, SessionView, VoteStatus
 from kpi_core.services import workshop as ws
-from pages.common import (
-    fmt,
-    fmt_pct,
-    get_store,
-    lang,
-    page_header,
-    remember_version,
-    require_plan,
-    seen_version,
-    t,
-)
+from pages.common import fmt, fmt_pct, lang, t
+from pages.frame import PageContext
 from pages.workshop_ui import (
     PRESENT_PARAM,
     act,
@@ -201,7 +192,7 @@ def _idea_tools(store, session: SessionView, key: str) -> None:
             act(lambda: ws.merge_ideas(store, session.id, key, keep, others), "common.saved")
 
 
-def _vote_controls(store, session: SessionView, key: str) -> None:
+def _vote_controls(store, session: SessionView, key: str, seen_version: int) -> None:
     vote = store.latest_vote(session.id, session.step)
     st.subheader(t("workshop.vote.title"))
     if vote is None or vote.status == VoteStatus.REVEALED:
@@ -217,10 +208,11 @@ def _vote_controls(store, session: SessionView, key: str) -> None:
         if reveal_col.button(t("workshop.vote.reveal"), key="ws_vote_reveal", type="primary"):
             act(lambda: ws.reveal_vote(store, session.id, key, vote.id))
     if vote is not None and vote.status == VoteStatus.REVEALED:
-        _results(store, session, key, vote)
+        _results(store, session, key, vote, seen_version)
 
 
-def _results(store, session: SessionView, key: str, vote) -> None:
+def _results(store, session: SessionView, key: str, vote, seen_version: int) -> None:
+    """`seen_version`: the plan version this screen was drawn from (a promotion writes a CSF or KPI)."""
     ranked = ws.results(store, vote)
     presenter = presenting()
     st.subheader(t("workshop.vote.results"))
@@ -243,12 +235,10 @@ def _results(store, session: SessionView, key: str, vote) -> None:
             action.success(t(message, role=role, dots=done.promoted_dots or 0))
         elif kind and action.button(t(f"workshop.promote.{kind}"), key=f"ws_promote_{item.idea_id}",
                                     disabled=not session.is_open):
-            done, _ = attempt(lambda i=item.idea_id: ws.promote(store, session.id, key, i, kind, seen_version(plan)),
+            done, _ = attempt(lambda i=item.idea_id: ws.promote(store, session.id, key, i, kind, seen_version),
                               "workshop.promote.saved")
             if done:
-                remember_version(store.get_plan(plan.id))
                 st.rerun()
-    remember_version(plan)
 
 
 def _role_of(store, plan_id: int, idea: Idea) -> str:
@@ -324,11 +314,9 @@ def _session_bar(store, session: SessionView, key: str) -> None:
             act(lambda: ws.reopen_session(store, session.id, key))
 
 
-def render() -> None:
-    store = get_store()
+def render(ctx: PageContext) -> None:
+    store, plan = ctx.store, ctx.plan
     presenter = presenting()
-    page_header(None, "page.workshop", None if presenter else "workshop.intro")
-    plan = require_plan(store)
     session = _selected(store, plan)
     if presenter and session is not None:
         apply_presenter_style()
@@ -356,7 +344,7 @@ def render() -> None:
             _goal(store, plan, session.step)
         if session.step in IDEA_STEPS:
             _live_board(store, session.id, session.step, presenter)
-            _vote_controls(store, session, key)
+            _vote_controls(store, session, key, ctx.seen_version)
             if not presenter:
                 _idea_tools(store, session, key)
         if session.step == 5 or not presenter:
@@ -364,6 +352,3 @@ def render() -> None:
     if presenter:
         _agenda(session)
     _result(store, session)
-
-
-render()

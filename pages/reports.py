@@ -7,28 +7,19 @@ from datetime import date
 import streamlit as st
 
 from kpi_core.adapters.plan_file import MAX_FILE_BYTES, PlanFileError
-from kpi_core.adapters.store import StoreError
+from kpi_core.adapters.store import Store, StoreError
 from kpi_core.domain.model import Plan
 from kpi_core.domain.report import AUDIENCES, ReportError
 from kpi_core.domain.tracking import load_tracking, month_label
 from kpi_core.services.plan_file import import_plan_file
 from kpi_core.services.report import MEDIA_TYPES, file_name, render_report
-from pages.common import (
-    current_plan,
-    error_text,
-    full_digits,
-    get_store,
-    lang,
-    options_label,
-    page_header,
-    select_plan,
-    t,
-)
+from pages.common import full_digits, lang, options_label, select_plan, t
+from pages.frame import PageContext, flash, show_error
 
 PREVIEW_HEIGHT = 720
 
 
-def _choices(plan: Plan) -> tuple[str, date]:
+def _choices(store: Store, plan: Plan) -> tuple[str, date]:
     """Audience and month, side by side; the month defaults to the latest one with actuals."""
     months = plan.month_list()
     latest, language = load_tracking(store, plan).as_of, lang()
@@ -40,23 +31,23 @@ def _choices(plan: Plan) -> tuple[str, date]:
     return audience, month
 
 
-def _file(plan: Plan, audience: str, month: date, fmt: str):
+def _file(store: Store, plan: Plan, audience: str, month: date, fmt: str):
     """Deferred: a file is made only when its button is pressed (outside the script run, so the session's
     language and display choice are read now)."""
     language, full = lang(), full_digits()
     return lambda: render_report(store, plan, audience, month, fmt, language, full_digits=full)
 
 
-def report_section(plan: Plan) -> None:
-    audience, month = _choices(plan)
+def report_section(store: Store, plan: Plan) -> None:
+    audience, month = _choices(store, plan)
     try:
         preview = render_report(store, plan, audience, month, "html", lang(), full_digits=full_digits())
     except ReportError as exc:
-        st.error(error_text(exc))
+        show_error(exc)
         return
     buttons = st.columns(4)
     for column, fmt in zip(buttons, ("pdf", "html", "xlsx", "yaml"), strict=True):
-        column.download_button(t(f"report.page.download.{fmt}"), data=_file(plan, audience, month, fmt),
+        column.download_button(t(f"report.page.download.{fmt}"), data=_file(store, plan, audience, month, fmt),
                                file_name=file_name(plan, audience, month, fmt), mime=MEDIA_TYPES[fmt],
                                key=f"report_download_{fmt}", width="stretch", on_click="ignore",
                                type="primary" if fmt == "pdf" else "secondary")
@@ -66,7 +57,7 @@ def report_section(plan: Plan) -> None:
     st.iframe(preview.decode("utf-8"), height=PREVIEW_HEIGHT)
 
 
-def import_section() -> None:
+def import_section(store: Store) -> None:
     st.subheader(t("report.page.import.title"))
     st.caption(t("report.page.import.help"))
     upload = st.file_uploader(t("report.page.import.file"), type=["yaml", "yml"], key="plan_file_upload",
@@ -81,23 +72,19 @@ def import_section() -> None:
         return
     try:
         plan = import_plan_file(store, text, name or None)
-    except PlanFileError as exc:
-        st.error(exc.message(lang()))
-        return
-    except StoreError as exc:  # the database refused (locked, conflict): nothing was written
-        st.error(error_text(exc))
+    except (PlanFileError, StoreError) as exc:  # a bad file, or the database refused: nothing was written
+        show_error(exc)
         return
     select_plan(plan.id)
-    st.session_state.setdefault("_flash", []).append(t("report.plan_file.imported", name=plan.name))
+    flash(t("report.plan_file.imported", name=plan.name))
     st.rerun()
 
 
-store = get_store()
-page_header(None, "page.report", "report.page.intro")
-current = current_plan(store)
-if current is None:
-    st.info(t("common.no_plan"))
-else:
-    report_section(current)
-st.divider()
-import_section()
+def render(ctx: PageContext) -> None:
+    """The report of the current plan (when there is one) and the plan file import (always)."""
+    if ctx.plan is None:
+        st.info(t("common.no_plan"))
+    else:
+        report_section(ctx.store, ctx.plan)
+    st.divider()
+    import_section(ctx.store)

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from kpi_core.adapters.store import StoreError
+from kpi_core.adapters.store import Store, StoreError
 from kpi_core.charts.health import score_history_chart
 from kpi_core.domain.health import (
     MIN_CORRELATION_MONTHS,
@@ -32,10 +32,10 @@ from kpi_core.services.health import (
     take_snapshot,
     tick_item,
 )
-from pages.common import STEP_PAGES, error_text, full_digits, get_store, lang, page_header, require_plan, t
+from pages.common import full_digits, lang, t
+from pages.frame import PageContext, flash, show_error
 
-STEP_PAGE = {"kgi": STEP_PAGES[0], "gap": STEP_PAGES[1], "csf": STEP_PAGES[2], "kpi": STEP_PAGES[3],
-             "pdca": STEP_PAGES[4], "actuals": "pages/actuals.py"}
+STEP_PAGE = {"kgi": "kgi", "gap": "gap", "csf": "csf", "kpi": "kpi", "pdca": "pdca", "actuals": "import"}  # slugs
 SEVERITY_COLOUR = {"high": "red", "medium": "orange", "low": "blue"}
 LIGHT_COLOUR = {Status.ON_TRACK: "green", Status.AT_RISK: "orange", Status.OFF_TRACK: "red"}
 WHO_KEY = "health_who"
@@ -69,18 +69,18 @@ def pitfall_lights(report: HealthReport) -> None:
                 st.caption(t("health.pitfall_points", points=f"{points:g}") if points else t("health.pitfall_clear"))
 
 
-def finding_card(finding: Finding) -> None:
+def finding_card(ctx: PageContext, finding: Finding) -> None:
     evidence, fix = finding_texts(finding, lang(), full_digits(), markdown_text)
     with st.container(border=True):
         text, link = st.columns([4, 1])
         text.markdown(f"{severity_badge(finding.severity)} {finding.pitfall}. {pitfall_name(finding.pitfall)}")
         text.markdown(evidence)
         text.caption(fix)
-        link.page_link(STEP_PAGE[finding.step], label=t("health.go", step=t(f"health.step.{finding.step}")),
-                       icon=":material/build:")
+        ctx.link(STEP_PAGE[finding.step], t("health.go", step=t(f"health.step.{finding.step}")), link,
+                 icon=":material/build:")
 
 
-def findings_list(report: HealthReport) -> None:
+def findings_list(ctx: PageContext, report: HealthReport) -> None:
     st.subheader(t("health.section.findings"))
     if not report.findings:
         st.success(t("health.no_findings"))
@@ -92,7 +92,7 @@ def findings_list(report: HealthReport) -> None:
         label = f"{severity_badge(severity)} ({len(group)})"
         with st.expander(label, expanded=severity != "low"):
             for finding in group:
-                finding_card(finding)
+                finding_card(ctx, finding)
 
 
 def smart_table(report: HealthReport, kpis: list[KPI]) -> None:
@@ -129,7 +129,7 @@ def correlation_table(report: HealthReport, kpis: list[KPI]) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def checklist_form(plan: Plan, items: list[ChecklistItem]) -> None:
+def checklist_form(store: Store, plan: Plan, items: list[ChecklistItem]) -> None:
     st.subheader(t("health.section.checklist"))
     st.caption(t("health.checklist.done_count", done=sum(i.done for i in items), total=len(items)))
     with st.form(f"health_checklist_{plan.id}"):
@@ -145,26 +145,25 @@ def checklist_form(plan: Plan, items: list[ChecklistItem]) -> None:
                                              key=f"health_tick_{item.item}")
         who = st.text_input(t("health.checklist.who"), key=WHO_KEY, max_chars=80)
         if st.form_submit_button(t("health.checklist.save")):
-            save_ticks(plan, items, choices, who)
+            save_ticks(store, plan, items, choices, who)
 
 
-def save_ticks(plan: Plan, items: list[ChecklistItem], choices: dict[str, bool], who: str) -> None:
+def save_ticks(store: Store, plan: Plan, items: list[ChecklistItem], choices: dict[str, bool], who: str) -> None:
     changed = [(item.item, choices[item.item]) for item in items
                if not item.auto and choices[item.item] != item.done]
     if not changed:
         st.info(t("health.checklist.unchanged"))
         return
-    try:
-        for item, ticked in changed:
-            tick_item(store, plan.id, item, ticked, who)
+    try:  # every tick of one save, or none
+        store.atomic(lambda: [tick_item(store, plan.id, item, ticked, who) for item, ticked in changed])
     except (HealthInputError, StoreError) as exc:
-        st.error(error_text(exc))
+        show_error(exc)
         return
-    st.session_state.setdefault("_flash", []).append(t("health.checklist.saved", count=len(changed)))
+    flash(t("health.checklist.saved", count=len(changed)))
     st.rerun()
 
 
-def history_panel(plan: Plan, health: PlanHealth) -> None:
+def history_panel(store: Store, plan: Plan, health: PlanHealth) -> None:
     st.subheader(t("health.section.history"))
     if health.snapshots:
         st.altair_chart(score_history_chart(health.snapshots, lang()), width="stretch")
@@ -172,19 +171,18 @@ def history_panel(plan: Plan, health: PlanHealth) -> None:
         st.caption(t("health.history.none"))
     if st.button(t("health.history.snapshot"), key=f"health_snapshot_{plan.id}"):
         take_snapshot(store, plan.id, health.report, date.today())
-        st.session_state.setdefault("_flash", []).append(t("health.history.taken", score=f"{health.report.score:g}"))
+        flash(t("health.history.taken", score=f"{health.report.score:g}"))
         st.rerun()
 
 
-store = get_store()
-plan = require_plan(store)
-page_header(None, "page.health", "health.caption")
-current = plan_health(store, plan.id, date.today())
-kpis = store.list_kpis(plan.id)
-score_panel(current.report)
-pitfall_lights(current.report)
-findings_list(current.report)
-smart_table(current.report, kpis)
-correlation_table(current.report, kpis)
-checklist_form(plan, current.checklist)
-history_panel(plan, current)
+def render(ctx: PageContext) -> None:
+    store, plan = ctx.store, ctx.plan
+    current = plan_health(store, plan.id, date.today())
+    kpis = store.list_kpis(plan.id)
+    score_panel(current.report)
+    pitfall_lights(current.report)
+    findings_list(ctx, current.report)
+    smart_table(current.report, kpis)
+    correlation_table(current.report, kpis)
+    checklist_form(store, plan, current.checklist)
+    history_panel(store, plan, current)
