@@ -130,7 +130,7 @@ def missing_months_notice(ctx: Any, metrics: list) -> None:
     for months, names in tr.missing_groups(metrics, lang()):
         st.warning(t("room.missing_months", months=months, names=names), icon="🕳️")
         if ctx is not None:
-            ctx.link("actuals", t("room.go_actuals"))
+            ctx.link("import", t("room.go_actuals"))
 
 
 def add_form_suffix(form: str) -> str:

@@ -17,7 +17,7 @@ from kpi_core.services.demo import seed_demo
 
 from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
 
-PAGES = ["kgi", "gap", "csf", "kpi", "pdca", "dashboard"]
+PAGES = ["kgi", "gap", "csf", "kpi", "pdca", "overview"]
 # (CSS width, height, what a user sees it as)
 WIDTHS = [(1920, 1080, "1920"), (1440, 900, "1440"), (1280, 800, "1280"),
           (1280 * 2 // 3, 600, "1280@150"), (1440 * 2 // 3, 600, "1440@150")]
