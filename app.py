@@ -17,6 +17,7 @@ st.set_page_config(page_title="KPI Workbench", page_icon=":material/target:", la
 
 store = common.get_store()
 common.lang()  # settle the language before any text is drawn
+common.read_only_notice(store)
 
 
 def _navigation(store: Store) -> st.Page:

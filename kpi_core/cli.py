@@ -33,7 +33,15 @@ from typing import Any, TextIO
 
 from kpi_core import ingest
 from kpi_core.adapters.plan_file import PlanFileError
-from kpi_core.adapters.store import DatabaseLocked, NotFound, Store, StoreError, open_store
+from kpi_core.adapters.store import (
+    DatabaseLocked,
+    NotFound,
+    Store,
+    StoreError,
+    default_db_path,
+    may_create,
+    open_store,
+)
 from kpi_core.adapters.templates import (
     aliases_for,
     find_template,
@@ -115,6 +123,8 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     revert = commands.add_parser("revert", help=t("cli.help.revert", lang))
     _common(revert, lang, top=False)
     revert.add_argument("import_id", type=int, metavar="IMPORT_ID")
+
+    _db_commands(commands, lang)
 
     seed = commands.add_parser("seed", help=t("cli.help.seed", lang))
     _common(seed, lang, top=False)
@@ -381,6 +391,32 @@ def cmd_seed(store: Store, args: argparse.Namespace, o: _Output) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- db: init, check, backup
+def _db_commands(commands, lang: str) -> None:
+    db = commands.add_parser("db", help=t("store.cli.help_db", lang), description=t("store.cli.help_db", lang))
+    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name in ("init", "check", "backup"):
+        action = actions.add_parser(name, help=t(f"store.cli.help_{name}", lang))
+        _common(action, lang, top=False)
+        if name == "backup":
+            action.add_argument("--to", metavar="PATH", help=t("store.cli.help_to", lang))
+
+
+def cmd_db(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    """Opening the store already created (init), read in full and upgraded the file; say what there is."""
+    if args.db_command == "backup":
+        o.say("store.cli.backup_done", path=store.backup(args.to))
+        return EXIT_OK
+    counts = store.check()
+    if args.db_command == "init":
+        o.say("store.cli.init_exists" if args.existed else "store.cli.init_done", path=store.path,
+              version=store.schema_version())
+    else:
+        o.say("store.cli.check_ok", path=store.path, version=store.schema_version(), tables=len(counts),
+              rows=sum(counts.values()))
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- plans, KPIs, profiles, the mapping format
 def _refuse(messages: list) -> None:
     errors = [m for m in messages if m.level == "error"]
@@ -526,7 +562,7 @@ def cmd_check(store: Store, args: argparse.Namespace, o: _Output) -> int:
 
 COMMANDS = {"import": cmd_import, "imports": cmd_imports, "revert": cmd_revert, "seed": cmd_seed,
             "plan": cmd_plan, "kpi": cmd_kpi, "profiles": cmd_profiles, "mapping": cmd_mapping,
-            "report": cmd_report, "plan-import": cmd_plan_import, "check": cmd_check}
+            "report": cmd_report, "plan-import": cmd_plan_import, "check": cmd_check, "db": cmd_db}
 NO_DATABASE = ("mapping",)
 
 
@@ -546,8 +582,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return COMMANDS[args.command](None, args, o)
         except BrokenPipeError:
             return _quiet_broken_pipe()
+    path = Path(args.db) if args.db else default_db_path()
+    args.existed = path.exists()
+    creating = args.command == "db" and args.db_command == "init"
     try:
-        store = open_store(args.db)
+        store = open_store(path, create=creating or may_create(path))
     except DatabaseLocked as exc:
         o.error(t(exc.key, o.lang, **exc.values))
         return EXIT_LOCKED

@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import Store, StoreError, default_db_path, open_store
+from kpi_core.adapters.store import Store, StoreError, default_db_path, may_create, open_store
 from kpi_core.domain import tracking as tr
 from kpi_core.domain import units
 from kpi_core.domain.model import Direction, Plan, Status
@@ -28,7 +28,9 @@ FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, WORKSHOP_KEY, "side
 # ---------------------------------------------------------------- store
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    return open_store(path)
+    # A new file only at the default path; the file is let go between operations so that a scheduled
+    # `kpi-workbench import` can write while the app serves.
+    return open_store(path, create=may_create(path), release_when_idle=True)
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,6 +50,13 @@ def get_store() -> Store:
     except StoreError as exc:
         st.error(exc.message(lang()))
         st.stop()
+
+
+def read_only_notice(store: Store) -> None:
+    """A banner on every page while the database can only be viewed, saying why (saves are refused with it)."""
+    if store.read_only:
+        st.warning(t("store.read_only_banner", path=str(store.path),
+                     reason=t(f"store.read_only_reason.{store.read_only_reason}")), icon="🔒")
 
 
 # ---------------------------------------------------------------- language

@@ -37,7 +37,8 @@ from pages.frame import PageContext, flash, show_error
 
 STEP_PAGE = {"kgi": "kgi", "gap": "gap", "csf": "csf", "kpi": "kpi", "pdca": "pdca", "actuals": "import"}  # slugs
 SEVERITY_COLOUR = {"high": "red", "medium": "orange", "low": "blue"}
-LIGHT_COLOUR = {Status.ON_TRACK: "green", Status.AT_RISK: "orange", Status.OFF_TRACK: "red"}
+LIGHT_BADGE = {Status.ON_TRACK: ":green-badge[:material/check_circle:]",
+               Status.AT_RISK: ":orange-badge[:material/warning:]", Status.OFF_TRACK: ":red-badge[:material/error:]"}
 WHO_KEY = "health_who"
 
 
@@ -63,8 +64,7 @@ def pitfall_lights(report: HealthReport) -> None:
     for row in (PITFALLS[:4], PITFALLS[4:]):
         for column, pitfall in zip(st.columns(4), row, strict=False):
             with column.container(border=True):
-                light = LIGHT_COLOUR[report.lights[pitfall]]
-                st.markdown(f":{light}[:material/circle:] **{pitfall}. {pitfall_name(pitfall)}**")
+                st.markdown(f"{LIGHT_BADGE[report.lights[pitfall]]} **{pitfall}. {pitfall_name(pitfall)}**")
                 points = report.deductions[pitfall]
                 st.caption(t("health.pitfall_points", points=f"{points:g}") if points else t("health.pitfall_clear"))
 

@@ -14,6 +14,9 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "test.duckdb"
     monkeypatch.setenv("KPI_WORKBENCH_DB", str(path))
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "0")
+    from kpi_core.adapters.store import open_store
+
+    open_store(path).close()  # the app opens only an existing file (or the default one)
     return path
 
 

@@ -172,6 +172,9 @@ def test_revert_and_imports_list(db, tmp_path):
 def test_seed_creates_the_demo_once(tmp_path, monkeypatch):
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
     db = tmp_path / "demo.duckdb"
+    code, _, err = run(db, "seed", "--lang", "en")  # a new database is created on purpose only
+    assert code == 1 and "There is no database at" in err and not db.exists()
+    assert run(db, "db", "init")[0] == 0
     code, out, _ = run(db, "seed", "--lang", "en")
     assert code == 0 and "Demo plan #1" in out
     code, out, _ = run(db, "seed", "--lang", "en")
@@ -182,6 +185,7 @@ def test_db_from_the_environment(tmp_path, monkeypatch):
     path = tmp_path / "env.duckdb"
     monkeypatch.setenv("KPI_WORKBENCH_DB", str(path))
     err = io.StringIO()
+    assert main(["db", "init"], io.StringIO(), err) == 0
     assert main(["imports", "--plan", "1", "--lang", "en"], io.StringIO(), err) == 1
     assert path.exists() and "No plan with the id or name “1”." in err.getvalue()
 

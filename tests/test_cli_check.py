@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from kpi_core.adapters.store import open_store
-from kpi_core.adapters.templates import create_plan_from_template, find_template
+from kpi_core.adapters.templates import find_template
 from kpi_core.cli import main
 from kpi_core.services.demo import seed_demo
+from kpi_core.services.plans import create_plan_from_template
 
 
 def run(db: Path, *args: str) -> tuple[int, str, str]:

@@ -1,16 +1,23 @@
 """DuckDB storage: the only module that runs SQL against the application database.
 
-One connection per process (`open_store` is cached by the app layer), a cursor per thread, writes in explicit
-transactions with a retry on write conflicts, optimistic concurrency on plans through their `version` column.
-Nothing is silently lost: deletes are soft, superseded targets and actuals keep their rows, and every change that
-matters leaves a line in the audit log.
+The database file is held only while the store works (`release_when_idle`, as the app runs it) or for the life of a
+command, so that the CLI and the app take turns on one file; a writer that finds it held waits, bounded, then says
+who holds it. A cursor per thread, writes in explicit transactions (reentrant: a use case's writes commit together),
+write conflicts retried, a version check on every user write. Opening fails safe: a missing folder or file, a
+damaged file, a newer release's file or a failed upgrade is refused with the path and what to do; a read-only file is
+opened read-only. Nothing is silently lost: deletes are soft, superseded targets and actuals keep their rows, and
+every change that matters leaves a line in the audit log.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import random
 import re
+import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +69,9 @@ DB_ENV = "KPI_WORKBENCH_DB"
 WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
 WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
+LOCK_WAIT_ENV = "KPI_WORKBENCH_LOCK_WAIT"
+LOCK_WAIT = 30.0  # seconds a process waits for another one (the app, a scheduled import) to release the file
+IDLE_RELEASE = 0.25  # seconds the app keeps the file after its last operation, so that a page's reads share one open
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "kpi_workbench.duckdb"
 
 
@@ -112,6 +122,49 @@ class DatabaseLocked(StoreError):
 
 class NotFound(StoreError):
     key = "store.not_found"
+
+
+class DatabaseMissing(StoreError):
+    """No database at the path: creating one is a deliberate act (`db init`), not a side effect of a typo."""
+
+    key = "store.missing"
+
+
+class FolderMissing(StoreError):
+    key = "store.folder_missing"
+
+
+class NotAFolder(StoreError):
+    key = "store.not_a_folder"
+
+
+class DatabaseDamaged(StoreError):
+    key = "store.damaged"
+
+
+class DatabaseTooNew(StoreError):
+    key = "store.too_new"
+
+
+class MigrationFailed(StoreError):
+    key = "store.migration_failed"
+
+
+class BackupExists(StoreError):
+    key = "store.backup_exists"
+
+
+class ReadOnlyDatabase(StoreError):
+    """A write to a database opened read-only; `reason` says why it is read-only."""
+
+    key = "store.read_only"
+
+
+def lock_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get(LOCK_WAIT_ENV, LOCK_WAIT)))
+    except ValueError:
+        return LOCK_WAIT
 
 
 def default_db_path() -> Path:
@@ -302,16 +355,87 @@ MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
-def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting up to `wait` s while another process holds it (saying so through the waiting marker,
+    which an app that releases the file when idle honours); refuse a damaged or newer file."""
+    deadline = time.monotonic() + wait
+    pause = 0.01
     try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            holder = _LOCK_HOLDER.search(text)
-            raise DatabaseLocked(path=str(path), pid=holder.group(1) if holder else "?") from exc
-        raise StoreError(detail=text) from exc
+        while True:
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" not in text.lower():
+                    raise _opening_error(path, exc) from exc
+                if time.monotonic() >= deadline:
+                    holder = _LOCK_HOLDER.search(text)
+                    raise DatabaseLocked(path=str(path), pid=holder.group(1) if holder else "?",
+                                         seconds=int(wait)) from exc
+                _mark_waiting(path)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+            except duckdb.Error as exc:
+                raise _opening_error(path, exc) from exc
+    finally:
+        _waiting_marker(path).unlink(missing_ok=True)
+
+
+def _waiting_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".waiting")
+
+
+def _mark_waiting(path: Path) -> None:
+    try:
+        _waiting_marker(path).touch()
+    except OSError:
+        pass  # a read-only folder: the other process releases the file when idle anyway
+
+
+def _someone_waiting(path: Path) -> bool:
+    """Another process is waiting for the file now (a marker touched within the last second)."""
+    try:
+        return time.time() - _waiting_marker(path).stat().st_mtime < 1.0
+    except OSError:
+        return False
+
+
+def _opening_error(path: Path, exc: duckdb.Error) -> StoreError:
+    text = str(exc)
+    if "version number" in text.lower() or "newer version" in text.lower():
+        return DatabaseTooNew(path=str(path), found="?", supported=latest_schema())
+    return DatabaseDamaged(path=str(path))
+
+
+def latest_schema() -> int:
+    """The newest schema version this release knows."""
+    return max(version for version, _, _ in MIGRATIONS)
+
+
+def _check_location(path: Path, create: bool) -> None:
+    """Refuse a path that cannot hold the database, naming it; a missing file is created only when asked."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotAFolder(path=str(path), parent=str(parent))
+    if path.is_dir():
+        raise NotAFolder(path=str(path), parent=str(path))
+    if not path.parent.exists():
+        raise FolderMissing(path=str(path), folder=str(path.parent))
+    if not path.exists() and not create:
+        raise DatabaseMissing(path=str(path))
+
+
+def _read_only_reason(path: Path) -> str | None:
+    """Why the file can only be read ('file' or 'folder'), or None when it can be written. A file without any write
+    permission bit counts as read-only even for a superuser: someone marked it so."""
+    if not path.exists():
+        return None
+    mode = path.stat().st_mode
+    if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return "file"
+    if not os.access(path.parent, os.W_OK):
+        return "folder"  # DuckDB writes its journal beside the file
+    return None
 
 
 def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
@@ -344,57 +468,139 @@ def _json(value: Any) -> str:
 class Store:
     """The application database. Create with `open_store()`; share one per process."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, create: bool = True, release_when_idle: bool = False):
+        """Open the database at `path`: checked, upgraded (a copy of the file kept first), ready. `create` allows
+        a new file; `release_when_idle` lets the file go between operations (the app) so that others can write."""
         self.path = Path(path)
-        self._conn = _connect(self.path)
+        self.release_when_idle = release_when_idle
         self._local = threading.local()
         # Writes of this process take turns: sessions of one server never race each other inside DuckDB, and the
         # database constraints catch any writer that does not go through here.
         self._write_turn = threading.Lock()
-        self.migrate()
+        self._file_lock = threading.RLock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._generation = 0
+        self._idle_timer: threading.Timer | None = None
+        _check_location(self.path, create)
+        self.read_only_reason = _read_only_reason(self.path)
+        with self._holding():
+            self._verify()
+            self.migrate()
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
 
     # ------------------------------------------------------------ plumbing
+    @contextmanager
+    def _holding(self) -> Iterator[None]:
+        """Hold the file open for the duration of an operation (opening it if it was released)."""
+        with self._file_lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._conn is None:
+                if self.release_when_idle:
+                    self._let_waiting_writer_go_first()
+                self._conn = self._open()
+                self._generation += 1
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._file_lock:
+                self._users -= 1
+                if self._users == 0 and self.release_when_idle and self._conn is not None:
+                    if _someone_waiting(self.path):  # a command waits: let go now, not after the idle delay
+                        self._release_if_idle()
+                    else:
+                        self._idle_timer = threading.Timer(IDLE_RELEASE, self._release_if_idle)
+                        self._idle_timer.daemon = True
+                        self._idle_timer.start()
+
+    def _let_waiting_writer_go_first(self) -> None:
+        """Before taking the file back, give another process that is waiting for it its turn (bounded)."""
+        deadline = time.monotonic() + lock_wait()
+        while _someone_waiting(self.path) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return _connect(self.path, self.read_only, lock_wait())
+        except DatabaseDamaged as exc:
+            engine_text = str(exc.__cause__).lower()
+            if self.read_only or not any(w in engine_text for w in ("read-only file system", "permission")):
+                raise
+        self.read_only_reason = "filesystem"  # a read-only mount: the file looked writable but is not
+        return _connect(self.path, True, lock_wait())
+
+    def _release_if_idle(self) -> None:
+        with self._file_lock:
+            if self._users == 0 and self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def release(self) -> None:
+        """Let the file go now if no operation is running (the next operation opens it again)."""
+        self._release_if_idle()
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor (DuckDB connections are shared, cursors are not)."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._conn.cursor()
-            self._local.cursor = cur
-        return cur
+        """This thread's cursor (DuckDB connections are shared, cursors are not). Store methods hold the file while
+        they run; a caller using the cursor directly should do so inside `transaction()` or `atomic()`."""
+        with self._file_lock:
+            if self._conn is None:
+                self._conn = self._open()
+                self._generation += 1
+            generation, conn = self._generation, self._conn
+        cached = getattr(self._local, "cursor", None)
+        if cached is None or cached[0] != generation:
+            cached = (generation, conn.cursor())
+            self._local.cursor = cached
+        return cached[1]
 
     def close(self) -> None:
-        self._conn.close()
+        with self._file_lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction on this thread's cursor. Reentrant: a nested call joins the outer transaction, so a use
         case that calls several write methods commits once or not at all."""
-        cur = self.cursor()
         depth = getattr(self._local, "depth", 0)
         if depth:
             self._local.depth = depth + 1
             try:
-                yield cur
+                yield self.cursor()
             finally:
                 self._local.depth = depth
             return
+        if self.read_only:
+            raise ReadOnlyDatabase(path=str(self.path), reason=self.read_only_reason)
         if not self._write_turn.acquire(timeout=WRITE_WAIT):
             raise DatabaseBusy(seconds=int(WRITE_WAIT))
         try:
-            cur.execute("BEGIN TRANSACTION")
-            self._local.depth = 1
-            try:
-                yield cur
-            except BaseException:
+            with self._holding():
+                cur = self.cursor()
+                cur.execute("BEGIN TRANSACTION")
+                self._local.depth = 1
+                try:
+                    yield cur
+                except BaseException:
+                    self._local.depth = 0
+                    _rollback_quietly(cur)
+                    raise
                 self._local.depth = 0
-                _rollback_quietly(cur)
-                raise
-            self._local.depth = 0
-            try:
-                cur.execute("COMMIT")
-            except duckdb.Error:
-                _rollback_quietly(cur)
-                raise
+                try:
+                    cur.execute("COMMIT")
+                except duckdb.Error:
+                    _rollback_quietly(cur)
+                    raise
         finally:
             self._write_turn.release()
 
@@ -470,27 +676,82 @@ class Store:
             raise StaleEdit([{"item": item, "theirs": row[2], "yours": yours, "version": row[0]}])
 
     # ------------------------------------------------------------ migrations
-    def migrate(self) -> list[int]:
-        """Apply every pending migration, each in its own transaction; return the versions applied."""
+    def _applied_versions(self) -> set[int]:
         cur = self.cursor()
-        cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                    "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
-        done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+        if not cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]:
+            return set()
+        return {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+
+    def _verify(self) -> None:
+        """Refuse a database this release cannot use: damaged, or written by a newer release."""
+        try:
+            newest = max(self._applied_versions(), default=0)
+        except duckdb.Error as exc:
+            raise DatabaseDamaged(path=str(self.path)) from exc
+        if newest > latest_schema():
+            raise DatabaseTooNew(path=str(self.path),
+                                 found=newest, supported=latest_schema())
+        self.check()
+
+    def check(self) -> dict[str, int]:
+        """Read every table in full, every column (DuckDB verifies each block's checksum as it reads it) and return
+        the rows per table; a file that cannot be read completely raises DatabaseDamaged."""
+        cur = self.cursor()
+        counts: dict[str, int] = {}
+        try:
+            for (name,) in cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                                       "current_database() ORDER BY table_name").fetchall():
+                quoted = '"' + name.replace('"', '""') + '"'
+                counts[name] = cur.execute(f"SELECT count(*), max(hash(COLUMNS(*))) FROM {quoted}").fetchone()[0]
+        except duckdb.Error as exc:
+            raise DatabaseDamaged(path=str(self.path)) from exc
+        return counts
+
+    def migrate(self) -> list[int]:
+        """Apply every pending migration, each in its own transaction, after keeping a copy of an existing file;
+        return the versions applied. A failing one is rolled back and reported with its number and reason."""
+        done = self._applied_versions()
+        pending = [(version, name, sql) for version, name, sql in MIGRATIONS if version not in done]
+        if not pending:
+            return []
+        if self.read_only:
+            raise ReadOnlyDatabase(path=str(self.path),
+                                   reason=self.read_only_reason)
+        backup = self.backup(self.path.with_name(f"{self.path.stem}.before-v{pending[0][0]}{self.path.suffix}")) \
+            if done else None
+        with self.transaction() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                        "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
         applied = []
-        for version, name, sql in MIGRATIONS:
-            if version in done:
-                continue
-            with self.transaction() as tx:
-                for statement in (s.strip() for s in sql.split(";")):
-                    if statement:
-                        tx.execute(statement)
-                tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+        for version, name, sql in pending:
+            try:
+                with self.transaction() as tx:
+                    for statement in (s.strip() for s in sql.split(";")):
+                        if statement:
+                            tx.execute(statement)
+                    tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            except duckdb.Error as exc:
+                raise MigrationFailed(version=version, name=name, reason=str(exc).splitlines()[0][:300],
+                                      backup=str(backup) if backup else "-") from exc
             applied.append(version)
         return applied
 
     def schema_version(self) -> int:
-        row = self.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return row[0] or 0
+        return max(self._applied_versions(), default=0)
+
+    def backup(self, target: Path | str | None = None) -> Path:
+        """A consistent copy of the database file (journal folded in first, no write running meanwhile). The default
+        name is beside the file, stamped with the time; an existing file is never overwritten."""
+        target = Path(target) if target else self.path.with_name(
+            f"{self.path.stem}.backup-{time.strftime('%Y%m%d-%H%M%S')}{self.path.suffix}")
+        _check_location(target, create=True)
+        if target.exists():
+            raise BackupExists(path=str(target))
+        with self._write_turn:
+            if not self.read_only:
+                self.cursor().execute("CHECKPOINT")
+            shutil.copy2(self.path, target)
+        return target
 
     # ------------------------------------------------------------ settings
     def get_setting(self, key: str, default: str | None = None) -> str | None:
@@ -1496,6 +1757,27 @@ class Store:
             "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
 
 
-def open_store(path: Path | str | None = None) -> Store:
-    """Open (creating and migrating) the database at `path`, the env override, or the default file."""
-    return Store(Path(path) if path else default_db_path())
+def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def holding(self: Store, *args: Any, **kwargs: Any) -> T:
+        with self._holding():
+            return method(self, *args, **kwargs)
+    return holding
+
+
+# Every public operation holds the file while it runs (and only then, for a store that releases it when idle).
+for _name, _member in list(vars(Store).items()):
+    if not _name.startswith("_") and inspect.isfunction(_member) and _name not in {
+            "cursor", "close", "release", "transaction", "in_transaction"}:
+        setattr(Store, _name, _holding_the_file(_member))
+
+
+def may_create(path: Path | str) -> bool:
+    """Only the default file is created by simply starting: any other path must exist (`db init` creates one)."""
+    return Path(path).resolve() == DEFAULT_DB.resolve()
+
+
+def open_store(path: Path | str | None = None, create: bool = True, release_when_idle: bool = False) -> Store:
+    """Open (creating when allowed, checking and migrating) the database at `path`, the env override, or the
+    default file. The app and the CLI pass `create=may_create(path)`."""
+    return Store(Path(path) if path else default_db_path(), create=create, release_when_idle=release_when_idle)

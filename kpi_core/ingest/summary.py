@@ -141,8 +141,9 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
     """Monthly values of a long, wide_metrics or wide_months file (mapping already validated)."""
     walker = _Rows(parsed, mapping)
     shape = mapping["shape"]
-    if shape == "wide_metrics" and parsed.row_count >= SET_BASED_ROWS and not mapping.get("filters"):
-        collected = _wide_metrics_set_based(walker)
+    set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based}.get(shape)
+    if set_based and parsed.row_count >= SET_BASED_ROWS and not mapping.get("filters"):
+        collected = set_based(walker)
         if collected is not None:
             return collected
     reader = {"wide_metrics": _wide_metrics, "long": _long, "wide_months": _wide_months}[shape]
@@ -150,6 +151,7 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
 
 
 SET_BASED_ROWS = 2_000  # below this, the row-by-row reader is as fast
+MAX_LABELS = 10_000  # a long table's distinct metric names judged in Python
 MAX_EXCEPTION_ROWS = 2_000  # more rows than this that are not clean: every row goes through Python
 
 
@@ -268,3 +270,48 @@ def _wide_months(w: _Rows):
             if value is not None:
                 w.out.add(key, month, value, line, m["combine"])
     return read
+
+
+def _long_set_based(w: _Rows) -> Collected | None:
+    """A long table: its distinct metric names are matched in Python, then the rows of mapped names aggregated in
+    DuckDB; rows of other names only name them in a message, and rows that are not clean (blank or total names, a
+    month or a number that cannot be read) go through the row-by-row reader. None when the table is not for this."""
+    parsed, mapping, con = w.parsed, w.mapping, w.parsed.con
+    label_id, date_id = parsed.column_id(mapping["label_column"]), parsed.column_id(mapping["date_column"])
+    value_id = parsed.column_id(mapping["value_column"])
+    labels = [r[0] for r in con.execute(f"SELECT {label_id}, min(rowid) AS first FROM raw GROUP BY 1 ORDER BY first "
+                                        f"LIMIT {MAX_LABELS + 1}").fetchall()]
+    if len(labels) > MAX_LABELS:
+        return None
+    keys = {label: w.labels.get(normalise_label(label)) for label in labels if not is_blank(label)}
+    mapped = [label for label, key in keys.items() if key]
+    by_row = [label for label, key in keys.items() if not key and (is_total_label(label) or is_footer_text(label))]
+    w.unmapped += [str(label).strip() for label, key in keys.items() if not key and label not in by_row]
+    number = f"kpi_decimal_comma({value_id})" if parsed.decimal_comma else value_id
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE long_rows AS SELECT rid, lab, m, v, (lab IS NULL OR kpi_blank(lab) "
+        f"OR list_contains(?::VARCHAR[], lab) OR (list_contains(?::VARCHAR[], lab) AND (m IS NULL "
+        f"OR (v IS NULL AND NOT kpi_blank(t))))) AS unclean, list_contains(?::VARCHAR[], lab) AS used "
+        f"FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, kpi_number({number}) AS v, "
+        f"{value_id} AS t FROM raw)", [by_row, mapped, mapped])
+    try:
+        exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM long_rows WHERE unclean "
+                                 f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
+        groups = con.execute("SELECT lab, m, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) FROM long_rows "
+                             "WHERE used AND NOT unclean GROUP BY lab, m ORDER BY min(rid)").fetchall()
+        per_cell: dict[tuple[str, date], int] = {}
+        for label, month, rows, *_ in groups:
+            per_cell[(keys[label], month)] = per_cell.get((keys[label], month), 0) + rows
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
+            w.unmapped.clear()
+            return None
+        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
+        for label, month, rows, total, first in groups:
+            w.out.rows_used += rows
+            if first is not None:
+                key = keys[label]
+                w.out.add(key, month, total * scales[key], parsed.line_of_row(first), mapping["combine"])
+        unclean_rows = "rowid IN (SELECT rid FROM long_rows WHERE unclean)"
+        return w.run(_long(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
+    finally:
+        con.execute("DROP TABLE IF EXISTS long_rows")

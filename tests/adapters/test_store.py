@@ -5,7 +5,6 @@ import subprocess
 import sys
 from datetime import date
 
-import duckdb
 import pytest
 
 from kpi_core.adapters import store as store_module
@@ -187,7 +186,7 @@ def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
     latest = max(version for version, _, _ in released)
     broken = released + [(latest + 1, "half", "CREATE TABLE half_done (i INTEGER); SELECT * FROM missing_table")]
     monkeypatch.setattr(store_module, "MIGRATIONS", broken)
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(store_module.MigrationFailed):
         open_store(path)
     monkeypatch.setattr(store_module, "MIGRATIONS", released)
     reopened = open_store(path)
@@ -200,7 +199,7 @@ def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
 def test_lock_held_by_another_process_gives_a_clear_error(db_path):
     holder = open_store(db_path)
     code = (f"from kpi_core.adapters.store import open_store, DatabaseLocked\n"
-            f"try:\n    open_store({str(db_path)!r})\nexcept DatabaseLocked as exc:\n"
+            f"import os; os.environ['KPI_WORKBENCH_LOCK_WAIT'] = '0.5'\ntry:\n    open_store({str(db_path)!r})\nexcept DatabaseLocked as exc:\n"
             f"    print('LOCKED', exc.values['pid'])\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=False)

@@ -182,7 +182,8 @@ def test_revert_import_keeps_one_current_value_per_cell(store, plan):
     assert _current_rows(store, plan.id) == [("meetings", APR, 1)]
 
 
-def test_upgrade_supersedes_duplicates_left_by_an_older_release(db_path, monkeypatch):
+def test_upgrade_supersedes_duplicates_left_by_an_older_release(tmp_path, monkeypatch):
+    db_path = tmp_path / "old.duckdb"
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
     old = open_store(db_path)
     cur = old.cursor()

@@ -41,9 +41,19 @@ def plan(store):
     return store.get_plan(made.id)
 
 
+def spy(monkeypatch, name: str) -> list:
+    """Records what the set-based reader returned (None would mean it fell back to the row-by-row one)."""
+    results: list = []
+    original = getattr(summary, name)
+    monkeypatch.setattr(summary, name, lambda walker: results.append(original(walker)) or results[-1])
+    return results
+
+
 def both_ways(store, plan, data: bytes, monkeypatch):
     parsed = ingest.read_export(data, "daily.csv")
+    used = spy(monkeypatch, "_wide_metrics_set_based")
     fast = ingest.preview_import(store, plan, parsed, MAPPING, "en")
+    assert used and used[0] is not None, "the set-based reader did the work"
     monkeypatch.setattr(summary, "SET_BASED_ROWS", 10**9)
     slow = ingest.preview_import(store, plan, parsed, MAPPING, "en")
     return fast, slow
@@ -64,3 +74,36 @@ def test_set_based_reads_decimal_commas(store, plan, monkeypatch):
     fast, slow = both_ways(store, plan, daily_export(3_000, decimal_comma=True), monkeypatch)
     assert fast.rejections == slow.rejections == []
     assert fast.values["value"].tolist() == pytest.approx(slow.values["value"].tolist(), rel=1e-12)
+
+
+LONG_MAPPING = {"shape": "long", "date_column": "年月", "label_column": "指標", "value_column": "値", "combine": "sum",
+                "metrics": {"meetings": {"source": "label", "label": "商談数"},
+                            "revenue": {"source": "label", "label": "売上"}}}
+
+
+def long_export(rows: int) -> bytes:
+    rng = random.Random(3)
+    names = ("商談数", "売上", "訪問数", "架電数")  # two mapped, two not in the plan
+    lines = ["年月,指標,値"]
+    for n in range(rows):
+        month = date(2026, 4 + n % 9, 1)
+        lines.append(f"{month:%Y/%m},{names[n % 4]},\"{rng.randrange(1, 90_000):,}\"")
+    lines.insert(50, "2026/05,売上,abc")  # a bad value
+    lines.insert(70, "2026/05,,12")  # no metric name
+    lines.append("合計,,999")  # a total row
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_long_set_based_and_row_by_row_agree(store, plan, monkeypatch):
+    parsed = ingest.read_export(long_export(6_000), "long.csv")
+    used = spy(monkeypatch, "_long_set_based")
+    fast = ingest.preview_import(store, plan, parsed, LONG_MAPPING, "en")
+    assert used and used[0] is not None, "the set-based reader did the work"
+    monkeypatch.setattr(summary, "SET_BASED_ROWS", 10**9)
+    slow = ingest.preview_import(store, plan, parsed, LONG_MAPPING, "en")
+    assert fast.values.equals(slow.values)
+    assert [(r.line, r.key) for r in fast.rejections] == [(r.line, r.key) for r in slow.rejections]
+    assert [r.key for r in fast.rejections] == ["ingest.reject.bad_number", "ingest.reject.label_missing"]
+    assert [(s.line, s.reason) for s in fast.skipped] == [(s.line, s.reason) for s in slow.skipped]
+    assert [m.text("en") for m in fast.messages] == [m.text("en") for m in slow.messages]
+    assert fast.rows_used == slow.rows_used

@@ -90,3 +90,13 @@ def test_dashboard_shows_the_score_tile(make_app, store, demo_plan, lang):
     label = "Health score" if lang == "en" else "ヘルススコア"
     assert any(m.label == label for m in at.metric)
     assert not store.health_snapshots(demo_plan.id), "the dashboard only reads"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_blank_plan_shows_what_is_missing(make_app, store, lang):
+    plan = store.create_plan(Plan(name="Blank"))
+    at = make_app(PAGE, lang=lang, plan_id=plan.id)
+    assert_clean(at)
+    shown = texts(at)
+    assert ("The plan has no KGI." if lang == "en" else "計画にKGIがありません。") in shown
+    assert ("0 KPI(s)" if lang == "en" else "KPIは0個です") in shown
