@@ -160,10 +160,11 @@ class PageContext:
         """The version of `plan` this session last drew; `guard(plan)` makes the frame remember it."""
         return st.session_state.setdefault(VERSIONS_KEY, {}).get(plan.id, plan.version)
 
-    def form_key(self, name: str) -> str:
-        """The key of a form on this page: a reload after a conflict gives every form a new one, so the fields
-        show the stored values again instead of what was typed before."""
-        return f"{name}_{st.session_state.get(GENERATION_KEY, 0)}"
+    def key(self, name: str) -> str:
+        """A widget or form key on this page. A reload after a conflict gives every one a new key, so the browser
+        draws the fields afresh with the stored values instead of keeping what was typed before."""
+        generation = st.session_state.get(GENERATION_KEY, 0)
+        return f"{name}_g{generation}" if generation else name
 
     def guard(self, plan: Plan) -> None:
         """A plan other than the current one edited on this page: its drawn version is remembered too."""

@@ -274,7 +274,7 @@ def _manage(ctx: PageContext, rows: list[PlanRow]) -> None:
 
 
 def _rename(ctx: PageContext, plan: Plan) -> None:
-    with st.form(ctx.form_key(f"plans_rename_form_{plan.id}"), border=False):
+    with st.form(ctx.key(f"plans_rename_form_{plan.id}"), border=False):
         name = st.text_input(t("plans.field.name"), value=plan.name, key=f"plans_rename_name_{plan.id}")
         department = st.text_input(t("plans.field.department"), value=plan.department,
                                    key=f"plans_rename_department_{plan.id}")

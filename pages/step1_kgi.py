@@ -28,9 +28,9 @@ def render(ctx: PageContext) -> None:
     kpis = store.list_kpis(plan.id)
     unit_label = options_label("kgi")
     form_col, summary_col = st.columns([3, 2], gap="large")
-    with form_col, st.form(ctx.form_key("kgi_form")):
+    with form_col, st.form(ctx.key("kgi_form")):
         name = st.text_input(t("kgi.name"), value=kgi.name, placeholder=t("kgi.name_placeholder"),
-                             help=t("kgi.name_help"), key=f"kgi_name_{plan.id}")
+                             help=t("kgi.name_help"), key=ctx.key(f"kgi_name_{plan.id}"))
         c1, c2, c3 = st.columns(3)
         unit_options = UNIT_CHOICES if kgi.unit in UNIT_CHOICES else [kgi.unit, *UNIT_CHOICES]
         unit = c1.selectbox(t("kgi.unit"), unit_options, index=unit_options.index(kgi.unit),
@@ -42,18 +42,18 @@ def render(ctx: PageContext) -> None:
                                    format_func=options_label("enum.aggregation"), help=t("kgi.aggregation_help"))
         c4, c5 = st.columns(2)
         baseline_text = c4.text_input(t("kgi.baseline"), value=units.typed_text(kgi.baseline, kgi.unit),
-                                      help=t("kgi.baseline_help"), key=f"kgi_baseline_{plan.id}")
+                                      help=t("kgi.baseline_help"), key=ctx.key(f"kgi_baseline_{plan.id}"))
         target_text = c5.text_input(t("kgi.target"), value=units.typed_text(kgi.target, kgi.unit), help=t("kgi.target_help"),
-                                    key=f"kgi_target_{plan.id}")
+                                    key=ctx.key(f"kgi_target_{plan.id}"))
         deadline = st.date_input(t("kgi.deadline"), value=kgi.deadline, min_value=date(2000, 1, 1),
-                                 max_value=date(2100, 12, 31), help=t("kgi.deadline_help"), key=f"kgi_deadline_{plan.id}")
+                                 max_value=date(2100, 12, 31), help=t("kgi.deadline_help"), key=ctx.key(f"kgi_deadline_{plan.id}"))
         basis = st.text_area(t("kgi.basis"), value=kgi.basis, placeholder=t("kgi.basis_placeholder"), height=90,
-                             key=f"kgi_basis_{plan.id}")
+                             key=ctx.key(f"kgi_basis_{plan.id}"))
         with st.expander(t("kgi.formula_section"), expanded=bool(kgi.formula)):
-            key = st.text_input(t("kgi.key"), value=kgi.key, help=t("kgi.key_help"), key=f"kgi_key_{plan.id}")
+            key = st.text_input(t("kgi.key"), value=kgi.key, help=t("kgi.key_help"), key=ctx.key(f"kgi_key_{plan.id}"))
             formula = st.text_input(t("kgi.formula"), value=kgi.formula, placeholder="meetings * win_rate * avg_deal",
                                     help=t("kgi.formula_help", keys=", ".join(k.key for k in kpis) or "—"),
-                                    key=f"kgi_formula_{plan.id}")
+                                    key=ctx.key(f"kgi_formula_{plan.id}"))
         submitted = st.form_submit_button(t("common.save"), type="primary", width="stretch")
 
     if submitted:

@@ -27,7 +27,7 @@ def render(ctx: PageContext) -> None:
         sources = ["typed", "history"] if from_history is not None else ["typed"]
         source = st.radio(t("gap.source"), sources, horizontal=True, format_func=options_label("gap.source_options"),
                           key=f"gap_source_{plan.id}")
-        with st.form(ctx.form_key("gap_form")):
+        with st.form(ctx.key("gap_form")):
             if source == "history":
                 st.write(t("gap.from_history", value=fmt(from_history, kgi.unit)))
                 typed = None

@@ -108,9 +108,9 @@ def clear_form(suffix: str) -> None:
 
 def csf_form(view: PageView, csf: CSF | None) -> None:
     """Add (csf None) or edit one CSF; saves only when every field is valid."""
-    suffix = add_form_suffix("csf") if csf is None else str(csf.id)
+    suffix = view.ctx.key(add_form_suffix("csf") if csf is None else str(csf.id))
     current = csf or CSF(plan_id=view.plan.id, name="")
-    with st.form(view.ctx.form_key(f"csf_form_{suffix}")):
+    with st.form(f"csf_form_{suffix}"):
         name = st.text_input(t("csf.field.name"), value=current.name, key=f"csf_name_{suffix}",
                              placeholder=t("csf.field.name_placeholder"), help=t("csf.field.name_help"))
         c1, c2 = st.columns(2)

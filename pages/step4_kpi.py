@@ -149,11 +149,11 @@ def clear_form(suffix: str) -> None:
 
 def kpi_form(view: PageView, kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
-    suffix = add_form_suffix("kpi") if kpi is None else str(kpi.id)
+    suffix = view.ctx.key(add_form_suffix("kpi") if kpi is None else str(kpi.id))
     current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
         (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
     csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
-    with st.form(view.ctx.form_key(f"kpi_form_{suffix}")):
+    with st.form(f"kpi_form_{suffix}"):
         c1, c2 = st.columns([1, 2])
         key = c1.text_input(t("kpi.field.key"), value=current.key, key=f"kpi_key_{suffix}", disabled=kpi is not None,
                             placeholder="meetings", help=t("kpi.field.key_help"))
