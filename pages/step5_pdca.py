@@ -7,7 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from kpi_core import i18n
+from kpi_core import i18n, ingest
 from kpi_core.adapters.store import StaleEdit, Store
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
@@ -273,7 +273,7 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     names, code = metric_names(tracking), lang()
     statuses = {s: status_text(s, code) for s in tr.STATUS_ORDER}  # once, not once per row
-    st.dataframe(pd.DataFrame({
+    log = pd.DataFrame({
         t("pdca.table.month"): [month_text(c.month, code) for c in checkins],
         t("pdca.table.metric"): [names.get(c.metric_key, c.metric_key) for c in checkins],
         t("pdca.table.status"): [statuses[Status(c.status)] for c in checkins],
@@ -282,7 +282,10 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         t("pdca.checkin.owner"): [c.owner for c in checkins],
         t("pdca.checkin.due"): [c.due.isoformat() if c.due else "" for c in checkins],
         t("pdca.checkin.result"): [c.result for c in checkins],
-    }), hide_index=True)
+    })
+    st.dataframe(log, hide_index=True)
+    st.download_button(t("store.download_csv"), ingest.frame_csv(log), file_name=f"checkins-plan-{plan.id}.csv",
+                       mime="text/csv", key="pdca_ci_download")
     open_items = [a.checkin for a in tr.open_actions(checkins, date.today())]
     # the item this user is recording a result for stays listed even if someone else closed it meanwhile, so
     # that their save is checked and the conflict reported instead of the click being dropped

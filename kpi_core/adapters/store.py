@@ -69,6 +69,8 @@ DB_ENV = "KPI_WORKBENCH_DB"
 WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
 WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
+REJECTIONS_KEPT = 1000  # rejected rows of an import kept in full; the rest are counted
+RAW_KEPT = 2000  # characters of a rejected row's original text kept
 LOCK_WAIT_ENV = "KPI_WORKBENCH_LOCK_WAIT"
 LOCK_WAIT = 30.0  # seconds a process waits for another one (the app, a scheduled import) to release the file
 IDLE_RELEASE = 0.25  # seconds the app keeps the file after its last operation, so that a page's reads share one open
@@ -481,7 +483,9 @@ class Store:
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._users = 0
         self._generation = 0
-        self._idle_timer: threading.Timer | None = None
+        self._last_use = time.monotonic()
+        self._reaper: threading.Thread | None = None
+        self._closed = False
         _check_location(self.path, create)
         self.read_only_reason = _read_only_reason(self.path)
         with self._holding():
@@ -497,27 +501,34 @@ class Store:
     def _holding(self) -> Iterator[None]:
         """Hold the file open for the duration of an operation (opening it if it was released)."""
         with self._file_lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-                self._idle_timer = None
             if self._conn is None:
                 if self.release_when_idle:
                     self._let_waiting_writer_go_first()
                 self._conn = self._open()
                 self._generation += 1
+                self._closed = False
+                if self.release_when_idle and (self._reaper is None or not self._reaper.is_alive()):
+                    self._reaper = threading.Thread(target=self._release_when_idle, daemon=True,
+                                                    name="store-idle-release")
+                    self._reaper.start()
             self._users += 1
         try:
             yield
         finally:
             with self._file_lock:
                 self._users -= 1
-                if self._users == 0 and self.release_when_idle and self._conn is not None:
-                    if _someone_waiting(self.path):  # a command waits: let go now, not after the idle delay
-                        self._release_if_idle()
-                    else:
-                        self._idle_timer = threading.Timer(IDLE_RELEASE, self._release_if_idle)
-                        self._idle_timer.daemon = True
-                        self._idle_timer.start()
+                self._last_use = time.monotonic()
+                if self._users == 0 and self.release_when_idle and _someone_waiting(self.path):
+                    self._release_if_idle()  # a command waits: let go now, not after the idle delay
+
+    def _release_when_idle(self) -> None:
+        """One background thread per store: closes the file once no operation has run for IDLE_RELEASE s."""
+        while not self._closed:
+            time.sleep(IDLE_RELEASE / 2)
+            with self._file_lock:
+                if self._users == 0 and self._conn is not None and \
+                        time.monotonic() - self._last_use >= IDLE_RELEASE:
+                    self._release_if_idle()
 
     def _let_waiting_writer_go_first(self) -> None:
         """Before taking the file back, give another process that is waiting for it its turn (bounded)."""
@@ -561,9 +572,7 @@ class Store:
 
     def close(self) -> None:
         with self._file_lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-                self._idle_timer = None
+            self._closed = True
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -1196,9 +1205,12 @@ class Store:
                  meta.get("delimiter", ""), meta.get("shape", ""), _json(meta.get("mapping", {})),
                  int(meta.get("rows_total", 0)), int(meta.get("rows_accepted", len(actuals))),
                  len(rejections)]).fetchone()[0]
-            if rejections:
-                cur.executemany("INSERT INTO import_rejections (import_id, line_no, reason, raw) VALUES (?, ?, ?, ?)",
-                                [[import_id, line, reason, raw] for line, reason, raw in rejections])
+            kept = rejections[:REJECTIONS_KEPT]  # the count covers them all (rows_rejected)
+            if kept:
+                cur.execute("INSERT INTO import_rejections (import_id, line_no, reason, raw) SELECT ?, "
+                            "unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                            [import_id, [line for line, _, _ in kept], [reason for _, reason, _ in kept],
+                             [raw[:RAW_KEPT] for _, _, raw in kept]])
             values = {(a.metric_key, a.month): float(a.value) for a in actuals}
             written, unchanged = self._write_cells(cur, plan_id, values, "import", import_id, None)
             self._audit(cur, plan_id, "import.commit", import_id=import_id, file=meta.get("file_name", ""),

@@ -126,6 +126,7 @@ __all__ = [
     "filter_condition",
     "filter_text",
     "find_mapping",
+    "frame_csv",
     "live_values",
     "mapping_file_bytes",
     "mapping_schema",
@@ -632,6 +633,11 @@ def _csv_bytes(header: list[str], rows: Iterable[Iterable[object]]) -> bytes:
     writer.writerow([neutralise(h) for h in header])
     writer.writerows([neutralise(c) for c in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")  # the BOM lets Excel read Japanese correctly
+
+
+def frame_csv(frame) -> bytes:
+    """Any table shown on a page as CSV bytes, its formula-like cells neutralised."""
+    return _csv_bytes([str(c) for c in frame.columns], frame.itertuples(index=False))
 
 
 def rejections_csv(preview: ImportPreview, lang: str, include_skipped: bool = False) -> bytes:

@@ -208,3 +208,15 @@ def test_upgrade_supersedes_duplicates_left_by_an_older_release(tmp_path, monkey
     upgraded.save_actuals(plan_id, [Actual("m", APR, 4.0)])
     assert _current_rows(upgraded, plan_id) == [("m", APR, 1)]
     upgraded.close()
+
+
+def test_rejections_are_stored_set_based_and_bounded(store, plan):
+    rejections = [(line, f"“x{line}” is not a number", f"2026/04,x{line}") for line in range(2, 100_002)]
+    outcome = store.commit_import(plan.id, {"file_name": "bad.csv", "sha256": "b", "rows_total": 100_000},
+                                  [Actual("meetings", APR, 1.0)], rejections)
+    listed = store.list_imports(plan.id)
+    assert listed.iloc[0]["rows_rejected"] == 100_000  # all counted
+    kept = store.import_rejections(outcome["import_id"])
+    assert len(kept) == store_module.REJECTIONS_KEPT  # the first 1,000 in full
+    assert kept.iloc[0].tolist() == [2, "“x2” is not a number", "2026/04,x2"]
+    assert kept.iloc[-1]["line_no"] == 1001
