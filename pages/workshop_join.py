@@ -14,14 +14,11 @@ from pages.frame import show_flash
 from pages.workshop_ui import (
     JOIN_PARAM,
     TOKEN_PARAM,
-    act,
     attempt,
     plain,
     show_clock,
     workshop_error_text,
 )
-
-SEEN_STEP = "ws_participant_step"
 
 
 def _join_form(store) -> None:
@@ -39,18 +36,14 @@ def _join_form(store) -> None:
                 st.rerun()
 
 
-@st.fragment(run_every=1)
-def _follow(store, token: str) -> None:
-    """Title, the facilitator's current step and prompt, and the timer; a new step redraws the whole view."""
+def _follow(store, token: str) -> SessionView:
+    """Title, the facilitator's current step and prompt, and the timer (read afresh on every poll)."""
     session, me = ws.participant_session(store, token)
-    if st.session_state.get(SEEN_STEP, (session.position, session.status)) != (session.position, session.status):
-        st.session_state[SEEN_STEP] = (session.position, session.status)
-        st.rerun(scope="app")
-    st.session_state[SEEN_STEP] = (session.position, session.status)
     st.caption(plain(t("workshop.participant.hello", name=me.name, title=session.title)))
     st.subheader(t(f"workshop.steps.s{session.step}"))
     st.markdown(plain(t(f"workshop.prompt.s{session.step}")))
     show_clock(session)
+    return session
 
 
 def _idea_form(store, token: str, session: SessionView) -> None:
@@ -58,10 +51,11 @@ def _idea_form(store, token: str, session: SessionView) -> None:
         text = st.text_area(t("workshop.idea"), height=90)
         detail = st.text_input(t("workshop.idea_detail"), help=t(f"workshop.idea_detail_help.s{session.step}"))
         if st.form_submit_button(t("workshop.add_idea"), type="primary", width="stretch"):
-            act(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
+            done, _ = attempt(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
+            if done:
+                st.rerun(scope="fragment")
 
 
-@st.fragment(run_every=2)
 def _mine(store, token: str) -> None:
     """My ideas on this step, then the vote: my dots while it is open, the ranking once revealed."""
     session, me = ws.participant_session(store, token)
@@ -102,19 +96,26 @@ def _mine(store, token: str) -> None:
 
 def render() -> None:
     store = get_store()
-    show_flash()
     token = st.query_params.get(TOKEN_PARAM)
     if not token:
         _join_form(store)
         return
     try:
-        session, _ = ws.participant_session(store, token)
+        ws.participant_session(store, token)
     except WorkshopError as exc:
         st.error(workshop_error_text(exc))
         st.query_params.pop(TOKEN_PARAM, None)
         _join_form(store)
         return
-    _follow(store, token)
+    _live(store, token)
+
+
+# The whole view is one polling fragment: it follows the facilitator without ever asking for a full rerun (a full
+# rerun requested from a polling fragment can be lost when a room of sessions polls at once).
+@st.fragment(run_every=1)
+def _live(store, token: str) -> None:
+    show_flash()
+    session = _follow(store, token)
     if not session.is_open:
         st.success(t("workshop.participant.closed"))
         return

@@ -34,12 +34,14 @@ PRESENTER_CSS = """<style>
   font-size: 26px !important; line-height: 1.35 !important; }
 [data-testid="stMain"] h1 { font-size: 60px !important; line-height: 1.15 !important; }
 [data-testid="stMain"] h2 { font-size: 48px !important; } [data-testid="stMain"] h3 { font-size: 36px !important; }
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] div { font-size: 64px !important; line-height: 1.1 !important; }
-[data-testid="stMetricLabel"] p { font-size: 26px !important; }
+[data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] * {
+  font-size: 64px !important; line-height: 1.1 !important; }
+[data-testid="stMain"] [data-testid="stMetricLabel"] * { font-size: 26px !important; }
+[data-testid="stMain"] [data-testid="stCode"] code { font-size: 24px !important; }
 [data-testid="stTable"] td, [data-testid="stTable"] th, [data-testid="stTableStyledTable"] td,
 [data-testid="stTableStyledTable"] th { font-size: 24px !important; padding: 0.4rem 0.8rem !important; }
 [data-testid="stMain"] .stButton button { min-height: 3.2rem; padding: 0.4rem 1.6rem; }
-.st-key-ws_clock p { font-size: 96px !important; font-weight: 700; font-variant-numeric: tabular-nums; }
+[data-testid="stMain"] .st-key-ws_clock p { font-size: 96px !important; font-weight: 700; }
 </style>"""
 
 _CLOCK_CSS = """<style>

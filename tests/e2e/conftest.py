@@ -48,6 +48,12 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> N
 
 
 def start_server(db_path: Path, demo: bool) -> tuple[subprocess.Popen, str]:
+    """Serve the app on a free port against `db_path`, created first as `kpi-workbench db init` would: the app itself
+    creates only its default file, never one at a mistyped path."""
+    if not db_path.exists():
+        from kpi_core.adapters.store import open_store
+
+        open_store(db_path, create=True).close()
     port = _free_port()
     env = {**os.environ, "KPI_WORKBENCH_DB": str(db_path), "KPI_WORKBENCH_DEMO": "1" if demo else "0"}
     log = open(db_path.with_suffix(".log"), "w")  # noqa: SIM115 - kept open for the server's lifetime

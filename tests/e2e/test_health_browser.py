@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kpi_core.adapters.store import open_store
-
 from .conftest import start_server, stop_server, wait_for_app, warm_up
 
 SIZES = [(1440, 900), (1920, 1080)]
@@ -14,7 +12,6 @@ SIZES = [(1440, 900), (1920, 1080)]
 @pytest.fixture(scope="module")
 def health_server(tmp_path_factory, browser):
     path = tmp_path_factory.mktemp("health") / "demo.duckdb"
-    open_store(path).close()  # the app creates only the default file by itself; the demo is seeded at start
     process, url = start_server(path, demo=True)
     warm_up(browser, url)
     yield url

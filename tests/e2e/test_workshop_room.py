@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from kpi_core.adapters.store import open_store
+
 from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
 
 PEOPLE = ["Aiko", "Ben", "Chika", "Dan", "Emi"]
@@ -19,7 +21,9 @@ CLOCK = ".st-key-ws_clock p"
 
 @pytest.fixture(scope="module")
 def room_server(tmp_path_factory, browser):
-    process, url = start_server(tmp_path_factory.mktemp("room") / "room.duckdb", demo=True)
+    path = tmp_path_factory.mktemp("room") / "room.duckdb"
+    open_store(path).close()  # the app creates only its default file by itself; the demo is seeded at start
+    process, url = start_server(path, demo=True)
     warm_up(browser, url)
     yield url
     stop_server(process)
@@ -28,7 +32,7 @@ def room_server(tmp_path_factory, browser):
 def _context_page(browser, width: int, height: int, locale: str = "en-US"):
     context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(120_000)  # a loaded 2-core machine serving six browsers
     return context, page
 
 
@@ -38,7 +42,11 @@ def _seconds(text: str) -> int:
 
 
 def _font_px(page, selector: str) -> float:
-    return page.eval_on_selector(selector, "e => parseFloat(getComputedStyle(e).fontSize)")
+    """The computed size of the text itself: the deepest element under the first match (the one holding it)."""
+    return page.eval_on_selector(selector, """e => {
+        while (e.firstElementChild) { e = e.firstElementChild; }
+        return parseFloat(getComputedStyle(e).fontSize);
+    }""")
 
 
 def _shot(page, name: str) -> None:
@@ -68,13 +76,15 @@ def test_a_workshop_with_five_participants(room_server, browser):
         assert _font_px(host, "[data-testid='stMain'] h1") >= 48
         assert _font_px(host, "[data-testid='stMain'] [data-testid='stMarkdownContainer'] p") >= 24
         assert _font_px(host, "[data-testid='stMetricValue']") >= 56
+        assert _font_px(host, "[data-testid='stMetricLabel']") >= 24
+        assert _font_px(host, "[data-testid='stCode']") >= 24
         _shot(host, "workshop_presenter_step1_1920")
 
         participants = []
         for name in PEOPLE:
             context, phone = _context_page(browser, 390, 844, "ja-JP" if name == "Chika" else "en-US")
             contexts.append(context)
-            phone.goto(join_link + ("&lang=ja" if name == "Chika" else "&lang=en"))
+            phone.goto(join_link + ("&lang=ja" if name == "Chika" else "&lang=en"), wait_until="domcontentloaded")
             phone.wait_for_selector("[data-testid='stForm']")
             phone.locator("input[type='text']").nth(1).fill(name)
             phone.locator("[data-testid='stFormSubmitButton'] button").click()
@@ -86,38 +96,39 @@ def test_a_workshop_with_five_participants(room_server, browser):
         participants[0].wait_for_selector(CLOCK)
         assert "Aiko" in participants[0].inner_text("[data-testid='stMain']")
 
-        for _ in range(2):
+        for step in (2, 3):  # one click at a time: wait until the step has really moved
             host.get_by_role("button", name=re.compile("Next")).click()
-            wait_for_app(host)
-        host.get_by_text("CSF: what must go right").first.wait_for()
+            host.get_by_text(f"Step {step} of 5").wait_for()
+        host.locator("h2", has_text="CSF: what must go right").wait_for()
         for phone, idea in zip(participants, IDEAS):
             phone.locator("textarea").wait_for()
             phone.locator("textarea").fill(idea)
             phone.locator("[data-testid='stFormSubmitButton'] button").click()
             phone.get_by_text(idea).first.wait_for()
         # New ideas reach the shared screen by its own polling, without a click.
-        host.get_by_text("5 ideas from 5 people").wait_for(timeout=20_000)
+        host.get_by_text("5 ideas from 5 people").wait_for(timeout=60_000)
         _shot(host, "workshop_presenter_ideas_1920")
 
         host.get_by_role("button", name="Open the vote").click()
         wait_for_app(host)
         for n, phone in enumerate(participants):
             dots = phone.get_by_role("button", name="+ dot") if n != 2 else phone.get_by_role("button", name="＋ドット")
-            dots.first.wait_for(timeout=20_000)
+            dots.first.wait_for(timeout=60_000)
             dots.nth(0).click()
             phone.get_by_text(re.compile("(Dots left: 2 of 3|残りドット：2 / 3)")).wait_for()
             dots.nth(1 + n % 2).click()
             phone.get_by_text(re.compile("(Dots left: 1 of 3|残りドット：1 / 3)")).wait_for()
-        host.get_by_text("10 dots placed by 5 people", exact=False).wait_for(timeout=20_000)
+        host.get_by_text("10 dots placed by 5 people", exact=False).wait_for(timeout=60_000)
         host.get_by_role("button", name="Reveal the results").click()
         host.get_by_text("Results").first.wait_for()
         wait_for_app(host)
         assert _font_px(host, "[data-testid='stTable'] td") >= 20
         _shot(host, "workshop_presenter_results_1920")
 
-        for _ in range(2):
+        for promoted in range(2):
             host.get_by_role("button", name="Make CSF").first.click()
-            wait_for_app(host)
+            host.get_by_text("Now a Primary CSF", exact=False).nth(promoted).wait_for()
+        wait_for_app(host)
         assert host.get_by_text("Now a Primary CSF", exact=False).count() == 2
         participants[0].get_by_text(IDEAS[0]).first.wait_for()
 
@@ -136,6 +147,11 @@ def test_a_workshop_with_five_participants(room_server, browser):
         assert IDEAS[0] in text
         for page in [host, *participants]:
             assert page.locator("[data-testid='stException']").count() == 0
+    except Exception:
+        for n, context in enumerate(contexts):  # what each screen showed when it failed, for the report
+            for page in context.pages:
+                _shot(page, f"workshop_failure_{n}")
+        raise
     finally:
         for context in contexts:
             context.close()

@@ -92,6 +92,7 @@ def test_participant_joins_writes_and_is_refused_clearly(store, lang):
     at.text_area[0].input("Call back within a day")
     at.button[0].click().run()
     assert [i.text for i in store.list_ideas(session.id)] == ["Call back within a day"]
+    at.run()  # a fresh full run, as a reload would draw it
     assert "Call back within a day" in rendered_text(at)
 
 
