@@ -7,6 +7,7 @@ import streamlit as st
 from kpi_core import i18n
 from kpi_core.adapters.store import Store
 from kpi_core.domain.goal import step_progress_for
+from kpi_core.domain.model import Plan, PlanStatus
 from pages import common, frame
 from pages.access import require_password
 from pages.common import t
@@ -49,6 +50,18 @@ def _plan_picker(store: Store) -> None:
     st.progress(sum(done) / len(done))
     st.markdown("  \n".join(f"{'✓' if ok else '○'} {frame.page_title(spec)}"
                             for spec, ok in zip(frame.STEPS, done, strict=True)))
+    _offer_activation(store, plan, done)
+
+
+def _offer_activation(store: Store, plan: Plan, steps_done: list[bool]) -> None:
+    """A draft plan whose five steps are all done: ask whether it is now the plan in use (Active)."""
+    if plan.status != PlanStatus.DRAFT or not all(steps_done):
+        return
+    st.info(t("room.activate_prompt"))
+    activate = st.button(t("room.activate"), key=f"activate_plan_{plan.id}", type="primary")
+    if activate and frame.run_save(lambda: store.set_plan_status(plan.id, PlanStatus.ACTIVE), plan,
+                                   "room.activated") is not None:
+        st.rerun()
 
 
 def _language_picker() -> None:
@@ -87,5 +100,7 @@ _sidebar(store)
 if st.session_state.get(common.WORKSHOP_KEY):
     # Larger type for a projector; a fixed stylesheet, no user text involved.
     st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.8rem !important;}"
-                "[data-testid='stMetricValue'] {font-size: 2.6rem;}</style>", unsafe_allow_html=True)
+                "[data-testid='stMetricValue'] {font-size: clamp(1rem, 16cqi, 2.6rem) !important;}</style>",
+                unsafe_allow_html=True)
+common.apply_figure_style()
 page.run()

@@ -30,15 +30,23 @@ FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, WORKSHOP_KEY, "side
 def _open_store(path: str) -> Store:
     # A new file only at the default path; the file is let go between operations so that a scheduled
     # `kpi-workbench import` can write while the app serves.
-    store = open_store(path, create=may_create(path), release_when_idle=True)
-    seed_demo(store)  # the first start of an empty database gets the demo plan (KPI_WORKBENCH_DEMO=0: not)
-    return store
+    return open_store(path, create=may_create(path), release_when_idle=True)
+
+
+@st.cache_resource(show_spinner=False)
+def _seed_demo_once(path: str, language: str, _store: Store) -> None:
+    """The first start of an empty database gets the demo plan, in the language of the session that starts it
+    (KPI_WORKBENCH_DEMO=0: not). Once per database and language; seed_demo skips a database that ever had a plan."""
+    seed_demo(_store, lang=language)
 
 
 def get_store() -> Store:
     """The process-wide store; a locked database file stops the page with a clear message."""
+    path = str(default_db_path())
     try:
-        return _open_store(str(default_db_path()))
+        store = _open_store(path)
+        _seed_demo_once(path, lang(), store)
+        return store
     except StoreError as exc:
         st.error(exc.message(lang()))
         st.stop()
@@ -54,13 +62,13 @@ def read_only_notice(store: Store) -> None:
 # ---------------------------------------------------------------- language
 def lang() -> str:
     """The session's language: ?lang=, then the sidebar choice, then the browser's locale."""
-    if LANG_KEY not in st.session_state:
+    language = st.session_state.get(LANG_KEY)  # one session-state read: every text of a page asks
+    if language is None:
         requested = st.query_params.get("lang")
-        if requested in i18n.LANGUAGES:
-            st.session_state[LANG_KEY] = requested
-        else:
-            st.session_state[LANG_KEY] = i18n.normalise_language(getattr(st.context, "locale", None))
-    return st.session_state[LANG_KEY]
+        language = (requested if requested in i18n.LANGUAGES
+                    else i18n.normalise_language(getattr(st.context, "locale", None)))
+        st.session_state[LANG_KEY] = language
+    return language
 
 
 def t(key: str, **values: Any) -> str:
@@ -94,6 +102,58 @@ def status_text(status: Status, code: str | None = None) -> str:
 
 def month_text(month: date | None, code: str | None = None) -> str:
     return tr.month_label(month, code or lang()) if month else i18n.t("common.none", code or lang())
+
+
+def fmt_delta(value: float | None, unit: str) -> str | None:
+    """A signed difference for a metric's delta, compact like the figure above it."""
+    return tr.signed_difference(value, unit, lang(), full_digits(), compact=True)
+
+
+def figure(column: Any, label: str, value: float | None, unit: str, *, help: str | None = None,
+           **metric_options: Any) -> None:
+    """st.metric for a figure: compact (1.44億円, ¥144M) so that narrow tiles never cut it off, the full digits
+    in its help (or everywhere with the full-digits toggle)."""
+    shown = units.format_value(value, unit, lang(), full_digits(), compact=True)
+    full = units.format_value(value, unit, lang(), full_digits=True)
+    if full != shown:
+        help = f"{help}\n\n{t('room.full_digits', value=full)}" if help else t("room.full_digits", value=full)
+    column.metric(label, shown, help=help, **metric_options)
+
+
+# Figures in tiles scale with their tile (a CSS container) and wrap rather than being cut off with "…".
+# A fixed stylesheet: no user text.
+FIGURE_STYLE = """<style>
+[data-testid='stMetric'] {container-type: inline-size;}
+[data-testid='stMetricValue'] {font-size: clamp(1rem, 15cqi, 2.25rem);}
+[data-testid='stMetricValue'] *, [data-testid='stMetricDelta'] * {white-space: normal !important;
+    overflow-wrap: anywhere; text-overflow: clip;}
+</style>"""
+
+
+def apply_figure_style() -> None:
+    st.markdown(FIGURE_STYLE, unsafe_allow_html=True)
+
+
+def missing_months_notice(ctx: Any, metrics: list) -> None:
+    """Name the months without actuals before each metric's latest one; with a page context, link the import."""
+    for months, names in tr.missing_groups(metrics, lang()):
+        st.warning(t("room.missing_months", months=months, names=names), icon="🕳️")
+        if ctx is not None:
+            ctx.link("import", t("room.go_actuals"))
+
+
+def add_form_suffix(form: str) -> str:
+    """The widget-key suffix of an add form: "new", then "new1", "new2"... after each successful add.
+
+    The browser keeps a submitted widget's value under its key even when the session forgets it, so a form is
+    emptied by giving its widgets new keys (see `renew_add_form`)."""
+    generation = st.session_state.get(f"_add_form_{form}", 0)
+    return "new" if generation == 0 else f"new{generation}"
+
+
+def renew_add_form(form: str) -> None:
+    """Empty an add form after a successful add: its widgets get new keys on the next run."""
+    st.session_state[f"_add_form_{form}"] = st.session_state.get(f"_add_form_{form}", 0) + 1
 
 
 def delta_colour(direction: Direction | str) -> str:

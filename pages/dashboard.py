@@ -15,15 +15,22 @@ from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.services.health import plan_health, severity_counts
-from pages.common import delta_colour, fmt, fmt_pct, full_digits, lang, month_text, status_text, t
+from pages.common import (
+    delta_colour,
+    figure,
+    fmt,
+    fmt_delta,
+    fmt_pct,
+    full_digits,
+    lang,
+    missing_months_notice,
+    month_text,
+    status_text,
+    t,
+)
 from pages.frame import PageContext
 
 TILES_PER_ROW = 5
-OVERDUE_BACKGROUND = "background-color: #fee2e2"
-
-
-def signed(value: float | None, unit: str) -> str | None:
-    return tr.signed_difference(value, unit, lang(), full_digits())
 
 
 def no_data_yet(ctx: PageContext) -> None:
@@ -43,13 +50,13 @@ def kgi_tiles(metric: tr.MetricTracking) -> None:
     unit, colour = metric.spec.unit, delta_colour(metric.spec.direction)
     st.subheader("🎯 " + markdown_text(metric.spec.name))
     ytd, pace, forecast, status = st.columns(4)
-    ytd.metric(t("dashboard.kgi.ytd"), fmt(metric.ytd_actual, unit), delta=signed(metric.pace_gap, unit),
+    figure(ytd, t("dashboard.kgi.ytd"), metric.ytd_actual, unit, delta=fmt_delta(metric.pace_gap, unit),
                delta_color=colour, border=True,
                help=t("dashboard.kgi.ytd_help", target=fmt(metric.ytd_target, unit)))
     pace.metric(t("dashboard.kgi.pace"), fmt_pct(metric.pace), border=True, help=t("dashboard.kgi.pace_help"))
     gap = (metric.forecast - metric.annual_target
            if metric.forecast is not None and metric.annual_target is not None else None)
-    forecast.metric(t("dashboard.kgi.forecast"), fmt(metric.forecast, unit), delta=signed(gap, unit),
+    figure(forecast, t("dashboard.kgi.forecast"), metric.forecast, unit, delta=fmt_delta(gap, unit),
                     delta_color=colour, border=True,
                     help=t("dashboard.kgi.forecast_help", target=fmt(metric.annual_target, unit)))
     status.metric(t("dashboard.kgi.status"), status_text(metric.status), border=True,
@@ -63,13 +70,14 @@ def kpi_tile(column, metric: tr.MetricTracking) -> None:
     difference = actual - target if actual is not None and target is not None else None
     series = [r.actual for r in metric.rows if r.actual is not None]
     status = latest.status if latest else Status.NO_DATA
-    column.metric(f"{tr.STATUS_EMOJI[status]} {markdown_text(metric.spec.name[:40])}", fmt(actual, unit),
-                  delta=signed(difference, unit), delta_color=delta_colour(metric.spec.direction),
+    # The card wears the year-to-date status, the one the header counts; the latest month's is in its caption.
+    figure(column, f"{tr.STATUS_EMOJI[metric.status]} {markdown_text(metric.spec.name[:40])}", actual, unit,
+                  delta=fmt_delta(difference, unit), delta_color=delta_colour(metric.spec.direction),
                   border=True, chart_data=series if len(series) > 1 else None, chart_type="bar",
                   help=t("dashboard.kpi.help", month=month_text(latest.month if latest else None),
                          target=fmt(target, unit)))
     column.caption(t("dashboard.kpi.caption", month=month_text(latest.month if latest else None),
-                     ytd=status_text(metric.status)))
+                     latest=status_text(status), ytd=status_text(metric.status)))
 
 
 def kpi_tiles(metrics: tuple[tr.MetricTracking, ...]) -> None:
@@ -103,7 +111,7 @@ def attribution(tracking: tr.PlanTracking) -> None:
     period = (month_text(result.months[0]) if len(result.months) == 1
               else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
     st.caption(t("dashboard.attribution.caption", period=period, planned=fmt(result.planned, unit),
-                 actual=fmt(result.actual, unit), total=signed(result.total, unit),
+                 actual=fmt(result.actual, unit), total=fmt_delta(result.total, unit),
                  method=t(f"engine.attribution.method.{result.method}")))
 
 
@@ -128,24 +136,24 @@ def open_checkins(store: Store, plan_id: int, tracking: tr.PlanTracking) -> None
     overdue = sum(1 for a in actions if a.overdue)
     if overdue:
         st.warning(t("dashboard.actions.overdue", n=overdue))
-    names = {m.key: m.spec.name for m in tracking.metrics}
-    frame = pd.DataFrame([{
-        t("dashboard.actions.due"): (("⚠️ " if a.overdue else "") + a.checkin.due.isoformat()) if a.checkin.due
-        else t("common.none"),
-        t("dashboard.actions.owner"): a.checkin.owner,
-        t("dashboard.actions.next"): a.checkin.next_action,
-        t("dashboard.actions.metric"): names.get(a.checkin.metric_key, a.checkin.metric_key),
-        t("dashboard.actions.month"): month_text(a.checkin.month),
-        t("dashboard.actions.status"): status_text(a.checkin.status),
-    } for a in actions])
-    flags = [a.overdue for a in actions]
-    styled = frame.style.apply(lambda row: [OVERDUE_BACKGROUND if flags[row.name] else ""] * len(row), axis=1)
-    st.dataframe(styled, hide_index=True)
+    names, none = {m.key: m.spec.name for m in tracking.metrics}, t("common.none")
+    statuses = {s: status_text(s) for s in tr.STATUS_ORDER}  # labels once, not once per row
+    # Overdue rows are marked ⚠️ and listed first; a styled (per-cell) table costs seconds with many actions.
+    st.dataframe(pd.DataFrame({
+        t("dashboard.actions.due"): [(("⚠️ " if a.overdue else "") + a.checkin.due.isoformat()) if a.checkin.due
+                                     else none for a in actions],
+        t("dashboard.actions.owner"): [a.checkin.owner for a in actions],
+        t("dashboard.actions.next"): [a.checkin.next_action for a in actions],
+        t("dashboard.actions.metric"): [names.get(a.checkin.metric_key, a.checkin.metric_key) for a in actions],
+        t("dashboard.actions.month"): [month_text(a.checkin.month) for a in actions],
+        t("dashboard.actions.status"): [statuses[Status(a.checkin.status)] for a in actions],
+    }), hide_index=True)
 
 
 def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     store, plan = ctx.store, ctx.plan
     headline(tracking)
+    missing_months_notice(ctx, tracking.metrics)
     health_tile(ctx)
     if tracking.kgi:
         kgi_tiles(tracking.kgi)

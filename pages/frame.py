@@ -229,8 +229,9 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
+    """Inline, not a toast: the next run replaces it, so a success never stands beside a later error."""
     for message in st.session_state.pop(FLASH_KEY, []):
-        st.toast(message, icon=":material/check_circle:")
+        st.success(message, icon=":material/check_circle:")
 
 
 def show_error(error: WorkbenchError | str, container: Any = st) -> None:

@@ -41,7 +41,7 @@ from kpi_core.domain.plan_rules import (
     validate_plan_fields,
 )
 from kpi_core.services import plans as plan_use_cases
-from pages.common import fmt, fmt_pct, lang, select_plan, t
+from pages.common import figure, fmt, fmt_pct, lang, select_plan, t
 from pages.frame import STEPS, PageContext, attempt, conflict_notice, run_save, show_error
 
 STATUS_COLOURS = {PlanStatus.DRAFT: "gray", PlanStatus.ACTIVE: "green", PlanStatus.ARCHIVED: "orange"}
@@ -191,7 +191,7 @@ def _template_card(ctx: PageContext, template: Template) -> None:
             badges.append(f":violet-badge[{t('plans.template.user')}]")
         if badges:
             st.markdown(" ".join(badges))
-        st.metric(f"{t('plans.template.kgi')} · {markdown_text(kgi['name'])}", fmt(kgi["target"], kgi["unit"]),
+        figure(st, f"{t('plans.template.kgi')} · {markdown_text(kgi['name'])}", kgi["target"], kgi["unit"],
                   delta=fmt_pct(kgi["growth"], signed=True) if kgi["growth"] is not None else None,
                   delta_color="normal" if (kgi["growth"] or 0) >= 0 else "inverse")
         st.caption(t("plans.template.from_baseline", baseline=fmt(kgi["baseline"], kgi["unit"])))

@@ -9,7 +9,7 @@ from kpi_core.domain import units
 from kpi_core.domain.drivers import FormulaError, implied_kgi, parse_formula
 from kpi_core.domain.goal import period_end, summarise_kgi, validate_kgi
 from kpi_core.domain.model import KGI, Aggregation, Direction
-from pages.common import delta_colour, fmt, fmt_pct, options_label, t
+from pages.common import delta_colour, figure, fmt, fmt_pct, options_label, t
 from pages.frame import PageContext, run_save
 
 UNIT_CHOICES = ["JPY", "%", "件", "人", "count"]
@@ -85,18 +85,18 @@ def render(ctx: PageContext) -> None:
             st.info(t("kgi.summary_empty"))
         else:
             m1, m2 = st.columns(2)
-            m1.metric(t("kgi.baseline"), fmt(kgi.baseline, kgi.unit))
-            m2.metric(t("kgi.target"), fmt(kgi.target, kgi.unit),
+            figure(m1, t("kgi.baseline"), kgi.baseline, kgi.unit)
+            figure(m2, t("kgi.target"), kgi.target, kgi.unit,
                       delta=fmt_pct(summary.growth_pct, signed=True) if summary.growth_pct is not None else None,
                       delta_color=delta_colour(kgi.direction))
             m3, m4 = st.columns(2)
-            m3.metric(t("kgi.growth_abs"), fmt(summary.growth_abs, kgi.unit))
+            figure(m3, t("kgi.growth_abs"), summary.growth_abs, kgi.unit)
             if kgi.aggregation == Aggregation.SUM:
-                m4.metric(t("kgi.required_monthly"), fmt(summary.required_monthly, kgi.unit),
+                figure(m4, t("kgi.required_monthly"), summary.required_monthly, kgi.unit,
                           delta=t("kgi.vs_last_year_month", value=fmt(summary.baseline_monthly, kgi.unit)),
                           delta_color="off")
             else:
-                m4.metric(t("kgi.required_change"), fmt(summary.required_monthly, kgi.unit))
+                figure(m4, t("kgi.required_change"), summary.required_monthly, kgi.unit)
             st.caption(t("kgi.months_to_deadline", months=summary.months,
                          deadline=kgi.deadline.isoformat() if kgi.deadline else "—"))
             for message in validate_kgi(kgi, plan):
@@ -109,7 +109,7 @@ def render(ctx: PageContext) -> None:
                     st.info(t(exc.key, **exc.values))
                 else:
                     st.divider()
-                    st.metric(t("kgi.implied"), fmt(implied.annual, kgi.unit),
+                    figure(st, t("kgi.implied"), implied.annual, kgi.unit,
                               delta=t("kgi.implied_delta", pct=fmt_pct(implied.over_plan, signed=True))
                               if implied.over_plan is not None else None, delta_color="off")
                     st.caption(t("kgi.implied_help", formula=kgi.formula))

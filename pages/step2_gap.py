@@ -6,7 +6,7 @@ import streamlit as st
 from kpi_core.charts.gap import gap_bars, history_line
 from kpi_core.domain import units
 from kpi_core.domain.goal import analyse_gap, current_from_history
-from pages.common import delta_colour, fmt, fmt_pct, options_label, t
+from pages.common import delta_colour, figure, fmt, fmt_pct, lang, options_label, t
 from pages.frame import PageContext, run_save
 
 
@@ -60,13 +60,13 @@ def render(ctx: PageContext) -> None:
 
     gap = analyse_gap(kgi, plan, current, history)
     cols = st.columns(4)
-    cols[0].metric(t("gap.current"), fmt(gap.current, kgi.unit))
-    cols[1].metric(t("gap.target"), fmt(gap.target, kgi.unit))
-    cols[2].metric(t("gap.gap"), fmt(gap.gap, kgi.unit),
+    figure(cols[0], t("gap.current"), gap.current, kgi.unit)
+    figure(cols[1], t("gap.target"), gap.target, kgi.unit)
+    figure(cols[2], t("gap.gap"), gap.gap, kgi.unit,
                    delta=fmt_pct(gap.gap_pct, signed=True) if gap.gap_pct is not None else None,
                    delta_color=delta_colour(kgi.direction))
     if gap.required_monthly is not None and gap.historical_monthly:
-        cols[3].metric(t("gap.required_monthly"), fmt(gap.required_monthly, kgi.unit),
+        figure(cols[3], t("gap.required_monthly"), gap.required_monthly, kgi.unit,
                        delta=t("gap.vs_history", value=fmt(gap.historical_monthly, kgi.unit),
                                ratio=f"{gap.required_monthly / gap.historical_monthly:.2f}"), delta_color="off")
     elif gap.best_yoy_growth is not None:
@@ -81,12 +81,14 @@ def render(ctx: PageContext) -> None:
         labels = {s: t(f"gap.bar_{s}") for s in ("baseline", "current", "target")}
         values = {"baseline": fmt(kgi.baseline, kgi.unit), "current": fmt(gap.current, kgi.unit),
                   "target": fmt(gap.target, kgi.unit)}
-        st.altair_chart(gap_bars(labels, kgi.baseline, gap.current, gap.target, values), width="stretch")
+        st.altair_chart(gap_bars(labels, kgi.baseline, gap.current, gap.target, values, kgi.unit, lang()),
+                        width="stretch")
     with history_col:
         st.subheader(t("gap.history_title"))
         if history:
             st.altair_chart(history_line(history, gap.required_monthly,
-                                         {"actual": t("gap.series_actual"), "required": t("gap.series_required")}),
+                                         {"actual": t("gap.series_actual"), "required": t("gap.series_required")},
+                                         kgi.unit, lang()),
                             width="stretch")
             if gap.best_yoy_growth is not None:
                 st.caption(t("gap.best_yoy_caption", pct=fmt_pct(gap.best_yoy_growth, signed=True),

@@ -21,7 +21,7 @@ from kpi_core.domain.kpi_rules import (
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
-from pages.common import confirm_delete, fmt, fmt_pct, lang, t
+from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
 from pages.frame import PageContext, run_save
 
 EDIT_KEY = "csf_editing"
@@ -73,9 +73,9 @@ def gap_of(kgi: KGI | None, plan: Plan) -> GapAnalysis | None:
 
 def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("csf.gap.current"), fmt(gap.current, view.unit))
-    c2.metric(t("csf.gap.target"), fmt(gap.target, view.unit))
-    c3.metric(t("csf.gap.gap"), fmt(gap.gap, view.unit),
+    figure(c1, t("csf.gap.current"), gap.current, view.unit)
+    figure(c2, t("csf.gap.target"), gap.target, view.unit)
+    figure(c3, t("csf.gap.gap"), gap.gap, view.unit,
               delta=fmt_pct(gap.gap_pct, signed=True) if gap.gap_pct is not None else None, delta_color="off")
     c4.metric(t("csf.gap.covered"), fmt_pct(cover.share) if cover.share is not None else "—",
               delta=t("csf.gap.covered_amount", value=fmt(cover.covered, view.unit)), delta_color="off",
@@ -98,7 +98,7 @@ def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
             value_texts={"current": fmt(gap.current, view.unit), "target": fmt(gap.target, view.unit),
                          "uncovered": fmt(max(cover.uncovered, 0), view.unit), "over": fmt(max(-cover.uncovered, 0), view.unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        st.altair_chart(coverage_waterfall(steps, titles), width="stretch")
+        st.altair_chart(coverage_waterfall(steps, titles, view.unit, lang()), width="stretch")
 
 
 def clear_form(suffix: str) -> None:
@@ -108,7 +108,7 @@ def clear_form(suffix: str) -> None:
 
 def csf_form(view: PageView, csf: CSF | None) -> None:
     """Add (csf None) or edit one CSF; saves only when every field is valid."""
-    suffix = view.ctx.key("new" if csf is None else str(csf.id))
+    suffix = view.ctx.key(add_form_suffix("csf") if csf is None else str(csf.id))
     current = csf or CSF(plan_id=view.plan.id, name="")
     with st.form(f"csf_form_{suffix}"):
         name = st.text_input(t("csf.field.name"), value=current.name, key=f"csf_name_{suffix}",
@@ -145,6 +145,8 @@ def save_csf(view: PageView, current: CSF, name: str, role: CSFRole, contributio
         return
     if run_save(lambda: view.store.save_csf(draft, view.ctx.seen_version), view.plan) is not None:
         clear_form(suffix)
+        if current.id is None:
+            renew_add_form("csf")
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
 

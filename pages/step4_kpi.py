@@ -42,7 +42,17 @@ from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.units import typed_text
 from kpi_core.services.health import finding_texts
 from kpi_core.services.kpis import save_kpi_with_targets
-from pages.common import confirm_delete, fmt, fmt_pct, full_digits, lang, t
+from pages.common import (
+    add_form_suffix,
+    confirm_delete,
+    figure,
+    fmt,
+    fmt_pct,
+    full_digits,
+    lang,
+    renew_add_form,
+    t,
+)
 from pages.frame import PageContext, run_save, show_error
 
 EDIT_KEY = "kpi_editing"
@@ -139,7 +149,7 @@ def clear_form(suffix: str) -> None:
 
 def kpi_form(view: PageView, kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
-    suffix = view.ctx.key("new" if kpi is None else str(kpi.id))
+    suffix = view.ctx.key(add_form_suffix("kpi") if kpi is None else str(kpi.id))
     current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
         (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
     csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
@@ -218,6 +228,8 @@ def save_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix
     if run_save(lambda: save_kpi_with_targets(view.store, draft, view.ctx.seen_version, reason, new_targets),
                 view.plan) is not None:
         clear_form(suffix)
+        if before is None:
+            renew_add_form("kpi")
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
 
@@ -299,9 +311,9 @@ def kpi_card(view: PageView, kpi: KPI) -> None:
         head.markdown(f"**{markdown_text(kpi.name)}** `{kpi.key}`")
         head.caption(" · ".join([t(f"enum.kind.{kpi.kind}"), t(f"enum.direction.{kpi.direction}"),
                                  t(f"enum.aggregation.{kpi.aggregation}"), markdown_text(kpi.unit) or t("kpi.card.no_unit")]))
-        a.metric(t("kpi.card.annual"), fmt(kpi.annual_target, kpi.unit))
+        figure(a, t("kpi.card.annual"), kpi.annual_target, kpi.unit)
         monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months) if kpi.annual_target is not None else None
-        m.metric(t("kpi.card.monthly"), fmt(monthly, kpi.unit))
+        figure(m, t("kpi.card.monthly"), monthly, kpi.unit)
         if tools.button("✏️", key=f"kpi_edit_{kpi.id}", help=t("kpi.card.edit")):
             st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == kpi.id else kpi.id
             st.rerun()
@@ -317,8 +329,11 @@ def kpi_card(view: PageView, kpi: KPI) -> None:
                        lambda: delete_kpi(view, kpi), "kpi")
         if st.session_state.get(EDIT_KEY) == kpi.id:
             kpi_form(view, kpi)
-        with st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}"):
-            targets_editor(view, kpi)
+        # Drawn only while open: twenty closed editors would otherwise be rebuilt on every click of the page.
+        targets = st.expander(t("kpi.targets.title"), key=f"kpi_targets_open_{kpi.id}", on_change="rerun")
+        if targets.open:
+            with targets:
+                targets_editor(view, kpi)
 
 
 def kpi_groups(view: PageView) -> list[tuple[str, list[KPI]]]:
@@ -386,11 +401,11 @@ def implied_panel(view: PageView) -> bool:
         st.info(exc.message(lang()))
         return False
     c1, c2, c3 = st.columns(3)
-    c1.metric(t("kpi.reverse.implied"), fmt(implied.annual, view.kgi.unit),
+    figure(c1, t("kpi.reverse.implied"), implied.annual, view.kgi.unit,
               delta=change_text(implied.over_plan),
               delta_color="off")
-    c2.metric(t("kpi.reverse.kgi_target"), fmt(view.kgi.target, view.kgi.unit))
-    c3.metric(t("kpi.reverse.implied_monthly"), fmt(implied.monthly, view.kgi.unit))
+    figure(c2, t("kpi.reverse.kgi_target"), view.kgi.target, view.kgi.unit)
+    figure(c3, t("kpi.reverse.implied_monthly"), implied.monthly, view.kgi.unit)
     if implied.over_plan is not None and abs(implied.over_plan) > 1e-9:
         key = "kpi.reverse.over" if implied.over_plan > 0 else "kpi.reverse.under"
         st.warning(t(key, pct=fmt_pct(abs(implied.over_plan)), diff=fmt(abs(implied.difference), view.kgi.unit)))
@@ -434,9 +449,9 @@ def reverse_panel(view: PageView, formula: Formula) -> None:
     c1, c2 = st.columns(2)
     now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months) if kpi.annual_target is not None else None
     delta = change_text(result.monthly / now_monthly - 1) if now_monthly else None
-    c1.metric(t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), fmt(result.monthly, kpi.unit), delta=delta,
+    figure(c1, t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), result.monthly, kpi.unit, delta=delta,
               delta_color="off")
-    c2.metric(t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), fmt(result.annual, kpi.unit))
+    figure(c2, t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), result.annual, kpi.unit)
     drivers_table(view, formula, unknown, result.monthly, result.annual)
     if kpi.annual_target is not None and abs(result.annual - kpi.annual_target) <= 1e-9 * max(1.0, result.annual):
         st.caption(t("kpi.reverse.already"))
@@ -484,7 +499,7 @@ def sensitivity_panel(view: PageView, formula: Formula) -> None:
     left.dataframe(frame, hide_index=True, width="stretch")
     chart = sensitivity_bars([(driver_label(view, s.key), annual(s.effects[-1].absolute),
                                fmt(annual(s.effects[-1].absolute), view.kgi.unit)) for s in ranked],
-                             t("kpi.sens.axis"))
+                             t("kpi.sens.axis"), view.kgi.unit, lang())
     right.altair_chart(chart, width="stretch")
 
 

@@ -15,7 +15,21 @@ from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import is_rate
 from kpi_core.services.review import record_review
-from pages.common import delta_colour, fmt, fmt_pct, full_digits, lang, month_text, status_text, t
+from pages.common import (
+    add_form_suffix,
+    delta_colour,
+    figure,
+    fmt,
+    fmt_delta,
+    fmt_pct,
+    full_digits,
+    lang,
+    missing_months_notice,
+    month_text,
+    renew_add_form,
+    status_text,
+    t,
+)
 from pages.frame import PageContext, run_save
 
 DECISIONS = ("keep", "change", "drop")
@@ -159,16 +173,17 @@ def summary_table(tracking: tr.PlanTracking) -> None:
 
 def metric_detail(metric: tr.MetricTracking) -> None:
     unit = metric.spec.unit
+    missing_months_notice(None, [metric])
     tiles = st.columns(4)
-    tiles[0].metric(t("pdca.tile.ytd_actual"), fmt(metric.ytd_actual, unit),
-                    delta=tr.signed_difference(metric.pace_gap, unit, lang(), full_digits()),
+    figure(tiles[0], t("pdca.tile.ytd_actual"), metric.ytd_actual, unit,
+                    delta=fmt_delta(metric.pace_gap, unit),
                     delta_color=delta_colour(metric.spec.direction), border=True)
     tiles[1].metric(t("pdca.tile.pace"), fmt_pct(metric.pace), border=True,
                     help=t("pdca.tile.pace_help"))
     forecast_gap = (metric.forecast - metric.annual_target
                     if metric.forecast is not None and metric.annual_target is not None else None)
-    tiles[2].metric(t("pdca.tile.forecast"), fmt(metric.forecast, unit),
-                    delta=tr.signed_difference(forecast_gap, unit, lang(), full_digits()),
+    figure(tiles[2], t("pdca.tile.forecast"), metric.forecast, unit,
+                    delta=fmt_delta(forecast_gap, unit),
                     delta_color=delta_colour(metric.spec.direction), border=True,
                     help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
@@ -227,14 +242,17 @@ def checkin_form(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         st.caption(t("pdca.checkin.figures", actual=fmt(row.actual, metric.spec.unit),
                      target=fmt(row.target, metric.spec.unit), attainment=fmt_pct(row.attainment)))
     why_col, next_col = st.columns(2)
-    why = why_col.text_area(t("pdca.checkin.why"), key="pdca_ci_why", placeholder=t("pdca.checkin.why_hint"))
-    action = next_col.text_area(t("pdca.checkin.next_action"), key="pdca_ci_next",
+    fresh = add_form_suffix("checkin")
+    why = why_col.text_area(t("pdca.checkin.why"), key=f"pdca_ci_why_{fresh}", placeholder=t("pdca.checkin.why_hint"))
+    action = next_col.text_area(t("pdca.checkin.next_action"), key=f"pdca_ci_next_{fresh}",
                                 placeholder=t("pdca.checkin.next_hint"))
     owner_col, due_col, result_col = st.columns(3)
     owner = owner_col.text_input(t("pdca.checkin.owner"), value=metric.spec.owner if metric else "",
                                  key=f"pdca_ci_owner_{key}")
     due = due_col.date_input(t("pdca.checkin.due"), value=date.today() + timedelta(days=14), key="pdca_ci_due")
-    result = result_col.text_input(t("pdca.checkin.result"), key="pdca_ci_result")
+    for warning_key, values in tr.due_warnings(due, plan, date.today()):
+        due_col.warning(t(warning_key, **values))
+    result = result_col.text_input(t("pdca.checkin.result"), key=f"pdca_ci_result_{fresh}")
     if st.button(t("pdca.checkin.save"), type="primary", key="pdca_ci_save"):
         checkin = CheckIn(plan.id, key, month, status, why.strip(), action.strip(), owner.strip(), due,
                           result.strip())
@@ -242,8 +260,7 @@ def checkin_form(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
         if not problems and run_save(lambda: ctx.store.save_checkin(checkin), plan, "pdca.checkin.saved"):
-            for field in ("pdca_ci_why", "pdca_ci_next", "pdca_ci_result"):
-                st.session_state.pop(field, None)
+            renew_add_form("checkin")
             st.rerun()
 
 
@@ -254,17 +271,18 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     if not checkins:
         st.caption(t("pdca.checkin.empty"))
         return
-    names = metric_names(tracking)
-    log = pd.DataFrame([{
-        t("pdca.table.month"): month_text(c.month),
-        t("pdca.table.metric"): names.get(c.metric_key, c.metric_key),
-        t("pdca.table.status"): status_text(c.status),
-        t("pdca.checkin.why"): c.why,
-        t("pdca.checkin.next_action"): c.next_action,
-        t("pdca.checkin.owner"): c.owner,
-        t("pdca.checkin.due"): c.due.isoformat() if c.due else "",
-        t("pdca.checkin.result"): c.result,
-    } for c in checkins])
+    names, code = metric_names(tracking), lang()
+    statuses = {s: status_text(s, code) for s in tr.STATUS_ORDER}  # once, not once per row
+    log = pd.DataFrame({
+        t("pdca.table.month"): [month_text(c.month, code) for c in checkins],
+        t("pdca.table.metric"): [names.get(c.metric_key, c.metric_key) for c in checkins],
+        t("pdca.table.status"): [statuses[Status(c.status)] for c in checkins],
+        t("pdca.checkin.why"): [c.why for c in checkins],
+        t("pdca.checkin.next_action"): [c.next_action for c in checkins],
+        t("pdca.checkin.owner"): [c.owner for c in checkins],
+        t("pdca.checkin.due"): [c.due.isoformat() if c.due else "" for c in checkins],
+        t("pdca.checkin.result"): [c.result for c in checkins],
+    })
     st.dataframe(log, hide_index=True)
     st.download_button(t("store.download_csv"), ingest.frame_csv(log), file_name=f"checkins-plan-{plan.id}.csv",
                        mime="text/csv", key="pdca_ci_download")

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -425,6 +426,21 @@ def _template_files(root: Path) -> list[tuple[Path, bool]]:
 
 
 def load_template_file(path: Path, user: bool = False) -> Template:
+    """One template file, parsed once per version of the file (the gallery is drawn on every rerun)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_template_file(path, user)
+    return _parsed_template_file(path, user, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=128)
+def _parsed_template_file(path: Path, user: bool, mtime_ns: int, size: int) -> Template:
+    """Keyed by the file's modification time and size, so an edited file is read again. Templates are frozen."""
+    return _read_template_file(path, user)
+
+
+def _read_template_file(path: Path, user: bool) -> Template:
     label = path.name if not user else f"{USER_SUBDIR}/{path.name}"
     try:
         raw = path.read_bytes()

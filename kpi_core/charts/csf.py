@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import altair as alt
 import pandas as pd
 
+from kpi_core.charts.axes import figure_axis
+
 WATERFALL_COLOURS = {
     "current": "#64748b",
     "csf": "#3b82f6",
@@ -65,7 +67,8 @@ def _domain(steps: Sequence[WaterfallStep]) -> list[float]:
     return [floor, high + spread * 0.15]
 
 
-def coverage_waterfall(steps: Sequence[WaterfallStep], kind_titles: dict[str, str]) -> alt.LayerChart:
+def coverage_waterfall(steps: Sequence[WaterfallStep], kind_titles: dict[str, str], unit: str = "",
+                       lang: str = "en") -> alt.LayerChart:
     """The waterfall of `waterfall_steps`; colours by kind, the formatted amount on each bar."""
     frame = pd.DataFrame([{"step": s.label, "kind": s.kind, "kind_title": kind_titles.get(s.kind, s.kind),
                            "low": min(s.start, s.end), "high": max(s.start, s.end), "text": s.text}
@@ -78,7 +81,7 @@ def coverage_waterfall(steps: Sequence[WaterfallStep], kind_titles: dict[str, st
     )
     bars = base.mark_bar(clip=True, cornerRadius=4, size=56).encode(
         y=alt.Y("low:Q", title=None, scale=alt.Scale(domain=_domain(steps), zero=False),
-                axis=alt.Axis(format="~s", labelFontSize=13)),
+                axis=figure_axis(unit, lang, labelFontSize=13)),
         y2="high:Q",
         color=alt.Color("kind_title:N", title=None,
                         scale=alt.Scale(domain=[kind_titles.get(k, k) for k in kinds],
@@ -90,7 +93,8 @@ def coverage_waterfall(steps: Sequence[WaterfallStep], kind_titles: dict[str, st
     return alt.layer(bars, text).properties(height=380)
 
 
-def sensitivity_bars(rows: Sequence[tuple[str, float, str]], title: str) -> alt.LayerChart:
+def sensitivity_bars(rows: Sequence[tuple[str, float, str]], title: str, unit: str = "",
+                     lang: str = "en") -> alt.LayerChart:
     """Horizontal bars of the KGI effect of raising each driver, largest lever on top.
 
     `rows` are (driver label, effect in KGI units, formatted effect); negative effects (drivers that divide) show
@@ -103,7 +107,7 @@ def sensitivity_bars(rows: Sequence[tuple[str, float, str]], title: str) -> alt.
         y=alt.Y("driver:N", sort=order, title=None, axis=alt.Axis(labelFontSize=14, labelLimit=220)),
     )
     bars = base.mark_bar(cornerRadius=4, size=28).encode(
-        x=alt.X("effect:Q", title=title, axis=alt.Axis(format="~s")),
+        x=alt.X("effect:Q", title=title, axis=figure_axis(unit, lang)),
         color=alt.Color("direction:N", scale=alt.Scale(domain=["up", "down"], range=["#2563eb", "#f97316"]),
                         legend=None),
         tooltip=[alt.Tooltip("driver:N"), alt.Tooltip("text:N")],

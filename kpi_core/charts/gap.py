@@ -6,11 +6,13 @@ from datetime import date
 import altair as alt
 import pandas as pd
 
+from kpi_core.charts.axes import figure_axis
+
 GAP_COLOURS = {"baseline": "#9aa5b1", "current": "#3b82f6", "target": "#16a34a"}
 
 
 def gap_bars(labels: dict[str, str], baseline: float | None, current: float, target: float,
-             value_labels: dict[str, str]) -> alt.Chart:
+             value_labels: dict[str, str], unit: str = "", lang: str = "en") -> alt.Chart:
     """Three bars with the gap drawn as a bracket between current and target.
 
     `labels` maps 'baseline'/'current'/'target' to the bar titles in the user's language; `value_labels` holds
@@ -22,7 +24,7 @@ def gap_bars(labels: dict[str, str], baseline: float | None, current: float, tar
     order = [labels[s] for s, v in rows if v is not None]
     base = alt.Chart(frame).encode(
         x=alt.X("stage:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelFontSize=16)),
-        y=alt.Y("value:Q", title=None, axis=alt.Axis(format="~s")),
+        y=alt.Y("value:Q", title=None, axis=figure_axis(unit, lang)),
     )
     bars = base.mark_bar(cornerRadiusTopLeft=6, cornerRadiusTopRight=6, width=90).encode(
         color=alt.Color("kind:N", scale=alt.Scale(domain=list(GAP_COLOURS), range=list(GAP_COLOURS.values())),
@@ -36,13 +38,13 @@ def gap_bars(labels: dict[str, str], baseline: float | None, current: float, tar
 
 
 def history_line(history: dict[date, float], required_monthly: float | None,
-                 labels: dict[str, str]) -> alt.Chart:
+                 labels: dict[str, str], unit: str = "", lang: str = "en") -> alt.Chart:
     """Monthly KGI actuals with the run-rate the target requires drawn over the plan period."""
     frame = pd.DataFrame(
         [{"month": pd.Timestamp(m), "value": v, "series": labels["actual"]} for m, v in sorted(history.items())])
     line = alt.Chart(frame).mark_line(point=True, strokeWidth=3).encode(
         x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y-%m")),
-        y=alt.Y("value:Q", title=None, axis=alt.Axis(format="~s")),
+        y=alt.Y("value:Q", title=None, axis=figure_axis(unit, lang)),
         color=alt.Color("series:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=[alt.Tooltip("month:T", format="%Y-%m"), alt.Tooltip("value:Q", format=",.0f")],
     )

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
+from kpi_core.charts.axes import figure_axis
 from kpi_core.domain.model import Aggregation
 from kpi_core.domain.tracking import (
     STATUS_COLOUR,
@@ -16,7 +17,7 @@ from kpi_core.domain.tracking import (
     VarianceAttribution,
     month_label,
 )
-from kpi_core.domain.units import format_percent, format_value, is_money, is_rate
+from kpi_core.domain.units import format_percent, format_value, is_money
 from kpi_core.i18n import t
 
 SERIES_COLOURS = {"target": "#64748b", "actual": "#2563eb", "forecast": "#ea580c"}
@@ -27,10 +28,6 @@ BAR_STEP = 44
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
-
-
-def _axis_format(unit: str) -> str:
-    return "%" if is_rate(unit) else "~s"
 
 
 def _status_scale(lang: str) -> alt.Scale:
@@ -58,7 +55,7 @@ def monthly_chart(metric: MetricTracking, lang: str, full_digits: bool = False) 
                alt.Tooltip("attainment_text:N", title=t("pdca.chart.attainment", lang)),
                alt.Tooltip("status:N", title=t("pdca.chart.status", lang))]
     bars = alt.Chart(frame).mark_bar(cornerRadiusTopLeft=4, cornerRadiusTopRight=4).encode(
-        x=x, y=alt.Y("actual:Q", title=None, axis=alt.Axis(format=_axis_format(unit))),
+        x=x, y=alt.Y("actual:Q", title=None, axis=figure_axis(unit, lang)),
         color=alt.Color("status:N", scale=_status_scale(lang),
                         legend=alt.Legend(orient="top", title=None)),
         tooltip=tooltip,
@@ -89,7 +86,7 @@ def cumulative_chart(metric: MetricTracking, lang: str, full_digits: bool = Fals
     order = [month_label(r.month, lang) for r in metric.rows]
     return alt.Chart(frame).mark_line(point=True, strokeWidth=3).encode(
         x=alt.X("month:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("value:Q", title=None, axis=alt.Axis(format=_axis_format(unit))),
+        y=alt.Y("value:Q", title=None, axis=figure_axis(unit, lang)),
         color=alt.Color("series:N", scale=alt.Scale(domain=list(names.values()),
                                                     range=list(SERIES_COLOURS.values())),
                         legend=alt.Legend(orient="top", title=None)),
@@ -165,7 +162,7 @@ def attribution_chart(attribution: VarianceAttribution, names: Mapping[str, str]
     signs = [t("pdca.chart.adds", lang), t("pdca.chart.takes", lang)]
     base = alt.Chart(frame).encode(
         y=alt.Y("driver:N", sort=order, title=None, axis=alt.Axis(labelFontSize=14, labelLimit=260)),
-        x=alt.X("value:Q", title=None, axis=alt.Axis(format="~s"),
+        x=alt.X("value:Q", title=None, axis=figure_axis(unit, lang),
                 scale=alt.Scale(domain=_padded_domain(list(frame["value"])))),
     )
     bars = base.mark_bar(cornerRadius=3).encode(

@@ -29,8 +29,9 @@ def check_name(name: str, field_key: str = "name") -> list[Message]:
     return []
 
 
-def validate_kgi(kgi: KGI, plan: Plan) -> list[Message]:
-    """Errors that block saving the KGI, then warnings (no deadline, no basis) that only advise."""
+def validate_kgi(kgi: KGI, plan: Plan, today: date | None = None) -> list[Message]:
+    """Errors that block saving the KGI, then warnings (no deadline, a past one, no basis) that only advise.
+    A past deadline is allowed (a finished plan can be recorded) but said; `today` defaults to the clock."""
     messages = check_name(kgi.name, "kgi_name")
     if kgi.target is None:
         messages.append(Message("error", "check.kgi_no_target"))
@@ -51,6 +52,8 @@ def validate_kgi(kgi: KGI, plan: Plan) -> list[Message]:
             messages.append(Message("error", "check.deadline_before_start", {"start": plan.fiscal_start}))
         elif kgi.deadline > end:
             messages.append(Message("error", "check.deadline_after_end", {"end": end}))
+        if kgi.deadline < (today or date.today()):
+            messages.append(Message("warning", "room.deadline_past", {"deadline": kgi.deadline}))
     if not (kgi.basis or "").strip():
         messages.append(Message("warning", "check.kgi_no_basis"))
     if len(kgi.basis or "") > MAX_TEXT_LENGTH:

@@ -5,11 +5,13 @@ Pure Python over plain values: the pages (or `load_tracking`) read the plan from
 Decisions shared by every screen that shows progress:
 - attainment is actual / target for "higher is better" and target / actual for "lower is better"; a zero or a
   sign that makes the ratio meaningless gives 1.0 when the target is met and 0.0 when it is not;
-- a metric is compared over the months that have an actual (a month not reported yet is not a miss);
+- a metric's year to date runs from the start of its horizon to its latest month with an actual; months after that
+  are not reported yet (not a miss); months before it without an actual are *missing* and named on every screen;
 - YTD figures use the metric's aggregation (drivers.aggregate), RATIO metrics as a ratio of sums weighted by their
-  `ratio_weight` formula evaluated month by month;
-- the forecast of a SUM metric is the YTD plus the months still without data at the recent run-rate (the mean
-  of the last three months with data); a rate, mean or level is forecast at its YTD value;
+  `ratio_weight` formula evaluated month by month. A SUM metric's YTD target covers every month of its year to
+  date, missing ones included, as its cumulative chart does; a rate, mean or level compares the months with data;
+- the forecast of a SUM metric is the YTD plus the months after the latest actual at the recent run-rate (the mean
+  of the last three months with data), the line the chart draws; a rate, mean or level is forecast at its YTD value;
 - the overall status of a metric is the status of its YTD attainment.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from kpi_core.domain import drivers
 from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, months_until
@@ -155,6 +157,7 @@ class MetricTracking:
     spec: MetricSpec
     rows: tuple[MonthRow, ...]
     data_months: tuple[date, ...]  # months of the horizon with an actual
+    missing_months: tuple[date, ...]  # months before the latest actual without one
     ytd_actual: float | None
     ytd_target: float | None
     pace: float | None  # attainment of the YTD actual against the YTD target
@@ -215,25 +218,29 @@ def track_metric(spec: MetricSpec, targets: Mapping[str, Mapping[date, float]],
         value = attainment(actual, target, spec.direction)
         rows.append(MonthRow(month, target, actual, value, status_for(value, spec.amber, spec.red)))
     data_months = tuple(m for m in spec.horizon if own_actuals.get(m) is not None)
+    elapsed = tuple(m for m in spec.horizon if data_months and m <= data_months[-1])
+    basis = elapsed if spec.aggregation is Aggregation.SUM else data_months
     ytd_actual = aggregate_metric(spec, actuals, data_months) if data_months else None
-    ytd_target = aggregate_metric(spec, targets, data_months) if data_months else None
+    ytd_target = aggregate_metric(spec, targets, basis) if data_months else None
     pace = attainment(ytd_actual, ytd_target, spec.direction)
-    run_rate, forecast = _forecast(spec, ytd_actual, [own_actuals[m] for m in data_months])
-    return MetricTracking(spec=spec, rows=tuple(rows), data_months=data_months, ytd_actual=ytd_actual,
+    run_rate, forecast = _forecast(spec, ytd_actual, [own_actuals[m] for m in data_months],
+                                   len(spec.horizon) - len(elapsed))
+    return MetricTracking(spec=spec, rows=tuple(rows), data_months=data_months,
+                          missing_months=tuple(m for m in elapsed if m not in data_months), ytd_actual=ytd_actual,
                           ytd_target=ytd_target, pace=pace, run_rate=run_rate, forecast=forecast,
                           forecast_attainment=attainment(forecast, spec.annual_target, spec.direction),
                           status=status_for(pace, spec.amber, spec.red))
 
 
-def _forecast(spec: MetricSpec, ytd: float | None, values: Sequence[float]) -> tuple[float | None, float | None]:
-    """(run-rate, forecast at the end of the horizon)."""
+def _forecast(spec: MetricSpec, ytd: float | None, values: Sequence[float],
+              remaining: int) -> tuple[float | None, float | None]:
+    """(run-rate, forecast at the end of the horizon); `remaining` months follow the latest actual."""
     if ytd is None:
         return None, None
     if spec.aggregation is not Aggregation.SUM:
         return None, ytd
     recent = values[-RUN_RATE_MONTHS:]
     run_rate = math.fsum(recent) / len(recent)
-    remaining = len(spec.horizon) - len(values)
     return run_rate, ytd + run_rate * remaining
 
 
@@ -393,6 +400,18 @@ def checkin_problems(checkin: CheckIn) -> list[tuple[str, dict]]:
     return problems
 
 
+def due_warnings(due: date | None, plan: Plan, today: date) -> list[tuple[str, dict]]:
+    """A next action's due date in the past or after the plan ends is allowed, but said before saving."""
+    if due is None:
+        return []
+    end = add_months(plan.fiscal_start, plan.months) - timedelta(days=1)
+    if due < today:
+        return [("room.due_past", {"due": due})]
+    if due > end:
+        return [("room.due_after_end", {"due": due, "end": end})]
+    return []
+
+
 REVIEW_DECISIONS = ("keep", "change", "drop")
 REVIEW_INTERVAL_MONTHS = 3
 
@@ -483,17 +502,53 @@ def grid_changes(specs: Sequence[MetricSpec], current: Mapping[str, Mapping[date
 
 
 # ---------------------------------------------------------------- display helpers
+def month_runs(months: Sequence[date]) -> list[tuple[date, date]]:
+    """Consecutive months grouped into (first, last) runs: Apr, May, Jun, Sep -> [(Apr, Jun), (Sep, Sep)]."""
+    runs: list[tuple[date, date]] = []
+    for month in sorted(months):
+        if runs and add_months(runs[-1][1], 1) == month:
+            runs[-1] = (runs[-1][0], month)
+        else:
+            runs.append((month, month))
+    return runs
+
+
+def missing_groups(metrics: Iterable[MetricTracking], lang: str) -> list[tuple[str, str]]:
+    """(missing months named, metric names) for the metrics with missing months, one entry per set of months."""
+    groups: dict[tuple[date, ...], list[str]] = {}
+    for metric in metrics:
+        if metric.missing_months:
+            groups.setdefault(metric.missing_months, []).append(metric.spec.name)
+    return [(months_text(months, lang), ", ".join(names)) for months, names in groups.items()]
+
+
+def months_text(months: Sequence[date], lang: str) -> str:
+    """'2026年4月–6月, 2026年9月' / 'Apr–Jun 2026, Sep 2026': the months named compactly."""
+    parts = []
+    for first, last in month_runs(months):
+        if first == last:
+            parts.append(month_label(first, lang))
+        elif lang == "ja":
+            end = f"{last.month}月" if last.year == first.year else month_label(last, lang)
+            parts.append(f"{month_label(first, lang)}–{end}")
+        else:
+            start = first.strftime("%b") if last.year == first.year else month_label(first, lang)
+            parts.append(f"{start}–{month_label(last, lang)}")
+    return ", ".join(parts)
+
+
 def month_label(month: date, lang: str) -> str:
     return f"{month.year}年{month.month}月" if lang == "ja" else month.strftime("%b %Y")
 
 
-def signed_difference(value: float | None, unit: str, lang: str, full_digits: bool = False) -> str | None:
+def signed_difference(value: float | None, unit: str, lang: str, full_digits: bool = False,
+                      compact: bool = False) -> str | None:
     """A difference with its sign for a metric delta: '+1,200万円', '-3.0 pt' for rates (points, not %)."""
     if value is None or _nan(value):
         return None
     if is_rate(unit):
         return f"{value * 100:+,.1f} pt"
-    text = format_value(abs(value), unit, lang, full_digits)
+    text = format_value(abs(value), unit, lang, full_digits, compact)
     return ("-" if value < 0 else "+") + text
 
 

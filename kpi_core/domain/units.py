@@ -9,6 +9,7 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 MONEY_UNITS = {"jpy", "円", "¥", "yen", "usd", "$"}
 RATE_UNITS = {"%", "％", "ratio", "rate", "率"}
@@ -191,15 +192,43 @@ def _japanese_large(value: float) -> str:
     return sign + "".join(parts)
 
 
-def format_money(value: float | None, lang: str, full_digits: bool = False, currency: str = "JPY") -> str:
-    """¥144,000,000 as '1億4,400万円' (ja) or '¥144.0M' (en); full digits on request."""
+def _significant(value: float, digits: int = 3) -> str:
+    """'1.44', '14.4', '144', '1,440': about three significant digits, trailing zeros dropped."""
+    if abs(value) >= 10 ** (digits - 1):
+        return f"{round(value):,}"
+    decimals = max(digits - 1 - (math.floor(math.log10(abs(value))) if value else 0), 0)
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)  # 1.125 -> 1.13
+    return f"{rounded:,.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def _compact_number(value: float, lang: str) -> str:
+    """A large number in a few characters: '1.44億' / '3,323万' in ja, '144M' / '33.2k' in en."""
+    sign, magnitude = ("-" if value < 0 else ""), abs(value)
+    steps = ((1e8, "億"), (1e4, "万")) if lang == "ja" else ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+    for factor, suffix in steps:
+        if magnitude >= factor:
+            shown = f"{round(magnitude / factor):,}" if suffix == "万" else _significant(magnitude / factor)
+            return f"{sign}{shown}{suffix}"
+    return f"{sign}{magnitude:,.0f}"
+
+
+COMPACT_FROM = 100_000  # counts below this read easily in full
+
+
+def format_money(value: float | None, lang: str, full_digits: bool = False, currency: str = "JPY",
+                 compact: bool = False) -> str:
+    """¥144,000,000 as '1億4,400万円' (ja) or '¥144.0M' (en); full digits on request.
+
+    `compact` is for tiles where space is tight: '1.44億円' / '3,323万円' in ja (en is compact already).
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     symbol = "$" if currency.upper() == "USD" else "¥"
+    yen_in_ja = lang == "ja" and symbol == "¥"
     if full_digits or abs(value) < 10_000:
-        return f"{value:,.0f}円" if lang == "ja" and symbol == "¥" else f"{'-' if value < 0 else ''}{symbol}{abs(value):,.0f}"
-    if lang == "ja" and symbol == "¥":
-        return _japanese_large(value) + "円"
+        return f"{value:,.0f}円" if yen_in_ja else f"{'-' if value < 0 else ''}{symbol}{abs(value):,.0f}"
+    if yen_in_ja:
+        return (_compact_number(value, "ja") if compact else _japanese_large(value)) + "円"
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
     for factor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
@@ -208,15 +237,20 @@ def format_money(value: float | None, lang: str, full_digits: bool = False, curr
     return f"{sign}{symbol}{magnitude:,.0f}"
 
 
-def format_value(value: float | None, unit: str, lang: str, full_digits: bool = False) -> str:
-    """A value in its unit: money, rate as %, or a count with the unit appended."""
+def format_value(value: float | None, unit: str, lang: str, full_digits: bool = False,
+                 compact: bool = False) -> str:
+    """A value in its unit: money, rate as %, or a count with the unit appended (compact: see format_money)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if is_money(unit):
-        return format_money(value, lang, full_digits, "USD" if unit.strip().lower() in {"usd", "$"} else "JPY")
+        return format_money(value, lang, full_digits, "USD" if unit.strip().lower() in {"usd", "$"} else "JPY",
+                            compact)
     if is_rate(unit):
         return f"{value * 100:,.1f}%"
-    text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+    if compact and not full_digits and abs(value) >= COMPACT_FROM:
+        text = _compact_number(value, lang)
+    else:
+        text = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
     return f"{text} {unit}".strip()
 
 

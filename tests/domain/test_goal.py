@@ -50,7 +50,7 @@ def test_kgi_summary_growth_and_run_rate():
 
 
 def test_valid_kgi_has_no_errors():
-    assert validate_kgi(sales_kgi(), PLAN) == []
+    assert validate_kgi(sales_kgi(), PLAN, today=date(2026, 4, 1)) == []
 
 
 @pytest.mark.parametrize("changes, key", [
@@ -102,3 +102,8 @@ def test_step_progress():
     assert step_progress(None, 0, 0, False) == [False] * 5
     assert step_progress(sales_kgi(), 2, 3, True) == [True] * 5
     assert step_progress(sales_kgi(current=None), 1, 0, False) == [True, False, True, False, False]
+
+
+def test_past_deadline_warns_but_does_not_block():
+    messages = validate_kgi(sales_kgi(), PLAN, today=date(2027, 4, 2))
+    assert [(m.level, m.key) for m in messages] == [("warning", "room.deadline_past")]

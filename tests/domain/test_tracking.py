@@ -165,13 +165,37 @@ def test_run_rate_is_the_mean_of_the_last_three_months():
     assert meetings.status is Status.OFF_TRACK
 
 
-def test_unreported_month_is_not_a_miss():
+def test_months_after_the_latest_actual_are_not_a_miss_but_gaps_before_it_are_named():
     plan, kgi, kpis = sales_plan()
     meetings = tr.track_plan(plan, kgi, kpis, {}, {"meetings": {APR: 50, JUN: 50}}).metric("meetings")
-    assert meetings.data_months == (APR, JUN)
-    assert meetings.ytd_target == 100 and meetings.pace == 1.0
+    assert meetings.data_months == (APR, JUN) and meetings.missing_months == (MAY,)
+    # Apr-Jun against their 150 target, as the cumulative chart draws it; July onwards is not reported yet.
+    assert meetings.ytd_target == 150 and meetings.pace == pytest.approx(2 / 3)
+    assert meetings.forecast == 100 + 50 * 9
     assert meetings.row(MAY).status is Status.NO_DATA
     assert meetings.latest.month == JUN
+
+
+def test_actuals_starting_late_agree_with_the_chart():
+    """April-June missing, July-September at ¥12.5M a month against ¥12M: the YTD compares six months of target
+    with three of actuals, and the forecast continues the run-rate from September only."""
+    plan, kgi, kpis = sales_plan()
+    jul, aug, sep = date(2025, 7, 1), date(2025, 8, 1), date(2025, 9, 1)
+    revenue = tr.track_plan(plan, kgi, kpis, {}, {"revenue": {jul: 12.5e6, aug: 12.5e6, sep: 12.5e6}}).kgi
+    assert revenue.missing_months == (APR, MAY, JUN)
+    assert revenue.ytd_actual == 37.5e6 and revenue.ytd_target == 72e6
+    assert revenue.pace == pytest.approx(37.5 / 72) and revenue.status is Status.OFF_TRACK
+    assert revenue.forecast == 37.5e6 + 12.5e6 * 6 == 112.5e6
+    assert tr.months_text(revenue.missing_months, "ja") == "2025年4月–6月"
+    assert tr.months_text(revenue.missing_months, "en") == "Apr–Jun 2025"
+    assert tr.months_text((APR, JUN, jul), "en") == "Apr 2025, Jun–Jul 2025"
+
+
+def test_rates_compare_the_months_with_data():
+    plan, kgi, kpis = sales_plan()
+    win_rate = tr.track_plan(plan, kgi, kpis, {}, {"win_rate": {JUN: 0.25}, "meetings": {JUN: 40}}).metric("win_rate")
+    assert win_rate.missing_months == (APR, MAY)
+    assert win_rate.pace == pytest.approx(1.0) and win_rate.forecast == pytest.approx(0.25)
 
 
 def test_down_direction_metric():

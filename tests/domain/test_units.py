@@ -60,6 +60,22 @@ def test_money_formatting_per_language():
     assert format_money(None, "en") == "—"
 
 
+def test_compact_figures_for_narrow_tiles():
+    assert format_money(144_000_000, "ja", compact=True) == "1.44億円"
+    assert format_money(120_000_000, "ja", compact=True) == "1.2億円"
+    assert format_money(14_023_345_678, "ja", compact=True) == "140億円"
+    assert format_money(33_233_012, "ja", compact=True) == "3,323万円"
+    assert format_money(-24_000_000, "ja", compact=True) == "-2,400万円"
+    assert format_money(9_600, "ja", compact=True) == "9,600円"
+    assert format_money(112_500_000, "ja", compact=True) == "1.13億円"  # rounded half up, as people round
+    assert format_money(144_000_000, "en", compact=True) == "¥144.0M"  # en money is compact already
+    assert format_money(144_000_000, "ja", full_digits=True, compact=True) == "144,000,000円"
+    assert format_value(1_234_567, "件", "ja", compact=True) == "123万 件"
+    assert format_value(1_234_567, "calls", "en", compact=True) == "1.23M calls"
+    assert format_value(99_999, "calls", "en", compact=True) == "99,999 calls"
+    assert format_value(0.25, "%", "ja", compact=True) == "25.0%"
+
+
 def test_value_formatting_by_unit():
     assert format_value(0.25, "%", "en") == "25.0%"
     assert format_value(40, "件", "ja") == "40 件"

@@ -22,6 +22,12 @@ def fill_new(at, **fields: str) -> None:
         at.text_input(key=f"kpi_{name}_new").input(value)
 
 
+def open_targets(at, kpi_id: int) -> None:
+    """Open a KPI's monthly-targets expander (its content is drawn only while open)."""
+    at.session_state[f"kpi_targets_open_{kpi_id}"] = True
+    at.run()
+
+
 def submit_new(at):
     return at.button(key="kpi_submit_new").click().run()
 
@@ -48,7 +54,7 @@ def test_sales_plan_shows_implied_kgi_and_reverse_calculation(make_app, store, l
     at = make_app(PAGE, lang=lang, plan_id=pid)
     assert_clean(at)
     values = [(m.value, m.delta) for m in at.metric]
-    implied = "1億8,000万円" if lang == "ja" else "¥180.0M"
+    implied = "1.8億円" if lang == "ja" else "¥180.0M"  # compact in a tile
     assert (implied, "+25.0%") in values, values
     assert ("40 件", "-20.0%") in values and ("480 件", "") in values
     assert any("25.0%" in w.value for w in at.warning), "the over-plan is explained"
@@ -61,6 +67,7 @@ def test_demo_plan_renders_with_statuses_and_seasonal_phasing(make_app, store, m
     at = make_app(PAGE, lang=lang, plan_id=pid)
     assert_clean(at)
     assert ("40 件", "-20.0%") in [(m.value, m.delta) for m in at.metric]
+    open_targets(at, meetings.id)
     at.radio(key=f"kpi_method_{meetings.id}").set_value("seasonal").run()
     assert_clean(at)
     at.button(key=f"kpi_targets_save_{meetings.id}").click().run()
@@ -210,6 +217,8 @@ def test_monthly_targets_are_versioned(make_app, store):
     pid = sales_plan(store)
     meetings = kpi(store, pid, "meetings")
     at = make_app(PAGE, lang="en", plan_id=pid)
+    assert not [r for r in at.radio if r.key == f"kpi_method_{meetings.id}"], "closed: not drawn"
+    open_targets(at, meetings.id)
     at.radio(key=f"kpi_method_{meetings.id}").set_value("ramp").run()
     at.text_input(key=f"kpi_targets_reason_{meetings.id}").input("Ramp-up after hiring")
     at.button(key=f"kpi_targets_save_{meetings.id}").click().run()
@@ -230,6 +239,7 @@ def test_seasonal_without_history_is_explained(make_app, store):
     pid = sales_plan(store)
     meetings = kpi(store, pid, "meetings")
     at = make_app(PAGE, lang="ja", plan_id=pid)
+    open_targets(at, meetings.id)
     at.radio(key=f"kpi_method_{meetings.id}").set_value("seasonal").run()
     assert_clean(at)
     assert any("前年" in w.value for w in at.warning)

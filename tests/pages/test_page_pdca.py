@@ -170,8 +170,8 @@ def test_checkin_form_proposes_latest_month_and_status_then_saves(make_app, stor
     at.button(key="pdca_ci_save").click().run()
     assert at.error[0].value == "This metric is at risk or off track: write both why it moved and the next action."
     assert store.list_checkins(plan.id) == []
-    at.text_area(key="pdca_ci_why").input("Two big deals lost on price")
-    at.text_area(key="pdca_ci_next").input("Price review with the manager")
+    at.text_area(key="pdca_ci_why_new").input("Two big deals lost on price")
+    at.text_area(key="pdca_ci_next_new").input("Price review with the manager")
     at.date_input(key="pdca_ci_due").set_value(date(2025, 7, 10))
     at.button(key="pdca_ci_save").click().run()
     assert not at.error, [e.value for e in at.error]

@@ -249,7 +249,7 @@ def test_gallery_shows_a_card_per_template(make_app, store, lang: str) -> None:
         _template_form(at, template.id, lang)
         assert markdown_text(template.text(template.kgi.name, lang)) in kgi_cards
     assert len(at.get("graphviz_chart")) == len(templates)
-    assert kgi_cards["年間売上" if lang == "ja" else "Annual revenue"] == ("1億4,400万円" if lang == "ja" else "¥144.0M")
+    assert kgi_cards["年間売上" if lang == "ja" else "Annual revenue"] == ("1.44億円" if lang == "ja" else "¥144.0M")
     assert t("plans.template.per_month", lang, value="50 件" if lang == "ja" else "50 meetings") in text
 
 

@@ -35,6 +35,8 @@ def test_demo_gap_shows_24m_and_20_percent(make_app, demo_plan):
     at_ja = make_app("pages/step2_gap.py", lang="ja", plan_id=plan.id)
     gap_ja = next(m for m in at_ja.metric if m.label == "埋めるべきギャップ")
     assert gap_ja.value == "2,400万円" and gap_ja.delta == "+20.0%"
+    target_ja = next(m for m in at_ja.metric if m.label == "目標")
+    assert target_ja.value == "1.44億円" and "144,000,000円" in target_ja.help  # compact tile, full digits on hover
 
 
 def test_full_digits_toggle_shows_exact_gap(make_app, demo_plan):
