@@ -26,7 +26,10 @@ def run(db: Path, *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return tmp_path / "plans.duckdb"
+    """A new database made on purpose, as a user does before the first plan: `kpi-workbench db init`."""
+    path = tmp_path / "plans.duckdb"
+    assert run(path, "db", "init")[0] == 0
+    return path
 
 
 def test_a_plan_from_a_template_with_its_fiscal_start_and_length(db):
