@@ -20,13 +20,14 @@ run: install system
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 # System packages from Debian, installed when missing and running as root: Chromium and Japanese fonts for the
-# browser tests and the reports, Graphviz for the KPI tree, Pango for the PDF report's text layout (WeasyPrint),
+# browser tests and the reports, an emoji font (status markers), Graphviz for the KPI tree, Pango for the PDF report's text layout (WeasyPrint),
 # poppler-utils to read PDFs back in tests.
 browsers: system
 system:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
+	fc-list 2>/dev/null | grep -qi 'Noto Color Emoji' || missing="$$missing fonts-noto-color-emoji"; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
