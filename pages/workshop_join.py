@@ -36,8 +36,14 @@ def _join_form(store) -> None:
                 st.rerun()
 
 
+def _mine_changed(action, success_key: str | None = None) -> None:
+    """One of my own writes: done -> redraw my part of the page; refused -> the message stays."""
+    if attempt(action, success_key)[0]:
+        st.rerun(scope="fragment")
+
+
 def _follow(store, token: str) -> SessionView:
-    """Title, the facilitator's current step and prompt, and the timer (read afresh on every poll)."""
+    """Title, the facilitator's current step and prompt, and the timer."""
     session, me = ws.participant_session(store, token)
     st.caption(plain(t("workshop.participant.hello", name=me.name, title=session.title)))
     st.subheader(t(f"workshop.steps.s{session.step}"))
@@ -50,10 +56,10 @@ def _idea_form(store, token: str, session: SessionView) -> None:
     with st.form("ws_idea", clear_on_submit=True):
         text = st.text_area(t("workshop.idea"), height=90)
         detail = st.text_input(t("workshop.idea_detail"), help=t(f"workshop.idea_detail_help.s{session.step}"))
-        if st.form_submit_button(t("workshop.add_idea"), type="primary", width="stretch"):
-            done, _ = attempt(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
-            if done:
-                st.rerun(scope="fragment")
+        submitted = st.form_submit_button(t("workshop.add_idea"), type="primary", width="stretch")
+    # Written before my list below is drawn, so this same run shows it: no second run before the next tap.
+    if submitted and attempt(lambda: ws.submit_idea(store, token, text, detail))[0]:
+        st.success(t("workshop.idea_added"))
 
 
 def _mine(store, token: str) -> None:
@@ -83,15 +89,14 @@ def _mine(store, token: str) -> None:
             mine = placed.get(idea.id, 0)
             add, remove, count = st.columns([1, 1, 2])
             if add.button(t("workshop.participant.add_dot"), key=f"ws_dot_{vote.id}_{idea.id}", width="stretch"):
-                done, _ = attempt(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
-                if done:
-                    st.rerun(scope="fragment")
+                _mine_changed(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
             if remove.button(t("workshop.participant.remove_dot"), key=f"ws_undot_{vote.id}_{idea.id}",
                              width="stretch", disabled=mine == 0):
-                done, _ = attempt(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
-                if done:
-                    st.rerun(scope="fragment")
+                _mine_changed(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
             count.markdown("●" * mine + " " + plain(t("workshop.participant.your_dots", n=mine)))
+
+
+WATCH_EVERY = 1.0  # seconds between two looks at the session's stage counter
 
 
 def render() -> None:
@@ -107,23 +112,33 @@ def render() -> None:
         st.query_params.pop(TOKEN_PARAM, None)
         _join_form(store)
         return
-    _live(store, token)
-
-
-# The whole view is one polling fragment: it follows the facilitator without ever asking for a full rerun (a full
-# rerun requested from a polling fragment can be lost when a room of sessions polls at once).
-@st.fragment(run_every=1)
-def _live(store, token: str) -> None:
-    show_flash()
     session = _follow(store, token)
-    if not session.is_open:
+    if session.is_open:
+        _my_work(store, token, session)
+    else:
         st.success(t("workshop.participant.closed"))
-        return
+    _watch(store, session.id, session.stage_version)
+
+
+@st.fragment
+def _my_work(store, token: str, session: SessionView) -> None:
+    """The idea form, my ideas and my dots: my own taps redraw this part alone."""
+    show_flash()
     if session.step in IDEA_STEPS:
         _idea_form(store, token, session)
     else:
         st.info(t("workshop.participant.listen"))
     _mine(store, token)
+
+
+@st.fragment(run_every=WATCH_EVERY)
+def _watch(store, session_id: int, drawn_stage: int) -> None:
+    """Follow the facilitator: one small read of the session's stage counter per look, and a redraw of the page only
+    when it moved (the countdown ticks in the browser). The look draws nothing, so a participant's taps never race a
+    redraw of an unchanged screen."""
+    versions = store.workshop_versions(session_id)
+    if versions is not None and versions[1] != drawn_stage:
+        st.rerun()
 
 
 render()
