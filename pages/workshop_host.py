@@ -101,7 +101,7 @@ def _agenda(session: SessionView) -> None:
 
 
 def _step_nav(store, session: SessionView, key: str) -> None:
-    back, where, forward = st.columns([1, 2, 1])
+    back, where, forward = st.columns([1, 2, 1], vertical_alignment="center")
     if back.button("◀ " + t("workshop.back"), key="ws_back", width="stretch",
                    disabled=session.position == 0 or not session.is_open):
         act(lambda: ws.move(store, session.id, key, -1))
@@ -313,7 +313,7 @@ def _result(store, session: SessionView) -> None:
 
 # ---------------------------------------------------------------- the page
 def _session_bar(store, session: SessionView, key: str) -> None:
-    toggle, status = st.columns([2, 1])
+    toggle, status = st.columns([2, 1], vertical_alignment="center")
     shown = toggle.toggle(t("workshop.present_on"), value=presenting(), help=t("workshop.present_help"),
                           key="ws_present")
     if shown != presenting():
@@ -342,6 +342,8 @@ def render(ctx: PageContext) -> None:
     if session is None:
         return
     key = ws.facilitator_key(store, session.id)
+    # First on the page: a redraw cut short by a newer one has still set the next look going.
+    _watch(store, session.id, session.data_version)
     _session_bar(store, session, key)
     clock, join = st.columns([1, 2])
     with clock:
@@ -371,4 +373,3 @@ def render(ctx: PageContext) -> None:
     if presenter:
         _agenda(session)
     _result(store, session)
-    _watch(store, session.id, session.data_version)

@@ -14,6 +14,7 @@ from pages.frame import show_flash
 from pages.workshop_ui import (
     JOIN_PARAM,
     TOKEN_PARAM,
+    act,
     attempt,
     plain,
     show_clock,
@@ -34,12 +35,6 @@ def _join_form(store) -> None:
                 st.query_params[JOIN_PARAM] = session.code
                 st.query_params[TOKEN_PARAM] = me.token
                 st.rerun()
-
-
-def _mine_changed(action, success_key: str | None = None) -> None:
-    """One of my own writes: done -> redraw my part of the page; refused -> the message stays."""
-    if attempt(action, success_key)[0]:
-        st.rerun(scope="fragment")
 
 
 def _follow(store, token: str) -> SessionView:
@@ -89,10 +84,10 @@ def _mine(store, token: str) -> None:
             mine = placed.get(idea.id, 0)
             add, remove, count = st.columns([1, 1, 2])
             if add.button(t("workshop.participant.add_dot"), key=f"ws_dot_{vote.id}_{idea.id}", width="stretch"):
-                _mine_changed(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
+                act(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
             if remove.button(t("workshop.participant.remove_dot"), key=f"ws_undot_{vote.id}_{idea.id}",
                              width="stretch", disabled=mine == 0):
-                _mine_changed(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
+                act(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
             count.markdown("●" * mine + " " + plain(t("workshop.participant.your_dots", n=mine)))
 
 
@@ -106,31 +101,29 @@ def render() -> None:
         _join_form(store)
         return
     try:
-        ws.participant_session(store, token)
+        session, _ = ws.participant_session(store, token)
     except WorkshopError as exc:
         st.error(workshop_error_text(exc))
         st.query_params.pop(TOKEN_PARAM, None)
         _join_form(store)
         return
-    session = _follow(store, token)
-    if session.is_open:
-        _my_work(store, token, session)
-    else:
-        st.success(t("workshop.participant.closed"))
+    # First on the page: a redraw cut short by a newer one has still set the next look going.
     _watch(store, session.id, session.stage_version)
-
-
-@st.fragment
-def _my_work(store, token: str, session: SessionView) -> None:
-    """The idea form, my ideas and my dots: my own taps redraw this part alone."""
     show_flash()
-    if session.step in IDEA_STEPS:
+    session = _follow(store, token)
+    if not session.is_open:
+        st.success(t("workshop.participant.closed"))
+    elif session.step in IDEA_STEPS:
         _idea_form(store, token, session)
     else:
         st.info(t("workshop.participant.listen"))
-    _mine(store, token)
+    if session.is_open:
+        _mine(store, token)
 
 
+# Every widget of this view lives in the page itself, none inside a fragment: a tap on a page widget asks for a run
+# of the whole page, which Streamlit merges with any run under way keeping the tap, whereas a request for a
+# fragment that the session no longer holds is ignored.
 @st.fragment(run_every=WATCH_EVERY)
 def _watch(store, session_id: int, drawn_stage: int) -> None:
     """Follow the facilitator: one small read of the session's stage counter per look, and a redraw of the page only

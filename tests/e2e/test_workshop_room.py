@@ -163,6 +163,7 @@ def test_a_workshop_with_five_participants(room_server, browser):
         host.get_by_role("button", name="Reveal the results").click()
         host.get_by_text("Results").first.wait_for()
         wait_for_app(host)
+        host.wait_for_selector("[data-testid='stTable'] td")  # drawn once its code has loaded in the browser
         assert _font_px(host, "[data-testid='stTable'] td") >= 20
         host.wait_for_selector("[data-testid='stVegaLiteChart'] svg text")
         chart_px = _smallest_svg_text_px(host, "[data-testid='stVegaLiteChart']")
