@@ -109,7 +109,7 @@ def attribution(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     unit = tracking.kgi.spec.unit if tracking.kgi else "JPY"
     names = {m.key: m.spec.name for m in tracking.kpis}
-    cached.chart(ctx, "dashboard.attribution", lambda: charts.attribution_chart(result, names, unit, lang(), full_digits()),
+    cached.chart(ctx, "dashboard_attribution", lambda: charts.attribution_chart(result, names, unit, lang(), full_digits()),
                  scope)
     period = (month_text(result.months[0]) if len(result.months) == 1
               else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
@@ -167,13 +167,13 @@ def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     with path:
         if tracking.kgi:
             st.subheader(t("dashboard.kgi_path"))
-            cached.chart(ctx, "dashboard.kgi_path", lambda: charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
+            cached.chart(ctx, "dashboard_kgi_path", lambda: charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
     with moved:
         attribution(ctx, tracking)
     recoveries(tracking, store.list_csfs(plan.id))
     if tracking.kpis:
         st.subheader(t("dashboard.multiples"))
-        cached.chart(ctx, "dashboard.multiples",
+        cached.chart(ctx, "dashboard_multiples",
                      lambda: charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
     open_checkins(store, plan.id, tracking)
 

@@ -82,13 +82,13 @@ def render(ctx: PageContext) -> None:
         labels = {s: t(f"gap.bar_{s}") for s in ("baseline", "current", "target")}
         values = {"baseline": fmt(kgi.baseline, kgi.unit), "current": fmt(gap.current, kgi.unit),
                   "target": fmt(gap.target, kgi.unit)}
-        cached.chart(ctx, "gap.bars", lambda: gap_bars(labels, kgi.baseline, gap.current, gap.target, values, kgi.unit,
+        cached.chart(ctx, "gap_bars", lambda: gap_bars(labels, kgi.baseline, gap.current, gap.target, values, kgi.unit,
                                                        lang()), gap.current, width="stretch")
     with history_col:
         st.subheader(t("gap.history_title"))
         if history:
             series = {"actual": t("gap.series_actual"), "required": t("gap.series_required")}
-            cached.chart(ctx, "gap.history", lambda: history_line(history, gap.required_monthly, series, kgi.unit,
+            cached.chart(ctx, "gap_history", lambda: history_line(history, gap.required_monthly, series, kgi.unit,
                                                                   lang()), gap.current, width="stretch")
             if gap.best_yoy_growth is not None:
                 st.caption(t("gap.best_yoy_caption", pct=fmt_pct(gap.best_yoy_growth, signed=True),

@@ -99,7 +99,7 @@ def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
             value_texts={"current": fmt(gap.current, view.unit), "target": fmt(gap.target, view.unit),
                          "uncovered": fmt(max(cover.uncovered, 0), view.unit), "over": fmt(max(-cover.uncovered, 0), view.unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        cached.chart(view.ctx, "csf.coverage", lambda: coverage_waterfall(steps, titles, view.unit, lang()),
+        cached.chart(view.ctx, "csf_coverage", lambda: coverage_waterfall(steps, titles, view.unit, lang()),
                      gap.current, width="stretch")
 
 

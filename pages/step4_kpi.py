@@ -499,7 +499,7 @@ def sensitivity_panel(view: PageView, formula: Formula) -> None:
         t("kpi.sens.col_relative"): fmt_pct(s.effects[-1].relative, signed=True)} for s in ranked])
     left, right = st.columns([3, 2])
     left.dataframe(frame, hide_index=True, width="stretch")
-    cached.chart(view.ctx, "kpi.sensitivity", lambda: sensitivity_bars(
+    cached.chart(view.ctx, "kpi_sensitivity", lambda: sensitivity_bars(
         [(driver_label(view, s.key), annual(s.effects[-1].absolute), fmt(annual(s.effects[-1].absolute),
                                                                           view.kgi.unit)) for s in ranked],
         t("kpi.sens.axis"), view.kgi.unit, lang()), container=right, width="stretch")

@@ -190,7 +190,7 @@ def metric_detail(ctx: PageContext, metric: tr.MetricTracking) -> None:
                     help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
     chart_col, table_col = st.columns([3, 2])
-    cached.chart(ctx, "pdca.monthly", lambda: charts.monthly_chart(metric, lang(), full_digits()), metric.key,
+    cached.chart(ctx, "pdca_monthly", lambda: charts.monthly_chart(metric, lang(), full_digits()), metric.key,
                  container=chart_col)
     months = pd.DataFrame([{
         t("pdca.table.month"): month_text(r.month),
