@@ -2,7 +2,6 @@
 again on a real PostgreSQL database (a throwaway cluster for the session, a fresh database per test)."""
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 
@@ -31,7 +30,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def pg_cluster():
     """A PostgreSQL cluster for the whole session, with a template database already migrated. Without the server
     binaries: a failure in CI (the tests must run there), a skip elsewhere."""
-    from pg_cluster import Cluster, ClusterUnavailable
+    from pg_cluster import TEMPLATE, Cluster, ClusterUnavailable
 
     from kpi_core.adapters.store import open_store
 
@@ -42,39 +41,25 @@ def pg_cluster():
             pytest.fail(f"PostgreSQL tests cannot run in CI: {exc}")
         pytest.skip(str(exc))
     try:
-        _admin(cluster, "CREATE DATABASE kpi_template")
-        open_store(cluster.url("kpi_template"), create=True).close()
+        cluster.admin(f"CREATE DATABASE {TEMPLATE}")
+        open_store(cluster.url(TEMPLATE), create=True).close()
         yield cluster
     finally:
         cluster.stop()
 
 
-def _admin(cluster, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(cluster.url(), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-_DATABASE_NUMBERS = itertools.count(1)
-
-
 @pytest.fixture
 def pg_url(pg_cluster) -> str:
     """A fresh database with the current schema (a copy of the migrated template), dropped afterwards."""
-    name = f"test_{os.getpid()}_{next(_DATABASE_NUMBERS)}"
-    _admin(pg_cluster, f"CREATE DATABASE {name} TEMPLATE kpi_template STRATEGY FILE_COPY")
-    yield pg_cluster.url(name)
-    _admin(pg_cluster, f"DROP DATABASE {name} WITH (FORCE)")
+    with pg_cluster.database() as url:
+        yield url
 
 
 @pytest.fixture
 def pg_empty_url(pg_cluster) -> str:
     """A new database without any schema (as a database team hands one over), dropped afterwards."""
-    name = f"empty_{os.getpid()}_{next(_DATABASE_NUMBERS)}"
-    _admin(pg_cluster, f"CREATE DATABASE {name}")
-    yield pg_cluster.url(name)
-    _admin(pg_cluster, f"DROP DATABASE {name} WITH (FORCE)")
+    with pg_cluster.database(template=None) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,18 +7,21 @@ test session). Settings favour speed over durability: nothing here must survive 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 ROLE = "kpi"
 OWNER = "nobody"
 START_WAIT = 60  # seconds pg_ctl waits for the server to accept connections
+TEMPLATE = "kpi_template"  # a database with the current schema, copied for each test
 FAST = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
         "-c shared_buffers=32MB")
 
@@ -55,6 +58,7 @@ class Cluster:
         self.root = Path(tempfile.mkdtemp(prefix="kpi-pg-"))
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
+        self._numbers = itertools.count(1)
 
     def _run(self, args: Sequence[str]) -> None:
         command = [str(self.bin_dir / args[0]), *args[1:]]
@@ -77,6 +81,23 @@ class Cluster:
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{dbname}"
+
+    def admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(statement)
+
+    @contextmanager
+    def database(self, template: str | None = TEMPLATE) -> Iterator[str]:
+        """A new database (a copy of `template`, or empty with None) for the block, dropped after it."""
+        name = f"db_{os.getpid()}_{next(self._numbers)}"
+        copy = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
+        self.admin(f"CREATE DATABASE {name}{copy}")
+        try:
+            yield self.url(name)
+        finally:
+            self.admin(f"DROP DATABASE {name} WITH (FORCE)")
 
     def stop(self) -> None:
         try:
