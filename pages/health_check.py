@@ -18,10 +18,12 @@ from kpi_core.domain.health import (
     Correlation,
     Finding,
     HealthReport,
+    snapshot_due,
 )
 from kpi_core.domain.kpi_rules import SMART_LETTERS, smart_letters
 from kpi_core.domain.model import KPI, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.services import read_models
 from kpi_core.services.health import (
     HealthInputError,
     PlanHealth,
@@ -32,6 +34,7 @@ from kpi_core.services.health import (
     take_snapshot,
     tick_item,
 )
+from pages import cached
 from pages.common import full_digits, lang, t
 from pages.frame import PageContext, flash, show_error
 
@@ -57,6 +60,9 @@ def score_panel(report: HealthReport) -> None:
     counts.caption(score_formula(lang()))
     if not report.running:
         st.info(t("health.not_running"))
+
+
+CARDS_SHOWN = 8  # finding cards drawn per severity before the user asks for all of them
 
 
 def pitfall_lights(report: HealthReport) -> None:
@@ -86,11 +92,17 @@ def findings_list(ctx: PageContext, report: HealthReport) -> None:
         st.success(t("health.no_findings"))
         return
     for severity in SEVERITY_ORDER:
-        group = [f for f in report.findings if f.severity is severity]
+        # Findings about the whole plan first (stable otherwise): they stay among the cards shown first.
+        group = sorted((f for f in report.findings if f.severity is severity), key=lambda f: f.metric != "")
         if not group:
             continue
         label = f"{severity_badge(severity)} ({len(group)})"
         with st.expander(label, expanded=severity != "low"):
+            # A long list reads badly on a shared screen and every card costs each rerun: the first few, the rest
+            # on demand.
+            if len(group) > CARDS_SHOWN and not st.toggle(t("health.show_all", n=len(group)),
+                                                          key=f"health_all_{severity}"):
+                group = group[:CARDS_SHOWN]
             for finding in group:
                 finding_card(ctx, finding)
 
@@ -163,10 +175,11 @@ def save_ticks(store: Store, plan: Plan, items: list[ChecklistItem], choices: di
     st.rerun()
 
 
-def history_panel(store: Store, plan: Plan, health: PlanHealth) -> None:
+def history_panel(ctx: PageContext, health: PlanHealth) -> None:
+    store, plan = ctx.store, ctx.plan
     st.subheader(t("health.section.history"))
     if health.snapshots:
-        st.altair_chart(score_history_chart(health.snapshots, lang()), width="stretch")
+        cached.chart(ctx, "health_history", lambda: score_history_chart(health.snapshots, lang()), width="stretch")
     else:
         st.caption(t("health.history.none"))
     if st.button(t("health.history.snapshot"), key=f"health_snapshot_{plan.id}"):
@@ -176,8 +189,10 @@ def history_panel(store: Store, plan: Plan, health: PlanHealth) -> None:
 
 
 def render(ctx: PageContext) -> None:
-    store, plan = ctx.store, ctx.plan
-    current = plan_health(store, plan.id, date.today())
+    store, plan, today = ctx.store, ctx.plan, date.today()
+    current = read_models.health(store, plan, ctx.version, today)  # once per data version, not once per click
+    if snapshot_due(current.snapshots[-1]["month"] if current.snapshots else None, today):
+        current = plan_health(store, plan.id, today)  # takes the month's snapshot
     kpis = store.list_kpis(plan.id)
     score_panel(current.report)
     pitfall_lights(current.report)
@@ -185,4 +200,4 @@ def render(ctx: PageContext) -> None:
     smart_table(current.report, kpis)
     correlation_table(current.report, kpis)
     checklist_form(store, plan, current.checklist)
-    history_panel(store, plan, current)
+    history_panel(ctx, current)
