@@ -51,10 +51,8 @@ def _idea_form(store, token: str, session: SessionView) -> None:
     with st.form("ws_idea", clear_on_submit=True):
         text = st.text_area(t("workshop.idea"), height=90)
         detail = st.text_input(t("workshop.idea_detail"), help=t(f"workshop.idea_detail_help.s{session.step}"))
-        submitted = st.form_submit_button(t("workshop.add_idea"), type="primary", width="stretch")
-    # Written before my list below is drawn, so this same run shows it: no second run before the next tap.
-    if submitted and attempt(lambda: ws.submit_idea(store, token, text, detail))[0]:
-        st.success(t("workshop.idea_added"))
+        if st.form_submit_button(t("workshop.add_idea"), type="primary", width="stretch"):
+            act(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
 
 
 def _mine(store, token: str) -> None:
