@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from kpi_core.domain.value_rules import RATE_RANGE, ValueKind, range_problem, range_problem_sql
 from kpi_core.ingest.mapping import Mapping
 from kpi_core.ingest.table import (
     Collected,
@@ -49,8 +50,9 @@ def _month_key(month: date) -> str:
 class _Rows:
     """Walks the table once, sorting each row into skipped, rejected or handed to the shape's reader."""
 
-    def __init__(self, parsed: ParsedFile, mapping: Mapping):
+    def __init__(self, parsed: ParsedFile, mapping: Mapping, kinds: dict[str, ValueKind] | None = None):
         self.parsed, self.mapping = parsed, mapping
+        self.kinds = kinds or {}
         self.index = {name: i for i, name in enumerate(parsed.columns)}
         self.out = Collected()
         self.labels = {normalise_label(spec["label"]): key for key, spec in mapping["metrics"].items()
@@ -74,6 +76,20 @@ class _Rows:
             self.reject(line, "ingest.reject.bad_number", raw, column=column, value=text)
             return None
         return None if value is None else value * scale
+
+    def kind(self, key: str) -> ValueKind:
+        """The range rule of a metric; one the plan does not know (a formula's input) is only held to finite."""
+        return self.kinds.get(key, ValueKind.SIGNED)
+
+    def in_range(self, line: int, raw: str, column: str, key: str, month: date, text: str | None,
+                 value: float) -> bool:
+        """The cell's value against its metric's range rule (value_rules); refused with the reason when outside."""
+        problem = range_problem(value, self.kind(key))
+        if problem:
+            reason = "ingest.reject.cell_rate_range" if problem == RATE_RANGE else "ingest.reject.cell_range"
+            self.reject(line, reason, raw, column=column, reason_key=problem, reason_values={
+                "field": f"{key}, {_month_key(month)}", "value": str(text).strip()[:40]})
+        return problem is None
 
     def month(self, line: int, raw: str, column: str, text: str | None) -> date | None:
         if is_blank(text):
@@ -137,9 +153,10 @@ class _Rows:
                 "rows": len(self.out.recovered), "lines": ", ".join(map(str, self.out.recovered[:20]))}))
 
 
-def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
-    """Monthly values of a long, wide_metrics or wide_months file (mapping already validated)."""
-    walker = _Rows(parsed, mapping)
+def collect_summary(parsed: ParsedFile, mapping: Mapping, kinds: dict[str, ValueKind] | None = None) -> Collected:
+    """Monthly values of a long, wide_metrics or wide_months file (mapping already validated). Each cell is held to
+    its metric's range rule (`kinds`: metric key -> ValueKind)."""
+    walker = _Rows(parsed, mapping, kinds)
     shape = mapping["shape"]
     set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based}.get(shape)
     if set_based and parsed.row_count >= SET_BASED_ROWS and not mapping.get("filters"):
@@ -165,7 +182,9 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
     number = "kpi_decimal_comma({})" if parsed.decimal_comma else "{}"
     values = ", ".join(f"kpi_number({number.format(column)}) AS v{i}" for i, (_, column, _) in enumerate(columns))
     unclean = " OR ".join(["m IS NULL"] + [f"(v{i} IS NULL AND NOT kpi_blank({column}))"
-                                            for i, (_, column, _) in enumerate(columns)])
+                                            for i, (_, column, _) in enumerate(columns)]
+                          + [f"{range_problem_sql(f'(v{i} * {scale!r})', w.kind(key))} IS NOT NULL"
+                             for i, (key, _, scale) in enumerate(columns)])
     con = parsed.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE wide_rows AS SELECT rid, m, {', '.join(f'v{i}' for i in range(len(columns)))}, "
                 f"({unclean}) AS unclean FROM (SELECT rowid AS rid, kpi_month({date_id}) AS m, {values}, "
@@ -206,8 +225,9 @@ def _wide_metrics(w: _Rows):
             return
         w.out.rows_used += 1
         for key, column, scale in columns:
-            value = w.number(line, raw, column, w.cell(cells, column), scale)
-            if value is not None:
+            text = w.cell(cells, column)
+            value = w.number(line, raw, column, text, scale)
+            if value is not None and w.in_range(line, raw, column, key, month, text, value):
                 w.out.add(key, month, value, line, w.mapping["combine"])
     return read
 
@@ -232,9 +252,10 @@ def _long(w: _Rows):
         month = w.month(line, raw, m["date_column"], month_text)
         if month is None:
             return
-        value = w.number(line, raw, m["value_column"], w.cell(cells, m["value_column"]), scales[key])
+        text = w.cell(cells, m["value_column"])
+        value = w.number(line, raw, m["value_column"], text, scales[key])
         w.out.rows_used += 1
-        if value is not None:
+        if value is not None and w.in_range(line, raw, m["value_column"], key, month, text, value):
             w.out.add(key, month, value, line, m["combine"])
     return read
 
@@ -266,8 +287,9 @@ def _wide_months(w: _Rows):
             return
         w.out.rows_used += 1
         for column, month in months:
-            value = w.number(line, raw, column, w.cell(cells, column), scales[key])
-            if value is not None:
+            text = w.cell(cells, column)
+            value = w.number(line, raw, column, text, scales[key])
+            if value is not None and w.in_range(line, raw, column, key, month, text, value):
                 w.out.add(key, month, value, line, m["combine"])
     return read
 
@@ -288,12 +310,13 @@ def _long_set_based(w: _Rows) -> Collected | None:
     by_row = [label for label, key in keys.items() if not key and (is_total_label(label) or is_footer_text(label))]
     w.unmapped += [str(label).strip() for label, key in keys.items() if not key and label not in by_row]
     number = f"kpi_decimal_comma({value_id})" if parsed.decimal_comma else value_id
+    out_of_range, range_params = _long_range_sql(w, keys, mapped)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE long_rows AS SELECT rid, lab, m, v, (lab IS NULL OR kpi_blank(lab) "
         f"OR list_contains(?::VARCHAR[], lab) OR (list_contains(?::VARCHAR[], lab) AND (m IS NULL "
-        f"OR (v IS NULL AND NOT kpi_blank(t))))) AS unclean, list_contains(?::VARCHAR[], lab) AS used "
-        f"FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, kpi_number({number}) AS v, "
-        f"{value_id} AS t FROM raw)", [by_row, mapped, mapped])
+        f"OR (v IS NULL AND NOT kpi_blank(t)) OR {out_of_range}))) AS unclean, list_contains(?::VARCHAR[], lab) "
+        f"AS used FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, kpi_number({number}) AS v, "
+        f"{value_id} AS t FROM raw)", [by_row, mapped, *range_params, mapped])
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM long_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
@@ -315,3 +338,14 @@ def _long_set_based(w: _Rows) -> Collected | None:
         return w.run(_long(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
     finally:
         con.execute("DROP TABLE IF EXISTS long_rows")
+
+
+def _long_range_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
+    """The range rule of each mapped name's metric (with its scale) as one SQL condition on a row's `v`."""
+    groups: dict[tuple[ValueKind, float], list] = {}
+    for label in mapped:
+        key = keys[label]
+        groups.setdefault((w.kind(key), float(w.mapping["metrics"][key].get("scale", 1))), []).append(label)
+    parts = [f"(list_contains(?::VARCHAR[], lab) AND {range_problem_sql(f'(v * {scale!r})', kind)} IS NOT NULL)"
+             for kind, scale in groups]
+    return "(" + (" OR ".join(parts) or "false") + ")", list(groups.values())

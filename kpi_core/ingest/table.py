@@ -120,6 +120,9 @@ class Collected:
             self.lines[(key, month)] = line
         elif combine == "sum":
             series[month] += value
+            first = self.lines.get((key, month))
+            if line is not None and (first is None or line < first):  # rows may arrive out of file order
+                self.lines[(key, month)] = line
         else:
             self.rejections.append(Rejection(line, "ingest.reject.duplicate", {
                 "line": line, "metric": key, "month": month.strftime("%Y-%m"),
