@@ -158,8 +158,10 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping, kinds: dict[str, Value
     its metric's range rule (`kinds`: metric key -> ValueKind)."""
     walker = _Rows(parsed, mapping, kinds)
     shape = mapping["shape"]
-    set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based}.get(shape)
-    if set_based and parsed.row_count >= SET_BASED_ROWS and not mapping.get("filters"):
+    set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based,
+                 "wide_months": _wide_months_set_based}.get(shape)
+    cells = parsed.row_count * (len(parsed.columns) if shape == "wide_months" else 1)
+    if set_based and cells >= SET_BASED_ROWS and not mapping.get("filters"):
         collected = set_based(walker)
         if collected is not None:
             return collected
@@ -167,7 +169,7 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping, kinds: dict[str, Value
     return walker.run(reader(walker))
 
 
-SET_BASED_ROWS = 2_000  # below this, the row-by-row reader is as fast
+SET_BASED_ROWS = 2_000  # below this many rows (cells of a wide-months table), the row-by-row reader is as fast
 MAX_LABELS = 10_000  # a long table's distinct metric names judged in Python
 MAX_EXCEPTION_ROWS = 2_000  # more rows than this that are not clean: every row goes through Python
 
@@ -263,7 +265,7 @@ def _long(w: _Rows):
 def _wide_months(w: _Rows):
     m = w.mapping
     label_column = m["label_column"]
-    months, totals, ignored = month_columns(w.parsed, label_column)
+    months, totals, ignored = w.month_columns = month_columns(w.parsed, label_column)
     for name in totals:
         w.out.skipped.append(Skipped(w.parsed.header_line, "column", name))
     if ignored:
@@ -349,3 +351,72 @@ def _long_range_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
     parts = [f"(list_contains(?::VARCHAR[], lab) AND {range_problem_sql(f'(v * {scale!r})', kind)} IS NOT NULL)"
              for kind, scale in groups]
     return "(" + (" OR ".join(parts) or "false") + ")", list(groups.values())
+
+
+def _mapped_labels(w: _Rows, label_id: str) -> tuple[dict, list, list] | None:
+    """A summary's distinct metric names in file order, matched in Python: ({name: key or None}, mapped names,
+    names of total or footer rows left to the row-by-row reader); unmapped names are noted for the message.
+    None when there are too many names for this."""
+    con = w.parsed.con
+    labels = [r[0] for r in con.execute(f"SELECT {label_id}, min(rowid) AS first FROM raw GROUP BY 1 ORDER BY first "
+                                        f"LIMIT {MAX_LABELS + 1}").fetchall()]
+    if len(labels) > MAX_LABELS:
+        return None
+    keys = {label: w.labels.get(normalise_label(label)) for label in labels if not is_blank(label)}
+    mapped = [label for label, key in keys.items() if key]
+    by_row = [label for label, key in keys.items() if not key and (is_total_label(label) or is_footer_text(label))]
+    w.unmapped += [str(label).strip() for label, key in keys.items() if not key and label not in by_row]
+    return keys, mapped, by_row
+
+
+def _wide_months_set_based(w: _Rows) -> Collected | None:
+    """A wide-months table unpivoted in DuckDB (one row per metric name and month column) and aggregated there;
+    rows that are not clean (blank, total or footer names, a cell that is not a number or is out of range) go
+    through the row-by-row reader, as do short rows. None when the table is not for this."""
+    parsed, mapping, con = w.parsed, w.mapping, w.parsed.con
+    label_id = parsed.column_id(mapping["label_column"])
+    read_row = _wide_months(w)  # notes total and ignored columns once
+    months = dict(w.month_columns[0])
+    found = _mapped_labels(w, label_id)
+    if found is None or not months:
+        return _start_over(w)
+    keys, mapped, by_row = found
+    column_month = {parsed.column_id(name)[1:-1]: month for name, month in months.items()}
+    number = "kpi_decimal_comma(t)" if parsed.decimal_comma else "t"
+    out_of_range, range_params = _long_range_sql(w, keys, mapped)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE month_cells AS SELECT rid, lab, col, t, kpi_number({number}) AS v FROM "
+        f"(SELECT rowid AS rid, {label_id} AS lab, {', '.join(parsed.column_id(n) for n in months)} FROM raw "
+        f"WHERE list_contains(?::VARCHAR[], {label_id})) "
+        f"UNPIVOT INCLUDE NULLS (t FOR col IN ({', '.join(parsed.column_id(n) for n in months)}))", [mapped])
+    try:
+        unclean = (f"SELECT DISTINCT rid FROM month_cells WHERE (v IS NULL AND NOT kpi_blank(t)) OR {out_of_range} "
+                   f"UNION SELECT rowid FROM raw WHERE {label_id} IS NULL OR kpi_blank({label_id}) "
+                   f"OR list_contains(?::VARCHAR[], {label_id})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE unclean_rows AS {unclean}", [*range_params, by_row])
+        exceptions = con.execute("SELECT count(*) FROM unclean_rows").fetchone()[0]
+        groups = con.execute("SELECT lab, col, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) "
+                             "FROM month_cells WHERE rid NOT IN (SELECT rid FROM unclean_rows) "
+                             "AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col").fetchall()
+        used = con.execute("SELECT count(DISTINCT rid) FROM month_cells "
+                           "WHERE rid NOT IN (SELECT rid FROM unclean_rows)").fetchone()[0]
+        per_cell: dict[tuple[str, date], int] = {}
+        for label, column, rows, *_ in groups:
+            cell = (keys[label], column_month[column])
+            per_cell[cell] = per_cell.get(cell, 0) + rows
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
+            return _start_over(w)
+        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
+        w.out.rows_used += used
+        for label, column, _, total, first in groups:
+            key = keys[label]
+            w.out.add(key, column_month[column], total * scales[key], parsed.line_of_row(first), mapping["combine"])
+        return w.run(read_row, "rowid IN (SELECT rid FROM unclean_rows)" if exceptions else "false")
+    finally:
+        con.execute("DROP TABLE IF EXISTS month_cells")
+        con.execute("DROP TABLE IF EXISTS unclean_rows")
+
+
+def _start_over(w: _Rows) -> None:
+    """Leave the table to the row-by-row reader, forgetting what the set-based attempt noted."""
+    w.out, w.unmapped = Collected(), []

@@ -451,6 +451,18 @@ def header_qualifier(name: str) -> str:
     return "" if _TIME.match(rest) else normalise_label(rest)
 
 
+def _header_month(name: str) -> date | None:
+    """The month of a month header, also when words follow it without a space ('2026年4月実績')."""
+    for text in (name, (_DATE_HEAD.match(unicodedata.normalize("NFKC", name).strip()) or [""])[0]):
+        try:
+            month = cell_month(text) if text else None
+        except ValueError:
+            month = None
+        if month:
+            return month
+    return None
+
+
 def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tuple[str, date]], list[str],
                                                                           list[str]]:
     """(month columns with their month, total columns, other ignored columns) of a wide-months header.
@@ -462,10 +474,7 @@ def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tu
         if is_total_label(name):
             totals.append(name)
             continue
-        try:
-            month = cell_month(name)
-        except ValueError:
-            month = None
+        month = _header_month(name)
         (dated.append((name, month, header_qualifier(name))) if month else ignored.append(name))
     qualifiers = {q for _, _, q in dated}
     months = []
