@@ -225,8 +225,10 @@ def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: b
             raise IngestError("ingest.no_readable_rows", count=len(rejections), line=rejections[0].line)
         raise IngestError("ingest.header_only", line=layout.header_line)
     columns = display_columns(layout.columns)
-    sample_rows = con.execute(  # rowids run 0..n-1 in file order: a range, not a sort of the table
-        f"SELECT rowid, {cell_list(width)} FROM raw WHERE rowid < {SAMPLE_ROWS} ORDER BY rowid").fetchall()
+    # The first rows in file order: a scan keeps insertion order (DuckDB's default), so LIMIT stops after them,
+    # where a filter on rowid would read the whole table (an Arrow-backed `raw` has rowid as a plain column).
+    sample_rows = con.execute(f"SELECT * FROM (SELECT rowid, {cell_list(width)} FROM raw LIMIT {SAMPLE_ROWS}) "
+                              f"ORDER BY rowid").fetchall()
     profiles = profile_columns(columns, sample_rows)
     sample = pd.DataFrame([list(r[1:]) for r in sample_rows[:SAMPLE_FRAME_ROWS]], columns=columns, dtype=object)
     return ParsedFile(

@@ -318,7 +318,7 @@ def _utf8_or_cp932(data: bytes, full: bool) -> Decoded:
             raise
         # UTF-8 with a damaged byte is not a Western file: most of its non-ASCII bytes form UTF-8 characters
         damaged_utf8 = _utf8_share(data) >= UTF8_DAMAGED
-        western = 0.0 if damaged_utf8 else _western_share(data)
+        western = 0.0 if damaged_utf8 else max(_western_share(data), _lone_katakana_share(data))
         if western >= WESTERN_OVER_CP932:
             return _western(data)
         try:
@@ -390,6 +390,18 @@ def _isolated_share(data: bytes) -> float:
         return 0.0
     padded = np.concatenate(([False], high, [False]))
     return float((high & ~padded[:-2] & ~padded[2:]).sum()) / count
+
+
+def _lone_katakana_share(data: bytes) -> float:
+    """Share of non-ASCII bytes that CP932 could only read as a half-width katakana standing alone between ASCII
+    ("Ø Wert", "12 °C"). Japanese text writes half-width katakana in runs; its other characters are byte pairs
+    (whose second byte may be ASCII, as in ソ = 83 5C, so a lone lead byte proves nothing)."""
+    sample, high, count = _high_bytes(data)
+    if not count:
+        return 0.0
+    padded = np.concatenate(([False], high, [False]))
+    lone = high & ~padded[:-2] & ~padded[2:] & (sample >= 0xA1) & (sample <= 0xDF)
+    return float(lone.sum()) / count
 
 
 def _western(data: bytes) -> Decoded:

@@ -33,7 +33,9 @@ SAMPLE_ROWS = 500
 # Rows that summarise the table: skipped deliberately, matched on the whole cell (合計金額 is not a total), or on a
 # total word followed by a colon or a bracket ("総計 (2件)", "小計：山田", "Total (2 records)").
 TOTAL_WORDS = {"合計", "総計", "小計", "累計", "計", "総合計", "total", "totals", "grandtotal", "subtotal", "sum",
-               "合計値", "全体", "all"}
+               "合計値", "全体", "all",
+               # European exports: German, French, Spanish, Italian, Dutch
+               "summe", "gesamt", "gesamtsumme", "zwischensumme", "totalgénéral", "sous-total", "totale", "totaal"}
 _TOTAL_PREFIX = re.compile(r"^(総合計|合計|総計|小計|累計|計|totals?|subtotal|grand\s*total)\s*[:(\[【]")
 # Report footers: "出力件数: 123", "Total records: 5", "※ ..." notes, a CRM report's copyright and confidentiality
 # lines. One pattern for Python's re and DuckDB's RE2 (record lists pick candidate rows in SQL).
