@@ -509,11 +509,14 @@ def detect_layout(utf8: memoryview, delimiter: str | None = None, header_line: i
     """Find the delimiter and the header row (skipping title lines above it). Either may be given instead."""
     text, truncated = _head_text(utf8)
     if delimiter is None:
-        scored = [(_width_score(_records(text, d, truncated)), -i, d) for i, d in enumerate(DELIMITERS)]
+        parsed = {d: _records(text, d, truncated) for d in DELIMITERS}
+        scored = [(_width_score(parsed[d]), -i, d) for i, d in enumerate(DELIMITERS)]
         (agreeing, _), _, delimiter = max(scored)
         if agreeing == 0:
             raise IngestError("ingest.no_table")
-    records = _records(text, delimiter, truncated)
+        records = parsed[delimiter]
+    else:
+        records = _records(text, delimiter, truncated)
     _, width = _width_score(records)
     header = _pick_header(records, width, header_line)
     start, cells = header
@@ -533,10 +536,16 @@ def _pick_header(records: list[tuple[int, list[str]]], width: int, header_line: 
         raise IngestError("ingest.header_not_found", line=header_line)
     if width < 2:
         raise IngestError("ingest.no_table")
-    candidates = [record for record in records if _looks_like_header(record[1], width)]
-    for index, record in enumerate(candidates):
-        if not (_is_metadata(record[1], width) and index + 1 < len(candidates)):
-            return record
+    # The first header-like record that is not report metadata, else the last header-like one; judged lazily:
+    # the header is near the top, and judging every record of the head costs more than the rest of the layout.
+    last = None
+    for record in records:
+        if _looks_like_header(record[1], width):
+            if not _is_metadata(record[1], width):
+                return record
+            last = record
+    if last is not None:
+        return last
     for record in records:  # rows that do not match their header are reported later as ragged
         if _looks_like_header(record[1], len(record[1])):
             return record
