@@ -74,7 +74,7 @@ class PlanFileRangeError(PlanFileError):
                  for where, line, key, values in self.problems[:self.SHOWN]]
         if len(self.problems) > self.SHOWN:
             lines.append(t("report.plan_file.more_problems", lang, count=len(self.problems) - self.SHOWN))
-        return "\n".join(lines)
+        return "  \n".join(lines)  # a line each, in a terminal and in Markdown (two spaces: a line break)
 
 
 @dataclass

@@ -63,7 +63,8 @@ _BOMS = (
 # VT is FileMaker's line break inside a field and comes with text pasted from e-mail.
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 # Bytes that CP932 decodes without error but that no Japanese text contains: a sign of some other encoding.
-_CP932_IMPLAUSIBLE = re.compile("[\x80\uf8f0-\uf8f3]")
+_CP932_IMPLAUSIBLE_CHARS = "\x80\uf8f0\uf8f1\uf8f2\uf8f3"
+_CP932_IMPLAUSIBLE = re.compile(f"[{_CP932_IMPLAUSIBLE_CHARS}]")
 
 
 class IngestError(WorkbenchError):
@@ -162,7 +163,8 @@ def _transcode(data: bytes | memoryview, codec: str) -> bytes:
             text = decoder.decode(chunk, final=start + DECODE_CHUNK >= len(data))
         except UnicodeDecodeError as exc:
             raise _undecodable(data, exc, start) from None
-        if codec == "cp932" and _CP932_IMPLAUSIBLE.search(text):
+        # a substring test per character is many times faster than a regular expression over 16 MB of text
+        if codec == "cp932" and any(char in text for char in _CP932_IMPLAUSIBLE_CHARS):
             bad = _CP932_IMPLAUSIBLE.search(text)
             line = text.count("\n", 0, bad.start()) + _line_of(data, start)
             raise IngestError("ingest.unknown_encoding", line=line, byte=f"U+{ord(bad.group()):04X}")

@@ -39,7 +39,7 @@ def test_every_out_of_range_value_is_named_and_nothing_is_written(store, demo_pl
     english, japanese = caught.value.message("en"), caught.value.message("ja")
     assert "win_rate, 2026-05: 150 % is outside 0–100 %" in english
     assert "meetings, 2025-04: -38 is negative" in english and "larger than any real figure" in english
-    assert english.count("\n") == 2 and "マイナス" in japanese and "行目" in japanese
+    assert english.count("  \n") == 2 and "マイナス" in japanese and "行目" in japanese
 
 
 def test_the_command_line_says_the_same_and_exits_1(store, demo_plan, db_path, tmp_path):
