@@ -124,8 +124,8 @@ def test_enter_two_months_and_see_a_status(make_app, store):
     ({"avg_deal": "-1,000"},
      "Average deal, 2025-05: -1,000 is negative; counts, amounts and money cannot be below zero."),
     ({"win_rate": "130"}, "Win rate, 2025-05: 130 is outside 0–100 %, the range of a rate."),
-    ({"meetings": "1e308"}, "Qualified meetings, 2025-05: 1e308 is larger than any real figure (the limit is 10^15 = "
-                            "1,000,000,000,000,000); check the unit or the cell."),
+    ({"meetings": "1e308"}, ("Qualified meetings, 2025-05: 1e308 is larger than any real figure (the limit is "
+                             "10^15 = 1,000,000,000,000,000); check the unit or the cell.")),
     ({"win_rate": "<script>alert(1)</script>"}, "Win rate, 2025-05: “<script>alert(1)</script>” is not a number."),
 ])
 def test_bad_values_are_refused_and_nothing_is_stored(make_app, store, cell, message):
