@@ -61,7 +61,20 @@ def test_out_of_range_cells_are_refused_per_cell_and_nothing_is_written(db, tmp_
 def test_the_corrected_file_goes_through_exactly(db, tmp_path):
     code, out, err = run(db, tmp_path, GOOD, "en")
     assert (code, err) == (0, ""), out
+    assert "read as one row per month, metrics as columns" in out
     got = values(db)
     assert got["meetings"] == {date(2026, 4, 1): 3.0, date(2026, 5, 1): 40.0}
     assert got["win_rate"] == {date(2026, 4, 1): 0.25, date(2026, 5, 1): 1.0}
     assert got["revenue"] == {date(2026, 4, 1): 1000.0, date(2026, 5, 1): 13_095_000.0}
+
+
+def test_the_shape_said_is_the_mappings_not_the_guess(db, tmp_path):
+    """Daily rows look like a record list to the guess; the mapping reads them as a table of metrics."""
+    mapping = tmp_path / "daily.mapping.json"
+    mapping.write_text('{"shape": "wide_metrics", "date_column": "日付", "combine": "sum", '
+                       '"metrics": {"meetings": {"source": "column", "column": "商談数"}}}', encoding="utf-8")
+    daily = "日付,商談数\n2026/04/03,2\n2026/04/17,3\n2026/05/08,4\n"
+    code, out, err = run(db, tmp_path, daily, "en", "--mapping", str(mapping))
+    assert (code, err) == (0, ""), out
+    assert "read as one row per month, metrics as columns" in out and "record list" not in out
+    assert values(db)["meetings"] == {date(2026, 4, 1): 5.0, date(2026, 5, 1): 4.0}

@@ -256,11 +256,12 @@ def _is_month(cell: str) -> bool:
         return False
 
 
-def describe(parsed: ParsedFile, lang: str) -> str:
-    """One line saying what was detected: encoding, delimiter, header line, rows, shape."""
+def describe(parsed: ParsedFile, lang: str, shape: str | None = None) -> str:
+    """One line saying what was detected: encoding, delimiter, header line, rows, and the shape it is read as
+    (`shape`: the mapping's, when one is chosen; else the guessed one)."""
     text = t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
              delimiter=delimiter_label(parsed.delimiter, lang), line=parsed.header_line,
-             rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{parsed.shape}", lang))
+             rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{shape or parsed.shape}", lang))
     return text + (" " + t("ingest.decimal_comma_read", lang) if parsed.decimal_comma else "")
 
 
