@@ -1010,11 +1010,15 @@ class Store:
         return targets
 
     def set_monthly_targets(self, plan_id: int, metric_key: str, values: dict[date, float], reason: str = "",
-                            expected_version: int | None = None) -> int:
+                            expected_version: int | None = None, based_on: int | None = None) -> int:
         """Replace the metric's monthly targets with a new version; the previous version stays, superseded. The
-        metric's row in `target_sets` names the current version: two writers of one metric cannot both commit."""
+        metric's row in `target_sets` names the current version: two writers of one metric cannot both commit.
+        `based_on`: the target-set version the writer saw (`target_set_versions`); a set saved by someone else
+        since is refused with StaleEdit, nothing written."""
         def work(cur):
             self._bump_version(cur, plan_id, expected_version)
+            if based_on is not None:
+                self._check_target_set(cur, plan_id, metric_key, based_on, values)
             version = cur.execute(
                 "INSERT INTO target_sets (plan_id, metric_key, version) SELECT ?, ?, coalesce(max(version), 0) + 1 "
                 "FROM monthly_targets WHERE plan_id = ? AND metric_key = ? ON CONFLICT (plan_id, metric_key) "
@@ -1369,6 +1373,57 @@ class Store:
     def list_reviews(self, plan_id: int) -> pd.DataFrame:
         return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
                                      "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
+
+    # ------------------------------------------------------------ conflicts: the version each write is based on
+    # Targets carry the version of the metric's target set, reviews the last review the writer saw; CSFs, KPIs and
+    # check-ins their row version, actuals their cell version. A save based on an older one is refused, shown.
+    def target_set_versions(self, plan_id: int) -> dict[str, int]:
+        """{metric_key: current version of its monthly targets}; absent means none saved yet (version 0)."""
+        return dict(self.cursor().execute("SELECT metric_key, version FROM target_sets WHERE plan_id = ?",
+                                          [plan_id]).fetchall())
+
+    def review_version(self, plan_id: int) -> int:
+        """The last review decision recorded for the plan (0: none): what a review form is based on."""
+        return self.cursor().execute("SELECT coalesce(max(id), 0) FROM reviews WHERE plan_id = ?",
+                                     [plan_id]).fetchone()[0]
+
+    def _check_target_set(self, cur, plan_id: int, metric_key: str, seen: int, yours: dict[date, float]) -> None:
+        """Refuse targets based on an older set of the metric (or on a KPI deleted meanwhile): theirs / yours per
+        month that differs."""
+        self._require_live_metrics(cur, plan_id, {metric_key})
+        row = cur.execute("SELECT version FROM target_sets WHERE plan_id = ? AND metric_key = ?",
+                          [plan_id, metric_key]).fetchone()
+        current = row[0] if row else 0
+        if current == seen:
+            return
+        theirs = dict(cur.execute(
+            "SELECT month, value FROM monthly_targets WHERE plan_id = ? AND metric_key = ? AND version = ? "
+            "AND superseded_at IS NULL", [plan_id, metric_key, current]).fetchall())
+        months = sorted(set(theirs) | set(yours))
+        differing = [m for m in months if theirs.get(m) != yours.get(m)] or months[:1]
+        raise StaleEdit([{"item": f"{metric_key} {month:%Y-%m}", "metric_key": metric_key, "month": month,
+                          "theirs": theirs.get(month), "yours": yours.get(month), "version": current}
+                         for month in differing])
+
+    def touch_plan(self, plan_id: int) -> int:
+        """Advance the plan's version without checking it (a write guarded by its own version), so that what is
+        drawn from the plan version is drawn afresh; refused for a deleted plan. Returns the new version."""
+        return self._write(lambda cur: self._bump_version(cur, plan_id, None))
+
+    def check_reviews(self, plan_id: int, seen: int, decisions: dict[str, tuple[str, str]]) -> None:
+        """Refuse review decisions ({metric key: (decision, reason)}) when someone recorded a decision for one of
+        the same KPIs since the review version `seen`: theirs / yours for each. Call it inside the transaction that
+        records them."""
+        newer = self.cursor().execute(
+            "SELECT metric_key, decision, reason, id FROM reviews WHERE plan_id = ? AND id > ? ORDER BY id",
+            [plan_id, seen]).fetchall()
+        latest = {key: (decision, reason, row_id) for key, decision, reason, row_id in newer}
+        clashes = [{"item": key, "metric_key": key, "theirs": f"{latest[key][0]}: {latest[key][1]}",
+                    "yours": f"{decision}: {reason}", "version": newer[-1][3],
+                    "theirs_decision": latest[key][:2], "yours_decision": (decision, reason)}
+                   for key, (decision, reason) in decisions.items() if key in latest]
+        if clashes:
+            raise StaleEdit(clashes)
 
     # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
     def review_dates(self, plan_id: int) -> list[date]:
