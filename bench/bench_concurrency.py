@@ -4,9 +4,9 @@
 
 Each session (a thread, as Streamlit runs sessions) loops for --seconds: it reads what a page shows (cell values and
 versions, the KPI list, the check-ins), thinks for a few milliseconds, then saves one of: the actuals cell every
-session edits, a cell of its own, a new check-in, the result of the check-in every session edits, or a KPI's owner —
-each save based on the version it read, as the pages pass it. The store is opened as the app opens it (the file
-released when idle). Afterwards the database is checked:
+session edits, a cell of its own, a new check-in, the result of the check-in every session edits, a KPI's owner, or
+that KPI's monthly targets — each save based on the version it read (cell, row, target set), as the pages pass it.
+The store is opened as the app opens it (the file released when idle). Afterwards the database is checked:
 - lost: a save reported as stored whose value is not in the history, or versions that moved by a different number
   than the saves reported stored (a save overwriting another unseen would break that count);
 - duplicate current rows: cells with more than one current actual.
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kpi_core.adapters.store import StoreError, open_store
 from kpi_core.domain.model import Actual, CheckIn, Status
 from kpi_core.services.demo import seed_demo
+from kpi_core.services.kpis import save_kpi_with_targets
 
 SHARED_METRIC = "meetings"
 
@@ -59,12 +60,13 @@ def session(store, plan, shared_checkin_id: int, index: int, until: float, tally
     counter = 0
     while time.monotonic() < until:
         counter += 1
-        kind = rng.choice(["shared_cell", "own_cell", "new_checkin", "shared_checkin", "kpi"])
+        kind = rng.choice(["shared_cell", "own_cell", "new_checkin", "shared_checkin", "kpi", "targets"])
         token = index * 1_000_000 + counter  # unique per save, to find it afterwards
         # what the page shows when it opens
         _, versions = store.actual_snapshot(plan.id)
         checkin = next(c for c in store.list_checkins(plan.id) if c.id == shared_checkin_id)
         kpi = next(k for k in store.list_kpis(plan.id) if k.key == SHARED_METRIC)
+        target_set = store.target_set_versions(plan.id).get(SHARED_METRIC, 0)
         time.sleep(rng.uniform(0.0, 0.02))  # the user types
         started = time.perf_counter()
         value = None
@@ -81,9 +83,12 @@ def session(store, plan, shared_checkin_id: int, index: int, until: float, tally
             elif kind == "shared_checkin":
                 checkin.result = f"r{token}"
                 store.save_checkin(checkin)
-            else:
+            elif kind == "kpi":
                 kpi.owner = f"o{token}"
-                store.save_kpi(kpi, None)
+                save_kpi_with_targets(store, kpi, None, f"bench {token}")
+            else:
+                store.set_monthly_targets(plan.id, SHARED_METRIC, dict.fromkeys(months, float(token)),
+                                          f"bench {token}", None, target_set)
             outcome = "stored"
         except StoreError as exc:  # stale, conflict, busy: reported to the writer, in the catalogue
             outcome = "conflict" if exc.key.startswith("store.") else "error"
@@ -114,7 +119,7 @@ def audit(store, plan, shared_checkin_id: int, tally: Tally, before: dict) -> tu
     moved = {name: after[name] - before[name] for name in after}
     expected = {"shared_cell": tally.stored_by_kind.get("shared_cell", 0),
                 "shared_checkin": tally.stored_by_kind.get("shared_checkin", 0),
-                "kpi": tally.stored_by_kind.get("kpi", 0)}
+                "kpi": tally.stored_by_kind.get("kpi", 0), "targets": tally.stored_by_kind.get("targets", 0)}
     lost += sum(abs(moved[name] - expected[name]) for name in expected)
     new_checkins = cur.execute("SELECT count(*) FROM checkins WHERE plan_id = ?", [plan.id]).fetchone()[0] - \
         before["checkins"]
@@ -129,6 +134,7 @@ def versions_now(store, plan, shared_checkin_id: int) -> dict[str, int]:
     return {"shared_cell": store.actual_versions(plan.id).get((SHARED_METRIC, plan.month_list()[0]), 0),
             "shared_checkin": checkin.version,
             "kpi": next(k for k in store.list_kpis(plan.id) if k.key == SHARED_METRIC).version,
+            "targets": store.target_set_versions(plan.id).get(SHARED_METRIC, 0),
             "checkins": len(store.list_checkins(plan.id))}
 
 

@@ -112,7 +112,6 @@ def csf_form(view: PageView, csf: CSF | None) -> None:
     if csf is None:
         suffix = view.ctx.key(add_form_suffix("csf"))
     else:  # drawn from the version first shown; a load of their values draws it afresh
-        conflicts.stale_notice("csf", csf.id, view.plan)
         suffix = view.ctx.key(conflicts.row_key("csf", csf.id))
         conflicts.base_version("csf", csf.id, csf.version)
         conflicts.remember("csf", csf.id, csf)
@@ -135,6 +134,8 @@ def csf_form(view: PageView, csf: CSF | None) -> None:
                                     help=t("csf.field.actions_help"))
         submitted = st.form_submit_button(t("csf.add") if csf is None else t("common.save"), type="primary",
                                           key=f"csf_submit_{suffix}")
+    if csf is not None:  # under the button just pressed, where the user looks
+        conflicts.stale_notice("csf", csf.id, view.plan)
     if submitted:
         save_csf(view, current, name, CSFRole(role), contribution_text, description, actions_text, suffix)
 

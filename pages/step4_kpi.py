@@ -154,7 +154,6 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
     if kpi is None:
         suffix = view.ctx.key(add_form_suffix("kpi"))
     else:  # drawn from the version first shown; a load of their values draws it afresh
-        conflicts.stale_notice("kpi", kpi.id, view.plan)
         suffix = view.ctx.key(conflicts.row_key("kpi", kpi.id))
         conflicts.base_version("kpi", kpi.id, kpi.version)
         conflicts.remember("kpi", kpi.id, kpi)
@@ -206,6 +205,8 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
         reason = st.text_input(t("kpi.field.reason"), key=f"kpi_reason_{suffix}", help=t("kpi.field.reason_help"))
         submitted = st.form_submit_button(t("kpi.add") if kpi is None else t("common.save"), type="primary",
                                           key=f"kpi_submit_{suffix}")
+    if kpi is not None:  # under the button just pressed, where the user looks
+        conflicts.stale_notice("kpi", kpi.id, view.plan)
     if not submitted:
         return
     unit = unit.strip()
@@ -294,7 +295,6 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
         st.info(t("kpi.targets.need_annual"))
         return
     # the editor is based on the target set's version when it was first drawn; a load of theirs draws it afresh
-    conflicts.stale_notice("targets", kpi.id, view.plan)
     conflicts.base_version("targets", kpi.id, view.store.target_set_versions(view.plan.id).get(kpi.key, 0))
     drawn = conflicts.row_key("targets", kpi.id)
     methods = [*([SAVED] if stored else []), PhasingMethod.EVEN.value, PhasingMethod.SEASONAL.value,
@@ -324,7 +324,9 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
         st.caption(t("kpi.targets.rate_note"))
     reason = st.text_input(t("kpi.targets.reason"), key=f"kpi_targets_reason_{drawn}",
                            placeholder=t("kpi.targets.reason_placeholder"))
-    if st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary"):
+    pressed = st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary")
+    conflicts.stale_notice("targets", kpi.id, view.plan)
+    if pressed:
         if messages_out(errors):
             return
         text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.phasing.{method}"))

@@ -308,11 +308,12 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
                                                     f"{names.get(by_id[i].metric_key, '')} · "
                                                     f"{by_id[i].next_action[:60]}")
         # based on the version shown when this item was opened: a result someone else recorded since is shown
-        conflicts.stale_notice("checkin", chosen, plan)
         conflicts.base_version("checkin", chosen, by_id[chosen].version)
         outcome = st.text_area(t("pdca.checkin.result"), key=f"pdca_ci_outcome_{conflicts.row_key('checkin', chosen)}",
                                value=by_id[chosen].result)
-        if st.button(t("pdca.checkin.save_result"), key="pdca_ci_save_result"):
+        pressed = st.button(t("pdca.checkin.save_result"), key="pdca_ci_save_result")
+        conflicts.stale_notice("checkin", chosen, plan)
+        if pressed:
             checkin = replace(by_id[chosen], result=outcome.strip())
             problems = tr.checkin_problems(checkin) or ([("pdca.checkin.result_empty", {})]
                                                          if not checkin.result else [])
@@ -340,7 +341,6 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     # based on the last review recorded when the form was first drawn: a decision someone else records meanwhile
     # for the same KPI is shown before anything is overwritten
-    conflicts.stale_notice("review", plan.id, plan)
     conflicts.base_version("review", plan.id, store.review_version(plan.id))
     drawn = f"_g{conflicts.generation('review', plan.id)}" if conflicts.generation("review", plan.id) else ""
     review_date = st.columns(3)[0].date_input(t("pdca.review.date"), value=date.today(), key="pdca_rv_date")
@@ -354,7 +354,9 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         reason = reason_col.text_input(t("pdca.review.reason"), key=f"pdca_rv_reason_{metric.key}{drawn}",
                                        label_visibility="collapsed", placeholder=t("pdca.review.reason"))
         choices[metric.key] = (decision, reason.strip(), metric.spec.name)
-    if st.button(t("pdca.review.save"), type="primary", key="pdca_rv_save"):
+    pressed = st.button(t("pdca.review.save"), type="primary", key="pdca_rv_save")
+    conflicts.stale_notice("review", plan.id, plan)
+    if pressed:
         problems = tr.review_problems(choices)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))

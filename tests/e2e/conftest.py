@@ -155,3 +155,17 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     for _ in range(2):
         page.wait_for_function(_SETTLED_JS, timeout=timeout, polling=200)
         page.wait_for_timeout(350)
+
+
+@pytest.fixture
+def two_people(browser):
+    """Two separate browser sessions (contexts) at 1440x900, as two people on two laptops."""
+    contexts = [browser.new_context(locale="en-US", viewport={"width": 1440, "height": 900}) for _ in range(2)]
+    pages = []
+    for context in contexts:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        pages.append(page)
+    yield pages
+    for context in contexts:
+        context.close()
