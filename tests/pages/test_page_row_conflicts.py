@@ -10,7 +10,7 @@ from conftest import assert_clean, assert_no_exception
 from test_page_csf import sales_plan
 from test_page_pdca import edit_grid, save_button, seed_sales
 
-from kpi_core.domain.model import CSF, Actual, CheckIn
+from kpi_core.domain.model import CSF, Actual, CheckIn, Plan
 
 CSF_PAGE, KPI_PAGE, PDCA_PAGE = "pages/step3_csf.py", "pages/step4_kpi.py", "pages/step5_pdca.py"
 
@@ -229,3 +229,19 @@ def test_grid_keep_mine_saves_over_the_cells_changed_meanwhile(make_app, store):
     button(at, f"pdca_grid_keep_{plan.id}").click().run()
     assert_no_exception(at)
     assert store.actual_values(plan.id) == {"meetings": {may: 42.0}}
+
+
+def test_a_plan_deleted_under_an_edit_stays_on_screen_saves_refused_entries_kept(make_app, store):
+    other = store.create_plan(Plan(name="Another plan", fiscal_start=date(2025, 4, 1)))
+    pid = sales_plan(store)
+    at = make_app(CSF_PAGE, lang="en", plan_id=pid)
+    store.delete_plan(pid)  # someone else deletes the plan this user works on
+    at.text_input(key="csf_name_new").input("Referral programme")
+    at.button(key="csf_submit_new").click().run()
+    assert_no_exception(at)
+    shown = texts(at)
+    assert "The plan “Sales FY2025” was deleted by someone else while you were working on it" in shown
+    assert "“Sales FY2025” was deleted by someone else while you were editing it" in shown
+    assert at.text_input(key="csf_name_new").value == "Referral programme"  # still there to copy
+    assert store.list_csfs(other.id) == [] and "Referral programme" not in [c.name for c in store.list_csfs(pid)]
+    assert at.query_params["plan"] == str(pid)  # not switched to another plan behind the user's back
