@@ -48,6 +48,7 @@ class Tally:
     durations: list[float] = field(default_factory=list)
     stored_values: list[tuple[str, date, float]] = field(default_factory=list)
     stored_by_kind: dict[str, int] = field(default_factory=dict)
+    durations_by_kind: dict[str, list[float]] = field(default_factory=dict)
 
 
 def session(store, plan, shared_checkin_id: int, index: int, until: float, tally: Tally,
@@ -98,6 +99,7 @@ def session(store, plan, shared_checkin_id: int, index: int, until: float, tally
         with lock:
             tally.writes += 1
             tally.durations.append(elapsed)
+            tally.durations_by_kind.setdefault(kind, []).append(elapsed)
             if outcome == "stored":
                 tally.stored += 1
                 tally.stored_by_kind[kind] = tally.stored_by_kind.get(kind, 0) + 1
@@ -138,6 +140,11 @@ def versions_now(store, plan, shared_checkin_id: int) -> dict[str, int]:
             "checkins": len(store.list_checkins(plan.id))}
 
 
+def percentile_ms(durations: list[float], share: float) -> float:
+    ordered = sorted(durations)
+    return ordered[int(share * (len(ordered) - 1))] * 1000 if ordered else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
@@ -163,8 +170,9 @@ def main() -> None:
             thread.join(timeout=seconds + 60)
         lost, duplicates = audit(store, plan, shared_checkin_id, tally, before)
         store.close()
-    durations = sorted(tally.durations)
-    p95 = durations[int(0.95 * (len(durations) - 1))] * 1000 if durations else 0.0
+    p95 = percentile_ms(tally.durations, 0.95)
+    print("p95 by kind (ms): " + ", ".join(f"{kind} {percentile_ms(values, 0.95):.0f}"
+                                           for kind, values in sorted(tally.durations_by_kind.items())))
     print(f"stored by kind: {tally.stored_by_kind}; errors: {len(tally.errors)} {tally.errors[:3]}")
     print(f"concurrency {args.sessions} sessions: {tally.writes} writes, {tally.stored} stored, "
           f"{tally.conflicts} conflicts reported, {lost} lost, {duplicates} duplicate current rows, p95 {p95:.0f} ms")
