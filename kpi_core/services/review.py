@@ -17,7 +17,6 @@ def record_review(store: Store, plan_id: int, review_date: date, decisions: Mapp
             store.check_reviews(plan_id, based_on, dict(decisions))
         for key, (decision, reason) in decisions.items():
             store.add_review(plan_id, review_date, key, decision, reason)
-        store.touch_plan(plan_id)
         return len(decisions)
 
     return store.atomic(work)
