@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,6 +70,7 @@ WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
 WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
 REJECTIONS_KEPT = 1000  # rejected rows of an import kept in full; the rest are counted
+COPY_BATCH = 5000  # rows read and written at a time when copying a database (`db copy`)
 RAW_KEPT = 2000  # characters of a rejected row's original text kept
 LOCK_WAIT_ENV = "KPI_WORKBENCH_LOCK_WAIT"
 LOCK_WAIT = 30.0  # seconds a process waits for another one (the app, a scheduled import) to release the file
@@ -1767,6 +1768,119 @@ class Store:
         return [tuple(row) for row in self.cursor().execute(
             "SELECT metric_key, version, reason, month, value FROM monthly_targets WHERE plan_id = ? "
             "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
+
+    # ------------------------------------------------------------ database copy (`db copy`): dump / load all tables
+    def app_tables(self) -> list[str]:
+        """The tables of the application database in name order, without the migration record (each database
+        keeps its own)."""
+        return [row[0] for row in self.cursor().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name").fetchall()]
+
+    def _table_columns(self, table: str) -> list[tuple[str, str | None]]:
+        """(column, sequence feeding it or None) in column order, read from the catalogue."""
+        rows = self.cursor().execute(
+            "SELECT column_name, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+        return [(name, _sequence_of(default)) for name, default in rows]
+
+    def dump_tables(self, batch: int = COPY_BATCH) -> Iterator[TableDump]:
+        """Every table with its columns and its rows (in batches, in a stable order), as stored: ids, versions,
+        soft-deleted and superseded rows included. Read inside one transaction, so the dump is one moment."""
+        with self.transaction() as cur:
+            for table in self.app_tables():
+                columns = [name for name, _ in self._table_columns(table)]
+                yield TableDump(table, columns, self._table_batches(cur, table, columns, batch))
+
+    @staticmethod
+    def _table_batches(cur, table: str, columns: list[str], batch: int) -> Iterator[list[tuple]]:
+        order = ", ".join(str(position) for position in range(1, len(columns) + 1))
+        result = cur.execute(f"SELECT {', '.join(map(_quoted, columns))} FROM {_quoted(table)} ORDER BY {order}")
+        while rows := result.fetchmany(batch):
+            yield [tuple(row) for row in rows]
+
+    def load_tables(self, dumps: Iterator[TableDump], source: str) -> dict[str, int]:
+        """Write every dumped table into this database, which must be freshly initialised (no rows) and at the
+        same tables; advance each sequence past the ids written. One transaction: all of it lands or none.
+        Returns the rows written per table."""
+        written: dict[str, int] = {}
+        with self.transaction() as cur:
+            self._require_empty(cur, source)
+            expected = set(self.app_tables())
+            for dump in dumps:
+                if dump.table not in expected:
+                    raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+                written[dump.table] = self._load_table(cur, dump, source)
+        return written
+
+    def _require_empty(self, cur, source: str) -> None:
+        for table in self.app_tables():
+            if cur.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]:
+                raise CopyTargetNotEmpty(target=self.location, table=table, source=source)
+
+    def _load_table(self, cur, dump: TableDump, source: str) -> int:
+        columns = dict(self._table_columns(dump.table))
+        if set(dump.columns) != set(columns):
+            raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+        sql = (f"INSERT INTO {_quoted(dump.table)} ({', '.join(map(_quoted, dump.columns))}) "
+               f"VALUES ({', '.join('?' for _ in dump.columns)})")
+        count = 0
+        for rows in dump.batches:
+            cur.executemany(sql, rows)
+            count += len(rows)
+        for column, sequence in columns.items():
+            if sequence and count:
+                highest = cur.execute(f"SELECT max({_quoted(column)}) FROM {_quoted(dump.table)}").fetchone()[0]
+                if highest is not None:
+                    self._advance_sequence(cur, sequence, highest)
+        return count
+
+    @staticmethod
+    def _advance_sequence(cur, sequence: str, past: int) -> None:
+        """Make the next value of `sequence` greater than `past` (DuckDB cannot set a sequence: draw past it)."""
+        cur.execute("SELECT max(nextval(?)) FROM range(?)", [sequence, int(past)])
+
+    @property
+    def location(self) -> str:
+        """Where this database is, as a user would type it (file path or URL)."""
+        return str(self.path)
+
+
+# ---------------------------------------------------------------- database copy (`db copy`): errors and helpers
+class CopyTargetNotEmpty(StoreError):
+    key = "dbcopy.not_empty"
+
+
+class CopyTargetMismatch(StoreError):
+    """The target's tables differ from the source's although both report the same schema version."""
+
+    key = "dbcopy.mismatch"
+
+
+class CopySchemaDiffers(StoreError):
+    key = "dbcopy.schema_differs"
+
+
+@dataclass
+class TableDump:
+    """One table of a database being copied: its columns and its rows, read lazily in batches."""
+
+    table: str
+    columns: list[str]
+    batches: Iterator[list[tuple]]
+
+
+_NEXTVAL = re.compile(r"nextval\('([^']+)'")
+
+
+def _sequence_of(column_default: str | None) -> str | None:
+    """The sequence named in a column default such as nextval('seq_plan') (PostgreSQL adds '::regclass')."""
+    match = _NEXTVAL.search(column_default or "")
+    return match.group(1) if match else None
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
