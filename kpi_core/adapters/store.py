@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from kpi_core.domain.model import (
     CSF,
@@ -1822,11 +1823,9 @@ class Store:
         columns = dict(self._table_columns(dump.table))
         if set(dump.columns) != set(columns):
             raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
-        sql = (f"INSERT INTO {_quoted(dump.table)} ({', '.join(map(_quoted, dump.columns))}) "
-               f"VALUES ({', '.join('?' for _ in dump.columns)})")
         count = 0
         for rows in dump.batches:
-            cur.executemany(sql, rows)
+            self._insert_rows(cur, dump.table, dump.columns, rows)
             count += len(rows)
         for column, sequence in columns.items():
             if sequence and count:
@@ -1834,6 +1833,16 @@ class Store:
                 if highest is not None:
                     self._advance_sequence(cur, sequence, highest)
         return count
+
+    @staticmethod
+    def _insert_rows(cur, table: str, columns: list[str], rows: list[tuple]) -> None:
+        """One batch of rows, handed to DuckDB as one Arrow table (binding row by row is about 100 times slower)."""
+        batch = pa.table({f"c{i}": pa.array(values) for i, values in enumerate(zip(*rows))})
+        cur.register("copy_batch", batch)
+        try:
+            cur.execute(f"INSERT INTO {_quoted(table)} ({', '.join(map(_quoted, columns))}) SELECT * FROM copy_batch")
+        finally:
+            cur.unregister("copy_batch")
 
     @staticmethod
     def _advance_sequence(cur, sequence: str, past: int) -> None:
