@@ -304,14 +304,18 @@ def two_processes(location: str, label: str, sessions: int, seconds: float, fold
 
 @contextmanager
 def postgresql(url: str | None) -> Iterator[str]:
-    """The given database, or a new one in a throwaway cluster (durable settings, as a server would run)."""
+    """The given database, or a new, empty one in a throwaway cluster (the tests' cluster: fsync off)."""
     if url:
         yield url
         return
-    from tests.pg_cluster import throwaway_cluster
+    from tests.pg_cluster import Cluster
 
-    with throwaway_cluster(durable=True) as cluster:
-        yield cluster.create_database("bench")
+    cluster = Cluster().start()
+    try:
+        with cluster.database(template=None) as database:
+            yield database
+    finally:
+        cluster.stop()
 
 
 def worker_main(args: argparse.Namespace) -> None:
