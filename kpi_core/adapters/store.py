@@ -1810,19 +1810,19 @@ class Store:
             expected = set(self.app_tables())
             for dump in dumps:
                 if dump.table not in expected:
-                    raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+                    raise CopyTargetMismatch(source=source, target=str(self.path), table=dump.table)
                 written[dump.table] = self._load_table(cur, dump, source)
         return written
 
     def _require_empty(self, cur, source: str) -> None:
         for table in self.app_tables():
             if cur.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]:
-                raise CopyTargetNotEmpty(target=self.location, table=table, source=source)
+                raise CopyTargetNotEmpty(target=str(self.path), table=table, source=source)
 
     def _load_table(self, cur, dump: TableDump, source: str) -> int:
         columns = dict(self._table_columns(dump.table))
         if set(dump.columns) != set(columns):
-            raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+            raise CopyTargetMismatch(source=source, target=str(self.path), table=dump.table)
         count = 0
         for rows in dump.batches:
             self._insert_rows(cur, dump.table, dump.columns, rows)
@@ -1848,11 +1848,6 @@ class Store:
     def _advance_sequence(cur, sequence: str, past: int) -> None:
         """Make the next value of `sequence` greater than `past` (DuckDB cannot set a sequence: draw past it)."""
         cur.execute("SELECT max(nextval(?)) FROM range(?)", [sequence, int(past)])
-
-    @property
-    def location(self) -> str:
-        """Where this database is, as a user would type it (file path or URL)."""
-        return str(self.path)
 
 
 # ---------------------------------------------------------------- database copy (`db copy`): errors and helpers
