@@ -1,4 +1,9 @@
-"""DuckDB storage: the only module that runs SQL against the application database.
+"""The application database: the only module that runs SQL against it, on a DuckDB file or a PostgreSQL server.
+
+A `postgresql://` URL selects the server (see sql_backend: one SQL text for both engines); everything below about
+the file applies to DuckDB only. On the server, each operation borrows a pooled connection, transactions run at
+REPEATABLE READ (the snapshot isolation DuckDB gives, so the same version checks hold) and conflicts are retried the
+same way.
 
 The database file is held only while the store works (`release_when_idle`, as the app runs it) or for the life of a
 command, so that the CLI and the app take turns on one file; a writer that finds it held waits, bounded, then says
@@ -29,8 +34,10 @@ from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
+import psycopg
+from psycopg_pool import PoolTimeout
 
+from kpi_core.adapters.sql_backend import DUCKDB, POSTGRES, PostgresServer, is_server_url, shown_url
 from kpi_core.domain.model import (
     CSF,
     KGI,
@@ -158,6 +165,18 @@ class BackupExists(StoreError):
     key = "store.backup_exists"
 
 
+class DatabaseUnavailable(StoreError):
+    """The database server cannot be reached (down, wrong address, refused login, connection lost)."""
+
+    key = "store.server.unavailable"
+
+
+class BackupOnServer(StoreError):
+    """A database on a server is backed up with the server's own tools, not by copying a file."""
+
+    key = "store.server.backup"
+
+
 class ReadOnlyDatabase(StoreError):
     """A write to a database opened read-only; `reason` says why it is read-only."""
 
@@ -171,8 +190,10 @@ def lock_wait() -> float:
         return LOCK_WAIT
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """KPI_WORKBENCH_DB (a file path or a `postgresql://` URL), else the default file."""
+    target = os.environ.get(DB_ENV)
+    return target if is_server_url(target) else Path(target or DEFAULT_DB)
 
 
 # ---------------------------------------------------------------- migrations
@@ -356,6 +377,13 @@ MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
         lights VARCHAR NOT NULL DEFAULT '{}', trigger VARCHAR NOT NULL DEFAULT 'manual');
     """))
 
+# ---------------------------------------------------------------- migrations: speed (70-79)
+# The plan's data version counts its audit lines (see `plan_data_version`): an index so that the count stays cheap
+# however long the log grows.
+MIGRATIONS.append((70, "audit log by plan", """
+    CREATE INDEX audit_log_plan ON audit_log (plan_id);
+    """))
+
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
@@ -443,11 +471,24 @@ def _read_only_reason(path: Path) -> str | None:
 
 
 def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
-    """Leave no transaction open after a failed COMMIT (DuckDB may already have ended it)."""
+    """Leave no transaction open after a failed COMMIT (the engine may already have ended it)."""
     try:
         cur.execute("ROLLBACK")
-    except duckdb.Error:
+    except (duckdb.Error, psycopg.Error):
         pass
+
+
+def _unlock_quietly(cur) -> None:
+    """Let the migration lock go (a lost connection has let it go already)."""
+    try:
+        cur.execute(POSTGRES.unlock_migrations)
+    except psycopg.Error:
+        pass
+
+
+def _first_line(exc: Exception) -> str:
+    """The engine's own words, shortened, as the `reason` of a catalogue message."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _copy_into(original: T, saved: T) -> T:
@@ -473,13 +514,17 @@ class Store:
     """The application database. Create with `open_store()`; share one per process."""
 
     def __init__(self, path: Path | str, create: bool = True, release_when_idle: bool = False):
-        """Open the database at `path`: checked, upgraded (a copy of the file kept first), ready. `create` allows
-        a new file; `release_when_idle` lets the file go between operations (the app) so that others can write."""
-        self.path = Path(path)
+        """Open the database at `path` (a file, or a `postgresql://` URL): checked, upgraded (a copy of a file kept
+        first), ready. `create` allows a new file (an empty server database: its schema); `release_when_idle` lets
+        the file go between operations (the app) so that others can write."""
+        self.server: PostgresServer | None = None
+        self.dialect = DUCKDB
+        self.path: Path | None = None if is_server_url(path) else Path(path)
+        self.location = shown_url(str(path)) if self.path is None else str(self.path)
         self.release_when_idle = release_when_idle
         self._local = threading.local()
-        # Writes of this process take turns: sessions of one server never race each other inside DuckDB, and the
-        # database constraints catch any writer that does not go through here.
+        # Writes of this process take turns (on either engine): sessions of one server never race each other, and
+        # the database constraints catch any writer that does not go through here (another process).
         self._write_turn = threading.Lock()
         self._file_lock = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
@@ -488,11 +533,35 @@ class Store:
         self._last_use = time.monotonic()
         self._reaper: threading.Thread | None = None
         self._closed = False
+        self.created_schema = False  # this opening laid out the schema of a new database
+        if self.path is None:
+            self._open_server(str(path), create)
+            return
         _check_location(self.path, create)
         self.read_only_reason = _read_only_reason(self.path)
         with self._holding():
             self._verify()
             self.migrate()
+
+    def _open_server(self, url: str, create: bool) -> None:
+        """Connect (refusing fast with the reason when the server cannot be reached), then check and upgrade as
+        for a file. An empty database gets its schema only when `create` (as a new file would)."""
+        self.dialect = POSTGRES
+        self.read_only_reason = None
+        try:
+            psycopg.connect(url, connect_timeout=max(1, int(lock_wait()))).close()
+            self.server = PostgresServer(url, lock_wait())
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(where=self.location, reason=_first_line(exc)) from exc
+        try:
+            with self._holding():
+                if not create and not self._applied_versions():
+                    raise DatabaseMissing(path=self.location)
+                self._verify()
+                self.migrate()
+        except BaseException:
+            self.server.close()
+            raise
 
     @property
     def read_only(self) -> bool:
@@ -501,7 +570,19 @@ class Store:
     # ------------------------------------------------------------ plumbing
     @contextmanager
     def _holding(self) -> Iterator[None]:
-        """Hold the file open for the duration of an operation (opening it if it was released)."""
+        """Hold the file open for the duration of an operation (opening it if it was released); on a server, hold
+        a pooled connection."""
+        if self.server is not None:
+            try:
+                with self.server.holding(self._local):
+                    yield
+            except PoolTimeout as exc:
+                raise DatabaseBusy(seconds=int(lock_wait())) from exc
+            except psycopg.Error as exc:
+                if POSTGRES.is_lost(exc):
+                    raise DatabaseUnavailable(where=self.location, reason=_first_line(exc)) from exc
+                raise
+            return
         with self._file_lock:
             if self._conn is None:
                 if self.release_when_idle:
@@ -555,12 +636,16 @@ class Store:
                 self._conn = None
 
     def release(self) -> None:
-        """Let the file go now if no operation is running (the next operation opens it again)."""
-        self._release_if_idle()
+        """Let the file go now if no operation is running (the next operation opens it again). A server's
+        connections go back to the pool after each operation anyway."""
+        if self.server is None:
+            self._release_if_idle()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB connections are shared, cursors are not). Store methods hold the file while
         they run; a caller using the cursor directly should do so inside `transaction()` or `atomic()`."""
+        if self.server is not None:
+            return self.server.cursor(self._local)
         with self._file_lock:
             if self._conn is None:
                 self._conn = self._open()
@@ -573,6 +658,9 @@ class Store:
         return cached[1]
 
     def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            return
         with self._file_lock:
             self._closed = True
             if self._conn is not None:
@@ -598,7 +686,7 @@ class Store:
         try:
             with self._holding():
                 cur = self.cursor()
-                cur.execute("BEGIN TRANSACTION")
+                cur.execute(self.dialect.begin)
                 self._local.depth = 1
                 try:
                     yield cur
@@ -609,7 +697,7 @@ class Store:
                 self._local.depth = 0
                 try:
                     cur.execute("COMMIT")
-                except duckdb.Error:
+                except self.dialect.errors:
                     _rollback_quietly(cur)
                     raise
         finally:
@@ -628,7 +716,7 @@ class Store:
             try:
                 with self.transaction():
                     return fn()
-            except duckdb.TransactionException as exc:
+            except self.dialect.conflicts as exc:
                 if attempt == retries - 1:
                     raise WriteConflict(attempts=retries) from exc
                 time.sleep(RETRY_PAUSE * (attempt + 1) * (0.5 + random.random()))
@@ -642,6 +730,9 @@ class Store:
         cur = self.cursor().execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _frame(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
+        return self.dialect.frame(self.cursor().execute(sql, params))
 
     def _audit(self, cur, plan_id: int | None, action: str, **detail: Any) -> None:
         cur.execute("INSERT INTO audit_log (plan_id, action, detail) VALUES (?, ?, ?)",
@@ -689,7 +780,7 @@ class Store:
     # ------------------------------------------------------------ migrations
     def _applied_versions(self) -> set[int]:
         cur = self.cursor()
-        if not cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]:
+        if not cur.execute(self.dialect.table_exists, ["schema_migrations"]).fetchone()[0]:
             return set()
         return {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
 
@@ -697,10 +788,10 @@ class Store:
         """Refuse a database this release cannot use: damaged, or written by a newer release."""
         try:
             newest = max(self._applied_versions(), default=0)
-        except duckdb.Error as exc:
-            raise DatabaseDamaged(path=str(self.path)) from exc
+        except self.dialect.errors as exc:
+            raise DatabaseDamaged(path=self.location) from exc
         if newest > latest_schema():
-            raise DatabaseTooNew(path=str(self.path),
+            raise DatabaseTooNew(path=self.location,
                                  found=newest, supported=latest_schema())
         self.check()
 
@@ -710,17 +801,27 @@ class Store:
         cur = self.cursor()
         counts: dict[str, int] = {}
         try:
-            for (name,) in cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
-                                       "current_database() ORDER BY table_name").fetchall():
+            for (name,) in cur.execute(self.dialect.table_names).fetchall():
                 quoted = '"' + name.replace('"', '""') + '"'
-                counts[name] = cur.execute(f"SELECT count(*), max(hash(COLUMNS(*))) FROM {quoted}").fetchone()[0]
-        except duckdb.Error as exc:
-            raise DatabaseDamaged(path=str(self.path)) from exc
+                counts[name] = cur.execute(self.dialect.read_in_full(quoted)).fetchone()[0]
+        except self.dialect.errors as exc:
+            raise DatabaseDamaged(path=self.location) from exc
         return counts
 
     def migrate(self) -> list[int]:
         """Apply every pending migration, each in its own transaction, after keeping a copy of an existing file;
-        return the versions applied. A failing one is rolled back and reported with its number and reason."""
+        return the versions applied. A failing one is rolled back and reported with its number and reason. On a
+        server, processes starting together take turns (an advisory lock): the second finds nothing pending."""
+        if self.server is None:
+            return self._migrate()
+        cur = self.cursor()
+        cur.execute(POSTGRES.lock_migrations)
+        try:
+            return self._migrate()
+        finally:
+            _unlock_quietly(cur)
+
+    def _migrate(self) -> list[int]:
         done = self._applied_versions()
         pending = [(version, name, sql) for version, name, sql in MIGRATIONS if version not in done]
         if not pending:
@@ -729,11 +830,12 @@ class Store:
             raise ReadOnlyDatabase(path=str(self.path),
                                    reason=self.read_only_reason)
         backup = self.backup(self.path.with_name(f"{self.path.stem}.before-v{pending[0][0]}{self.path.suffix}")) \
-            if done else None
+            if done and self.server is None else None
         with self.transaction() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                         "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
         applied = []
+        self.created_schema = not done
         for version, name, sql in pending:
             try:
                 with self.transaction() as tx:
@@ -741,8 +843,8 @@ class Store:
                         if statement:
                             tx.execute(statement)
                     tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            except duckdb.Error as exc:
-                raise MigrationFailed(version=version, name=name, reason=str(exc).splitlines()[0][:300],
+            except self.dialect.errors as exc:
+                raise MigrationFailed(version=version, name=name, reason=_first_line(exc),
                                       backup=str(backup) if backup else "-") from exc
             applied.append(version)
         return applied
@@ -752,7 +854,10 @@ class Store:
 
     def backup(self, target: Path | str | None = None) -> Path:
         """A consistent copy of the database file (journal folded in first, no write running meanwhile). The default
-        name is beside the file, stamped with the time; an existing file is never overwritten."""
+        name is beside the file, stamped with the time; an existing file is never overwritten. A server database is
+        backed up with the server's tools (pg_dump): refused here, saying so."""
+        if self.server is not None:
+            raise BackupOnServer(where=self.location)
         target = Path(target) if target else self.path.with_name(
             f"{self.path.stem}.backup-{time.strftime('%Y%m%d-%H%M%S')}{self.path.suffix}")
         _check_location(target, create=True)
@@ -771,7 +876,8 @@ class Store:
 
     def set_setting(self, key: str, value: str) -> None:
         self._write(lambda cur: cur.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value]))
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value]))
 
     # ------------------------------------------------------------ plans
     @staticmethod
@@ -1033,9 +1139,9 @@ class Store:
         return self._write(work)
 
     def target_history(self, plan_id: int, metric_key: str) -> pd.DataFrame:
-        return self.cursor().execute(
+        return self._frame(
             "SELECT version, month, value, reason, created_at, superseded_at FROM monthly_targets "
-            "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key]).df()
+            "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key])
 
     # ------------------------------------------------------------ actuals
     # `actual_cells` holds one row per (plan, metric, month): the current actual (NULL once cleared) and the cell's
@@ -1047,9 +1153,9 @@ class Store:
         sql = "SELECT c.metric_key, c.month, a.value, a.source, a.import_id " + self._CURRENT_ACTUALS
         params: list[Any] = [plan_id]
         if keys:
-            sql += " AND list_contains(?, c.metric_key)"
+            sql += " AND c.metric_key IN (SELECT unnest(?::VARCHAR[]))"
             params.append(list(keys))
-        frame = self.cursor().execute(sql + " ORDER BY c.metric_key, c.month", params).df()
+        frame = self._frame(sql + " ORDER BY c.metric_key, c.month", params)
         if not frame.empty:
             frame["month"] = pd.to_datetime(frame["month"]).dt.date
         return frame
@@ -1166,7 +1272,8 @@ class Store:
         if not keys:
             return
         gone = cur.execute(
-            "SELECT name FROM kpis WHERE plan_id = ? AND list_contains(?, key) AND deleted_at IS NOT NULL "
+            "SELECT name FROM kpis WHERE plan_id = ? AND key IN (SELECT unnest(?::VARCHAR[])) "
+            "AND deleted_at IS NOT NULL "
             "AND key NOT IN (SELECT key FROM kpis WHERE plan_id = ? AND deleted_at IS NULL) ORDER BY id DESC LIMIT 1",
             [plan_id, sorted(keys), plan_id]).fetchone()
         if gone:
@@ -1184,7 +1291,7 @@ class Store:
         if month is not None:
             sql += " AND a.month = ?"
             params.append(month)
-        return self.cursor().execute(sql + " ORDER BY a.month, a.id", params).df()
+        return self._frame(sql + " ORDER BY a.month, a.id", params)
 
     # ------------------------------------------------------------ imports
     def find_import(self, plan_id: int, sha256: str) -> dict | None:
@@ -1247,11 +1354,11 @@ class Store:
     def _restore_current(cur, plan_id: int, import_id: int) -> None:
         """Make the latest valid write current again in every cell the import wrote (set-based)."""
         latest = cur.execute(
-            "SELECT t.metric_key, t.month, arg_max(a.id, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = "
-            "'committed'), arg_max(a.source, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = 'committed') "
-            "FROM (SELECT DISTINCT metric_key, month FROM actuals WHERE import_id = ?) t "
-            "JOIN actuals a ON a.plan_id = ? AND a.metric_key = t.metric_key AND a.month = t.month "
-            "LEFT JOIN imports i ON i.id = a.import_id GROUP BY t.metric_key, t.month", [import_id, plan_id]).fetchall()
+            "SELECT t.metric_key, t.month, w.id, w.source FROM (SELECT DISTINCT metric_key, month FROM actuals "
+            "WHERE import_id = ?) t LEFT JOIN (SELECT a.metric_key, a.month, max(a.id) AS id FROM actuals a "
+            "LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND (a.import_id IS NULL OR "
+            "i.status = 'committed') GROUP BY a.metric_key, a.month) m ON m.metric_key = t.metric_key "
+            "AND m.month = t.month LEFT JOIN actuals w ON w.id = m.id", [import_id, plan_id]).fetchall()
         wanted = [[r[0] for r in latest], [r[1] for r in latest],
                   [None if r[3] == "cleared" else r[2] for r in latest]]
         moved = cur.execute(
@@ -1278,13 +1385,13 @@ class Store:
             "WHERE c.plan_id = ? AND a.import_id IS NOT NULL GROUP BY a.import_id", [plan_id]).fetchall())
 
     def list_imports(self, plan_id: int) -> pd.DataFrame:
-        return self.cursor().execute(
+        return self._frame(
             "SELECT id, file_name, encoding, shape, rows_total, rows_accepted, rows_rejected, status, created_at, "
-            "reverted_at FROM imports WHERE plan_id = ? ORDER BY id DESC", [plan_id]).df()
+            "reverted_at FROM imports WHERE plan_id = ? ORDER BY id DESC", [plan_id])
 
     def import_rejections(self, import_id: int) -> pd.DataFrame:
-        return self.cursor().execute("SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
-                                     "ORDER BY line_no", [import_id]).df()
+        return self._frame("SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
+                                     "ORDER BY line_no", [import_id])
 
     # ------------------------------------------------------------ mapping profiles
     def save_profile(self, name: str, header_signature: str, mapping: dict, plan_id: int | None = None) -> int:
@@ -1369,8 +1476,8 @@ class Store:
         self._write(work)
 
     def list_reviews(self, plan_id: int) -> pd.DataFrame:
-        return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
-                                     "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
+        return self._frame("SELECT review_date, metric_key, decision, reason FROM reviews "
+                                     "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id])
 
     # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
     def review_dates(self, plan_id: int) -> list[date]:
@@ -1398,8 +1505,8 @@ class Store:
     def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
         """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""
         rows = self.cursor().execute(
-            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE plan_id = ? "
-            "QUALIFY row_number() OVER (PARTITION BY item ORDER BY id DESC) = 1", [plan_id]).fetchall()
+            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE id IN "
+            "(SELECT max(id) FROM health_ticks WHERE plan_id = ? GROUP BY item)", [plan_id]).fetchall()
         return {item: (bool(ticked), who, when) for item, ticked, who, when in rows}
 
     def tick_health_item(self, plan_id: int, item: str, ticked: bool, ticked_by: str) -> None:
@@ -1433,7 +1540,7 @@ class Store:
         if plan_id is not None:
             sql += " WHERE plan_id = ?"
             params.append(plan_id)
-        return self.cursor().execute(sql + " ORDER BY id DESC LIMIT ?", params + [limit]).df()
+        return self._frame(sql + " ORDER BY id DESC LIMIT ?", params + [limit])
 
     # ------------------------------------------------------------ workshops (sessions, participants, ideas, dots)
     # Every workshop write runs under one process-wide lock (a room of people writing at once would otherwise
@@ -1810,44 +1917,31 @@ class Store:
             expected = set(self.app_tables())
             for dump in dumps:
                 if dump.table not in expected:
-                    raise CopyTargetMismatch(source=source, target=str(self.path), table=dump.table)
+                    raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
                 written[dump.table] = self._load_table(cur, dump, source)
         return written
 
     def _require_empty(self, cur, source: str) -> None:
         for table in self.app_tables():
             if cur.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]:
-                raise CopyTargetNotEmpty(target=str(self.path), table=table, source=source)
+                raise CopyTargetNotEmpty(target=self.location, table=table, source=source)
 
     def _load_table(self, cur, dump: TableDump, source: str) -> int:
         columns = dict(self._table_columns(dump.table))
         if set(dump.columns) != set(columns):
-            raise CopyTargetMismatch(source=source, target=str(self.path), table=dump.table)
+            raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+        insert = f"INSERT INTO {_quoted(dump.table)} ({', '.join(map(_quoted, dump.columns))})"
         count = 0
         for rows in dump.batches:
-            self._insert_rows(cur, dump.table, dump.columns, rows)
+            self.dialect.insert_rows(cur, insert, rows)
             count += len(rows)
         for column, sequence in columns.items():
             if sequence and count:
                 highest = cur.execute(f"SELECT max({_quoted(column)}) FROM {_quoted(dump.table)}").fetchone()[0]
-                if highest is not None:
-                    self._advance_sequence(cur, sequence, highest)
+                if highest is not None:  # the next id drawn is past every copied one
+                    cur.execute(self.dialect.advance_sequence, [sequence, int(highest)])
         return count
 
-    @staticmethod
-    def _insert_rows(cur, table: str, columns: list[str], rows: list[tuple]) -> None:
-        """One batch of rows, handed to DuckDB as one Arrow table (binding row by row is about 100 times slower)."""
-        batch = pa.table({f"c{i}": pa.array(values) for i, values in enumerate(zip(*rows))})
-        cur.register("copy_batch", batch)
-        try:
-            cur.execute(f"INSERT INTO {_quoted(table)} ({', '.join(map(_quoted, columns))}) SELECT * FROM copy_batch")
-        finally:
-            cur.unregister("copy_batch")
-
-    @staticmethod
-    def _advance_sequence(cur, sequence: str, past: int) -> None:
-        """Make the next value of `sequence` greater than `past` (DuckDB cannot set a sequence: draw past it)."""
-        cur.execute("SELECT max(nextval(?)) FROM range(?)", [sequence, int(past)])
 
 
 # ---------------------------------------------------------------- database copy (`db copy`): errors and helpers
@@ -1887,6 +1981,19 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+    # ------------------------------------------------------------ speed: the plan's data version
+    def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
+        """What a cache of the plan's read models is keyed on, in one cheap query: the plan's version, its audit
+        lines and its workshop decisions (added or deleted). Every write that changes what a page shows of the plan
+        (KGI, CSFs, KPIs, targets, actuals, imports and reverts, check-ins, reviews, health ticks) leaves an audit
+        line in its own transaction, and the log is append-only, so the count moves whichever process wrote, in
+        whatever order concurrent writers commit. A missing plan gives (-1, 0, 0)."""
+        row = self.cursor().execute(
+            "SELECT (SELECT version FROM plans WHERE id = ?), (SELECT count(*) FROM audit_log WHERE plan_id = ?), "
+            "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
+            "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
+        return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
+
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def holding(self: Store, *args: Any, **kwargs: Any) -> T:
@@ -1903,11 +2010,12 @@ for _name, _member in list(vars(Store).items()):
 
 
 def may_create(path: Path | str) -> bool:
-    """Only the default file is created by simply starting: any other path must exist (`db init` creates one)."""
-    return Path(path).resolve() == DEFAULT_DB.resolve()
+    """Only the default file is created by simply starting: any other path, and any server database, must exist
+    (`db init` creates one)."""
+    return not is_server_url(path) and Path(path).resolve() == DEFAULT_DB.resolve()
 
 
 def open_store(path: Path | str | None = None, create: bool = True, release_when_idle: bool = False) -> Store:
-    """Open (creating when allowed, checking and migrating) the database at `path`, the env override, or the
-    default file. The app and the CLI pass `create=may_create(path)`."""
-    return Store(Path(path) if path else default_db_path(), create=create, release_when_idle=release_when_idle)
+    """Open (creating when allowed, checking and migrating) the database at `path` (a file or a `postgresql://`
+    URL), the env override, or the default file. The app and the CLI pass `create=may_create(path)`."""
+    return Store(path or default_db_path(), create=create, release_when_idle=release_when_idle)
