@@ -1942,6 +1942,18 @@ class Store:
                     cur.execute(self.dialect.advance_sequence, [sequence, int(highest)])
         return count
 
+    # ------------------------------------------------------------ speed: the plan's data version
+    def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
+        """What a cache of the plan's read models is keyed on, in one cheap query: the plan's version, its audit
+        lines and its workshop decisions (added or deleted). Every write that changes what a page shows of the plan
+        (KGI, CSFs, KPIs, targets, actuals, imports and reverts, check-ins, reviews, health ticks) leaves an audit
+        line in its own transaction, and the log is append-only, so the count moves whichever process wrote, in
+        whatever order concurrent writers commit. A missing plan gives (-1, 0, 0)."""
+        row = self.cursor().execute(
+            "SELECT (SELECT version FROM plans WHERE id = ?), (SELECT count(*) FROM audit_log WHERE plan_id = ?), "
+            "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
+            "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
+        return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
 
 
 # ---------------------------------------------------------------- database copy (`db copy`): errors and helpers
@@ -1980,19 +1992,6 @@ def _sequence_of(column_default: str | None) -> str | None:
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
-
-    # ------------------------------------------------------------ speed: the plan's data version
-    def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
-        """What a cache of the plan's read models is keyed on, in one cheap query: the plan's version, its audit
-        lines and its workshop decisions (added or deleted). Every write that changes what a page shows of the plan
-        (KGI, CSFs, KPIs, targets, actuals, imports and reverts, check-ins, reviews, health ticks) leaves an audit
-        line in its own transaction, and the log is append-only, so the count moves whichever process wrote, in
-        whatever order concurrent writers commit. A missing plan gives (-1, 0, 0)."""
-        row = self.cursor().execute(
-            "SELECT (SELECT version FROM plans WHERE id = ?), (SELECT count(*) FROM audit_log WHERE plan_id = ?), "
-            "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
-            "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
-        return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
 
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
