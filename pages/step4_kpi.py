@@ -37,11 +37,13 @@ from kpi_core.domain.kpi_rules import (
 from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan
 from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
-from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
+from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.units import typed_text
+from kpi_core.services import read_models
 from kpi_core.services.health import finding_texts
 from kpi_core.services.kpis import save_kpi_with_targets
+from pages import cached
 from pages.common import (
     add_form_suffix,
     confirm_delete,
@@ -371,7 +373,7 @@ def list_tab(view: PageView) -> None:
 # ---------------------------------------------------------------- tree
 def tree_tab(view: PageView) -> None:
     show_formula(view)
-    tracked = track_plan(view.plan, view.kgi, view.kpis, view.stored_targets, view.actuals)
+    tracked = read_models.tracking(view.store, view.plan, view.ctx.version)  # once per data version
     dot = kpi_tree_dot(TreeInput(view.kgi, view.csfs, view.kpis, figures_from_tracking(tracked)), lang(), full_digits())
     st.graphviz_chart(dot, width="stretch")
     st.caption("  ".join(f"{STATUS_EMOJI[s]} {t(f'enum.status.{s}')}" for s in STATUS_ORDER)
@@ -497,10 +499,10 @@ def sensitivity_panel(view: PageView, formula: Formula) -> None:
         t("kpi.sens.col_relative"): fmt_pct(s.effects[-1].relative, signed=True)} for s in ranked])
     left, right = st.columns([3, 2])
     left.dataframe(frame, hide_index=True, width="stretch")
-    chart = sensitivity_bars([(driver_label(view, s.key), annual(s.effects[-1].absolute),
-                               fmt(annual(s.effects[-1].absolute), view.kgi.unit)) for s in ranked],
-                             t("kpi.sens.axis"), view.kgi.unit, lang())
-    right.altair_chart(chart, width="stretch")
+    cached.chart(view.ctx, "kpi_sensitivity", lambda: sensitivity_bars(
+        [(driver_label(view, s.key), annual(s.effects[-1].absolute), fmt(annual(s.effects[-1].absolute),
+                                                                          view.kgi.unit)) for s in ranked],
+        t("kpi.sens.axis"), view.kgi.unit, lang()), container=right, width="stretch")
 
 
 def reverse_tab(view: PageView) -> None:

@@ -376,6 +376,13 @@ MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
         lights VARCHAR NOT NULL DEFAULT '{}', trigger VARCHAR NOT NULL DEFAULT 'manual');
     """))
 
+# ---------------------------------------------------------------- migrations: speed (70-79)
+# The plan's data version counts its audit lines (see `plan_data_version`): an index so that the count stays cheap
+# however long the log grows.
+MIGRATIONS.append((70, "audit log by plan", """
+    CREATE INDEX audit_log_plan ON audit_log (plan_id);
+    """))
+
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
@@ -1869,6 +1876,19 @@ class Store:
             "SELECT metric_key, version, reason, month, value FROM monthly_targets WHERE plan_id = ? "
             "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
 
+
+    # ------------------------------------------------------------ speed: the plan's data version
+    def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
+        """What a cache of the plan's read models is keyed on, in one cheap query: the plan's version, its audit
+        lines and its workshop decisions (added or deleted). Every write that changes what a page shows of the plan
+        (KGI, CSFs, KPIs, targets, actuals, imports and reverts, check-ins, reviews, health ticks) leaves an audit
+        line in its own transaction, and the log is append-only, so the count moves whichever process wrote, in
+        whatever order concurrent writers commit. A missing plan gives (-1, 0, 0)."""
+        row = self.cursor().execute(
+            "SELECT (SELECT version FROM plans WHERE id = ?), (SELECT count(*) FROM audit_log WHERE plan_id = ?), "
+            "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
+            "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
+        return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
 
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
