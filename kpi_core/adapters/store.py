@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,6 +78,7 @@ WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
 WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
 REJECTIONS_KEPT = 1000  # rejected rows of an import kept in full; the rest are counted
+COPY_BATCH = 5000  # rows read and written at a time when copying a database (`db copy`)
 RAW_KEPT = 2000  # characters of a rejected row's original text kept
 LOCK_WAIT_ENV = "KPI_WORKBENCH_LOCK_WAIT"
 LOCK_WAIT = 30.0  # seconds a process waits for another one (the app, a scheduled import) to release the file
@@ -354,6 +355,14 @@ MIGRATIONS.append((20, "workshop sessions", """
         id BIGINT PRIMARY KEY DEFAULT nextval('seq_ws_note'), workshop_id BIGINT NOT NULL, kind VARCHAR NOT NULL,
         text VARCHAR NOT NULL, owner VARCHAR NOT NULL DEFAULT '', due DATE,
         created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, deleted_at TIMESTAMP)
+"""))
+
+# Two change counters per session, polled by the screens so that they redraw only when something moved:
+# data_version moves with every write (ideas, dots, notes, agenda, timer, status); stage_version only with the
+# facilitator's steering (agenda, timer, status, opening/closing/revealing a vote), all a participant's screen follows.
+MIGRATIONS.append((21, "workshop change counters", """
+    ALTER TABLE workshops ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE workshops ADD COLUMN stage_version BIGINT NOT NULL DEFAULT 0
 """))
 
 _WORKSHOP_WRITES = threading.Lock()
@@ -1606,12 +1615,14 @@ class Store:
         return SessionView(id=row["id"], plan_id=row["plan_id"], title=row["title"], code=row["code"],
                            status=SessionStatus(row["status"]), position=row["position"],
                            agenda=agenda_from_json(json.loads(row["agenda"])), timer=timer,
-                           created_at=row["created_at"], closed_at=row["closed_at"])
+                           created_at=row["created_at"], closed_at=row["closed_at"],
+                           data_version=row["data_version"], stage_version=row["stage_version"])
 
     @staticmethod
     def _ws_live(cur, workshop_id: int) -> None:
-        """Inside a write: the session exists and is open (touching its row orders writers across processes)."""
-        row = cur.execute("UPDATE workshops SET position = position WHERE id = ? RETURNING status",
+        """Inside a write: the session exists and is open. Bumping its data version also orders writers across
+        processes (they conflict on the row and retry)."""
+        row = cur.execute("UPDATE workshops SET data_version = data_version + 1 WHERE id = ? RETURNING status",
                           [workshop_id]).fetchone()
         if row is None:
             raise WorkshopError("workshop.error.not_found")
@@ -1639,6 +1650,16 @@ class Store:
         if not rows:
             raise WorkshopError("workshop.error.not_found")
         return self._ws_session(rows[0])
+
+    def workshop_versions(self, workshop_id: int) -> tuple[int, int] | None:
+        """(data version, stage version) of a session, None if there is no such session: what the screens poll."""
+        row = self.cursor().execute("SELECT data_version, stage_version FROM workshops WHERE id = ?",
+                                    [workshop_id]).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    @staticmethod
+    def _ws_new_stage(cur, workshop_id: int) -> None:
+        cur.execute("UPDATE workshops SET stage_version = stage_version + 1 WHERE id = ?", [workshop_id])
 
     def workshop_by_code(self, code: str) -> SessionView | None:
         rows = self._rows("SELECT * FROM workshops WHERE code = ?", [code])
@@ -1669,6 +1690,7 @@ class Store:
         def work(cur):
             if status is None:
                 self._ws_live(cur, workshop_id)
+            self._ws_new_stage(cur, workshop_id)
             if position is not None:
                 cur.execute("UPDATE workshops SET position = ? WHERE id = ?", [position, workshop_id])
             if timer is not None:
@@ -1677,8 +1699,9 @@ class Store:
                             [timer.duration, timer.running, timer.deadline, timer.remaining, workshop_id])
             if status is not None:
                 closed = "current_timestamp" if status == SessionStatus.CLOSED else "NULL"
-                row = cur.execute(f"UPDATE workshops SET status = ?, closed_at = {closed} WHERE id = ? "
-                                  "RETURNING plan_id", [str(status), workshop_id]).fetchone()
+                row = cur.execute(f"UPDATE workshops SET status = ?, closed_at = {closed}, data_version = "
+                                  "data_version + 1 WHERE id = ? RETURNING plan_id",
+                                  [str(status), workshop_id]).fetchone()
                 if row is None:
                     raise WorkshopError("workshop.error.not_found")
                 self._audit(cur, row[0], f"workshop.{status}", workshop_id=workshop_id)
@@ -1779,6 +1802,7 @@ class Store:
             if not cur.execute("SELECT count(*) FROM ws_ideas WHERE workshop_id = ? AND step = ? AND deleted_at IS "
                                "NULL AND merged_into IS NULL", [workshop_id, step]).fetchone()[0]:
                 raise WorkshopError("workshop.error.nothing_to_vote")
+            self._ws_new_stage(cur, workshop_id)
             return cur.execute("INSERT INTO ws_votes (workshop_id, step, dots, stacking) VALUES (?, ?, ?, ?) "
                                "RETURNING id", [workshop_id, step, dots, stacking]).fetchone()[0]
         return self.get_vote(self._ws_write(work))
@@ -1802,6 +1826,7 @@ class Store:
             self._ws_live(cur, vote[0])
             if vote[1] not in allowed_from:
                 raise WorkshopError(f"workshop.error.vote_{vote[1]}")
+            self._ws_new_stage(cur, vote[0])
             column = "closed_at" if status == VoteStatus.CLOSED else "revealed_at"
             cur.execute(f"UPDATE ws_votes SET status = ?, {column} = current_timestamp WHERE id = ?",
                         [str(status), vote_id])
@@ -1926,6 +1951,70 @@ class Store:
             "SELECT metric_key, version, reason, month, value FROM monthly_targets WHERE plan_id = ? "
             "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
 
+    # ------------------------------------------------------------ database copy (`db copy`): dump / load all tables
+    def app_tables(self) -> list[str]:
+        """The tables of the application database in name order, without the migration record (each database
+        keeps its own)."""
+        return [row[0] for row in self.cursor().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name").fetchall()]
+
+    def _table_columns(self, table: str) -> list[tuple[str, str | None]]:
+        """(column, sequence feeding it or None) in column order, read from the catalogue."""
+        rows = self.cursor().execute(
+            "SELECT column_name, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+        return [(name, _sequence_of(default)) for name, default in rows]
+
+    def dump_tables(self, batch: int = COPY_BATCH) -> Iterator[TableDump]:
+        """Every table with its columns and its rows (in batches, in a stable order), as stored: ids, versions,
+        soft-deleted and superseded rows included. Read inside one transaction, so the dump is one moment."""
+        with self.transaction() as cur:
+            for table in self.app_tables():
+                columns = [name for name, _ in self._table_columns(table)]
+                yield TableDump(table, columns, self._table_batches(cur, table, columns, batch))
+
+    @staticmethod
+    def _table_batches(cur, table: str, columns: list[str], batch: int) -> Iterator[list[tuple]]:
+        order = ", ".join(str(position) for position in range(1, len(columns) + 1))
+        result = cur.execute(f"SELECT {', '.join(map(_quoted, columns))} FROM {_quoted(table)} ORDER BY {order}")
+        while rows := result.fetchmany(batch):
+            yield [tuple(row) for row in rows]
+
+    def load_tables(self, dumps: Iterator[TableDump], source: str) -> dict[str, int]:
+        """Write every dumped table into this database, which must be freshly initialised (no rows) and at the
+        same tables; advance each sequence past the ids written. One transaction: all of it lands or none.
+        Returns the rows written per table."""
+        written: dict[str, int] = {}
+        with self.transaction() as cur:
+            self._require_empty(cur, source)
+            expected = set(self.app_tables())
+            for dump in dumps:
+                if dump.table not in expected:
+                    raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+                written[dump.table] = self._load_table(cur, dump, source)
+        return written
+
+    def _require_empty(self, cur, source: str) -> None:
+        for table in self.app_tables():
+            if cur.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]:
+                raise CopyTargetNotEmpty(target=self.location, table=table, source=source)
+
+    def _load_table(self, cur, dump: TableDump, source: str) -> int:
+        columns = dict(self._table_columns(dump.table))
+        if set(dump.columns) != set(columns):
+            raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+        insert = f"INSERT INTO {_quoted(dump.table)} ({', '.join(map(_quoted, dump.columns))})"
+        count = 0
+        for rows in dump.batches:
+            self.dialect.insert_rows(cur, insert, rows)
+            count += len(rows)
+        for column, sequence in columns.items():
+            if sequence and count:
+                highest = cur.execute(f"SELECT max({_quoted(column)}) FROM {_quoted(dump.table)}").fetchone()[0]
+                if highest is not None:  # the next id drawn is past every copied one
+                    cur.execute(self.dialect.advance_sequence, [sequence, int(highest)])
+        return count
 
     # ------------------------------------------------------------ speed: the plan's data version
     def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
@@ -1939,6 +2028,44 @@ class Store:
             "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
             "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
         return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
+
+
+# ---------------------------------------------------------------- database copy (`db copy`): errors and helpers
+class CopyTargetNotEmpty(StoreError):
+    key = "dbcopy.not_empty"
+
+
+class CopyTargetMismatch(StoreError):
+    """The target's tables differ from the source's although both report the same schema version."""
+
+    key = "dbcopy.mismatch"
+
+
+class CopySchemaDiffers(StoreError):
+    key = "dbcopy.schema_differs"
+
+
+@dataclass
+class TableDump:
+    """One table of a database being copied: its columns and its rows, read lazily in batches."""
+
+    table: str
+    columns: list[str]
+    batches: Iterator[list[tuple]]
+
+
+_NEXTVAL = re.compile(r"nextval\('([^']+)'")
+
+
+def _sequence_of(column_default: str | None) -> str | None:
+    """The sequence named in a column default such as nextval('seq_plan') (PostgreSQL adds '::regclass')."""
+    match = _NEXTVAL.search(column_default or "")
+    return match.group(1) if match else None
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
 
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
