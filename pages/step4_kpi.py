@@ -43,7 +43,7 @@ from kpi_core.domain.units import typed_text
 from kpi_core.services import read_models
 from kpi_core.services.health import finding_texts
 from kpi_core.services.kpis import save_kpi_with_targets
-from pages import cached
+from pages import cached, conflicts
 from pages.common import (
     add_form_suffix,
     confirm_delete,
@@ -52,6 +52,7 @@ from pages.common import (
     fmt_pct,
     full_digits,
     lang,
+    month_text,
     renew_add_form,
     t,
 )
@@ -151,7 +152,12 @@ def clear_form(suffix: str) -> None:
 
 def kpi_form(view: PageView, kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
-    suffix = view.ctx.key(add_form_suffix("kpi") if kpi is None else str(kpi.id))
+    if kpi is None:
+        suffix = view.ctx.key(add_form_suffix("kpi"))
+    else:  # drawn from the version first shown; a load of their values draws it afresh
+        suffix = view.ctx.key(conflicts.row_key("kpi", kpi.id))
+        conflicts.base_version("kpi", kpi.id, kpi.version)
+        conflicts.remember("kpi", kpi.id, kpi)
     current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
         (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
     csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
@@ -200,6 +206,8 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
         reason = st.text_input(t("kpi.field.reason"), key=f"kpi_reason_{suffix}", help=t("kpi.field.reason_help"))
         submitted = st.form_submit_button(t("kpi.add") if kpi is None else t("common.save"), type="primary",
                                           key=f"kpi_submit_{suffix}")
+    if kpi is not None:  # under the button just pressed, where the user looks
+        conflicts.stale_notice("kpi", kpi.id, view.plan)
     if not submitted:
         return
     unit = unit.strip()
@@ -227,13 +235,45 @@ def save_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix
         show_error(exc)
         return
 
-    if run_save(lambda: save_kpi_with_targets(view.store, draft, view.ctx.seen_version, reason, new_targets),
-                view.plan) is not None:
+    def saved(_: KPI) -> None:
         clear_form(suffix)
         if before is None:
             renew_add_form("kpi")
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
+
+    if before is None:  # a new KPI: nobody else can have changed it (a clashing key is refused by the store)
+        if run_save(lambda: save_kpi_with_targets(view.store, draft, None, reason, new_targets), view.plan) is not None:
+            saved(draft)
+        return
+    # an edit: based on the KPI's own version when the form was first drawn (others' edits elsewhere do not clash)
+    conflicts.save("kpi", before.id, view.plan, conflicts.opened("kpi", before.id, before).name,
+                   lambda base: save_kpi_with_targets(
+                       view.store, replace(draft, version=before.version if base is None else base), None, reason,
+                       new_targets),
+                   describe=lambda _: stored_differences(view, draft), typed=typed_entries(draft), after=saved)
+
+
+KPI_LABELS = {"name": "name", "csf_id": "csf", "definition": "definition", "unit": "unit", "direction": "direction",
+              "kind": "kind", "aggregation": "aggregation", "ratio_weight": "weight", "owner": "owner",
+              "data_source": "source", "annual_target": "target", "amber_threshold": "amber", "red_threshold": "red",
+              "recovery_plan": "recovery", "rationale": "rationale"}  # KPI field -> its label in kpi.field.*
+
+
+def stored_differences(view: PageView, draft: KPI) -> list[conflicts.Line]:
+    """What the stored KPI holds now against what this user typed, field by field."""
+    stored = next((k for k in view.store.list_kpis(view.plan.id) if k.id == draft.id), None)
+    labels = {name: t(f"kpi.field.{label}") for name, label in KPI_LABELS.items()}
+    return conflicts.differences(stored, draft, labels, {
+        "annual_target": lambda v: fmt(v, draft.unit), "csf_id": lambda v: csf_label(view, v),
+        "direction": labelled("enum.direction."), "kind": labelled("enum.kind."),
+        "aggregation": labelled("enum.aggregation."),
+        "amber_threshold": fmt_pct, "red_threshold": fmt_pct})
+
+
+def typed_entries(draft: KPI) -> dict[str, str]:
+    return {t(f"kpi.field.{label}"): conflicts.shown(getattr(draft, name)) for name, label in KPI_LABELS.items()
+            if isinstance(getattr(draft, name), str | float)}
 
 
 # ---------------------------------------------------------------- one KPI
@@ -255,9 +295,12 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
     if kpi.annual_target is None and not stored:
         st.info(t("kpi.targets.need_annual"))
         return
+    # the editor is based on the target set's version when it was first drawn; a load of theirs draws it afresh
+    conflicts.base_version("targets", kpi.id, view.store.target_set_versions(view.plan.id).get(kpi.key, 0))
+    drawn = conflicts.row_key("targets", kpi.id)
     methods = [*([SAVED] if stored else []), PhasingMethod.EVEN.value, PhasingMethod.SEASONAL.value,
                PhasingMethod.RAMP.value, *([PhasingMethod.CUSTOM.value] if stored else [])]
-    method = st.radio(t("kpi.targets.method"), methods, horizontal=True, key=f"kpi_method_{kpi.id}",
+    method = st.radio(t("kpi.targets.method"), methods, horizontal=True, key=f"kpi_method_{drawn}",
                       format_func=labelled("kpi.phasing."), help=t("kpi.targets.method_help"))
     try:
         values = phased_targets(kpi, view.month_list, method, stored, view.actuals.get(kpi.key))
@@ -267,7 +310,7 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
     scale = units.input_scale(kpi.unit)
     frame = pd.DataFrame({"month": [f"{m:%Y-%m}" for m in values], "target": [v * scale for v in values.values()]})
     edited = st.data_editor(
-        frame, key=f"kpi_editor_{kpi.id}_{method}", hide_index=True, disabled=["month"], width="stretch",
+        frame, key=f"kpi_editor_{drawn}_{method}", hide_index=True, disabled=["month"], width="stretch",
         column_config={"month": st.column_config.TextColumn(t("kpi.targets.month")),
                        "target": st.column_config.NumberColumn(t("kpi.targets.value", unit=kpi.unit or "—"),
                                                                min_value=0.0, format="%.10g")})
@@ -280,15 +323,19 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
             st.warning(t("kpi.targets.total_mismatch"))
     elif kpi.aggregation != Aggregation.SUM:
         st.caption(t("kpi.targets.rate_note"))
-    reason = st.text_input(t("kpi.targets.reason"), key=f"kpi_targets_reason_{kpi.id}",
+    reason = st.text_input(t("kpi.targets.reason"), key=f"kpi_targets_reason_{drawn}",
                            placeholder=t("kpi.targets.reason_placeholder"))
-    if st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary"):
+    pressed = st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary")
+    conflicts.stale_notice("targets", kpi.id, view.plan)
+    if pressed:
         if messages_out(errors):
             return
         text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.phasing.{method}"))
-        if run_save(lambda: view.store.set_monthly_targets(view.plan.id, kpi.key, cleaned, text, view.ctx.seen_version),
-                    view.plan) is not None:
-            st.rerun()
+        conflicts.save("targets", kpi.id, view.plan, t("conflict.targets", name=kpi.name),
+                       lambda base: view.store.set_monthly_targets(view.plan.id, kpi.key, cleaned, text, None, base),
+                       describe=lambda stale: [(month_text(c["month"]), fmt(c["theirs"], kpi.unit),
+                                                fmt(c["yours"], kpi.unit)) for c in stale.conflicts],
+                       after=lambda _: st.rerun())
     history = view.store.target_history(view.plan.id, kpi.key)
     if not history.empty:
         versions = (history.groupby("version", as_index=False)
@@ -318,6 +365,7 @@ def kpi_card(view: PageView, kpi: KPI) -> None:
         figure(m, t("kpi.card.monthly"), monthly, kpi.unit)
         if tools.button("✏️", key=f"kpi_edit_{kpi.id}", help=t("kpi.card.edit")):
             st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == kpi.id else kpi.id
+            conflicts.forget("kpi", kpi.id)  # opened (again): based on the version shown now
             st.rerun()
         if tools.button("🗑", key=f"kpi_delete_{kpi.id}", help=t("kpi.card.delete")):
             st.session_state[DELETE_KEY] = kpi.id
@@ -355,6 +403,11 @@ def list_tab(view: PageView) -> None:
     for finding in count_and_balance(view.kpis):  # the health check's own findings (pitfall 3)
         evidence, fix = finding_texts(finding, lang(), full_digits(), markdown_text)
         st.warning(f"{evidence} {fix}")
+    gone = conflicts.deleted_copy("kpi", st.session_state.get(EDIT_KEY), {k.id for k in view.kpis})
+    if gone is not None:  # deleted by someone else while this user edits it: said so, the form kept to copy from
+        with st.container(border=True):
+            st.error(t("store.deleted_under_edit", name=markdown_text(gone.name)))
+            kpi_form(view, gone)
     if not view.csfs:
         st.info(t("kpi.no_csfs"))
         view.ctx.link("csf", t("kpi.go_step3"))
