@@ -181,6 +181,7 @@ def test_a_workshop_with_five_participants(room_server, browser):
         _shot(host, "workshop_presenter_results_1920")
 
         for promoted in range(2):
+            wait_for_app(host)  # each promotion redraws the page: the next click once it is drawn
             host.get_by_role("button", name="Make CSF").first.click()
             host.get_by_text("Now a Primary CSF", exact=False).nth(promoted).wait_for()
         wait_for_app(host)
