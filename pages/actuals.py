@@ -16,8 +16,10 @@ from kpi_core.adapters.templates import TemplateError, aliases_for, find_templat
 from kpi_core.domain.goal import check_name
 from kpi_core.domain.model import Plan
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.records import ActualEntry, ImportRecord
+from kpi_core.domain.units import moment_text
 from kpi_core.errors import WorkbenchError
-from pages.common import fmt, lang, options_label, t
+from pages.common import fmt, lang, options_label, records_frame, t
 from pages.frame import PageContext
 
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
@@ -86,12 +88,6 @@ def metric_label(view: PageView, key: str) -> str:
 
 def metric_value(view: PageView, key: str, value: float | None) -> str:
     return fmt(value, view.metrics.get(key, (key, ""))[1])
-
-
-def _when(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
 
 
 def _inert(values: dict[str, Any]) -> dict[str, Any]:
@@ -501,7 +497,7 @@ def _commit_section(view: PageView, parsed: ingest.ParsedFile, mapping: dict, pr
         st.success(t("actuals.commit.imported_now", import_id=done["id"]))
         return
     if done:
-        st.warning(t("ingest.already_imported", import_id=done["id"], date=_when(done.get("created_at"))))
+        st.warning(t("ingest.already_imported", import_id=done["id"], date=moment_text(done.get("created_at"))))
     elif not preview.actuals:
         st.info(t("actuals.commit.nothing"))
     with st.container(border=True):
@@ -538,7 +534,7 @@ def _remapped_choice(preview: ingest.ImportPreview, fid: str) -> bool | None:
     earlier = preview.remapped
     if not earlier or not preview.can_commit:
         return None
-    st.info(t("actuals.commit.remapped", import_id=earlier["id"], date=_when(earlier.get("created_at"))))
+    st.info(t("actuals.commit.remapped", import_id=earlier["id"], date=moment_text(earlier.get("created_at"))))
     labels = {True: t("actuals.commit.remapped_replace", import_id=earlier["id"]),
               False: t("actuals.commit.remapped_keep", import_id=earlier["id"])}
     return st.radio(t("actuals.commit.remapped_question", import_id=earlier["id"]), [True, False], index=None,
@@ -612,7 +608,7 @@ def _file_section(view: PageView, upload) -> None:
         st.info(t("actuals.mapping.file_applied", name=markdown_text(profile["name"])), icon="📂")
     elif profile and profile["mapping"].get("shape") == shape:
         st.info(t("actuals.mapping.profile_applied", name=markdown_text(profile["name"]),
-                  date=_when(profile.get("updated_at"))), icon="🔁")
+                  date=moment_text(profile.get("updated_at"))), icon="🔁")
     else:
         st.caption(t("actuals.mapping.suggested"))
     try:
@@ -692,20 +688,20 @@ def _import_tab(view: PageView) -> None:
 
 
 # ---------------------------------------------------------------- import history and revert
-def _revert_confirm(view: PageView, row: dict, live_values: int) -> None:
-    st.warning(t("actuals.history.confirm", import_id=row["id"], file=markdown_text(row["file_name"]),
+def _revert_confirm(view: PageView, record: ImportRecord, live_values: int) -> None:
+    st.warning(t("actuals.history.confirm", import_id=record.id, file=markdown_text(record.file_name),
                  rows=live_values))
     yes, no, _ = st.columns([1, 1, 3])
-    if yes.button(t("actuals.history.confirm_yes"), type="primary", key=f"actuals_revert_yes_{row['id']}"):
+    if yes.button(t("actuals.history.confirm_yes"), type="primary", key=f"actuals_revert_yes_{record.id}"):
         try:
-            reverted = ingest.revert_import(view.store, int(row["id"]))
+            reverted = ingest.revert_import(view.store, record.id)
         except WorkbenchError as exc:  # store errors shown, nothing half done (one transaction)
             _show_error(exc)
             return
         st.session_state.pop(PENDING_REVERT, None)
         st.session_state[REVERTED] = reverted
         st.rerun()
-    if no.button(t("actuals.history.cancel"), key=f"actuals_revert_no_{row['id']}"):
+    if no.button(t("actuals.history.cancel"), key=f"actuals_revert_no_{record.id}"):
         st.session_state.pop(PENDING_REVERT, None)
         st.rerun()
 
@@ -713,43 +709,42 @@ def _revert_confirm(view: PageView, row: dict, live_values: int) -> None:
 HISTORY_WIDTHS = [3, 2, 2.4, 3, 2, 2, 1.8]
 
 
-def _history_row(view: PageView, row: dict, live_values: dict[int, int]) -> None:
+def _history_row(view: PageView, record: ImportRecord, live_values: dict[int, int]) -> None:
     cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
-    cols[0].markdown(f"**#{row['id']}** {markdown_text(row['file_name'])}")
-    cols[1].write(ingest.encoding_label(row["encoding"]))
-    cols[2].write(t(f"ingest.shape.{row['shape']}") if row["shape"] in ingest.SHAPES else row["shape"])
-    cols[3].write(t("actuals.history.rows_text", total=row["rows_total"], accepted=row["rows_accepted"],
-                    rejected=row["rows_rejected"]))
-    reverted = row["status"] == "reverted"
-    if reverted:
-        cols[4].markdown(f":orange-badge[{t('actuals.history.reverted', date=_when(row['reverted_at']))}]")
+    cols[0].markdown(f"**#{record.id}** {markdown_text(record.file_name)}")
+    cols[1].write(ingest.encoding_label(record.encoding))
+    cols[2].write(t(f"ingest.shape.{record.shape}") if record.shape in ingest.SHAPES else record.shape)
+    cols[3].write(t("actuals.history.rows_text", total=record.rows_total, accepted=record.rows_accepted,
+                    rejected=record.rows_rejected))
+    if record.reverted:
+        cols[4].markdown(f":orange-badge[{t('actuals.history.reverted', date=moment_text(record.reverted_at))}]")
     else:
         cols[4].markdown(f":green-badge[{t('actuals.history.committed')}]")
-    cols[5].write(_when(row["created_at"]))
-    if not reverted and cols[6].button(t("actuals.history.revert"), key=f"actuals_revert_{row['id']}",
-                                       help=t("actuals.history.revert_help")):
-        st.session_state[PENDING_REVERT] = int(row["id"])
+    cols[5].write(moment_text(record.created_at))
+    if not record.reverted and cols[6].button(t("actuals.history.revert"), key=f"actuals_revert_{record.id}",
+                                              help=t("actuals.history.revert_help")):
+        st.session_state[PENDING_REVERT] = record.id
         st.rerun()
-    if st.session_state.get(PENDING_REVERT) == row["id"] and not reverted:
-        _revert_confirm(view, row, live_values.get(int(row["id"]), 0))
+    if st.session_state.get(PENDING_REVERT) == record.id and not record.reverted:
+        _revert_confirm(view, record, live_values.get(record.id, 0))
 
 
-def _rejections_of_imports(view: PageView, rows: list[dict]) -> None:
-    with_rejections = [r for r in rows if r["rows_rejected"]]
+def _rejections_of_imports(view: PageView, imports: list[ImportRecord]) -> None:
+    with_rejections = [i for i in imports if i.rows_rejected]
     if not with_rejections:
         return
     st.markdown(f"##### {t('actuals.history.rejections_title')}")
-    ids = [int(r["id"]) for r in with_rejections]
-    names = {int(r["id"]): f"#{r['id']} {r['file_name']}" for r in with_rejections}
-    chosen = st.selectbox(t("actuals.history.rejections_pick"), ids, format_func=lambda i: names[i],
+    names = {i.id: f"#{i.id} {i.file_name}" for i in with_rejections}
+    chosen = st.selectbox(t("actuals.history.rejections_pick"), list(names), format_func=lambda i: names[i],
                           key=f"actuals_rejections_pick_{view.plan.id}")
-    frame = view.store.import_rejections(chosen)
-    if frame.empty:
+    rejections = view.store.import_rejections(chosen)
+    if not rejections:
         st.caption(t("actuals.history.no_rejections"))
         return
-    st.dataframe(pd.DataFrame({t("actuals.preview.line"): frame["line_no"].astype("Int64"),
-                               t("actuals.preview.reason"): frame["reason"],
-                               t("actuals.preview.raw"): frame["raw"]}), hide_index=True, width="stretch")
+    st.dataframe(records_frame(rejections, {t("actuals.preview.line"): lambda r: r.line_no,
+                                            t("actuals.preview.reason"): lambda r: r.reason,
+                                            t("actuals.preview.raw"): lambda r: r.raw}),
+                 hide_index=True, width="stretch")
 
 
 def _history_tab(view: PageView) -> None:
@@ -757,19 +752,18 @@ def _history_tab(view: PageView) -> None:
     if reverted:
         (st.warning if reverted.already else st.success)(reverted.message(lang()))
     imports = view.store.list_imports(view.plan.id)
-    if imports.empty:
+    if not imports:
         st.info(t("actuals.history.empty"))
         return
-    rows = imports.to_dict("records")
     live_values = ingest.live_values(view.store, view.plan)
     head = st.columns(HISTORY_WIDTHS)
     for col, key in zip(head, ("file", "encoding", "shape", "rows", "status", "date", "action")):
         col.caption(t(f"actuals.history.{key}"))
-    for row in rows[:HISTORY_ROWS]:
-        _history_row(view, row, live_values)
-    if len(rows) > HISTORY_ROWS:
-        st.caption(t("actuals.history.more", shown=HISTORY_ROWS, total=len(rows)))
-    _rejections_of_imports(view, rows)
+    for record in imports[:HISTORY_ROWS]:
+        _history_row(view, record, live_values)
+    if len(imports) > HISTORY_ROWS:
+        st.caption(t("actuals.history.more", shown=HISTORY_ROWS, total=len(imports)))
+    _rejections_of_imports(view, imports)
 
 
 # ---------------------------------------------------------------- value history of one metric-month
@@ -780,10 +774,10 @@ def _history_month_default(view: PageView, key: str, months: list[date]) -> int:
     return filled[-1] if filled else 0
 
 
-def _source_text(row: dict) -> str:
-    if row["source"] == "import" and not pd.isna(row["import_id"]):
-        return t("actuals.values.source_import", import_id=int(row["import_id"]))
-    return t("actuals.values.source_manual") if row["source"] == "manual" else str(row["source"])
+def _source_text(entry: ActualEntry) -> str:
+    if entry.source == "import" and entry.import_id is not None:
+        return t("actuals.values.source_import", import_id=entry.import_id)
+    return t("actuals.values.source_manual") if entry.source == "manual" else entry.source
 
 
 def _values_tab(view: PageView) -> None:
@@ -800,18 +794,16 @@ def _values_tab(view: PageView) -> None:
                          format_func=lambda m: m.strftime("%Y-%m"),
                          key=f"actuals_values_month_{view.plan.id}_{key}")
     history = view.store.actual_history(view.plan.id, key, month)
-    if history.empty:
+    if not history:
         st.info(t("actuals.values.empty"))
         return
-    rows = history.to_dict("records")
-    st.dataframe(pd.DataFrame({
-        t("actuals.values.value"): [metric_value(view, key, r["value"]) for r in rows],
-        t("actuals.values.state"): [t("actuals.values.old") if not pd.isna(r["superseded_at"])
-                                    else t("actuals.values.current") for r in rows],
-        t("actuals.values.source"): [_source_text(r) for r in rows],
-        t("actuals.values.file"): [r["file_name"] if isinstance(r["file_name"], str) else "" for r in rows],
-        t("actuals.values.recorded"): [_when(r["created_at"]) for r in rows],
-        t("actuals.values.superseded"): [_when(r["superseded_at"]) for r in rows],
+    st.dataframe(records_frame(history, {
+        t("actuals.values.value"): lambda e: metric_value(view, key, e.value),
+        t("actuals.values.state"): lambda e: t("actuals.values.current" if e.current else "actuals.values.old"),
+        t("actuals.values.source"): _source_text,
+        t("actuals.values.file"): lambda e: e.file_name or "",
+        t("actuals.values.recorded"): lambda e: moment_text(e.created_at),
+        t("actuals.values.superseded"): lambda e: moment_text(e.superseded_at),
     }), hide_index=True, width="stretch")
 
 

@@ -4,10 +4,11 @@ Pages stay thin: read widgets -> call kpi_core -> render. Anything that is not a
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
@@ -86,6 +87,12 @@ def options_label(prefix: str) -> Callable[[object], str]:
 
 
 # ---------------------------------------------------------------- formatting
+def records_frame(records: Iterable[Any], columns: dict[str, Callable[[Any], Any]]) -> pd.DataFrame:
+    """The display table of read models (store history rows): one column per label, each cell from its record."""
+    rows = list(records)
+    return pd.DataFrame({label: [cell(r) for r in rows] for label, cell in columns.items()})
+
+
 def full_digits() -> bool:
     return bool(st.session_state.get(FULL_DIGITS_KEY, False))
 

@@ -13,6 +13,7 @@ from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.records import last_review_date
 from kpi_core.domain.units import is_rate
 from kpi_core.services.review import record_review
 from pages.common import (
@@ -26,6 +27,7 @@ from pages.common import (
     lang,
     missing_months_notice,
     month_text,
+    records_frame,
     renew_add_form,
     status_text,
     t,
@@ -273,15 +275,15 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     names, code = metric_names(tracking), lang()
     statuses = {s: status_text(s, code) for s in tr.STATUS_ORDER}  # once, not once per row
-    log = pd.DataFrame({
-        t("pdca.table.month"): [month_text(c.month, code) for c in checkins],
-        t("pdca.table.metric"): [names.get(c.metric_key, c.metric_key) for c in checkins],
-        t("pdca.table.status"): [statuses[Status(c.status)] for c in checkins],
-        t("pdca.checkin.why"): [c.why for c in checkins],
-        t("pdca.checkin.next_action"): [c.next_action for c in checkins],
-        t("pdca.checkin.owner"): [c.owner for c in checkins],
-        t("pdca.checkin.due"): [c.due.isoformat() if c.due else "" for c in checkins],
-        t("pdca.checkin.result"): [c.result for c in checkins],
+    log = records_frame(checkins, {
+        t("pdca.table.month"): lambda c: month_text(c.month, code),
+        t("pdca.table.metric"): lambda c: names.get(c.metric_key, c.metric_key),
+        t("pdca.table.status"): lambda c: statuses[Status(c.status)],
+        t("pdca.checkin.why"): lambda c: c.why,
+        t("pdca.checkin.next_action"): lambda c: c.next_action,
+        t("pdca.checkin.owner"): lambda c: c.owner,
+        t("pdca.checkin.due"): lambda c: c.due.isoformat() if c.due else "",
+        t("pdca.checkin.result"): lambda c: c.result,
     })
     st.dataframe(log, hide_index=True)
     st.download_button(t("store.download_csv"), ingest.frame_csv(log), file_name=f"checkins-plan-{plan.id}.csv",
@@ -321,8 +323,7 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
 def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     plan, store = ctx.plan, ctx.store
     reviews = store.list_reviews(plan.id)
-    last = reviews["review_date"].max() if not reviews.empty else None
-    last = pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None
+    last = last_review_date(reviews)
     if tr.review_overdue(last, date.today(), plan.fiscal_start):
         st.warning(t("pdca.review.due", last=last.isoformat() if last else t("common.none")))
     st.caption(t("pdca.review.help"))
@@ -348,13 +349,13 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         if not problems and run_save(lambda: record_review(store, plan.id, review_date, decisions, ctx.seen_version),
                                      plan, "pdca.review.saved"):
             st.rerun()
-    if not reviews.empty:
+    if reviews:
         names = metric_names(tracking)
-        st.dataframe(pd.DataFrame({
-            t("pdca.review.date"): [pd.Timestamp(d).date().isoformat() for d in reviews["review_date"]],
-            t("pdca.table.metric"): [names.get(k, k) for k in reviews["metric_key"]],
-            t("pdca.review.decision"): [review_option(d) for d in reviews["decision"]],
-            t("pdca.review.reason"): list(reviews["reason"]),
+        st.dataframe(records_frame(reviews, {
+            t("pdca.review.date"): lambda r: r.review_date.isoformat(),
+            t("pdca.table.metric"): lambda r: names.get(r.metric_key, r.metric_key),
+            t("pdca.review.decision"): lambda r: review_option(r.decision),
+            t("pdca.review.reason"): lambda r: r.reason,
         }), hide_index=True)
 
 

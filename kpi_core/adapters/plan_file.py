@@ -30,6 +30,7 @@ from kpi_core.domain.model import (
     PlanStatus,
     Status,
 )
+from kpi_core.domain.records import ReviewEntry
 from kpi_core.domain.tracking import REVIEW_DECISIONS
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import t
@@ -66,14 +67,6 @@ class TargetVersion:
 
 
 @dataclass
-class Review:
-    review_date: date
-    metric_key: str
-    decision: str
-    reason: str
-
-
-@dataclass
 class ActualRow:
     metric_key: str
     month: date
@@ -93,7 +86,7 @@ class PlanSnapshot:
     kpi_csf: list[int | None]  # index into csfs per KPI
     targets: dict[str, list[TargetVersion]]
     checkins: list[CheckIn]
-    reviews: list[Review]
+    reviews: list[ReviewEntry]
     actuals: list[ActualRow] = field(default_factory=list)
     with_actuals: bool = False
 
@@ -433,7 +426,7 @@ def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
     return checkins
 
 
-def _read_reviews(root: _Reader, metrics: set[str]) -> list[Review]:
+def _read_reviews(root: _Reader, metrics: set[str]) -> list[ReviewEntry]:
     reviews = []
     for index, item in enumerate(root.items("reviews")):
         r = _item_reader(root, "reviews", index, item)
@@ -446,7 +439,7 @@ def _read_reviews(root: _Reader, metrics: set[str]) -> list[Review]:
         review_date = r.day("date")
         if review_date is None:
             raise r.fail("report.plan_file.missing", "date")
-        reviews.append(Review(review_date, metric, decision, r.text("reason")))
+        reviews.append(ReviewEntry(review_date, metric, decision, r.text("reason")))
     return reviews
 
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-import pandas as pd
 
 from kpi_core.domain.model import (
     CSF,
@@ -43,6 +42,15 @@ from kpi_core.domain.model import (
     Plan,
     PlanStatus,
     Status,
+)
+from kpi_core.domain.records import (
+    ActualEntry,
+    AuditEntry,
+    CurrentActual,
+    ImportRecord,
+    Rejection,
+    ReviewEntry,
+    TargetEntry,
 )
 from kpi_core.domain.workshop import (
     AgendaItem,
@@ -641,6 +649,10 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
+    def _typed(self, model: Callable[..., T], sql: str, params: list | tuple = ()) -> list[T]:
+        """Rows as read models: each column passed by name to `model`."""
+        return [model(**row) for row in self._rows(sql, params)]
+
     def _audit(self, cur, plan_id: int | None, action: str, **detail: Any) -> None:
         cur.execute("INSERT INTO audit_log (plan_id, action, detail) VALUES (?, ?, ?)",
                     [plan_id, action, _json(detail)])
@@ -1030,27 +1042,24 @@ class Store:
             return version
         return self._write(work)
 
-    def target_history(self, plan_id: int, metric_key: str) -> pd.DataFrame:
-        return self.cursor().execute(
+    def target_history(self, plan_id: int, metric_key: str) -> list[TargetEntry]:
+        return self._typed(TargetEntry,
             "SELECT version, month, value, reason, created_at, superseded_at FROM monthly_targets "
-            "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key]).df()
+            "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key])
 
     # ------------------------------------------------------------ actuals
     # `actual_cells` holds one row per (plan, metric, month): the current actual (NULL once cleared) and the cell's
     # version. Every write goes through it, so the database itself keeps one current value per cell.
     _CURRENT_ACTUALS = ("FROM actual_cells c JOIN actuals a ON a.id = c.actual_id WHERE c.plan_id = ?")
 
-    def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> pd.DataFrame:
-        """Current actuals as a frame (metric_key, month, value, source, import_id)."""
+    def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> list[CurrentActual]:
+        """Current actuals with their source, by metric then month."""
         sql = "SELECT c.metric_key, c.month, a.value, a.source, a.import_id " + self._CURRENT_ACTUALS
         params: list[Any] = [plan_id]
         if keys:
             sql += " AND list_contains(?, c.metric_key)"
             params.append(list(keys))
-        frame = self.cursor().execute(sql + " ORDER BY c.metric_key, c.month", params).df()
-        if not frame.empty:
-            frame["month"] = pd.to_datetime(frame["month"]).dt.date
-        return frame
+        return self._typed(CurrentActual, sql + " ORDER BY c.metric_key, c.month", params)
 
     def actual_values(self, plan_id: int) -> dict[str, dict[date, float]]:
         """Current actuals as {metric_key: {month: value}}."""
@@ -1174,7 +1183,7 @@ class Store:
         """Clear a metric-month: the row is superseded (kept in history), not removed."""
         self.save_actuals(plan_id, [], clears=[(metric_key, month)])
 
-    def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> pd.DataFrame:
+    def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> list[ActualEntry]:
         sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "
                "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ? "
                "AND a.source <> 'cleared'")
@@ -1182,7 +1191,7 @@ class Store:
         if month is not None:
             sql += " AND a.month = ?"
             params.append(month)
-        return self.cursor().execute(sql + " ORDER BY a.month, a.id", params).df()
+        return self._typed(ActualEntry, sql + " ORDER BY a.month, a.id", params)
 
     # ------------------------------------------------------------ imports
     def find_import(self, plan_id: int, sha256: str) -> dict | None:
@@ -1275,14 +1284,15 @@ class Store:
             "SELECT a.import_id, count(*) FROM actual_cells c JOIN actuals a ON a.id = c.actual_id "
             "WHERE c.plan_id = ? AND a.import_id IS NOT NULL GROUP BY a.import_id", [plan_id]).fetchall())
 
-    def list_imports(self, plan_id: int) -> pd.DataFrame:
-        return self.cursor().execute(
+    def list_imports(self, plan_id: int) -> list[ImportRecord]:
+        """The plan's imports, newest first."""
+        return self._typed(ImportRecord,
             "SELECT id, file_name, encoding, shape, rows_total, rows_accepted, rows_rejected, status, created_at, "
-            "reverted_at FROM imports WHERE plan_id = ? ORDER BY id DESC", [plan_id]).df()
+            "reverted_at FROM imports WHERE plan_id = ? ORDER BY id DESC", [plan_id])
 
-    def import_rejections(self, import_id: int) -> pd.DataFrame:
-        return self.cursor().execute("SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
-                                     "ORDER BY line_no", [import_id]).df()
+    def import_rejections(self, import_id: int) -> list[Rejection]:
+        return self._typed(Rejection, "SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
+                                      "ORDER BY line_no", [import_id])
 
     # ------------------------------------------------------------ mapping profiles
     def save_profile(self, name: str, header_signature: str, mapping: dict, plan_id: int | None = None) -> int:
@@ -1366,9 +1376,10 @@ class Store:
             self._audit(cur, plan_id, "review.add", key=metric_key, decision=decision)
         self._write(work)
 
-    def list_reviews(self, plan_id: int) -> pd.DataFrame:
-        return self.cursor().execute("SELECT review_date, metric_key, decision, reason FROM reviews "
-                                     "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id]).df()
+    def list_reviews(self, plan_id: int) -> list[ReviewEntry]:
+        """Review decisions, newest first."""
+        return self._typed(ReviewEntry, "SELECT review_date, metric_key, decision, reason FROM reviews "
+                                        "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id])
 
     # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
     def review_dates(self, plan_id: int) -> list[date]:
@@ -1425,13 +1436,13 @@ class Store:
                           "FROM health_snapshots WHERE plan_id = ? ORDER BY taken_at, id", [plan_id])
         return [{**r, "lights": json.loads(r["lights"])} for r in rows]
 
-    def audit_log(self, plan_id: int | None = None, limit: int = 200) -> pd.DataFrame:
+    def audit_log(self, plan_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
         sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"
         params: list[Any] = []
         if plan_id is not None:
             sql += " WHERE plan_id = ?"
             params.append(plan_id)
-        return self.cursor().execute(sql + " ORDER BY id DESC LIMIT ?", params + [limit]).df()
+        return self._typed(AuditEntry, sql + " ORDER BY id DESC LIMIT ?", params + [limit])
 
     # ------------------------------------------------------------ workshops (sessions, participants, ideas, dots)
     # Every workshop write runs under one process-wide lock (a room of people writing at once would otherwise
