@@ -6,9 +6,11 @@ from datetime import date
 
 import pytest
 
+from kpi_core import ingest
 from kpi_core.adapters.templates import find_template
 from kpi_core.domain.model import KGI, KPI, Aggregation, Plan
 from kpi_core.services import plans as plan_use_cases
+from kpi_core.services.actuals import ProfileNameError, import_file
 from kpi_core.services.demo import seed_demo
 from kpi_core.services.kpis import save_kpi_with_targets
 from kpi_core.services.review import record_review
@@ -44,6 +46,8 @@ def snapshot(store) -> dict:
         "targets": {p.id: store.get_monthly_targets(p.id) for p in plans},
         "reviews": {p.id: len(store.list_reviews(p.id)) for p in plans},
         "actuals": {p.id: store.actual_values(p.id) for p in plans},
+        "imports": {p.id: [(i.id, i.status) for i in store.list_imports(p.id)] for p in plans},
+        "profiles": {p.id: [r["name"] for r in store.list_profiles(p.id)] for p in plans},
     }
 
 
@@ -134,3 +138,40 @@ def test_the_demo_seed_failing_at_the_check_ins_leaves_an_empty_database(store, 
     monkeypatch.undo()
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
     assert seed_demo(store, today=date(2026, 11, 20), lang="en") is not None, "a later start seeds it after all"
+
+
+MEETINGS_CSV = "月,商談数\n2026/04,45\n2026/05,48\n".encode()
+
+
+def _previewed(store, plan):
+    parsed = ingest.read_export(MEETINGS_CSV, "meetings_2026-05.csv")
+    mapping = ingest.suggest_mapping(parsed, {"meetings": ["meetings", "商談数"]}, ["meetings"], parsed.shape)
+    return parsed, mapping, ingest.preview_import(store, plan, parsed, mapping, "en")
+
+
+def test_import_file_writes_the_values_and_the_profile_together(store, sales):
+    plan, _ = sales
+    parsed, mapping, preview = _previewed(store, plan)
+    result = import_file(store, plan, parsed, mapping, preview, profile_name="meetings")
+    assert result.written == 2 and store.actual_values(plan.id)["meetings"] == {APRIL: 45.0, date(2026, 5, 1): 48.0}
+    assert store.find_profile(parsed.header_signature, plan.id)["name"] == "meetings"
+
+
+def test_import_file_failing_at_the_profile_writes_no_values(store, sales, monkeypatch):
+    plan, _ = sales
+    parsed, mapping, preview = _previewed(store, plan)
+    before = snapshot(store)
+    fail_on_call(store, monkeypatch, "save_profile")
+    with pytest.raises(Injected):
+        import_file(store, plan, parsed, mapping, preview, profile_name="meetings")
+    assert snapshot(store) == before
+
+
+def test_import_file_with_an_empty_profile_name_is_refused_before_any_write(store, sales):
+    plan, _ = sales
+    parsed, mapping, preview = _previewed(store, plan)
+    before = snapshot(store)
+    with pytest.raises(ProfileNameError) as refused:
+        import_file(store, plan, parsed, mapping, preview, profile_name="   ")
+    assert refused.value.key == "check.name_empty"
+    assert snapshot(store) == before
