@@ -8,12 +8,10 @@ from typing import Any
 import streamlit as st
 
 from kpi_core import ingest
-from kpi_core.adapters.store import Store
-from kpi_core.domain.model import Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.errors import WorkbenchError
 from pages.common import fmt, lang
-from pages.frame import PageContext
+from pages.frame import ContextView
 
 
 def option_index(options: list, value: Any, default: int = 0) -> int:
@@ -21,19 +19,10 @@ def option_index(options: list, value: Any, default: int = 0) -> int:
 
 
 @dataclass(frozen=True)
-class PageView:
+class PageView(ContextView):
     """What this page works with: the frame's context and the plan's metrics {key: (name, unit)}."""
 
-    ctx: PageContext
     metrics: dict[str, tuple[str, str]]
-
-    @property
-    def store(self) -> Store:
-        return self.ctx.store
-
-    @property
-    def plan(self) -> Plan:
-        return self.ctx.plan
 
 
 def metric_label(view: PageView, key: str) -> str:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import Store
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
 from kpi_core.domain.goal import GapAnalysis, analyse_gap
 from kpi_core.domain.kpi_rules import (
@@ -22,7 +21,7 @@ from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
 from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
-from pages.frame import PageContext, run_save
+from pages.frame import ContextView, PageContext, run_save
 
 EDIT_KEY = "csf_editing"
 DELETE_KEY = "csf_deleting"
@@ -31,21 +30,12 @@ FORM_FIELDS = ("name", "role", "contribution", "description", "actions")
 
 
 @dataclass(frozen=True)
-class PageView:
+class PageView(ContextView):
     """What this page draws from, read once per run."""
 
-    ctx: PageContext
     kgi: KGI | None
     csfs: list[CSF]
     kpis: list[KPI]
-
-    @property
-    def store(self) -> Store:
-        return self.ctx.store
-
-    @property
-    def plan(self) -> Plan:
-        return self.ctx.plan
 
     @property
     def unit(self) -> str:

@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import Store
 from kpi_core.charts.csf import sensitivity_bars
 from kpi_core.domain import units
 from kpi_core.domain.drivers import (
@@ -34,7 +33,7 @@ from kpi_core.domain.kpi_rules import (
     smart_letters,
     validate_kpi,
 )
-from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan
+from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind
 from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.records import target_versions
@@ -55,7 +54,7 @@ from pages.common import (
     renew_add_form,
     t,
 )
-from pages.frame import PageContext, run_save, show_error
+from pages.frame import ContextView, PageContext, run_save, show_error
 
 EDIT_KEY = "kpi_editing"
 DELETE_KEY = "kpi_deleting"
@@ -65,10 +64,9 @@ FORM_FIELDS = ("key", "name", "csf", "definition", "unit", "direction", "kind", 
 
 
 @dataclass(frozen=True)
-class PageView:
+class PageView(ContextView):
     """What this page draws from, read once per run."""
 
-    ctx: PageContext
     kgi: KGI | None
     csfs: list[CSF]
     kpis: list[KPI]
@@ -80,14 +78,6 @@ class PageView:
         store, plan_id = ctx.store, ctx.plan.id
         return cls(ctx, store.get_kgi(plan_id), store.list_csfs(plan_id), store.list_kpis(plan_id),
                    store.get_monthly_targets(plan_id), store.actual_values(plan_id))
-
-    @property
-    def store(self) -> Store:
-        return self.ctx.store
-
-    @property
-    def plan(self) -> Plan:
-        return self.ctx.plan
 
     @property
     def month_list(self) -> list[date]:
