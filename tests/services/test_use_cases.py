@@ -9,6 +9,7 @@ import pytest
 from kpi_core import ingest
 from kpi_core.adapters.templates import find_template
 from kpi_core.domain.model import KGI, KPI, Aggregation, Plan
+from kpi_core.services import kpis as kpi_use_cases
 from kpi_core.services import plans as plan_use_cases
 from kpi_core.services.actuals import ProfileNameError, import_file
 from kpi_core.services.demo import seed_demo
@@ -175,3 +176,30 @@ def test_import_file_with_an_empty_profile_name_is_refused_before_any_write(stor
         import_file(store, plan, parsed, mapping, preview, profile_name="   ")
     assert refused.value.key == "check.name_empty"
     assert snapshot(store) == before
+
+
+def test_saving_a_changed_annual_target_rephases_the_months_keeping_their_shape(store, sales):
+    plan, kpi = sales
+    store.set_monthly_targets(plan.id, "meetings", {m: 40.0 if i < 6 else 60.0 for i, m in enumerate(MONTHS)}, "ramp")
+    stored = store.get_monthly_targets(plan.id)["meetings"]
+    draft = KPI(**{**kpi.__dict__, "annual_target": 1200.0})
+    kpi_use_cases.save_kpi(store, plan, draft, kpi, store.get_plan(plan.id).version, "double", stored)
+    assert store.get_monthly_targets(plan.id)["meetings"] == {m: 80.0 if i < 6 else 120.0 for i, m in enumerate(MONTHS)}
+    saved = store.list_kpis(plan.id)[0]
+    renamed = KPI(**{**saved.__dict__, "name": "Visits"})
+    before = store.get_monthly_targets(plan.id)
+    kpi_use_cases.save_kpi(store, plan, renamed, saved, store.get_plan(plan.id).version, "rename", stored)
+    assert store.list_kpis(plan.id)[0].name == "Visits"
+    assert store.get_monthly_targets(plan.id) == before, "the same target is not re-phased"
+
+
+def test_applying_a_solved_target_failing_at_the_months_changes_nothing(store, sales, monkeypatch):
+    plan, kpi = sales
+    before = snapshot(store)
+    fail_on_call(store, monkeypatch, "set_monthly_targets")
+    with pytest.raises(Injected):
+        kpi_use_cases.apply_solved_target(store, plan, kpi, 720.0, plan.version, "solved", None)
+    assert snapshot(store) == before
+    monkeypatch.undo()
+    kpi_use_cases.apply_solved_target(store, plan, kpi, 720.0, plan.version, "solved", None)
+    assert set(store.get_monthly_targets(plan.id)["meetings"].values()) == {60.0}
