@@ -148,6 +148,12 @@ def _preview_metrics(preview: ingest.ImportPreview) -> None:
     cols[3].metric(t("actuals.preview.skipped"), len(preview.skipped))
 
 
+def _csv_download(what: str, data: bytes, fid: str) -> None:
+    """The preview's values or rejected rows as a CSV file (key actuals_dlv_/actuals_dlr_ + file id)."""
+    st.download_button(t(f"actuals.preview.download_{what}"), data, file_name=f"{what}_{fid[:8]}.csv",
+                       mime="text/csv", key=f"actuals_dl{what[0]}_{fid}")
+
+
 def _preview(view: PageView, parsed: ingest.ParsedFile, preview: ingest.ImportPreview, fid: str) -> None:
     st.subheader(t("actuals.preview.title"))
     _preview_metrics(preview)
@@ -163,18 +169,13 @@ def _preview(view: PageView, parsed: ingest.ParsedFile, preview: ingest.ImportPr
             st.caption(t("actuals.preview.legend"))
             with st.expander(t("actuals.preview.details")):
                 st.dataframe(_value_rows(view, preview.values), hide_index=True, width="stretch")
-                st.download_button(t("actuals.preview.download_values"), ingest.values_csv(preview, language),
-                                   file_name=f"values_{fid[:8]}.csv", mime="text/csv",
-                                   key=f"actuals_dlv_{fid}")
+                _csv_download("values", ingest.values_csv(preview, language), fid)
         else:
             st.info(t("actuals.preview.no_values"))
     with rejected_tab:
         if preview.rejections:
             st.dataframe(_lines_frame(preview.rejections), hide_index=True, width="stretch")
-            st.download_button(t("actuals.preview.download_rejections"),
-                               ingest.rejections_csv(preview, language, include_skipped=True),
-                               file_name=f"rejections_{fid[:8]}.csv", mime="text/csv",
-                               key=f"actuals_dlr_{fid}")
+            _csv_download("rejections", ingest.rejections_csv(preview, language, include_skipped=True), fid)
         else:
             st.success(t("actuals.preview.no_rejections"))
     with skipped_tab:

@@ -15,6 +15,7 @@ from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.services.health import plan_health, severity_counts
+from kpi_core.services.tracking import plan_tracking
 from pages.common import (
     delta_colour,
     figure,
@@ -184,15 +185,11 @@ def health_tile(ctx: PageContext) -> None:
 
 
 def render(ctx: PageContext) -> None:
-    store, plan = ctx.store, ctx.plan
-    kgi = store.get_kgi(plan.id)
-    kpis = store.list_kpis(plan.id)
-    if kgi is None and not kpis:
+    tracking = plan_tracking(ctx.store, ctx.plan)
+    if not tracking.metrics:
         st.info(t("dashboard.nothing_to_show"))
         ctx.link("kgi", t("pdca.go_kgi"))
+    elif tracking.has_actuals:
+        dashboard(ctx, tracking)
     else:
-        tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
-        if tracking.has_actuals:
-            dashboard(ctx, tracking)
-        else:
-            no_data_yet(ctx)
+        no_data_yet(ctx)

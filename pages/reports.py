@@ -10,9 +10,10 @@ from kpi_core.adapters.plan_file import MAX_FILE_BYTES, PlanFileError
 from kpi_core.adapters.store import Store, StoreError
 from kpi_core.domain.model import Plan
 from kpi_core.domain.report import AUDIENCES, ReportError
-from kpi_core.domain.tracking import load_tracking, month_label
+from kpi_core.domain.tracking import month_label
 from kpi_core.services.plan_file import import_plan_file
 from kpi_core.services.report import MEDIA_TYPES, file_name, render_report
+from kpi_core.services.tracking import plan_tracking
 from pages.common import full_digits, lang, options_label, select_plan, t
 from pages.frame import PageContext, flash, show_error
 
@@ -22,7 +23,7 @@ PREVIEW_HEIGHT = 720
 def _choices(store: Store, plan: Plan) -> tuple[str, date]:
     """Audience and month, side by side; the month defaults to the latest one with actuals."""
     months = plan.month_list()
-    latest, language = load_tracking(store, plan).as_of, lang()
+    latest, language = plan_tracking(store, plan).as_of, lang()
     left, right = st.columns(2)
     audience = left.radio(t("report.page.audience"), AUDIENCES, horizontal=True,
                           format_func=options_label("report.page.audiences"), key=f"report_audience_{plan.id}")

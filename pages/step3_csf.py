@@ -202,19 +202,13 @@ def render(ctx: PageContext) -> None:
     else:
         show_gap(view, gap, coverage(view.csfs, gap.gap))
 
-    st.subheader(t("csf.section.primary"))
-    st.caption(t("csf.section.primary_help"))
-    if any(c.role == CSFRole.PRIMARY for c in view.csfs):
-        csf_list(view, CSFRole.PRIMARY, gap)
-    else:
-        st.info(t("csf.empty_primary"))
-
-    st.subheader(t("csf.section.fallback"))
-    st.caption(t("csf.section.fallback_help"))
-    if any(c.role == CSFRole.FALLBACK for c in view.csfs):
-        csf_list(view, CSFRole.FALLBACK, gap)
-    else:
-        st.info(t("csf.empty_fallback"))
+    for role in (CSFRole.PRIMARY, CSFRole.FALLBACK):
+        st.subheader(t(f"csf.section.{role}"))
+        st.caption(t(f"csf.section.{role}_help"))
+        if any(c.role == role for c in view.csfs):
+            csf_list(view, role, gap)
+        else:
+            st.info(t(f"csf.empty_{role}"))
 
     retired = [c for c in view.csfs if c.role == CSFRole.RETIRED]
     if retired:

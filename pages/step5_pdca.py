@@ -16,6 +16,7 @@ from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.records import last_review_date
 from kpi_core.domain.units import is_rate
 from kpi_core.services.review import record_review
+from kpi_core.services.tracking import plan_tracking
 from pages.common import (
     add_form_suffix,
     delta_colour,
@@ -361,14 +362,12 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
 
 def render(ctx: PageContext) -> None:
     store, plan = ctx.store, ctx.plan
-    kgi = store.get_kgi(plan.id)
-    kpis = store.list_kpis(plan.id)
-    if kgi is None and not kpis:
+    tracking = plan_tracking(store, plan)
+    if not tracking.metrics:
         st.info(t("pdca.nothing_to_track"))
         ctx.link("kgi", t("pdca.go_kgi"))
         ctx.link("kpi", t("pdca.go_kpi"))
     else:
-        tracking = tr.track_plan(plan, kgi, kpis, store.get_monthly_targets(plan.id), store.actual_values(plan.id))
         specs = [m.spec for m in tracking.metrics]
         recovery_panel(ctx, tracking, store.list_csfs(plan.id))
         entry, progress, checkins, review = st.tabs([t("pdca.tab.entry"), t("pdca.tab.progress"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -412,13 +413,19 @@ def _read_targets(root: _Reader, metrics: set[str]) -> dict[str, list[TargetVers
     return targets
 
 
-def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
-    checkins = []
-    for index, item in enumerate(root.items("checkins")):
-        r = _item_reader(root, "checkins", index, item)
+def _metric_items(root: _Reader, key: str, metrics: set[str]) -> Iterator[tuple[_Reader, str]]:
+    """Each item of the list `key` with its metric, which must be one of the plan's."""
+    for index, item in enumerate(root.items(key)):
+        r = _item_reader(root, key, index, item)
         metric = r.text("metric", required=True, limit=64)
         if metric not in metrics:
             raise r.fail("report.plan_file.unknown_metric", "metric", value=metric)
+        yield r, metric
+
+
+def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
+    checkins = []
+    for r, metric in _metric_items(root, "checkins", metrics):
         checkins.append(CheckIn(plan_id=0, metric_key=metric, month=r.month("month"),
                                 status=r.choice("status", Status, Status.NO_DATA), why=r.text("why"),
                                 next_action=r.text("next_action"), owner=r.text("owner", limit=200),
@@ -428,11 +435,7 @@ def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
 
 def _read_reviews(root: _Reader, metrics: set[str]) -> list[ReviewEntry]:
     reviews = []
-    for index, item in enumerate(root.items("reviews")):
-        r = _item_reader(root, "reviews", index, item)
-        metric = r.text("metric", required=True, limit=64)
-        if metric not in metrics:
-            raise r.fail("report.plan_file.unknown_metric", "metric", value=metric)
+    for r, metric in _metric_items(root, "reviews", metrics):
         decision = r.text("decision", required=True, limit=20)
         if decision not in REVIEW_DECISIONS:
             raise r.fail("report.plan_file.bad_choice", "decision", value=decision, allowed=", ".join(REVIEW_DECISIONS))

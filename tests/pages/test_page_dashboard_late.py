@@ -9,8 +9,8 @@ from apptest_text import rendered_text
 
 from kpi_core import i18n
 from kpi_core.charts import tracking as charts
-from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import KGI, KPI, Actual, Aggregation, Plan
+from kpi_core.services.tracking import plan_tracking
 
 APR = date(2025, 4, 1)
 REVENUE = {7: 12_500_000, 8: 12_500_000, 9: 12_500_000}  # July-September only, ¥12M a month planned
@@ -37,7 +37,7 @@ def metric(at, label: str):
 
 def test_the_figures_agree_with_the_cumulative_chart(store):
     plan = seed_late(store)
-    tracking = tr.load_tracking(store, plan)
+    tracking = plan_tracking(store, plan)
     kgi = tracking.kgi
     frame = charts.cumulative_chart(kgi, "en").data
     at_sep = frame[(frame["month"] == "Sep 2025")].set_index("series")["value"]
