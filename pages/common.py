@@ -21,9 +21,8 @@ from kpi_core.services.demo import seed_demo
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"
 FULL_DIGITS_KEY = "full_digits"
-WORKSHOP_KEY = "workshop_mode"
 # Session keys that outlive a reload after a save conflict (the frame's own state and the sidebar's choices).
-FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, WORKSHOP_KEY, "sidebar_plan", "sidebar_lang"})
+FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, "sidebar_plan", "sidebar_lang"})
 
 
 # ---------------------------------------------------------------- store

@@ -8,7 +8,7 @@ import streamlit as st
 
 from kpi_core import i18n
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
-from kpi_core.domain.goal import GapAnalysis, analyse_gap
+from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.kpi_rules import (
     Coverage,
     coverage,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpi_core.adapters.store import Store
-from kpi_core.domain.goal import GapAnalysis, analyse_gap
+from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.workshop import (
     IDEA_STEPS,
