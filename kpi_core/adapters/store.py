@@ -774,15 +774,6 @@ class Store:
             shutil.copy2(self.path, target)
         return target
 
-    # ------------------------------------------------------------ settings
-    def get_setting(self, key: str, default: str | None = None) -> str | None:
-        row = self.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
-
-    def set_setting(self, key: str, value: str) -> None:
-        self._write(lambda cur: cur.execute(
-            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value]))
-
     # ------------------------------------------------------------ plans
     @staticmethod
     def _plan(row: dict) -> Plan:
@@ -1179,10 +1170,6 @@ class Store:
         if gone:
             raise DeletedUnderEdit(name=gone[0])
 
-    def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
-        """Clear a metric-month: the row is superseded (kept in history), not removed."""
-        self.save_actuals(plan_id, [], clears=[(metric_key, month)])
-
     def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> list[ActualEntry]:
         sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "
                "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ? "
@@ -1492,10 +1479,6 @@ class Store:
         if not rows:
             raise WorkshopError("workshop.error.not_found")
         return self._ws_session(rows[0])
-
-    def workshop_by_code(self, code: str) -> SessionView | None:
-        rows = self._rows("SELECT * FROM workshops WHERE code = ?", [code])
-        return self._ws_session(rows[0]) if rows else None
 
     def workshop_facilitator_key(self, workshop_id: int) -> str:
         row = self.cursor().execute("SELECT facilitator_key FROM workshops WHERE id = ?", [workshop_id]).fetchone()

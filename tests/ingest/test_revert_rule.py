@@ -65,7 +65,7 @@ def test_a_manual_clear_is_not_undone_by_reverting_an_older_import(store):
     store.save_actuals(plan_id, [Actual("meetings", JULY, 30)])
     a = do_import(store, plan_id, {("meetings", JULY): 40}, "a.csv")
     b = do_import(store, plan_id, {("meetings", JULY): 45}, "b.csv")
-    store.delete_actual(plan_id, "meetings", JULY)
+    store.save_actuals(plan_id, [], clears=[("meetings", JULY)])
     ingest.revert_import(store, a)
     ingest.revert_import(store, b)
     assert store.actual_values(plan_id) == {}, "the clear is the latest write"
@@ -118,7 +118,7 @@ def test_any_sequence_of_imports_edits_and_reverts_follows_the_rule(store, opera
             if model.current(op[1]) != new:  # a manual save of the same value is no edit
                 model.writes.append((None, op[1], new))
         elif op[0] == "clear":
-            store.delete_actual(plan_id, *op[1])
+            store.save_actuals(plan_id, [], clears=[op[1]])
             if model.current(op[1]) is not None:
                 model.writes.append((None, op[1], None))
         elif imports:
