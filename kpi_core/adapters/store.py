@@ -47,6 +47,7 @@ from kpi_core.domain.records import (
     ActualEntry,
     AuditEntry,
     CurrentActual,
+    HealthSnapshot,
     ImportRecord,
     Rejection,
     ReviewEntry,
@@ -1417,11 +1418,11 @@ class Store:
             return snapshot_id
         return self._write(work)
 
-    def health_snapshots(self, plan_id: int) -> list[dict[str, Any]]:
+    def health_snapshots(self, plan_id: int) -> list[HealthSnapshot]:
         """Score snapshots of the plan, oldest first."""
         rows = self._rows("SELECT id, taken_at, month, score, high, medium, low, lights, trigger "
                           "FROM health_snapshots WHERE plan_id = ? ORDER BY taken_at, id", [plan_id])
-        return [{**r, "lights": json.loads(r["lights"])} for r in rows]
+        return [HealthSnapshot(**(r | {"lights": json.loads(r["lights"])})) for r in rows]
 
     def audit_log(self, plan_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
         sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"

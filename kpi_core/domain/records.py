@@ -110,5 +110,20 @@ class AuditEntry:
     detail: str
 
 
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """The health score of a plan as taken one day (monthly, or by hand), with its findings by severity and the
+    light of each pitfall {pitfall number: light}."""
+    id: int
+    taken_at: datetime
+    month: date
+    score: float
+    high: int
+    medium: int
+    low: int
+    lights: dict[str, str]
+    trigger: str  # "monthly" or "manual"
+
+
 def last_review_date(reviews: list[ReviewEntry]) -> date | None:
     return max((r.review_date for r in reviews), default=None)
