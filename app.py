@@ -7,7 +7,7 @@ import streamlit as st
 from kpi_core import i18n
 from kpi_core.adapters.store import Store
 from kpi_core.domain.model import Plan, PlanStatus
-from kpi_core.services.plans import step_progress_for
+from kpi_core.services import read_models
 from pages import common, frame
 from pages.access import require_password
 from pages.common import t
@@ -45,7 +45,7 @@ def _plan_picker(store: Store) -> None:
     st.session_state["sidebar_plan"] = plan.id  # the picker shows the current plan, however it was reached
     st.selectbox(t("sidebar.plan"), ids, format_func=lambda pid: names[pid], key="sidebar_plan",
                  on_change=lambda: common.select_plan(st.session_state["sidebar_plan"]))
-    done = step_progress_for(store, plan)
+    done = read_models.step_progress(store, plan, read_models.data_version(store, plan))
     st.caption(t("sidebar.progress", done=sum(done), total=len(done)))
     st.progress(sum(done) / len(done))
     st.markdown("  \n".join(f"{'✓' if ok else '○'} {frame.page_title(spec)}"
@@ -53,7 +53,7 @@ def _plan_picker(store: Store) -> None:
     _offer_activation(store, plan, done)
 
 
-def _offer_activation(store: Store, plan: Plan, steps_done: list[bool]) -> None:
+def _offer_activation(store: Store, plan: Plan, steps_done: tuple[bool, ...]) -> None:
     """A draft plan whose five steps are all done: ask whether it is now the plan in use (Active)."""
     if plan.status != PlanStatus.DRAFT or not all(steps_done):
         return

@@ -5,8 +5,10 @@
 For each size KxM it builds a plan of K KPIs over M months in a fresh DuckDB file: monthly targets for every KPI,
 actuals for the first two thirds of the months, and a check-in with a next action per KPI every quarter. Every
 page of the app is then run through AppTest: the first page once cold (the first script run of the process), then
-each page once to settle and the median of --warm reruns (a widget click reruns the page). One line per page, and
-last:
+each page once to settle and the median of --warm reruns (a widget click reruns the page), then the median of as
+many reruns with the cache of read models and charts emptied before each (the baseline: every rerun reads and
+computes the whole plan, as before the cache), measured in the same process so that the ratio holds on a loaded
+machine. One line per page, and last:
 
     pages: worst warm X ms (page) at 20x36, Y ms at 50x60, cold first page Z ms
 
@@ -20,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from kpi_core.adapters.store import open_store
 from kpi_core.domain.model import CSF, KGI, KPI, Actual, Aggregation, CheckIn, CSFRole, Plan, Status
+from kpi_core.services.read_models import MEMO
 from pages.frame import PAGES as PAGE_TABLE
 
 PAGES = tuple(spec.path for spec in PAGE_TABLE)  # every page of the navigation, in its order
@@ -70,8 +74,19 @@ def build_plan(path: Path, kpis: int, months: int) -> int:
         store.close()
 
 
-def run_pages(plan_id: int, warm: int, lang: str) -> tuple[dict[str, float], float]:
-    """{page: median warm ms} and the cold first run in ms."""
+def median_rerun(at, runs: int, before: Callable[[], None] = lambda: None) -> float:
+    """Median ms of `runs` reruns of the page, `before()` called ahead of each (outside the timing)."""
+    samples = []
+    for _ in range(runs):
+        before()
+        started = time.perf_counter()
+        at.run()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def run_pages(plan_id: int, warm: int, lang: str) -> tuple[dict[str, tuple[float, float]], float]:
+    """{page: (median warm ms, median ms without the cache)} and the cold first run in ms."""
     from streamlit.testing.v1 import AppTest
     from streamlit.util import calc_hash
 
@@ -91,12 +106,7 @@ def run_pages(plan_id: int, warm: int, lang: str) -> tuple[dict[str, float], flo
             at.run()
         if at.exception:
             raise SystemExit(f"{page}: {at.exception[0].value}")
-        samples = []
-        for _ in range(warm):
-            started = time.perf_counter()
-            at.run()
-            samples.append((time.perf_counter() - started) * 1000)
-        results[page] = statistics.median(samples)
+        results[page] = (median_rerun(at, warm), median_rerun(at, warm, MEMO.clear))
     return results, cold
 
 
@@ -119,9 +129,10 @@ def main() -> None:
             os.environ["KPI_WORKBENCH_DB"] = str(path)
             results, cold = run_pages(plan_id, args.warm, args.lang)
             cold_first = cold if cold_first is None else cold_first
-            for page, ms in results.items():
-                print(f"{size} {Path(page).stem:<12} warm {ms:7.1f} ms", flush=True)
-            worst[size] = max(results.items(), key=lambda item: item[1])
+            for page, (ms, uncached) in results.items():
+                print(f"{size} {Path(page).stem:<13} warm {ms:7.1f} ms   without cache {uncached:7.1f} ms "
+                      f"({uncached / ms:4.1f}x)", flush=True)
+            worst[size] = max(((page, ms) for page, (ms, _) in results.items()), key=lambda item: item[1])
     sizes = list(worst)
     first = worst[sizes[0]]
     rest = ", ".join(f"{worst[s][1]:.0f} ms at {s}" for s in sizes[1:])

@@ -409,10 +409,10 @@ def cmd_db(store: Store, args: argparse.Namespace, o: _Output) -> int:
         return EXIT_OK
     counts = store.check()
     if args.db_command == "init":
-        o.say("store.cli.init_exists" if args.existed else "store.cli.init_done", path=store.path,
+        o.say("store.cli.init_done" if store.created_schema else "store.cli.init_exists", path=store.location,
               version=store.schema_version())
     else:
-        o.say("store.cli.check_ok", path=store.path, version=store.schema_version(), tables=len(counts),
+        o.say("store.cli.check_ok", path=store.location, version=store.schema_version(), tables=len(counts),
               rows=sum(counts.values()))
     return EXIT_OK
 
@@ -582,8 +582,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return COMMANDS[args.command](None, args, o)
         except BrokenPipeError:
             return _quiet_broken_pipe()
-    path = Path(args.db) if args.db else default_db_path()
-    args.existed = path.exists()
+    path = args.db or default_db_path()
     creating = args.command == "db" and args.db_command == "init"
     try:
         store = open_store(path, create=creating or may_create(path))

@@ -14,8 +14,9 @@ from kpi_core.domain import drivers
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import Status
 from kpi_core.domain.plan_rules import markdown_text
-from kpi_core.services.health import plan_health, severity_counts
-from kpi_core.services.tracking import plan_tracking
+from kpi_core.services import read_models
+from kpi_core.services.health import severity_counts
+from pages import cached
 from pages.common import (
     delta_colour,
     figure,
@@ -89,7 +90,7 @@ def kpi_tiles(metrics: tuple[tr.MetricTracking, ...]) -> None:
             kpi_tile(column, metric)
 
 
-def attribution(tracking: tr.PlanTracking) -> None:
+def attribution(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     st.subheader(t("dashboard.attribution.title"))
     if not tracking.formula.strip():
         st.caption(t("dashboard.attribution.no_formula"))
@@ -108,7 +109,8 @@ def attribution(tracking: tr.PlanTracking) -> None:
         return
     unit = tracking.kgi.spec.unit if tracking.kgi else "JPY"
     names = {m.key: m.spec.name for m in tracking.kpis}
-    st.altair_chart(charts.attribution_chart(result, names, unit, lang(), full_digits()))
+    cached.chart(ctx, "dashboard_attribution", lambda: charts.attribution_chart(result, names, unit, lang(), full_digits()),
+                 scope)
     period = (month_text(result.months[0]) if len(result.months) == 1
               else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
     st.caption(t("dashboard.attribution.caption", period=period, planned=fmt(result.planned, unit),
@@ -165,19 +167,20 @@ def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     with path:
         if tracking.kgi:
             st.subheader(t("dashboard.kgi_path"))
-            st.altair_chart(charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
+            cached.chart(ctx, "dashboard_kgi_path", lambda: charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
     with moved:
-        attribution(tracking)
+        attribution(ctx, tracking)
     recoveries(tracking, store.list_csfs(plan.id))
     if tracking.kpis:
         st.subheader(t("dashboard.multiples"))
-        st.altair_chart(charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
+        cached.chart(ctx, "dashboard_multiples",
+                     lambda: charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
     open_checkins(store, plan.id, tracking)
 
 
 def health_tile(ctx: PageContext) -> None:
     """The health score beside the numbers, with the way to its findings (read only: no snapshot taken here)."""
-    report = plan_health(ctx.store, ctx.plan.id, date.today(), auto_snapshot=False).report
+    report = read_models.health(ctx.store, ctx.plan, ctx.version, date.today()).report
     score, counts, link = st.columns([1, 2, 1])
     score.metric(t("health.score"), f"{report.score:.0f}")
     counts.caption(t("health.counts", **severity_counts(report)))
@@ -185,8 +188,9 @@ def health_tile(ctx: PageContext) -> None:
 
 
 def render(ctx: PageContext) -> None:
-    tracking = plan_tracking(ctx.store, ctx.plan)
-    if not tracking.metrics:
+    # Read and computed once per data version of the plan: a click on the page does not recompute it.
+    tracking = read_models.tracking(ctx.store, ctx.plan, ctx.version)
+    if tracking.kgi is None and not tracking.kpis:
         st.info(t("dashboard.nothing_to_show"))
         ctx.link("kgi", t("pdca.go_kgi"))
     elif tracking.has_actuals:

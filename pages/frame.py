@@ -19,6 +19,7 @@ from kpi_core.adapters.store import NotFound, Store, VersionConflict
 from kpi_core.domain.model import Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.errors import WorkbenchError
+from kpi_core.services import read_models
 from pages import common
 from pages.common import t
 
@@ -149,6 +150,7 @@ class PageContext:
         st.switch_page(self.pages[slug], query_params=link_params(plan or self.plan))
 
     guarded: list[Plan] = field(default_factory=list, repr=False)
+    version: tuple[int, ...] | None = None  # the plan's data version this run draws (the key of cached models)
 
     @property
     def seen_version(self) -> int:
@@ -269,7 +271,8 @@ def run(spec: PageSpec, pages: dict[str, Any], store: Store) -> None:
         conflict_notice(plan)
     if spec.intro_key:
         st.caption(t(spec.intro_key))
-    ctx = PageContext(store=store, plan=plan, lang=common.lang(), spec=spec, pages=pages)
+    ctx = PageContext(store=store, plan=plan, lang=common.lang(), spec=spec, pages=pages,
+                      version=read_models.data_version(store, plan) if plan is not None else None)
     if spec.needs_plan and plan is None:
         st.info(t("common.no_plan"))
         ctx.link(START, t("common.go_plans"))

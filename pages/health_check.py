@@ -18,10 +18,12 @@ from kpi_core.domain.health import (
     Correlation,
     Finding,
     HealthReport,
+    snapshot_due,
 )
 from kpi_core.domain.kpi_rules import SMART_LETTERS, smart_letters
 from kpi_core.domain.model import KPI, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.services import read_models
 from kpi_core.services.health import (
     HealthInputError,
     PlanHealth,
@@ -32,6 +34,7 @@ from kpi_core.services.health import (
     take_snapshot,
     tick_item,
 )
+from pages import cached
 from pages.common import full_digits, lang, t
 from pages.frame import PageContext, flash, show_error
 
@@ -163,10 +166,11 @@ def save_ticks(store: Store, plan: Plan, items: list[ChecklistItem], choices: di
     st.rerun()
 
 
-def history_panel(store: Store, plan: Plan, health: PlanHealth) -> None:
+def history_panel(ctx: PageContext, health: PlanHealth) -> None:
+    store, plan = ctx.store, ctx.plan
     st.subheader(t("health.section.history"))
     if health.snapshots:
-        st.altair_chart(score_history_chart(health.snapshots, lang()), width="stretch")
+        cached.chart(ctx, "health_history", lambda: score_history_chart(health.snapshots, lang()), width="stretch")
     else:
         st.caption(t("health.history.none"))
     if st.button(t("health.history.snapshot"), key=f"health_snapshot_{plan.id}"):
@@ -176,8 +180,10 @@ def history_panel(store: Store, plan: Plan, health: PlanHealth) -> None:
 
 
 def render(ctx: PageContext) -> None:
-    store, plan = ctx.store, ctx.plan
-    current = plan_health(store, plan.id, date.today())
+    store, plan, today = ctx.store, ctx.plan, date.today()
+    current = read_models.health(store, plan, ctx.version, today)  # once per data version, not once per click
+    if snapshot_due(current.snapshots[-1]["month"] if current.snapshots else None, today):
+        current = plan_health(store, plan.id, today)  # takes the month's snapshot
     kpis = store.list_kpis(plan.id)
     score_panel(current.report)
     pitfall_lights(current.report)
@@ -185,4 +191,4 @@ def render(ctx: PageContext) -> None:
     smart_table(current.report, kpis)
     correlation_table(current.report, kpis)
     checklist_form(store, plan, current.checklist)
-    history_panel(store, plan, current)
+    history_panel(ctx, current)

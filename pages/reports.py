@@ -11,19 +11,21 @@ from kpi_core.adapters.store import Store, StoreError
 from kpi_core.domain.model import Plan
 from kpi_core.domain.report import AUDIENCES, ReportError
 from kpi_core.domain.tracking import month_label
+from kpi_core.services import read_models
 from kpi_core.services.plan_file import import_plan_file
 from kpi_core.services.report import MEDIA_TYPES, file_name, render_report
-from kpi_core.services.tracking import plan_tracking
 from pages.common import full_digits, lang, options_label, select_plan, t
 from pages.frame import PageContext, flash, show_error
 
 PREVIEW_HEIGHT = 720
+# Built previews (an HTML document with its charts as images) of the latest data versions and choices.
+PREVIEWS = read_models.Memo(max_entries=16)
 
 
-def _choices(store: Store, plan: Plan) -> tuple[str, date]:
+def _choices(ctx: PageContext, plan: Plan) -> tuple[str, date]:
     """Audience and month, side by side; the month defaults to the latest one with actuals."""
     months = plan.month_list()
-    latest, language = plan_tracking(store, plan).as_of, lang()
+    latest, language = read_models.tracking(ctx.store, plan, ctx.version).as_of, lang()
     left, right = st.columns(2)
     audience = left.radio(t("report.page.audience"), AUDIENCES, horizontal=True,
                           format_func=options_label("report.page.audiences"), key=f"report_audience_{plan.id}")
@@ -39,13 +41,16 @@ def _file(store: Store, plan: Plan, audience: str, month: date, fmt: str):
     return lambda: render_report(store, plan, audience, month, fmt, language, full_digits=full)
 
 
-def report_section(store: Store, plan: Plan) -> None:
-    audience, month = _choices(store, plan)
-    try:
-        preview = render_report(store, plan, audience, month, "html", lang(), full_digits=full_digits())
-    except ReportError as exc:
-        show_error(exc)
-        return
+def _preview(ctx: PageContext, plan: Plan, audience: str, month: date) -> bytes:
+    """The report as HTML, built once per data version of the plan and choice (and day: it is dated)."""
+    language, full, today = lang(), full_digits(), date.today()
+    key = read_models.plan_key(ctx.store, plan, ctx.version, "report_preview", audience, month, language, full, today)
+    return PREVIEWS.get(key, lambda: render_report(ctx.store, plan, audience, month, "html", language, today, full))
+
+
+def report_section(ctx: PageContext, plan: Plan) -> None:
+    store = ctx.store
+    audience, month = _choices(ctx, plan)
     buttons = st.columns(4)
     for column, fmt in zip(buttons, ("pdf", "html", "xlsx", "yaml"), strict=True):
         column.download_button(t(f"report.page.download.{fmt}"), data=_file(store, plan, audience, month, fmt),
@@ -54,6 +59,16 @@ def report_section(store: Store, plan: Plan) -> None:
                                type="primary" if fmt == "pdf" else "secondary")
     st.caption(t("report.page.download_help"))
     st.subheader(t("report.page.preview"))
+    # On demand: drawing the report's charts as images takes longer than the rest of the page, and every click on
+    # the page reruns it.
+    if not st.toggle(t("report.page.show_preview"), key=f"report_preview_{plan.id}",
+                     help=t("report.page.show_preview_help")):
+        return
+    try:
+        preview = _preview(ctx, plan, audience, month)
+    except ReportError as exc:
+        show_error(exc)
+        return
     # The document is the renderer's own: every plan text in it is escaped and it holds no script.
     st.iframe(preview.decode("utf-8"), height=PREVIEW_HEIGHT)
 
@@ -86,6 +101,6 @@ def render(ctx: PageContext) -> None:
     if ctx.plan is None:
         st.info(t("common.no_plan"))
     else:
-        report_section(ctx.store, ctx.plan)
+        report_section(ctx, ctx.plan)
     st.divider()
     import_section(ctx.store)

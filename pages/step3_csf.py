@@ -20,6 +20,7 @@ from kpi_core.domain.kpi_rules import (
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
+from pages import cached
 from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
 from pages.frame import ContextView, PageContext, run_save
 
@@ -88,7 +89,8 @@ def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
             value_texts={"current": fmt(gap.current, view.unit), "target": fmt(gap.target, view.unit),
                          "uncovered": fmt(max(cover.uncovered, 0), view.unit), "over": fmt(max(-cover.uncovered, 0), view.unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        st.altair_chart(coverage_waterfall(steps, titles, view.unit, lang()), width="stretch")
+        cached.chart(view.ctx, "csf_coverage", lambda: coverage_waterfall(steps, titles, view.unit, lang()),
+                     gap.current, width="stretch")
 
 
 def clear_form(suffix: str) -> None:

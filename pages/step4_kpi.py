@@ -20,10 +20,11 @@ from kpi_core.domain.model import KPI, Aggregation, CSFRole, Direction, Kind
 from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.records import target_versions
-from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER, track_plan
+from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.units import typed_text
 from kpi_core.services import kpis as kpi_use_cases
+from kpi_core.services import read_models
 from kpi_core.services.health import finding_texts
 from pages.common import (
     add_form_suffix,
@@ -267,7 +268,7 @@ def list_tab(view: PageView) -> None:
 # ---------------------------------------------------------------- tree
 def tree_tab(view: PageView) -> None:
     show_formula(view)
-    tracked = track_plan(view.plan, view.kgi, view.kpis, view.stored_targets, view.actuals)
+    tracked = read_models.tracking(view.store, view.plan, view.ctx.version)  # once per data version
     dot = kpi_tree_dot(TreeInput(view.kgi, view.csfs, view.kpis, figures_from_tracking(tracked)), lang(), full_digits())
     st.graphviz_chart(dot, width="stretch")
     st.caption("  ".join(f"{STATUS_EMOJI[s]} {t(f'enum.status.{s}')}" for s in STATUS_ORDER)

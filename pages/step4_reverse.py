@@ -21,6 +21,7 @@ from kpi_core.domain.drivers import (
 from kpi_core.domain.model import KPI
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.services import kpis as kpi_use_cases
+from pages import cached
 from pages.common import figure, fmt, fmt_pct, lang, t
 from pages.frame import run_save
 from pages.step4_view import PageView, inert, kgi_formula, show_formula
@@ -138,10 +139,10 @@ def sensitivity_panel(view: PageView, formula: Formula) -> None:
         t("kpi.sens.col_relative"): fmt_pct(s.effects[-1].relative, signed=True)} for s in ranked])
     left, right = st.columns([3, 2])
     left.dataframe(frame, hide_index=True, width="stretch")
-    chart = sensitivity_bars([(driver_label(view, s.key), annual(s.effects[-1].absolute),
-                               fmt(annual(s.effects[-1].absolute), view.kgi.unit)) for s in ranked],
-                             t("kpi.sens.axis"), view.kgi.unit, lang())
-    right.altair_chart(chart, width="stretch")
+    cached.chart(view.ctx, "kpi_sensitivity", lambda: sensitivity_bars(
+        [(driver_label(view, s.key), annual(s.effects[-1].absolute), fmt(annual(s.effects[-1].absolute),
+                                                                          view.kgi.unit)) for s in ranked],
+        t("kpi.sens.axis"), view.kgi.unit, lang()), container=right, width="stretch")
 
 
 def reverse_tab(view: PageView) -> None:

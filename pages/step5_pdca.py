@@ -15,8 +15,9 @@ from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.records import last_review_date
 from kpi_core.domain.units import is_rate
+from kpi_core.services import read_models
 from kpi_core.services.review import record_review
-from kpi_core.services.tracking import plan_tracking
+from pages import cached
 from pages.common import (
     add_form_suffix,
     delta_colour,
@@ -174,7 +175,7 @@ def summary_table(tracking: tr.PlanTracking) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def metric_detail(metric: tr.MetricTracking) -> None:
+def metric_detail(ctx: PageContext, metric: tr.MetricTracking) -> None:
     unit = metric.spec.unit
     missing_months_notice(None, [metric])
     tiles = st.columns(4)
@@ -191,7 +192,8 @@ def metric_detail(metric: tr.MetricTracking) -> None:
                     help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
     tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
     chart_col, table_col = st.columns([3, 2])
-    chart_col.altair_chart(charts.monthly_chart(metric, lang(), full_digits()))
+    cached.chart(ctx, "pdca_monthly", lambda: charts.monthly_chart(metric, lang(), full_digits()), metric.key,
+                 container=chart_col)
     months = pd.DataFrame([{
         t("pdca.table.month"): month_text(r.month),
         t("pdca.table.target"): fmt(r.target, unit),
@@ -202,7 +204,7 @@ def metric_detail(metric: tr.MetricTracking) -> None:
     table_col.dataframe(months, hide_index=True, height=GRID_ROW_HEIGHT * (len(months) + 1) + 3)
 
 
-def progress_tab(tracking: tr.PlanTracking) -> None:
+def progress_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     if not tracking.has_actuals:
         st.info(t("pdca.progress.no_actuals"))
     summary_table(tracking)
@@ -212,7 +214,7 @@ def progress_tab(tracking: tr.PlanTracking) -> None:
                        format_func=lambda k: names[k], key="pdca_progress_metric")
     metric = tracking.metric(key)
     if metric is not None:
-        metric_detail(metric)
+        metric_detail(ctx, metric)
 
 
 # ---------------------------------------------------------------- check-ins
@@ -362,8 +364,8 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
 
 def render(ctx: PageContext) -> None:
     store, plan = ctx.store, ctx.plan
-    tracking = plan_tracking(store, plan)
-    if not tracking.metrics:
+    tracking = read_models.tracking(store, plan, ctx.version)  # once per data version, not once per click
+    if tracking.kgi is None and not tracking.kpis:
         st.info(t("pdca.nothing_to_track"))
         ctx.link("kgi", t("pdca.go_kgi"))
         ctx.link("kpi", t("pdca.go_kpi"))
@@ -375,7 +377,7 @@ def render(ctx: PageContext) -> None:
         with entry:
             entry_grid(ctx, tracking, specs)
         with progress:
-            progress_tab(tracking)
+            progress_tab(ctx, tracking)
         with checkins:
             checkin_form(ctx, tracking)
             checkin_log(ctx, tracking)

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own real DuckDB file in a temp dir."""
+"""Shared fixtures: every test gets its own real DuckDB file in a temp dir, and the store and service tests run
+again on a real PostgreSQL database (a throwaway cluster for the session, a fresh database per test)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,77 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("duckdb", "postgresql")
+# Tests of these folders that use the `store` fixture run on every backend (unless marked duckdb_only).
+BOTH_BACKENDS = (ROOT / "tests" / "adapters", ROOT / "tests" / "services")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("duckdb_only"):
+        return
+    if any(Path(metafunc.definition.path).is_relative_to(folder) for folder in BOTH_BACKENDS):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The engine under the `store` fixture: DuckDB unless the test is parametrised over both."""
+    return getattr(request, "param", "duckdb")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster for the whole session, with a template database already migrated. Without the server
+    binaries: a failure in CI (the tests must run there), a skip elsewhere."""
+    from pg_cluster import TEMPLATE, Cluster, ClusterUnavailable
+
+    from kpi_core.adapters.store import open_store
+
+    try:
+        cluster = Cluster().start()
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests cannot run in CI: {exc}")
+        pytest.skip(str(exc))
+    try:
+        cluster.admin(f"CREATE DATABASE {TEMPLATE}")
+        open_store(cluster.url(TEMPLATE), create=True).close()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh database with the current schema (a copy of the migrated template), dropped afterwards."""
+    with pg_cluster.database() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_url(pg_cluster) -> str:
+    """A new database without any schema (as a database team hands one over), dropped afterwards."""
+    with pg_cluster.database(template=None) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a new database can be made on purpose: a file not yet there, or an empty server database."""
+    if backend == "duckdb":
+        return tmp_path / "fresh.duckdb"
+    return request.getfixturevalue("pg_empty_url")
+
+
+@pytest.fixture
+def db_target(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Path | str:
+    """Where the test's database is, as `open_store` and KPI_WORKBENCH_DB take it: a file or a server URL."""
+    if backend == "duckdb":
+        return request.getfixturevalue("db_path")
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("KPI_WORKBENCH_DB", url)
+    monkeypatch.setenv("KPI_WORKBENCH_DEMO", "0")
+    return url
 
 
 @pytest.fixture
@@ -21,10 +93,10 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
+def store(db_target: Path | str):
     from kpi_core.adapters.store import open_store
 
-    opened = open_store(db_path)
+    opened = open_store(db_target)
     yield opened
     opened.close()
 

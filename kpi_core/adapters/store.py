@@ -1,4 +1,9 @@
-"""DuckDB storage: the only module that runs SQL against the application database.
+"""The application database: the only module that runs SQL against it, on a DuckDB file or a PostgreSQL server.
+
+A `postgresql://` URL selects the server (see sql_backend: one SQL text for both engines); everything below about
+the file applies to DuckDB only. On the server, each operation borrows a pooled connection, transactions run at
+REPEATABLE READ (the snapshot isolation DuckDB gives, so the same version checks hold) and conflicts are retried the
+same way.
 
 The database file is held only while the store works (`release_when_idle`, as the app runs it) or for the life of a
 command, so that the CLI and the app take turns on one file; a writer that finds it held waits, bounded, then says
@@ -28,7 +33,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import psycopg
+from psycopg_pool import PoolTimeout
 
+from kpi_core.adapters.sql_backend import DUCKDB, POSTGRES, PostgresServer, is_server_url, shown_url
 from kpi_core.domain.model import (
     CSF,
     KGI,
@@ -165,6 +173,18 @@ class BackupExists(StoreError):
     key = "store.backup_exists"
 
 
+class DatabaseUnavailable(StoreError):
+    """The database server cannot be reached (down, wrong address, refused login, connection lost)."""
+
+    key = "store.server.unavailable"
+
+
+class BackupOnServer(StoreError):
+    """A database on a server is backed up with the server's own tools, not by copying a file."""
+
+    key = "store.server.backup"
+
+
 class ReadOnlyDatabase(StoreError):
     """A write to a database opened read-only; `reason` says why it is read-only."""
 
@@ -178,8 +198,10 @@ def lock_wait() -> float:
         return LOCK_WAIT
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """KPI_WORKBENCH_DB (a file path or a `postgresql://` URL), else the default file."""
+    target = os.environ.get(DB_ENV)
+    return target if is_server_url(target) else Path(target or DEFAULT_DB)
 
 
 # ---------------------------------------------------------------- migrations
@@ -363,6 +385,13 @@ MIGRATIONS.append((30, "health checklist ticks and score snapshots", """
         lights VARCHAR NOT NULL DEFAULT '{}', trigger VARCHAR NOT NULL DEFAULT 'manual');
     """))
 
+# ---------------------------------------------------------------- migrations: speed (70-79)
+# The plan's data version counts its audit lines (see `plan_data_version`): an index so that the count stays cheap
+# however long the log grows.
+MIGRATIONS.append((70, "audit log by plan", """
+    CREATE INDEX audit_log_plan ON audit_log (plan_id);
+    """))
+
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
@@ -450,11 +479,24 @@ def _read_only_reason(path: Path) -> str | None:
 
 
 def _rollback_quietly(cur: duckdb.DuckDBPyConnection) -> None:
-    """Leave no transaction open after a failed COMMIT (DuckDB may already have ended it)."""
+    """Leave no transaction open after a failed COMMIT (the engine may already have ended it)."""
     try:
         cur.execute("ROLLBACK")
-    except duckdb.Error:
+    except (duckdb.Error, psycopg.Error):
         pass
+
+
+def _unlock_quietly(cur) -> None:
+    """Let the migration lock go (a lost connection has let it go already)."""
+    try:
+        cur.execute(POSTGRES.unlock_migrations)
+    except psycopg.Error:
+        pass
+
+
+def _first_line(exc: Exception) -> str:
+    """The engine's own words, shortened, as the `reason` of a catalogue message."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _copy_into(original: T, saved: T) -> T:
@@ -480,13 +522,17 @@ class Store:
     """The application database. Create with `open_store()`; share one per process."""
 
     def __init__(self, path: Path | str, create: bool = True, release_when_idle: bool = False):
-        """Open the database at `path`: checked, upgraded (a copy of the file kept first), ready. `create` allows
-        a new file; `release_when_idle` lets the file go between operations (the app) so that others can write."""
-        self.path = Path(path)
+        """Open the database at `path` (a file, or a `postgresql://` URL): checked, upgraded (a copy of a file kept
+        first), ready. `create` allows a new file (an empty server database: its schema); `release_when_idle` lets
+        the file go between operations (the app) so that others can write."""
+        self.server: PostgresServer | None = None
+        self.dialect = DUCKDB
+        self.path: Path | None = None if is_server_url(path) else Path(path)
+        self.location = shown_url(str(path)) if self.path is None else str(self.path)
         self.release_when_idle = release_when_idle
         self._local = threading.local()
-        # Writes of this process take turns: sessions of one server never race each other inside DuckDB, and the
-        # database constraints catch any writer that does not go through here.
+        # Writes of this process take turns (on either engine): sessions of one server never race each other, and
+        # the database constraints catch any writer that does not go through here (another process).
         self._write_turn = threading.Lock()
         self._file_lock = threading.RLock()
         self._conn: duckdb.DuckDBPyConnection | None = None
@@ -495,11 +541,35 @@ class Store:
         self._last_use = time.monotonic()
         self._reaper: threading.Thread | None = None
         self._closed = False
+        self.created_schema = False  # this opening laid out the schema of a new database
+        if self.path is None:
+            self._open_server(str(path), create)
+            return
         _check_location(self.path, create)
         self.read_only_reason = _read_only_reason(self.path)
         with self._holding():
             self._verify()
             self.migrate()
+
+    def _open_server(self, url: str, create: bool) -> None:
+        """Connect (refusing fast with the reason when the server cannot be reached), then check and upgrade as
+        for a file. An empty database gets its schema only when `create` (as a new file would)."""
+        self.dialect = POSTGRES
+        self.read_only_reason = None
+        try:
+            psycopg.connect(url, connect_timeout=max(1, int(lock_wait()))).close()
+            self.server = PostgresServer(url, lock_wait())
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(where=self.location, reason=_first_line(exc)) from exc
+        try:
+            with self._holding():
+                if not create and not self._applied_versions():
+                    raise DatabaseMissing(path=self.location)
+                self._verify()
+                self.migrate()
+        except BaseException:
+            self.server.close()
+            raise
 
     @property
     def read_only(self) -> bool:
@@ -508,7 +578,19 @@ class Store:
     # ------------------------------------------------------------ plumbing
     @contextmanager
     def _holding(self) -> Iterator[None]:
-        """Hold the file open for the duration of an operation (opening it if it was released)."""
+        """Hold the file open for the duration of an operation (opening it if it was released); on a server, hold
+        a pooled connection."""
+        if self.server is not None:
+            try:
+                with self.server.holding(self._local):
+                    yield
+            except PoolTimeout as exc:
+                raise DatabaseBusy(seconds=int(lock_wait())) from exc
+            except psycopg.Error as exc:
+                if POSTGRES.is_lost(exc):
+                    raise DatabaseUnavailable(where=self.location, reason=_first_line(exc)) from exc
+                raise
+            return
         with self._file_lock:
             if self._conn is None:
                 if self.release_when_idle:
@@ -562,12 +644,16 @@ class Store:
                 self._conn = None
 
     def release(self) -> None:
-        """Let the file go now if no operation is running (the next operation opens it again)."""
-        self._release_if_idle()
+        """Let the file go now if no operation is running (the next operation opens it again). A server's
+        connections go back to the pool after each operation anyway."""
+        if self.server is None:
+            self._release_if_idle()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB connections are shared, cursors are not). Store methods hold the file while
         they run; a caller using the cursor directly should do so inside `transaction()` or `atomic()`."""
+        if self.server is not None:
+            return self.server.cursor(self._local)
         with self._file_lock:
             if self._conn is None:
                 self._conn = self._open()
@@ -580,6 +666,9 @@ class Store:
         return cached[1]
 
     def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            return
         with self._file_lock:
             self._closed = True
             if self._conn is not None:
@@ -605,7 +694,7 @@ class Store:
         try:
             with self._holding():
                 cur = self.cursor()
-                cur.execute("BEGIN TRANSACTION")
+                cur.execute(self.dialect.begin)
                 self._local.depth = 1
                 try:
                     yield cur
@@ -616,7 +705,7 @@ class Store:
                 self._local.depth = 0
                 try:
                     cur.execute("COMMIT")
-                except duckdb.Error:
+                except self.dialect.errors:
                     _rollback_quietly(cur)
                     raise
         finally:
@@ -635,7 +724,7 @@ class Store:
             try:
                 with self.transaction():
                     return fn()
-            except duckdb.TransactionException as exc:
+            except self.dialect.conflicts as exc:
                 if attempt == retries - 1:
                     raise WriteConflict(attempts=retries) from exc
                 time.sleep(RETRY_PAUSE * (attempt + 1) * (0.5 + random.random()))
@@ -700,7 +789,7 @@ class Store:
     # ------------------------------------------------------------ migrations
     def _applied_versions(self) -> set[int]:
         cur = self.cursor()
-        if not cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]:
+        if not cur.execute(self.dialect.table_exists, ["schema_migrations"]).fetchone()[0]:
             return set()
         return {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
 
@@ -708,10 +797,10 @@ class Store:
         """Refuse a database this release cannot use: damaged, or written by a newer release."""
         try:
             newest = max(self._applied_versions(), default=0)
-        except duckdb.Error as exc:
-            raise DatabaseDamaged(path=str(self.path)) from exc
+        except self.dialect.errors as exc:
+            raise DatabaseDamaged(path=self.location) from exc
         if newest > latest_schema():
-            raise DatabaseTooNew(path=str(self.path),
+            raise DatabaseTooNew(path=self.location,
                                  found=newest, supported=latest_schema())
         self.check()
 
@@ -721,17 +810,27 @@ class Store:
         cur = self.cursor()
         counts: dict[str, int] = {}
         try:
-            for (name,) in cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = "
-                                       "current_database() ORDER BY table_name").fetchall():
+            for (name,) in cur.execute(self.dialect.table_names).fetchall():
                 quoted = '"' + name.replace('"', '""') + '"'
-                counts[name] = cur.execute(f"SELECT count(*), max(hash(COLUMNS(*))) FROM {quoted}").fetchone()[0]
-        except duckdb.Error as exc:
-            raise DatabaseDamaged(path=str(self.path)) from exc
+                counts[name] = cur.execute(self.dialect.read_in_full(quoted)).fetchone()[0]
+        except self.dialect.errors as exc:
+            raise DatabaseDamaged(path=self.location) from exc
         return counts
 
     def migrate(self) -> list[int]:
         """Apply every pending migration, each in its own transaction, after keeping a copy of an existing file;
-        return the versions applied. A failing one is rolled back and reported with its number and reason."""
+        return the versions applied. A failing one is rolled back and reported with its number and reason. On a
+        server, processes starting together take turns (an advisory lock): the second finds nothing pending."""
+        if self.server is None:
+            return self._migrate()
+        cur = self.cursor()
+        cur.execute(POSTGRES.lock_migrations)
+        try:
+            return self._migrate()
+        finally:
+            _unlock_quietly(cur)
+
+    def _migrate(self) -> list[int]:
         done = self._applied_versions()
         pending = [(version, name, sql) for version, name, sql in MIGRATIONS if version not in done]
         if not pending:
@@ -740,11 +839,12 @@ class Store:
             raise ReadOnlyDatabase(path=str(self.path),
                                    reason=self.read_only_reason)
         backup = self.backup(self.path.with_name(f"{self.path.stem}.before-v{pending[0][0]}{self.path.suffix}")) \
-            if done else None
+            if done and self.server is None else None
         with self.transaction() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                         "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
         applied = []
+        self.created_schema = not done
         for version, name, sql in pending:
             try:
                 with self.transaction() as tx:
@@ -752,8 +852,8 @@ class Store:
                         if statement:
                             tx.execute(statement)
                     tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            except duckdb.Error as exc:
-                raise MigrationFailed(version=version, name=name, reason=str(exc).splitlines()[0][:300],
+            except self.dialect.errors as exc:
+                raise MigrationFailed(version=version, name=name, reason=_first_line(exc),
                                       backup=str(backup) if backup else "-") from exc
             applied.append(version)
         return applied
@@ -763,7 +863,10 @@ class Store:
 
     def backup(self, target: Path | str | None = None) -> Path:
         """A consistent copy of the database file (journal folded in first, no write running meanwhile). The default
-        name is beside the file, stamped with the time; an existing file is never overwritten."""
+        name is beside the file, stamped with the time; an existing file is never overwritten. A server database is
+        backed up with the server's tools (pg_dump): refused here, saying so."""
+        if self.server is not None:
+            raise BackupOnServer(where=self.location)
         target = Path(target) if target else self.path.with_name(
             f"{self.path.stem}.backup-{time.strftime('%Y%m%d-%H%M%S')}{self.path.suffix}")
         _check_location(target, create=True)
@@ -1049,7 +1152,7 @@ class Store:
         sql = "SELECT c.metric_key, c.month, a.value, a.source, a.import_id " + self._CURRENT_ACTUALS
         params: list[Any] = [plan_id]
         if keys:
-            sql += " AND list_contains(?, c.metric_key)"
+            sql += " AND c.metric_key IN (SELECT unnest(?::VARCHAR[]))"
             params.append(list(keys))
         return self._typed(CurrentActual, sql + " ORDER BY c.metric_key, c.month", params)
 
@@ -1165,7 +1268,8 @@ class Store:
         if not keys:
             return
         gone = cur.execute(
-            "SELECT name FROM kpis WHERE plan_id = ? AND list_contains(?, key) AND deleted_at IS NOT NULL "
+            "SELECT name FROM kpis WHERE plan_id = ? AND key IN (SELECT unnest(?::VARCHAR[])) "
+            "AND deleted_at IS NOT NULL "
             "AND key NOT IN (SELECT key FROM kpis WHERE plan_id = ? AND deleted_at IS NULL) ORDER BY id DESC LIMIT 1",
             [plan_id, sorted(keys), plan_id]).fetchone()
         if gone:
@@ -1242,11 +1346,11 @@ class Store:
     def _restore_current(cur, plan_id: int, import_id: int) -> None:
         """Make the latest valid write current again in every cell the import wrote (set-based)."""
         latest = cur.execute(
-            "SELECT t.metric_key, t.month, arg_max(a.id, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = "
-            "'committed'), arg_max(a.source, a.id) FILTER (WHERE a.import_id IS NULL OR i.status = 'committed') "
-            "FROM (SELECT DISTINCT metric_key, month FROM actuals WHERE import_id = ?) t "
-            "JOIN actuals a ON a.plan_id = ? AND a.metric_key = t.metric_key AND a.month = t.month "
-            "LEFT JOIN imports i ON i.id = a.import_id GROUP BY t.metric_key, t.month", [import_id, plan_id]).fetchall()
+            "SELECT t.metric_key, t.month, w.id, w.source FROM (SELECT DISTINCT metric_key, month FROM actuals "
+            "WHERE import_id = ?) t LEFT JOIN (SELECT a.metric_key, a.month, max(a.id) AS id FROM actuals a "
+            "LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND (a.import_id IS NULL OR "
+            "i.status = 'committed') GROUP BY a.metric_key, a.month) m ON m.metric_key = t.metric_key "
+            "AND m.month = t.month LEFT JOIN actuals w ON w.id = m.id", [import_id, plan_id]).fetchall()
         wanted = [[r[0] for r in latest], [r[1] for r in latest],
                   [None if r[3] == "cleared" else r[2] for r in latest]]
         moved = cur.execute(
@@ -1395,8 +1499,8 @@ class Store:
     def health_ticks(self, plan_id: int) -> dict[str, tuple[bool, str, Any]]:
         """The latest hand tick of each checklist item: {item: (ticked, who, when)}."""
         rows = self.cursor().execute(
-            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE plan_id = ? "
-            "QUALIFY row_number() OVER (PARTITION BY item ORDER BY id DESC) = 1", [plan_id]).fetchall()
+            "SELECT item, ticked, ticked_by, ticked_at FROM health_ticks WHERE id IN "
+            "(SELECT max(id) FROM health_ticks WHERE plan_id = ? GROUP BY item)", [plan_id]).fetchall()
         return {item: (bool(ticked), who, when) for item, ticked, who, when in rows}
 
     def tick_health_item(self, plan_id: int, item: str, ticked: bool, ticked_by: str) -> None:
@@ -1764,6 +1868,19 @@ class Store:
             "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
 
 
+    # ------------------------------------------------------------ speed: the plan's data version
+    def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
+        """What a cache of the plan's read models is keyed on, in one cheap query: the plan's version, its audit
+        lines and its workshop decisions (added or deleted). Every write that changes what a page shows of the plan
+        (KGI, CSFs, KPIs, targets, actuals, imports and reverts, check-ins, reviews, health ticks) leaves an audit
+        line in its own transaction, and the log is append-only, so the count moves whichever process wrote, in
+        whatever order concurrent writers commit. A missing plan gives (-1, 0, 0)."""
+        row = self.cursor().execute(
+            "SELECT (SELECT version FROM plans WHERE id = ?), (SELECT count(*) FROM audit_log WHERE plan_id = ?), "
+            "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
+            "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
+        return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
+
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def holding(self: Store, *args: Any, **kwargs: Any) -> T:
@@ -1780,11 +1897,12 @@ for _name, _member in list(vars(Store).items()):
 
 
 def may_create(path: Path | str) -> bool:
-    """Only the default file is created by simply starting: any other path must exist (`db init` creates one)."""
-    return Path(path).resolve() == DEFAULT_DB.resolve()
+    """Only the default file is created by simply starting: any other path, and any server database, must exist
+    (`db init` creates one)."""
+    return not is_server_url(path) and Path(path).resolve() == DEFAULT_DB.resolve()
 
 
 def open_store(path: Path | str | None = None, create: bool = True, release_when_idle: bool = False) -> Store:
-    """Open (creating when allowed, checking and migrating) the database at `path`, the env override, or the
-    default file. The app and the CLI pass `create=may_create(path)`."""
-    return Store(Path(path) if path else default_db_path(), create=create, release_when_idle=release_when_idle)
+    """Open (creating when allowed, checking and migrating) the database at `path` (a file or a `postgresql://`
+    URL), the env override, or the default file. The app and the CLI pass `create=may_create(path)`."""
+    return Store(path or default_db_path(), create=create, release_when_idle=release_when_idle)

@@ -153,18 +153,18 @@ def test_soft_delete_restore_and_duplicate(store):
     assert store.get_plan(plan.id).name == "Sales FY2026"
 
 
-def test_reopen_keeps_data(db_path):
-    first = open_store(db_path)
+def test_reopen_keeps_data(db_target):
+    first = open_store(db_target)
     plan = _plan(first)
     first.close()
-    second = open_store(db_path)
+    second = open_store(db_target)
     assert second.get_plan(plan.id).name == "Sales FY2026"
     assert second.schema_version() == max(version for version, _, _ in store_module.MIGRATIONS)
     second.close()
 
 
-def test_migrations_upgrade_an_older_database(tmp_path, monkeypatch):
-    path = tmp_path / "old.duckdb"
+def test_migrations_upgrade_an_older_database(fresh_target, monkeypatch):
+    path = fresh_target
     old = open_store(path)
     plan = _plan(old)
     old.close()
@@ -177,8 +177,8 @@ def test_migrations_upgrade_an_older_database(tmp_path, monkeypatch):
     upgraded.close()
 
 
-def test_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
-    path = tmp_path / "db.duckdb"
+def test_failed_migration_rolls_back_whole(fresh_target, monkeypatch):
+    path = fresh_target
     open_store(path).close()
     released = list(store_module.MIGRATIONS)
     latest = max(version for version, _, _ in released)

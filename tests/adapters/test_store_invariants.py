@@ -6,6 +6,7 @@ import threading
 from datetime import date
 
 import duckdb
+import psycopg
 import pytest
 
 from kpi_core.adapters import store as store_module
@@ -26,7 +27,7 @@ def plan(store):
 def _current_rows(store, plan_id: int) -> list[tuple]:
     return store.cursor().execute(
         "SELECT metric_key, month, count(*) FROM actuals WHERE plan_id = ? AND superseded_at IS NULL "
-        "GROUP BY ALL ORDER BY ALL", [plan_id]).fetchall()
+        "GROUP BY metric_key, month ORDER BY metric_key, month", [plan_id]).fetchall()
 
 
 def test_twenty_sessions_saving_one_cell_leave_one_current_value(store, plan):
@@ -75,12 +76,16 @@ def test_twenty_sessions_based_on_the_same_version_one_wins_the_rest_are_told(st
     assert _current_rows(store, plan.id) == [("meetings", APR, 1)]
 
 
+UNIQUE_VIOLATION = {"duckdb": duckdb.ConstraintException, "postgresql": psycopg.errors.UniqueViolation}
+
+
 def test_the_database_refuses_a_second_current_row_for_a_cell(store, plan):
     store.save_actuals(plan.id, [Actual("meetings", APR, 5.0)])
-    with pytest.raises(duckdb.ConstraintException):
+    refused = UNIQUE_VIOLATION[store.dialect.name]
+    with pytest.raises(refused):
         store.cursor().execute("INSERT INTO actual_cells (plan_id, metric_key, month, actual_id, version) "
                                "VALUES (?, 'meetings', ?, NULL, 1)", [plan.id, APR])
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises(refused):
         store.cursor().execute("INSERT INTO target_sets (plan_id, metric_key, version) VALUES (?, 'x', 1), (?, 'x', 2)",
                                [plan.id, plan.id])
 
@@ -183,8 +188,8 @@ def test_revert_import_keeps_one_current_value_per_cell(store, plan):
     assert _current_rows(store, plan.id) == [("meetings", APR, 1)]
 
 
-def test_upgrade_supersedes_duplicates_left_by_an_older_release(tmp_path, monkeypatch):
-    db_path = tmp_path / "old.duckdb"
+def test_upgrade_supersedes_duplicates_left_by_an_older_release(fresh_target, monkeypatch):
+    db_path = fresh_target
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
     old = open_store(db_path)
     cur = old.cursor()

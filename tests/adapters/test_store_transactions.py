@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-import duckdb
 import pytest
 
 from kpi_core.adapters.store import WriteConflict, open_store
@@ -121,7 +120,7 @@ def test_atomic_reports_a_conflict_it_cannot_resolve(store):
 
 def test_nested_atomic_leaves_the_conflict_to_the_outer_one(store):
     plan = _plan(store)
-    with pytest.raises(duckdb.TransactionException), store.transaction():
+    with pytest.raises(store.dialect.conflicts), store.transaction():
         def inner():
             store.cursor().execute("SELECT name FROM plans").fetchall()
             other = threading.Thread(target=lambda: store.cursor().execute(

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from kpi_core.i18n import t
+
 from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
 
 
@@ -32,6 +34,8 @@ def test_report_page_previews_and_downloads_the_pdf(demo_server, page_factory, s
         page.goto(f"{demo_server}/report?lang={lang}")
         wait_for_app(page)
         assert page.locator("[data-testid='stException']").count() == 0
+        # Built on demand: each visit is a new session, with the preview off.
+        page.locator("[data-testid='stCheckbox']").get_by_text(t("report.page.show_preview", lang)).click()
         preview = page.frame_locator("[data-testid='stIFrame']")
         preview.get_by_text(title).first.wait_for()
         shot(page, f"report_{lang}_{width}")

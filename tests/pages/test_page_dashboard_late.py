@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 from apptest_text import rendered_text
 
 from kpi_core import i18n
 from kpi_core.charts import tracking as charts
+from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import KGI, KPI, Actual, Aggregation, Plan
 from kpi_core.services.tracking import plan_tracking
 
@@ -89,3 +91,29 @@ def test_step5_names_the_missing_months(make_app, store):
     assert not at.exception, [e.value for e in at.exception]
     assert any(w.value.startswith("No data for Apr–Jun 2025") for w in at.warning), rendered_text(at, ("warning",))
     assert metric(at, "Year to date").value == "130 件"  # meetings, the worst KPI, is shown first
+
+
+def test_step5_tiles_agree_with_its_chart_and_speak_the_table_s_words(make_app, store):
+    """Step 5 on the late plan: the tiles' year-to-date, pace and forecast are the chart's own sums (April-June
+    count as planned months without actuals), and the status words are those of the chart legend and the table."""
+    plan = seed_late(store)
+    meetings = plan_tracking(store, plan).metric("meetings")
+    chart = charts.monthly_chart(meetings, "en")
+    frame = chart.data if isinstance(chart.data, pd.DataFrame) else chart.layer[0].data
+    reported = frame[frame["actual"].notna()]
+    assert reported["actual"].sum() == meetings.ytd_actual == 130
+    elapsed = frame.iloc[:6]  # April-September: up to the latest month with an actual
+    assert elapsed["target"].sum() == meetings.ytd_target == 300
+    assert meetings.forecast == 130 + (50 + 50 + 30) / 3 * 6  # the run-rate of the months with data
+    at = make_app("pages/step5_pdca.py", lang="en", plan_id=plan.id)
+    assert metric(at, "Year to date").value == "130 件"
+    assert metric(at, i18n.t("pdca.tile.pace", "en")).value == "43.3%"
+    assert metric(at, i18n.t("pdca.tile.forecast", "en")).value == "390 件"
+    status = metric(at, i18n.t("pdca.tile.status", "en")).value
+    assert status == f"🔴 {i18n.t('enum.status.off_track', 'en')}"
+    legend = set(frame["status"])
+    column = i18n.t("pdca.table.status", "en")
+    table = next(d.value for d in at.dataframe if column in d.value.columns)
+    assert set(table[column]) <= {f"{tr.STATUS_EMOJI[s]} {i18n.t(f'enum.status.{s}', 'en')}"
+                                                            for s in tr.STATUS_ORDER}
+    assert legend <= {i18n.t(f"enum.status.{s}", "en") for s in tr.STATUS_ORDER}

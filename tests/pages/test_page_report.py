@@ -10,7 +10,10 @@ from kpi_core.services.plan_file import export_plan_file
 PAGE = "pages/reports.py"
 
 
-def _preview(at) -> str:
+def _preview(at, plan_id: int) -> str:
+    """Ask for the preview (it is built on demand) and return the document shown."""
+    at.toggle(key=f"report_preview_{plan_id}").set_value(True).run()
+    assert not at.exception
     frames = at.get("iframe")
     assert len(frames) == 1
     return str(frames[0].proto.src or frames[0].proto.srcdoc)
@@ -30,7 +33,8 @@ def test_empty_database_offers_the_import_only(make_app, lang):
 def test_demo_plan_previews_the_executive_report_with_four_downloads(make_app, demo_plan, lang, figure):
     at = make_app(PAGE, lang=lang, plan_id=demo_plan.id)
     assert not at.exception
-    preview = _preview(at)
+    assert not at.get("iframe")  # not drawn until asked for: every click on the page would wait for it
+    preview = _preview(at, demo_plan.id)
     assert t("report.title.exec", lang) in preview and figure in preview
     assert at.selectbox(key=f"report_month_{demo_plan.id}").value == demo_plan.month_list()[5]  # latest actuals
     labels = [b.proto.label for b in at.get("download_button")]
@@ -42,7 +46,7 @@ def test_field_audience_and_another_month(make_app, demo_plan):
     at.radio(key=f"report_audience_{demo_plan.id}").set_value("field").run()
     at.selectbox(key=f"report_month_{demo_plan.id}").select_index(1).run()
     assert not at.exception
-    preview = _preview(at)
+    preview = _preview(at, demo_plan.id)
     assert "Field report" in preview and "Month: May 2026" in preview
 
 

@@ -1,7 +1,9 @@
-"""The demo seed: the sales worked example with history, this year's actuals and check-ins, in a real DuckDB."""
+"""The demo seed: the sales worked example with history, this year's actuals and check-ins, in a real DuckDB file
+and on a real PostgreSQL server."""
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from datetime import date
 
 import pytest
@@ -13,6 +15,8 @@ from kpi_core.domain.tracking import track_plan
 from kpi_core.i18n import catalogue
 from kpi_core.services.demo import seed_demo
 
+BACKENDS = ("duckdb", "postgresql")
+
 TODAY = date(2026, 11, 20)
 FISCAL_START = date(2026, 4, 1)
 
@@ -22,12 +26,14 @@ def demo_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    """One seeded database shared by the tests that only read it (seeding takes a second)."""
-    with pytest.MonkeyPatch.context() as patch:
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request, tmp_path_factory):
+    """One seeded database per engine shared by the tests that only read it (seeding takes a second)."""
+    with pytest.MonkeyPatch.context() as patch, ExitStack() as stack:
         patch.setenv("KPI_WORKBENCH_DEMO", "1")
-        store = open_store(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+        target = (tmp_path_factory.mktemp("demo") / "demo.duckdb" if request.param == "duckdb"
+                  else stack.enter_context(request.getfixturevalue("pg_cluster").database()))
+        store = open_store(target)
         plan = seed_demo(store, today=TODAY)
         assert plan is not None
         yield store, plan
@@ -131,8 +137,8 @@ def test_the_environment_switch_disables_the_demo(store, monkeypatch: pytest.Mon
     assert store.list_plans() == [] and store.deleted_plans() == []
 
 
-def test_fiscal_year_follows_today_and_english_texts(tmp_path, demo_on):
-    store = open_store(tmp_path / "en.duckdb")
+def test_fiscal_year_follows_today_and_english_texts(fresh_target, demo_on):
+    store = open_store(fresh_target)
     try:
         plan = seed_demo(store, today=date(2027, 2, 10), lang="en")
         assert plan.fiscal_start == FISCAL_START  # February 2027 is still the fiscal year begun April 2026

@@ -317,13 +317,13 @@ def test_decisions_parking_lot_and_summary(store, plan, session):
     assert ws.summary(store, view.id).parking == []
 
 
-def test_sessions_survive_reopening_the_database(db_path, store, plan, session):
+def test_sessions_survive_reopening_the_database(db_target, store, plan, session):
     from kpi_core.adapters.store import open_store
 
     view, key = session
     ws.timer_action(store, view.id, key, "start", now=500)
     store.close()
-    again = open_store(db_path)
+    again = open_store(db_target)
     try:
         kept = again.get_workshop(view.id)
         assert kept.code == view.code and kept.timer.deadline == 1100

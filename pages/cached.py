@@ -1,0 +1,27 @@
+"""Charts and read models of the current plan, computed once per data version of the plan (see
+kpi_core.services.read_models): a widget click reruns the page without reading the whole plan again or rebuilding
+and validating its charts.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import altair as alt
+import streamlit as st
+
+# Streamlit's own conversion of an Altair chart (its datasets as Arrow, the theme it draws with): running it once per
+# data version and handing the result to st.vega_lite_chart draws exactly what st.altair_chart draws.
+from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+from kpi_core.services.read_models import MEMO, plan_key
+from pages.common import full_digits, lang
+
+
+def chart(ctx: Any, name: str, build: Callable[[], alt.TopLevelMixin], *parts: Hashable, container: Any = st,
+          **options: Any) -> None:
+    """Draw the chart `build()` makes for the current plan. `name` and `parts` must tell apart everything the chart
+    depends on besides the plan's data, the language and the full-digits choice (which are always in the key)."""
+    key = plan_key(ctx.store, ctx.plan, ctx.version, "chart", name, lang(), full_digits(), *parts)
+    spec = MEMO.get(key, lambda: _convert_altair_to_vega_lite_spec(build()))
+    container.vega_lite_chart(spec, **options)  # Streamlit copies the spec before it takes the datasets out
