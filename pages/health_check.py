@@ -62,6 +62,9 @@ def score_panel(report: HealthReport) -> None:
         st.info(t("health.not_running"))
 
 
+CARDS_SHOWN = 8  # finding cards drawn per severity before the user asks for all of them
+
+
 def pitfall_lights(report: HealthReport) -> None:
     st.subheader(t("health.section.pitfalls"))
     for row in (PITFALLS[:4], PITFALLS[4:]):
@@ -89,11 +92,17 @@ def findings_list(ctx: PageContext, report: HealthReport) -> None:
         st.success(t("health.no_findings"))
         return
     for severity in SEVERITY_ORDER:
-        group = [f for f in report.findings if f.severity is severity]
+        # Findings about the whole plan first (stable otherwise): they stay among the cards shown first.
+        group = sorted((f for f in report.findings if f.severity is severity), key=lambda f: f.metric != "")
         if not group:
             continue
         label = f"{severity_badge(severity)} ({len(group)})"
         with st.expander(label, expanded=severity != "low"):
+            # A long list reads badly on a shared screen and every card costs each rerun: the first few, the rest
+            # on demand.
+            if len(group) > CARDS_SHOWN and not st.toggle(t("health.show_all", n=len(group)),
+                                                          key=f"health_all_{severity}"):
+                group = group[:CARDS_SHOWN]
             for finding in group:
                 finding_card(ctx, finding)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from apptest_text import rendered_text
 
+from kpi_core.domain.health import SEVERITY_ORDER
 from kpi_core.domain.model import KGI, KPI, Actual, Plan
 from kpi_core.services.health import plan_health
+from pages.health_check import CARDS_SHOWN
 
 PAGE = "pages/health_check.py"
 
@@ -100,3 +102,25 @@ def test_blank_plan_shows_what_is_missing(make_app, store, lang):
     shown = texts(at)
     assert ("The plan has no KGI." if lang == "en" else "計画にKGIがありません。") in shown
     assert ("0 KPI(s)" if lang == "en" else "KPIは0個です") in shown
+
+
+def test_a_long_findings_list_shows_the_first_cards_and_all_on_demand(make_app, store):
+    plan = store.create_plan(Plan(name="Many findings"))
+    for i in range(30):
+        store.save_kpi(KPI(plan.id, f"k{i}", f"KPI {i}", unit="件"), None)  # no target, owner or source each
+    report = plan_health(store, plan.id, auto_snapshot=False).report
+    groups = {s: sum(1 for f in report.findings if f.severity is s) for s in SEVERITY_ORDER}
+    long_groups = [s for s, n in groups.items() if n > CARDS_SHOWN]
+    assert long_groups, groups
+    at = make_app(PAGE, lang="en", plan_id=plan.id)
+    assert_clean(at)
+
+    def fix_links() -> int:
+        return sum(1 for link in at.get("page_link") if str(link.proto.label).startswith("Fix in"))
+
+    shown = sum(min(n, CARDS_SHOWN) for n in groups.values())
+    assert fix_links() == shown
+    severity = long_groups[0]
+    at.toggle(key=f"health_all_{severity}").set_value(True).run()
+    assert_clean(at)
+    assert fix_links() == shown - CARDS_SHOWN + groups[severity]
