@@ -169,12 +169,55 @@ def check_same(values: dict, summary: pd.DataFrame) -> None:
         assert values["revenue"][month] == row["revenue"], month
 
 
+def profile_stages(path: Path, db_path: Path) -> list[tuple[str, float]]:
+    """Seconds per stage of one import, each stage run on its own (the hash, which normally runs in a thread
+    beside decoding and parsing, is timed alone here), then the DuckDB plan of the aggregation query with its
+    timings. The stages call the pipeline's own steps in the order `read_export` runs them."""
+    import hashlib
+
+    from kpi_core.ingest import _load, _parsed, decode, detect_layout, read_source
+    from kpi_core.ingest import records as records_module
+
+    stages: list[tuple[str, float]] = []
+
+    def timed(name: str, step):
+        gc.collect()
+        start = time.perf_counter()
+        result = step()
+        stages.append((name, time.perf_counter() - start))
+        return result
+
+    store = open_store(db_path)
+    try:
+        plan = make_plan(store, path.name)
+        data = timed("read file", lambda: read_source(path))
+        digest = timed("hash (sha256)", lambda: hashlib.sha256(data).hexdigest())
+        decoded = timed("decode", lambda: decode(data))
+        layout = timed("layout (delimiter, header)", lambda: detect_layout(decoded.view))
+        loaded = timed("parse (CSV -> raw)", lambda: _load(decoded, layout))
+        parsed = timed("profile (lines, sample, shape)",
+                       lambda: _parsed(loaded, decoded, layout, path.name, data, lambda: digest))
+        checked = ingest.validate_mapping(parsed, MAPPING)
+        timed("aggregate (records SQL)", lambda: records_module.collect_records(parsed, checked))
+        preview = timed("validate + preview (all of it)", lambda: ingest.preview_import(store, plan, parsed, MAPPING))
+        timed("store write", lambda: ingest.commit_import(store, plan, parsed, MAPPING, preview))
+        work = records_module._Plan(parsed, checked)
+        sql, params = work.norm_sql()
+        explained = parsed.con.execute("EXPLAIN ANALYZE " + records_module._one_pass_sql(work, sql), params).fetchall()
+        print(explained[0][1])
+        parsed.close()
+    finally:
+        store.close()
+    return stages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--wide-mb", type=float, default=200, help="size of the wide-metrics case (0: skip it)")
     parser.add_argument("--keep", type=Path, help="write the generated files here instead of a temp dir")
+    parser.add_argument("--profile", action="store_true", help="time each stage of one import of each file and stop")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kpi_bench_") as tmp:
@@ -187,6 +230,11 @@ def main() -> None:
         del text
         print(f"generated {args.rows:,} rows: UTF-8 {utf8_path.stat().st_size / 1e6:.1f} MB, "
               f"CP932 {cp932_path.stat().st_size / 1e6:.1f} MB")
+        if args.profile:
+            for label, path in (("utf8", utf8_path), ("cp932", cp932_path)):
+                stages = profile_stages(path, Path(tmp) / f"profile_{label}.duckdb")
+                print(f"stages of one {label} import: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in stages))
+            return
 
         times: dict[str, list[float]] = {"utf8": [], "cp932": [], "pandas": [], "pandas_cp932": [], "raw": []}
         values = None

@@ -278,7 +278,7 @@ class _Output:
 def _show_preview(o: _Output, parsed: ingest.ParsedFile, preview: ingest.ImportPreview, source: str,
                   units: dict[str, str]) -> None:
     o.say("cli.file", file=parsed.file_name)
-    o.text(ingest.describe(parsed, o.lang), 2)
+    o.text(ingest.describe(parsed, o.lang, preview.mapping["shape"]), 2)
     o.say("cli.mapping_source", source=source)
     lang = o.lang
     for row in preview.values.itertuples():

@@ -139,3 +139,20 @@ def test_the_c_locale_speaks_english(db):
     done = subprocess.run([sys.executable, "-m", "kpi_core.cli", "--db", str(db), "plan", "list"], env=env, check=False,
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0 and done.stdout.startswith("No plan yet"), done.stderr
+
+
+@pytest.mark.parametrize(("unit", "target", "reason"), [
+    ("件", "-5", "-5 is negative"), ("%", "1.5", "150 % is outside 0–100 %"),
+    ("JPY", "1e308", "larger than any real figure"), ("件", "inf", "not a finite number"),
+    ("件", "nan", "not a finite number"),
+])
+def test_kpi_add_holds_the_annual_target_to_the_range_rule(db, unit, target, reason):
+    run(db, "plan", "create", "--template", "sales", "--fiscal-start", "2025-04", "--name", "S")
+    code, out, err = run(db, "--lang", "en", "kpi", "add", "--plan", "S", "--key", "calls", "--name", "Calls",
+                         "--unit", unit, "--annual-target", target)
+    assert code == 1 and reason in err and "Calls" in err and out == ""
+    store = open_store(db)
+    try:
+        assert [k.key for k in store.list_kpis(1)] == ["meetings", "win_rate", "avg_deal"]
+    finally:
+        store.close()

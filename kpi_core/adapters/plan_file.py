@@ -33,6 +33,7 @@ from kpi_core.domain.model import (
 )
 from kpi_core.domain.records import ReviewEntry
 from kpi_core.domain.tracking import REVIEW_DECISIONS
+from kpi_core.domain.value_rules import ValueKind, range_problem, shown, value_kind
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import t
 
@@ -58,6 +59,46 @@ class PlanFileError(WorkbenchError):
         else:
             prefix = t("report.plan_file.where_line", lang, line=self.line) if self.line else ""
         return prefix + t(self.key, lang, **self.values)
+
+
+class PlanFileRangeError(PlanFileError):
+    """Values outside their metric's range (value_rules): every one named with its field and line."""
+
+    SHOWN = 20
+
+    def __init__(self, problems: list[tuple[str, int, str, dict[str, Any]]]):
+        where, line, key, values = problems[0]
+        super().__init__(key, where, line, **values)
+        self.problems = problems
+
+    def message(self, lang: str) -> str:
+        lines = [PlanFileError(key, where, line, **values).message(lang)
+                 for where, line, key, values in self.problems[:self.SHOWN]]
+        if len(self.problems) > self.SHOWN:
+            lines.append(t("report.plan_file.more_problems", lang, count=len(self.problems) - self.SHOWN))
+        return "  \n".join(lines)  # a line each, in a terminal and in Markdown (two spaces: a line break)
+
+
+@dataclass
+class _Value:
+    """A metric's value as read, held to its range rule once every metric's unit is known."""
+
+    metric: str
+    value: float
+    field: str  # what the value is, as the reason names it: "meetings, 2026-04"
+    where: str
+    line: int
+
+
+def _check_ranges(values: list[_Value], kinds: dict[str, ValueKind]) -> None:
+    problems = []
+    for item in values:
+        kind = kinds.get(item.metric, ValueKind.SIGNED)
+        problem = range_problem(item.value, kind)
+        if problem:
+            problems.append((item.where, item.line, problem, {"field": item.field, "value": shown(item.value, kind)}))
+    if problems:
+        raise PlanFileRangeError(problems)
 
 
 @dataclass
@@ -305,10 +346,21 @@ def parse_plan_file(text: str) -> PlanSnapshot:
         raise kgi_reader.fail("report.plan_file.duplicate", "key", value=kgi.key)
     metrics = keys | ({kgi.key} if kgi else set())
     actuals_reader = root.raw("actuals") is not None
-    return PlanSnapshot(plan=plan, kgi=kgi, csfs=csfs, kpis=kpis, kpi_csf=kpi_csf,
-                        targets=_read_targets(root, metrics), checkins=_read_checkins(root, metrics),
-                        reviews=_read_reviews(root, metrics), actuals=_read_actuals(root),
-                        with_actuals=actuals_reader)
+    values: list[_Value] = []
+    snapshot = PlanSnapshot(plan=plan, kgi=kgi, csfs=csfs, kpis=kpis, kpi_csf=kpi_csf,
+                            targets=_read_targets(root, metrics, values), checkins=_read_checkins(root, metrics),
+                            reviews=_read_reviews(root, metrics), actuals=_read_actuals(root, values),
+                            with_actuals=actuals_reader)
+    if kgi is not None:
+        values += [_Value(kgi.key, getattr(kgi, name), kgi.key, kgi_reader.path(name), kgi_reader.line(name))
+                   for name in ("baseline", "target", "current") if getattr(kgi, name) is not None]
+    for index, kpi in enumerate(kpis):
+        if kpi.annual_target is not None:
+            item = _item_reader(root, "kpis", index, root.items("kpis")[index])
+            values.append(_Value(kpi.key, kpi.annual_target, kpi.key, item.path("annual_target"),
+                                 item.line("annual_target")))
+    _check_ranges(values, {m.key: value_kind(m.unit, m.aggregation) for m in ([kgi] if kgi else []) + kpis})
+    return snapshot
 
 
 def _read_plan(r: _Reader) -> Plan:
@@ -386,15 +438,20 @@ def _read_kpis(root: _Reader, refs: dict[str, int]) -> tuple[list[KPI], list[int
     return kpis, links
 
 
-def _month_values(r: _Reader, name: str) -> dict[date, float]:
+def _month_values(r: _Reader, name: str, metric: str, checks: list[_Value]) -> dict[date, float]:
     values = r.raw(name, required=True)
     if not isinstance(values, _Located):
         raise r.fail("report.plan_file.not_mapping", name)
     inner = _Reader(values, r.path(name), r.line(name))
-    return {_parse_month(month, inner.fail, str(month)): inner.number(month, required=True) for month in values}
+    months = {}
+    for month in values:
+        day, value = _parse_month(month, inner.fail, str(month)), inner.number(month, required=True)
+        months[day] = value
+        checks.append(_Value(metric, value, f"{metric}, {day:%Y-%m}", inner.path(str(month)), inner.line(month)))
+    return months
 
 
-def _read_targets(root: _Reader, metrics: set[str]) -> dict[str, list[TargetVersion]]:
+def _read_targets(root: _Reader, metrics: set[str], checks: list[_Value]) -> dict[str, list[TargetVersion]]:
     reader = root.child("targets", required=False)
     if reader is None:
         return {}
@@ -408,7 +465,7 @@ def _read_targets(root: _Reader, metrics: set[str]) -> dict[str, list[TargetVers
             number = r.number("version", required=True)
             if not number.is_integer() or (versions and number <= versions[-1].version):
                 raise r.fail("report.plan_file.bad_version", "version")
-            versions.append(TargetVersion(int(number), r.text("reason"), _month_values(r, "values")))
+            versions.append(TargetVersion(int(number), r.text("reason"), _month_values(r, "values", key, checks)))
         targets[key] = versions
     return targets
 
@@ -446,10 +503,12 @@ def _read_reviews(root: _Reader, metrics: set[str]) -> list[ReviewEntry]:
     return reviews
 
 
-def _read_actuals(root: _Reader) -> list[ActualRow]:
+def _read_actuals(root: _Reader, checks: list[_Value]) -> list[ActualRow]:
     rows = []
     for index, item in enumerate(root.items("actuals")):
         r = _item_reader(root, "actuals", index, item)
         rows.append(ActualRow(r.text("metric", required=True, limit=64), r.month("month"), r.number("value", required=True),
                               r.text("source", limit=40), r.text("import_file", limit=500)))
+        checks.append(_Value(rows[-1].metric_key, rows[-1].value, f"{rows[-1].metric_key}, {rows[-1].month:%Y-%m}",
+                             r.path("value"), r.line("value")))
     return rows

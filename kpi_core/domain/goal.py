@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpi_core.domain.model import KGI, Aggregation, Direction, Plan, add_months, month_start
+from kpi_core.domain.value_rules import range_problem, shown, value_kind
 
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 5000
@@ -43,8 +44,11 @@ def validate_kgi(kgi: KGI, plan: Plan, today: date | None = None) -> list[Messag
             messages.append(Message("error", "check.kgi_target_not_above"))
         if kgi.direction == Direction.DOWN and kgi.target >= kgi.baseline:
             messages.append(Message("error", "check.kgi_target_not_below"))
-        if kgi.unit and kgi.unit.strip() in ("%",) and not (0 <= kgi.target <= 1 and 0 <= kgi.baseline <= 1):
-            messages.append(Message("error", "check.rate_range"))
+    kind = value_kind(kgi.unit, kgi.aggregation)
+    for value in (kgi.baseline, kgi.target):
+        problem = None if value is None else range_problem(value, kind)
+        if problem:
+            messages.append(Message("error", problem, {"field": kgi.name or kgi.key, "value": shown(value, kind)}))
     if kgi.deadline is None:
         messages.append(Message("warning", "check.kgi_no_deadline"))
     else:

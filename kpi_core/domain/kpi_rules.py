@@ -18,7 +18,8 @@ from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, Message, check_name
 from kpi_core.domain.model import CSF, KPI, Aggregation, CSFRole, add_months
 from kpi_core.domain.phasing import PhasingError, PhasingMethod, phase_kpi
-from kpi_core.domain.units import is_rate, parse_number, parse_typed
+from kpi_core.domain.units import parse_number, parse_typed
+from kpi_core.domain.value_rules import ValueKind, range_problem, shown, value_kind
 
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_KEY_LENGTH = 40
@@ -45,11 +46,16 @@ def parse_amount(text: str, unit: str, field_label: str) -> tuple[float | None, 
         return None, [Message("error", "check.not_a_number", {"value": (text or "").strip()[:50]})]
     if value is None:
         return None, []
-    if value < 0:
-        return None, [Message("error", "check.negative", {"field": field_label})]
-    if is_rate(unit) and value > 1:
-        return None, [Message("error", "check.rate_range")]
+    problem = range_problem(value, _target_kind(unit))
+    if problem:
+        return None, [Message("error", problem, {"field": field_label, "value": (text or "").strip()[:50]})]
     return value, []
+
+
+def _target_kind(unit: str, aggregation: Aggregation | str = Aggregation.SUM) -> ValueKind:
+    """Targets and contributions are never below zero: a level's target too is held to the amount rule."""
+    kind = value_kind(unit, aggregation)
+    return ValueKind.AMOUNT if kind is ValueKind.SIGNED else kind
 
 
 def parse_actions(text: str) -> list[str]:
@@ -133,10 +139,11 @@ def validate_kpi(kpi: KPI, others: Sequence[KPI], kgi_key: str = "") -> list[Mes
     if len((kpi.unit or "").strip()) > MAX_UNIT_LENGTH:
         messages.append(Message("error", "kpi.err.unit_too_long", {"max": MAX_UNIT_LENGTH}))
     if kpi.annual_target is not None:
-        if kpi.annual_target < 0:
-            messages.append(Message("error", "kpi.err.target_negative"))
-        elif is_rate(kpi.unit) and kpi.annual_target > 1:
-            messages.append(Message("error", "check.rate_range"))
+        kind = value_kind(kpi.unit, kpi.aggregation)
+        problem = range_problem(kpi.annual_target, kind)
+        if problem:
+            messages.append(Message("error", problem, {"field": kpi.name or kpi.key,
+                                                       "value": shown(kpi.annual_target, kind)}))
     messages += check_thresholds(kpi.amber_threshold, kpi.red_threshold)
     for text in (kpi.owner, kpi.data_source):
         if len(text or "") > MAX_NAME_LENGTH:
@@ -294,10 +301,9 @@ def check_monthly(values: Mapping[date, object], unit: str, scale: float = 1.0) 
             continue
         typed_percent = isinstance(raw, str) and "%" in unicodedata.normalize("NFKC", raw)
         value = number if typed_percent else number / scale  # '30%' is already a fraction
-        if value < 0:
-            messages.append(Message("error", "kpi.targets.negative", {"month": label}))
-        elif is_rate(unit) and value > 1:
-            messages.append(Message("error", "kpi.targets.rate_range", {"month": label}))
+        problem = range_problem(value, _target_kind(unit))
+        if problem:
+            messages.append(Message("error", problem, {"field": label, "month": label, "value": str(raw)[:30]}))
         else:
             cleaned[month] = value
     return cleaned, messages

@@ -36,7 +36,8 @@ from kpi_core.domain.model import (
     Status,
     add_months,
 )
-from kpi_core.domain.units import format_value, input_scale, is_money, is_rate, parse_typed
+from kpi_core.domain.units import format_value, input_scale, is_rate, parse_typed
+from kpi_core.domain.value_rules import ValueKind, range_problem, value_kind
 from kpi_core.errors import WorkbenchError
 
 DEFAULT_AMBER = 0.95
@@ -110,9 +111,10 @@ class MetricSpec:
         return drivers.to_monthly(self.annual_target, self.aggregation, len(self.horizon))
 
     @property
-    def allows_negative(self) -> bool:
-        """Scores and levels such as NPS may go below zero; counts, money and rates may not."""
-        return not (is_money(self.unit) or is_rate(self.unit) or self.aggregation is Aggregation.SUM)
+    def kind(self) -> ValueKind:
+        """The range its values may take (value_rules): scores and levels such as NPS may go below zero;
+        counts, money and rates may not."""
+        return value_kind(self.unit, self.aggregation)
 
 
 def kgi_spec(kgi: KGI, plan: Plan) -> MetricSpec:
@@ -451,11 +453,9 @@ def parse_entry(text: object, spec: MetricSpec, month: date) -> float | None:
         raise EntryError("pdca.entry.not_a_number", value=raw[:40], **where) from None
     if value is None:
         return None
-    if is_rate(spec.unit):
-        if not -TOLERANCE <= value <= 1 + TOLERANCE:
-            raise EntryError("pdca.entry.rate_range", value=raw[:40], **where)
-    elif value < 0 and not spec.allows_negative:
-        raise EntryError("pdca.entry.negative", value=raw[:40], **where)
+    problem = range_problem(value, spec.kind)
+    if problem:
+        raise EntryError(problem, field=f"{where['metric']}, {where['month']}", value=raw[:40], **where)
     return value
 
 

@@ -119,6 +119,8 @@ _MONTH_PATTERNS = (
     re.compile(r"^(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*(?:月)?(?:\s*[/\-.]?\s*(\d{1,2})\s*日?)?(?:[ T].*)?$"),
     re.compile(r"^(\d{4})(\d{2})$"),
 )
+_DAY_FIRST = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T].*)?$")
+_MONTH_YEAR = re.compile(r"^(\d{1,2})[/.](\d{4})$")
 _MONTH_NAMES = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
 
@@ -164,6 +166,15 @@ def parse_month(text: object) -> date | None:
             except ValueError:
                 raise ValueError(f"no such date: {text!r}") from None
             return date(year, month, 1)
+    european = _DAY_FIRST.match(raw) or _MONTH_YEAR.match(raw)
+    if european:  # 15.04.2026 (day first with dots, as German or Swiss exports write), 04/2026, 04.2026
+        parts = [int(g) for g in european.groups()]
+        day, month, year = parts if len(parts) == 3 else [1, *parts]
+        try:
+            date(year, month, day)
+        except ValueError:
+            raise ValueError(f"no such date: {text!r}") from None
+        return date(year, month, 1)
     words = re.match(r"^([A-Za-z]{3})[a-z]*\.?[\s\-]*(?:(\d{1,2}),?\s+)?(\d{4})$", raw)
     if words and words.group(1).lower() in _MONTH_NAMES:  # Apr 2025, April 2025, Apr 1, 2025
         year, month = int(words.group(3)), _MONTH_NAMES[words.group(1).lower()]

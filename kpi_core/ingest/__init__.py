@@ -38,6 +38,7 @@ import pandas as pd
 from kpi_core.adapters.store import Store
 from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.model import Actual, Plan
+from kpi_core.domain.value_rules import ValueKind, range_problem, shown, value_kind
 from kpi_core.i18n import t
 from kpi_core.ingest.decode import (
     CHOOSABLE_ENCODINGS,
@@ -130,6 +131,7 @@ __all__ = [
     "live_values",
     "mapping_file_bytes",
     "mapping_schema",
+    "metric_kinds",
     "neutralise",
     "plan_aliases",
     "plan_keys",
@@ -223,8 +225,10 @@ def _parsed(loaded: Loaded, decoded: Decoded, layout: Layout, name: str, data: b
             raise IngestError("ingest.no_readable_rows", count=len(rejections), line=rejections[0].line)
         raise IngestError("ingest.header_only", line=layout.header_line)
     columns = display_columns(layout.columns)
-    sample_rows = con.execute(  # rowids run 0..n-1 in file order: a range, not a sort of the table
-        f"SELECT rowid, {cell_list(width)} FROM raw WHERE rowid < {SAMPLE_ROWS} ORDER BY rowid").fetchall()
+    # The first rows in file order: a scan keeps insertion order (DuckDB's default), so LIMIT stops after them,
+    # where a filter on rowid would read the whole table (an Arrow-backed `raw` has rowid as a plain column).
+    sample_rows = con.execute(f"SELECT * FROM (SELECT rowid, {cell_list(width)} FROM raw LIMIT {SAMPLE_ROWS}) "
+                              f"ORDER BY rowid").fetchall()
     profiles = profile_columns(columns, sample_rows)
     sample = pd.DataFrame([list(r[1:]) for r in sample_rows[:SAMPLE_FRAME_ROWS]], columns=columns, dtype=object)
     return ParsedFile(
@@ -252,11 +256,12 @@ def _is_month(cell: str) -> bool:
         return False
 
 
-def describe(parsed: ParsedFile, lang: str) -> str:
-    """One line saying what was detected: encoding, delimiter, header line, rows, shape."""
+def describe(parsed: ParsedFile, lang: str, shape: str | None = None) -> str:
+    """One line saying what was detected: encoding, delimiter, header line, rows, and the shape it is read as
+    (`shape`: the mapping's, when one is chosen; else the guessed one)."""
     text = t("ingest.detected", lang, encoding=encoding_label(parsed.encoding),
              delimiter=delimiter_label(parsed.delimiter, lang), line=parsed.header_line,
-             rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{parsed.shape}", lang))
+             rows=f"{parsed.row_count:,}", shape=t(f"ingest.shape.{shape or parsed.shape}", lang))
     return text + (" " + t("ingest.decimal_comma_read", lang) if parsed.decimal_comma else "")
 
 
@@ -401,9 +406,12 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
                    ) -> ImportPreview:
     """Map, normalise and aggregate the file; compare with the plan's current actuals. Writes nothing."""
     checked = validate_mapping(parsed, mapping)
+    kinds = metric_kinds(store, plan)
     collected = collect_records(parsed, checked) if checked["shape"] == "records" else \
-        collect_summary(parsed, checked)
+        collect_summary(parsed, checked, kinds)
+    _reject_out_of_range(kinds, collected)  # the monthly values the rows add up to, before formulas use them
     _apply_formulas(checked, collected)
+    _reject_out_of_range(kinds, collected)  # and the derived ones
     keys = plan_keys(store, plan)
     _report_keys(checked, keys, collected)
     similar = similar_names(checked)
@@ -502,6 +510,29 @@ def _report_keys(mapping: Mapping, keys: list[str], collected: Collected) -> Non
     empty = [k for k in keys if k in mapping["metrics"] and not collected.values.get(k)]
     if empty:
         collected.messages.append(Message("ingest.msg.no_values", {"metrics": ", ".join(empty)}, "warning"))
+
+
+def metric_kinds(store: Store, plan: Plan) -> dict[str, ValueKind]:
+    """The range rule (value_rules) of each of the plan's metrics, from its unit and aggregation."""
+    kgi = store.get_kgi(plan.id)
+    metrics = ([kgi] if kgi else []) + list(store.list_kpis(plan.id))
+    return {m.key: value_kind(m.unit, m.aggregation) for m in metrics}
+
+
+def _reject_out_of_range(kinds: dict[str, ValueKind], collected: Collected) -> None:
+    """Monthly values outside their metric's range (a month of refunds adding up below zero, a derived rate above
+    100 %) are rejected like a bad row, with the first line behind them."""
+    for key, series in collected.values.items():
+        kind = kinds.get(key, ValueKind.SIGNED)
+        for month, value in list(series.items()):
+            problem = range_problem(value, kind)
+            if problem is None:
+                continue
+            del series[month]
+            line = collected.lines.get((key, month))
+            collected.rejections.append(Rejection(line, "ingest.reject.value_range", {
+                "line": line, "metric": key, "month": month.strftime("%Y-%m"), "reason_key": problem,
+                "reason_values": {"field": f"{key}, {month:%Y-%m}", "value": shown(value, kind)}}))
 
 
 def _reject_outside_plan(plan: Plan, keys: list[str], months: set[date], collected: Collected) -> None:

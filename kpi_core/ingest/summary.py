@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from kpi_core.domain.value_rules import RATE_RANGE, ValueKind, range_problem, range_problem_sql
 from kpi_core.ingest.mapping import Mapping
 from kpi_core.ingest.table import (
     Collected,
@@ -45,8 +46,9 @@ def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tup
 class _Rows:
     """Walks the table once, sorting each row into skipped, rejected or handed to the shape's reader."""
 
-    def __init__(self, parsed: ParsedFile, mapping: Mapping):
+    def __init__(self, parsed: ParsedFile, mapping: Mapping, kinds: dict[str, ValueKind] | None = None):
         self.parsed, self.mapping = parsed, mapping
+        self.kinds = kinds or {}
         self.index = {name: i for i, name in enumerate(parsed.columns)}
         self.out = Collected()
         self.labels = {normalise_label(spec["label"]): key for key, spec in mapping["metrics"].items()
@@ -70,6 +72,20 @@ class _Rows:
             self.reject(line, "ingest.reject.bad_number", raw, column=column, value=text)
             return None
         return None if value is None else value * scale
+
+    def kind(self, key: str) -> ValueKind:
+        """The range rule of a metric; one the plan does not know (a formula's input) is only held to finite."""
+        return self.kinds.get(key, ValueKind.SIGNED)
+
+    def in_range(self, line: int, raw: str, column: str, key: str, month: date, text: str | None,
+                 value: float) -> bool:
+        """The cell's value against its metric's range rule (value_rules); refused with the reason when outside."""
+        problem = range_problem(value, self.kind(key))
+        if problem:
+            reason = "ingest.reject.cell_rate_range" if problem == RATE_RANGE else "ingest.reject.cell_range"
+            self.reject(line, reason, raw, column=column, reason_key=problem, reason_values={
+                "field": f"{key}, {_month_key(month)}", "value": str(text).strip()[:40]})
+        return problem is None
 
     def month(self, line: int, raw: str, column: str, text: str | None) -> date | None:
         if is_blank(text):
@@ -133,12 +149,15 @@ class _Rows:
                 "rows": len(self.out.recovered), "lines": ", ".join(map(str, self.out.recovered[:20]))}))
 
 
-def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
-    """Monthly values of a long, wide_metrics or wide_months file (mapping already validated)."""
-    walker = _Rows(parsed, mapping)
+def collect_summary(parsed: ParsedFile, mapping: Mapping, kinds: dict[str, ValueKind] | None = None) -> Collected:
+    """Monthly values of a long, wide_metrics or wide_months file (mapping already validated). Each cell is held to
+    its metric's range rule (`kinds`: metric key -> ValueKind)."""
+    walker = _Rows(parsed, mapping, kinds)
     shape = mapping["shape"]
-    set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based}.get(shape)
-    if set_based and parsed.row_count >= SET_BASED_ROWS and not mapping.get("filters"):
+    set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based,
+                 "wide_months": _wide_months_set_based}.get(shape)
+    cells = parsed.row_count * (len(parsed.columns) if shape == "wide_months" else 1)
+    if set_based and cells >= SET_BASED_ROWS and not mapping.get("filters"):
         collected = set_based(walker)
         if collected is not None:
             return collected
@@ -146,7 +165,7 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping) -> Collected:
     return walker.run(reader(walker))
 
 
-SET_BASED_ROWS = 2_000  # below this, the row-by-row reader is as fast
+SET_BASED_ROWS = 2_000  # below this many rows (cells of a wide-months table), the row-by-row reader is as fast
 MAX_LABELS = 10_000  # a long table's distinct metric names judged in Python
 MAX_EXCEPTION_ROWS = 2_000  # more rows than this that are not clean: every row goes through Python
 
@@ -161,7 +180,9 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
     number = "kpi_decimal_comma({})" if parsed.decimal_comma else "{}"
     values = ", ".join(f"kpi_number({number.format(column)}) AS v{i}" for i, (_, column, _) in enumerate(columns))
     unclean = " OR ".join(["m IS NULL"] + [f"(v{i} IS NULL AND NOT kpi_blank({column}))"
-                                            for i, (_, column, _) in enumerate(columns)])
+                                            for i, (_, column, _) in enumerate(columns)]
+                          + [f"{range_problem_sql(f'(v{i} * {scale!r})', w.kind(key))} IS NOT NULL"
+                             for i, (key, _, scale) in enumerate(columns)])
     con = parsed.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE wide_rows AS SELECT rid, m, {', '.join(f'v{i}' for i in range(len(columns)))}, "
                 f"({unclean}) AS unclean FROM (SELECT rowid AS rid, kpi_month({date_id}) AS m, {values}, "
@@ -202,8 +223,9 @@ def _wide_metrics(w: _Rows):
             return
         w.out.rows_used += 1
         for key, column, scale in columns:
-            value = w.number(line, raw, column, w.cell(cells, column), scale)
-            if value is not None:
+            text = w.cell(cells, column)
+            value = w.number(line, raw, column, text, scale)
+            if value is not None and w.in_range(line, raw, column, key, month, text, value):
                 w.out.add(key, month, value, line, w.mapping["combine"])
     return read
 
@@ -228,9 +250,10 @@ def _long(w: _Rows):
         month = w.month(line, raw, m["date_column"], month_text)
         if month is None:
             return
-        value = w.number(line, raw, m["value_column"], w.cell(cells, m["value_column"]), scales[key])
+        text = w.cell(cells, m["value_column"])
+        value = w.number(line, raw, m["value_column"], text, scales[key])
         w.out.rows_used += 1
-        if value is not None:
+        if value is not None and w.in_range(line, raw, m["value_column"], key, month, text, value):
             w.out.add(key, month, value, line, m["combine"])
     return read
 
@@ -238,7 +261,7 @@ def _long(w: _Rows):
 def _wide_months(w: _Rows):
     m = w.mapping
     label_column = m["label_column"]
-    months, totals, ignored = month_columns(w.parsed, label_column)
+    months, totals, ignored = w.month_columns = month_columns(w.parsed, label_column)
     for name in totals:
         w.out.skipped.append(Skipped(w.parsed.header_line, "column", name))
     if ignored:
@@ -262,8 +285,9 @@ def _wide_months(w: _Rows):
             return
         w.out.rows_used += 1
         for column, month in months:
-            value = w.number(line, raw, column, w.cell(cells, column), scales[key])
-            if value is not None:
+            text = w.cell(cells, column)
+            value = w.number(line, raw, column, text, scales[key])
+            if value is not None and w.in_range(line, raw, column, key, month, text, value):
                 w.out.add(key, month, value, line, m["combine"])
     return read
 
@@ -284,12 +308,13 @@ def _long_set_based(w: _Rows) -> Collected | None:
     by_row = [label for label, key in keys.items() if not key and (is_total_label(label) or is_footer_text(label))]
     w.unmapped += [str(label).strip() for label, key in keys.items() if not key and label not in by_row]
     number = f"kpi_decimal_comma({value_id})" if parsed.decimal_comma else value_id
+    out_of_range, range_params = _long_range_sql(w, keys, mapped)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE long_rows AS SELECT rid, lab, m, v, (lab IS NULL OR kpi_blank(lab) "
         f"OR list_contains(?::VARCHAR[], lab) OR (list_contains(?::VARCHAR[], lab) AND (m IS NULL "
-        f"OR (v IS NULL AND NOT kpi_blank(t))))) AS unclean, list_contains(?::VARCHAR[], lab) AS used "
-        f"FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, kpi_number({number}) AS v, "
-        f"{value_id} AS t FROM raw)", [by_row, mapped, mapped])
+        f"OR (v IS NULL AND NOT kpi_blank(t)) OR {out_of_range}))) AS unclean, list_contains(?::VARCHAR[], lab) "
+        f"AS used FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, kpi_number({number}) AS v, "
+        f"{value_id} AS t FROM raw)", [by_row, mapped, *range_params, mapped])
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM long_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
@@ -311,3 +336,83 @@ def _long_set_based(w: _Rows) -> Collected | None:
         return w.run(_long(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
     finally:
         con.execute("DROP TABLE IF EXISTS long_rows")
+
+
+def _long_range_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
+    """The range rule of each mapped name's metric (with its scale) as one SQL condition on a row's `v`."""
+    groups: dict[tuple[ValueKind, float], list] = {}
+    for label in mapped:
+        key = keys[label]
+        groups.setdefault((w.kind(key), float(w.mapping["metrics"][key].get("scale", 1))), []).append(label)
+    parts = [f"(list_contains(?::VARCHAR[], lab) AND {range_problem_sql(f'(v * {scale!r})', kind)} IS NOT NULL)"
+             for kind, scale in groups]
+    return "(" + (" OR ".join(parts) or "false") + ")", list(groups.values())
+
+
+def _mapped_labels(w: _Rows, label_id: str) -> tuple[dict, list, list] | None:
+    """A summary's distinct metric names in file order, matched in Python: ({name: key or None}, mapped names,
+    names of total or footer rows left to the row-by-row reader); unmapped names are noted for the message.
+    None when there are too many names for this."""
+    con = w.parsed.con
+    labels = [r[0] for r in con.execute(f"SELECT {label_id}, min(rowid) AS first FROM raw GROUP BY 1 ORDER BY first "
+                                        f"LIMIT {MAX_LABELS + 1}").fetchall()]
+    if len(labels) > MAX_LABELS:
+        return None
+    keys = {label: w.labels.get(normalise_label(label)) for label in labels if not is_blank(label)}
+    mapped = [label for label, key in keys.items() if key]
+    by_row = [label for label, key in keys.items() if not key and (is_total_label(label) or is_footer_text(label))]
+    w.unmapped += [str(label).strip() for label, key in keys.items() if not key and label not in by_row]
+    return keys, mapped, by_row
+
+
+def _wide_months_set_based(w: _Rows) -> Collected | None:
+    """A wide-months table unpivoted in DuckDB (one row per metric name and month column) and aggregated there;
+    rows that are not clean (blank, total or footer names, a cell that is not a number or is out of range) go
+    through the row-by-row reader, as do short rows. None when the table is not for this."""
+    parsed, mapping, con = w.parsed, w.mapping, w.parsed.con
+    label_id = parsed.column_id(mapping["label_column"])
+    read_row = _wide_months(w)  # notes total and ignored columns once
+    months = dict(w.month_columns[0])
+    found = _mapped_labels(w, label_id)
+    if found is None or not months:
+        return _start_over(w)
+    keys, mapped, by_row = found
+    column_month = {parsed.column_id(name)[1:-1]: month for name, month in months.items()}
+    number = "kpi_decimal_comma(t)" if parsed.decimal_comma else "t"
+    out_of_range, range_params = _long_range_sql(w, keys, mapped)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE month_cells AS SELECT rid, lab, col, t, kpi_number({number}) AS v FROM "
+        f"(SELECT rowid AS rid, {label_id} AS lab, {', '.join(parsed.column_id(n) for n in months)} FROM raw "
+        f"WHERE list_contains(?::VARCHAR[], {label_id})) "
+        f"UNPIVOT INCLUDE NULLS (t FOR col IN ({', '.join(parsed.column_id(n) for n in months)}))", [mapped])
+    try:
+        unclean = (f"SELECT DISTINCT rid FROM month_cells WHERE (v IS NULL AND NOT kpi_blank(t)) OR {out_of_range} "
+                   f"UNION SELECT rowid FROM raw WHERE {label_id} IS NULL OR kpi_blank({label_id}) "
+                   f"OR list_contains(?::VARCHAR[], {label_id})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE unclean_rows AS {unclean}", [*range_params, by_row])
+        exceptions = con.execute("SELECT count(*) FROM unclean_rows").fetchone()[0]
+        groups = con.execute("SELECT lab, col, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) "
+                             "FROM month_cells WHERE rid NOT IN (SELECT rid FROM unclean_rows) "
+                             "AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col").fetchall()
+        used = con.execute("SELECT count(DISTINCT rid) FROM month_cells "
+                           "WHERE rid NOT IN (SELECT rid FROM unclean_rows)").fetchone()[0]
+        per_cell: dict[tuple[str, date], int] = {}
+        for label, column, rows, *_ in groups:
+            cell = (keys[label], column_month[column])
+            per_cell[cell] = per_cell.get(cell, 0) + rows
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
+            return _start_over(w)
+        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
+        w.out.rows_used += used
+        for label, column, _, total, first in groups:
+            key = keys[label]
+            w.out.add(key, column_month[column], total * scales[key], parsed.line_of_row(first), mapping["combine"])
+        return w.run(read_row, "rowid IN (SELECT rid FROM unclean_rows)" if exceptions else "false")
+    finally:
+        con.execute("DROP TABLE IF EXISTS month_cells")
+        con.execute("DROP TABLE IF EXISTS unclean_rows")
+
+
+def _start_over(w: _Rows) -> None:
+    """Leave the table to the row-by-row reader, forgetting what the set-based attempt noted."""
+    w.out, w.unmapped = Collected(), []

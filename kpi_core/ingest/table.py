@@ -33,7 +33,9 @@ SAMPLE_ROWS = 500
 # Rows that summarise the table: skipped deliberately, matched on the whole cell (合計金額 is not a total), or on a
 # total word followed by a colon or a bracket ("総計 (2件)", "小計：山田", "Total (2 records)").
 TOTAL_WORDS = {"合計", "総計", "小計", "累計", "計", "総合計", "total", "totals", "grandtotal", "subtotal", "sum",
-               "合計値", "全体", "all"}
+               "合計値", "全体", "all",
+               # European exports: German, French, Spanish, Italian, Dutch
+               "summe", "gesamt", "gesamtsumme", "zwischensumme", "totalgénéral", "sous-total", "totale", "totaal"}
 _TOTAL_PREFIX = re.compile(r"^(総合計|合計|総計|小計|累計|計|totals?|subtotal|grand\s*total)\s*[:(\[【]")
 # Report footers: "出力件数: 123", "Total records: 5", "※ ..." notes, a CRM report's copyright and confidentiality
 # lines. One pattern for Python's re and DuckDB's RE2 (record lists pick candidate rows in SQL).
@@ -120,6 +122,9 @@ class Collected:
             self.lines[(key, month)] = line
         elif combine == "sum":
             series[month] += value
+            first = self.lines.get((key, month))
+            if line is not None and (first is None or line < first):  # rows may arrive out of file order
+                self.lines[(key, month)] = line
         else:
             self.rejections.append(Rejection(line, "ingest.reject.duplicate", {
                 "line": line, "metric": key, "month": month.strftime("%Y-%m"),
@@ -448,6 +453,18 @@ def header_qualifier(name: str) -> str:
     return "" if _TIME.match(rest) else normalise_label(rest)
 
 
+def _header_month(name: str) -> date | None:
+    """The month of a month header, also when words follow it without a space ('2026年4月実績')."""
+    for text in (name, (_DATE_HEAD.match(unicodedata.normalize("NFKC", name).strip()) or [""])[0]):
+        try:
+            month = cell_month(text) if text else None
+        except ValueError:
+            month = None
+        if month:
+            return month
+    return None
+
+
 def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tuple[str, date]], list[str],
                                                                           list[str]]:
     """(month columns with their month, total columns, other ignored columns) of a wide-months header.
@@ -459,10 +476,7 @@ def month_columns(parsed: ParsedFile, label_column: str | None) -> tuple[list[tu
         if is_total_label(name):
             totals.append(name)
             continue
-        try:
-            month = cell_month(name)
-        except ValueError:
-            month = None
+        month = _header_month(name)
         (dated.append((name, month, header_qualifier(name))) if month else ignored.append(name))
     qualifiers = {q for _, _, q in dated}
     months = []

@@ -91,7 +91,13 @@ MACROS = [
      "WHEN regexp_full_match(s, '\\d{6}|\\d{8}') THEN try(make_date(CAST(s[1:4] AS INTEGER), "
      "CAST(s[5:6] AS INTEGER), coalesce(CAST(nullif(s[7:8], '') AS INTEGER), 1))) "
      "WHEN regexp_full_match(s, '\\d{5}(\\.\\d+)?') AND try_cast(s AS DOUBLE) BETWEEN 20000 AND 80000 "
-     "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) END"),
+     "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) "
+     # day first with dots (15.04.2026, as German or Swiss exports write), and month/year (04/2026, 04.2026)
+     "WHEN regexp_full_match(s, '\\d{1,2}\\.\\d{1,2}\\.\\d{4}([ T].*)?') THEN try(make_date("
+     "CAST(regexp_extract(s, '^\\d{1,2}\\.\\d{1,2}\\.(\\d{4})', 1) AS INTEGER), "
+     "CAST(regexp_extract(s, '^\\d{1,2}\\.(\\d{1,2})', 1) AS INTEGER), CAST(regexp_extract(s, '^(\\d{1,2})', 1) AS INTEGER))) "
+     "WHEN regexp_full_match(s, '\\d{1,2}[/.]\\d{4}') THEN try(make_date(CAST(regexp_extract(s, '(\\d{4})$', 1) "
+     "AS INTEGER), CAST(regexp_extract(s, '^(\\d{1,2})', 1) AS INTEGER), 1)) END"),
     # Japanese era years (units.ERA_FIRST_YEAR): R7.4.1 / 令和7年4月 -> 2025.4.1 / 2025年4月
     (f"CREATE OR REPLACE MACRO kpi_era(s) AS CASE WHEN regexp_matches(s, '^{_ERA_SQL}\\s*[/\\-.年]') THEN "
      f"CAST({_ERA_BASE_SQL} + CAST(replace(regexp_extract(s, '^{_ERA_SQL}', 2), '元', '1') AS INTEGER) - 1 AS VARCHAR)"

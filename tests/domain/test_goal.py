@@ -56,7 +56,9 @@ def test_valid_kgi_has_no_errors():
     ({"deadline": date(2027, 4, 1)}, "check.deadline_after_end"),
     ({"name": ""}, "check.name_empty"),
     ({"name": "x" * 10_000}, "check.name_too_long"),
-    ({"unit": "%", "baseline": 0.5, "target": 1.5}, "check.rate_range"),
+    ({"unit": "%", "baseline": 0.5, "target": 1.5}, "range.rate"),
+    ({"target": 1e308}, "range.too_large"),
+    ({"baseline": -5.0}, "range.negative"),
 ])
 def test_kgi_errors(changes, key):
     assert key in keys(validate_kgi(sales_kgi(**changes), PLAN))

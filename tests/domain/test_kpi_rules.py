@@ -56,8 +56,9 @@ def test_parse_amount_reads_what_people_type(text, unit, expected):
 
 
 @pytest.mark.parametrize("text, unit, key", [
-    ("abc", "JPY", "check.not_a_number"), ("-5", "件", "check.negative"), ("△5", "件", "check.negative"),
-    ("150", "%", "check.rate_range"), ("100.1%", "%", "check.rate_range"), ("1e999", "JPY", "check.not_a_number"),
+    ("abc", "JPY", "check.not_a_number"), ("-5", "件", "range.negative"), ("△5", "件", "range.negative"),
+    ("150", "%", "range.rate"), ("100.1%", "%", "range.rate"), ("1e999", "JPY", "check.not_a_number"),
+    ("1e308", "JPY", "range.too_large"),
 ])
 def test_parse_amount_refuses_bad_values(text, unit, key):
     value, errors = parse_amount(text, unit, "Contribution")
@@ -144,8 +145,8 @@ def test_editing_a_kpi_keeps_its_own_key():
 
 @pytest.mark.parametrize("changes, key", [
     ({"name": ""}, "check.name_empty"), ({"name": "x" * 10_000}, "check.name_too_long"),
-    ({"unit": "x" * 21}, "kpi.err.unit_too_long"), ({"annual_target": -1}, "kpi.err.target_negative"),
-    ({"unit": "%", "annual_target": 1.5}, "check.rate_range"), ({"owner": "x" * 201}, "kpi.err.field_too_long"),
+    ({"unit": "x" * 21}, "kpi.err.unit_too_long"), ({"annual_target": -1}, "range.negative"),
+    ({"unit": "%", "annual_target": 1.5}, "range.rate"), ({"annual_target": 1e308}, "range.too_large"), ({"owner": "x" * 201}, "kpi.err.field_too_long"),
     ({"recovery_plan": "x" * 5001}, "check.text_too_long"),
 ])
 def test_validate_kpi_errors(changes, key):
@@ -227,7 +228,7 @@ def test_check_monthly_scales_and_refuses_bad_cells():
     cleaned, errors = check_monthly({MONTHS[0]: 25.0, MONTHS[1]: "30%"}, "%", 100.0)
     assert errors == [] and cleaned == {MONTHS[0]: 0.25, MONTHS[1]: pytest.approx(0.30)}
     _, errors = check_monthly({MONTHS[0]: None, MONTHS[1]: float("nan"), MONTHS[2]: "x", MONTHS[3]: -1,
-                               MONTHS[4]: 150}, "%", 100.0)
+                               MONTHS[4]: 150, MONTHS[5]: "1e308"}, "%", 100.0)
     assert keys(errors) == ["kpi.targets.blank", "kpi.targets.blank", "kpi.targets.not_a_number",
-                            "kpi.targets.negative", "kpi.targets.rate_range"]
+                            "range.rate", "range.rate", "range.too_large"]
     assert errors[0].values["month"] == "2025-04"

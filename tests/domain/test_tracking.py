@@ -364,12 +364,14 @@ def test_parse_entry_rates_in_percent_and_japanese_numbers():
 
 @pytest.mark.parametrize(("key", "text", "error"), [
     ("meetings", "abc", "pdca.entry.not_a_number"),
-    ("meetings", "-3", "pdca.entry.negative"),
-    ("meetings", "△3", "pdca.entry.negative"),
-    ("avg_deal", "-1000", "pdca.entry.negative"),
-    ("win_rate", "120", "pdca.entry.rate_range"),
-    ("win_rate", "-5", "pdca.entry.rate_range"),
+    ("meetings", "-3", "range.negative"),
+    ("meetings", "△3", "range.negative"),
+    ("avg_deal", "-1000", "range.negative"),
+    ("win_rate", "120", "range.rate"),
+    ("win_rate", "-5", "range.rate"),
     ("win_rate", "<script>", "pdca.entry.not_a_number"),
+    ("meetings", "1e308", "range.too_large"),
+    ("revenue", "1e16", "range.too_large"),
 ])
 def test_parse_entry_refusals_name_metric_and_month(key, text, error):
     with pytest.raises(tr.EntryError) as caught:
@@ -382,6 +384,9 @@ def test_parse_entry_refusals_name_metric_and_month(key, text, error):
 def test_scores_may_be_negative():
     nps = tr.kpi_spec(KPI(1, "nps", "NPS", unit="pt", aggregation=Aggregation.MEAN), Plan(name="p"))
     assert tr.parse_entry("-12", nps, APR) == -12
+    with pytest.raises(tr.EntryError) as caught:
+        tr.parse_entry("-1e16", nps, APR)
+    assert caught.value.key == "range.too_large"
 
 
 def test_entry_text_is_short_and_round_trips_typed_values():
@@ -416,8 +421,8 @@ def test_grid_changes_keep_only_changed_cells_and_collect_errors():
         ("meetings", JUN, 55.0), ("win_rate", MAY, pytest.approx(0.21))]
     assert change.clears == [("meetings", MAY)]
     bad = tr.grid_changes(s, current, {"meetings": {APR: "x", MAY: "-1"}, "win_rate": {APR: "150"}})
-    assert [e.key for e in bad.errors] == ["pdca.entry.not_a_number", "pdca.entry.negative",
-                                           "pdca.entry.rate_range"]
+    assert [e.key for e in bad.errors] == ["pdca.entry.not_a_number", "range.negative",
+                                           "range.rate"]
 
 
 def test_signed_difference():

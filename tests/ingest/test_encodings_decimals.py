@@ -30,6 +30,9 @@ def plan(store):
     ("mois,ventes,été\n2025-04,12,ça\n2025-05,13,déjà vu à côté\n", "latin-1", "cp1252"),
     ("Monat;Umsatz €;Temp °C\n2025-04;12,5;3\n", "cp1252", "cp1252"),
     ("name;x\ncaf\x81;1\n", "latin-1", "latin-1"),  # a byte Windows-1252 leaves undefined
+    # a lone accented letter between ASCII, which CP932 would read as a stray half-width katakana
+    ("Monat;Besuche;Ø Auftragswert (EUR)\n01.04.2026;38;1.100.000,50\n", "latin-1", "cp1252"),
+    ("Monat;Temp (°C)\n04.2026;12,5\n", "latin-1", "cp1252"),
     ("月,商談数,受注率,平均単価\n2026/07,50,25%,\"1,200,000\"\n合計,90,,\n", "cp932", "cp932"),
     ("商談ID,フェーズ,金額\nD1,受注,\"1,000\"\n㈱テスト①,ｶﾌﾞｼｷｶﾞｲｼｬ,1\n", "cp932", "cp932"),
     ("ソフト,表示,能力\n1,2,3\n", "cp932", "cp932"),  # second bytes 0x5C, the classic trap
@@ -116,3 +119,17 @@ def test_a_chosen_encoding_reads_the_file_in_it():
     with pytest.raises(ingest.IngestError) as bad:
         ingest.read_export(data, "x.csv", encoding="klingon")
     assert "Windows-1252" in bad.value.message("en")
+
+
+def test_a_german_export_with_day_first_dates_and_a_summe_row_imports_exactly(store, plan):
+    text = ("Monat;Umsatz;Größe\n01.04.2025;1.234,50;3\n15.04.2025;100,25;1\n01.05.2025;2.000;2\n"
+            "Summe;3.334,75;6\n")
+    parsed = ingest.read_export(text.encode("latin-1"), "umsatz.csv")
+    assert parsed.encoding == "cp1252" and parsed.decimal_comma
+    mapping = {"shape": "wide_metrics", "date_column": "Monat", "combine": "sum",
+               "metrics": {"revenue": {"column": "Umsatz"}, "size": {"column": "Größe"}}}
+    preview = ingest.preview_import(store, plan, parsed, mapping, "en")
+    assert preview.rejections == [] and [(s.line, s.reason) for s in preview.skipped] == [(5, "total")]
+    assert {(a.metric_key, a.month): a.value for a in preview.actuals} == {
+        ("revenue", date(2025, 4, 1)): 1334.75, ("revenue", date(2025, 5, 1)): 2000.0,
+        ("size", date(2025, 4, 1)): 4.0, ("size", date(2025, 5, 1)): 2.0}

@@ -584,3 +584,16 @@ def test_a_similar_metric_name_is_matched_and_shown_for_confirmation(make_app, s
     assert t("ingest.msg.similar_names", "en", pairs="all meetings → meetings") in texts(at, "warning")
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
+
+
+@pytest.mark.parametrize("lang, reason", [("en", "-3 is negative"), ("ja", "-3 はマイナス")])
+def test_out_of_range_cells_are_listed_with_their_reason_and_nothing_is_written_unless_accepted(
+        make_app, store, lang, reason):
+    pid = sales_plan(store)
+    at = open_page(make_app, pid, lang)
+    upload(at, ("summary.csv", summary_csv({"2026/07": -3, "2026/08": 48})))
+    rejected = next(d.value for d in at.dataframe if any(reason in str(v) for v in d.value.astype(str).values.ravel()))
+    assert len(rejected) == 1
+    assert store.actual_values(pid) == {}
+    commit(at)  # the only button offered: import the good rows, skip the bad one, said on its face
+    assert store.actual_values(pid)["meetings"] == {AUGUST: 48}

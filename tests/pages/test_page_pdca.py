@@ -120,9 +120,12 @@ def test_enter_two_months_and_see_a_status(make_app, store):
 
 @pytest.mark.parametrize(("cell", "message"), [
     ({"meetings": "many"}, "Qualified meetings, 2025-05: “many” is not a number."),
-    ({"meetings": "-5"}, "Qualified meetings, 2025-05: -5 is negative; this metric cannot go below zero."),
-    ({"avg_deal": "-1,000"}, "Average deal, 2025-05: -1,000 is negative; this metric cannot go below zero."),
-    ({"win_rate": "130"}, "Win rate, 2025-05: 130 is outside 0–100 %. Type a rate as a percentage, e.g. 25 for 25 %."),
+    ({"meetings": "-5"}, "Qualified meetings, 2025-05: -5 is negative; counts, amounts and money cannot be below zero."),
+    ({"avg_deal": "-1,000"},
+     "Average deal, 2025-05: -1,000 is negative; counts, amounts and money cannot be below zero."),
+    ({"win_rate": "130"}, "Win rate, 2025-05: 130 is outside 0–100 %, the range of a rate."),
+    ({"meetings": "1e308"}, ("Qualified meetings, 2025-05: 1e308 is larger than any real figure (the limit is "
+                             "10^15 = 1,000,000,000,000,000); check the unit or the cell.")),
     ({"win_rate": "<script>alert(1)</script>"}, "Win rate, 2025-05: “<script>alert(1)</script>” is not a number."),
 ])
 def test_bad_values_are_refused_and_nothing_is_stored(make_app, store, cell, message):
@@ -142,7 +145,7 @@ def test_bad_value_message_in_japanese(make_app, store):
     at = make_app("pages/step5_pdca.py", lang="ja", plan_id=plan.id)
     edit_grid(at, {2: {"win_rate": "150"}})
     save_button(at, "pdca_save_actuals").click().run()
-    assert at.error[1].value.startswith("Win rate（2025-06）：150 は0〜100%の範囲外です。")
+    assert at.error[1].value.startswith("Win rate, 2025-06：150 は率の範囲（0〜100 %）を外れています。")
     assert store.actual_values(plan.id) == {}
 
 
