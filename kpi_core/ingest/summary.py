@@ -43,6 +43,10 @@ def filters_sql(parsed: ParsedFile, filters: list[dict[str, Any]] | None) -> tup
     return (" AND ".join(parts) or "true"), params
 
 
+def _month_key(month: date) -> str:
+    return month.strftime("%Y-%m")
+
+
 class _Rows:
     """Walks the table once, sorting each row into skipped, rejected or handed to the shape's reader."""
 
