@@ -10,7 +10,7 @@ import string
 from functools import cache
 from pathlib import Path
 
-import yaml
+from kpi_core import safe_yaml
 
 LANGUAGES = ("ja", "en")
 DEFAULT_LANGUAGE = "ja"
@@ -22,7 +22,7 @@ def catalogue(lang: str) -> dict[str, str]:
     """All keys of one language, merged from every file of its folder."""
     merged: dict[str, str] = {}
     for path in sorted((LOCALE_DIR / lang).glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_yaml.load(path.read_text(encoding="utf-8")) or {}
         for key, text in _flatten(data).items():
             if key in merged:
                 raise ValueError(f"duplicate translation key {key!r} in {path.name}")

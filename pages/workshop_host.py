@@ -1,7 +1,8 @@
 """Workshop: the facilitator's screen for a session with the room; `?present=1` turns it into the projector view.
 
 The session (agenda position, timer deadline, ideas, votes) lives in the database, so every screen, the
-participants' phones included, shows the same state; the live parts poll it with fragments.
+participants' phones included, shows the same state: a small fragment polls the session's change counter and redraws
+the page only when it moved; the countdown ticks in the browser.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kpi_core.charts.workshop import vote_bars
 from kpi_core.domain.model import Plan
 from kpi_core.domain.workshop import IDEA_STEPS, MAX_DOTS, Idea, NoteKind, SessionView, VoteStatus
 from kpi_core.services import workshop as ws
-from pages.common import fmt, fmt_pct, lang, t
+from pages.common import fmt, fmt_pct, full_digits, lang, t
 from pages.frame import PageContext
 from pages.workshop_ui import (
     PRESENT_PARAM,
@@ -30,7 +31,7 @@ from pages.workshop_ui import (
 )
 
 SESSION_PARAM = "ws"
-LIVE_EVERY = 1.5  # seconds between two looks at the ideas: new ones show on the shared screen within 2 s
+WATCH_EVERY = 1.0  # seconds between two looks at the session's change counters: new ideas show within 2 s
 
 
 def _selected(store, plan: Plan) -> SessionView | None:
@@ -74,11 +75,6 @@ def _sessions_panel(store, plan: Plan, current: SessionView | None) -> None:
 
 
 # ---------------------------------------------------------------- header: timer, join, presenter switch
-@st.fragment(run_every=1)
-def _clock(store, session_id: int) -> None:
-    show_clock(store.get_workshop(session_id))
-
-
 def _timer_controls(store, session: SessionView, key: str) -> None:
     buttons = st.columns(4)
     for column, action in zip(buttons, ("start", "pause", "add_minute", "reset")):
@@ -105,7 +101,7 @@ def _agenda(session: SessionView) -> None:
 
 
 def _step_nav(store, session: SessionView, key: str) -> None:
-    back, where, forward = st.columns([1, 2, 1])
+    back, where, forward = st.columns([1, 2, 1], vertical_alignment="center")
     if back.button("◀ " + t("workshop.back"), key="ws_back", width="stretch",
                    disabled=session.position == 0 or not session.is_open):
         act(lambda: ws.move(store, session.id, key, -1))
@@ -134,8 +130,18 @@ def _goal(store, plan: Plan, step: int) -> None:
         third.metric(t("workshop.gap_pct"), fmt_pct(summary.gap_pct, signed=True))
 
 
+# ---------------------------------------------------------------- following the room
+@st.fragment(run_every=WATCH_EVERY)
+def _watch(store, session_id: int, drawn_version: int) -> None:
+    """Follow the room: one small read of the session's change counter per look, and a redraw of the page only when
+    it moved. The look draws nothing, so between changes nothing on the screen moves or fades under the
+    facilitator's pointer, and no redraw competes with a click."""
+    versions = store.workshop_versions(session_id)
+    if versions is not None and versions[0] != drawn_version:
+        st.rerun()
+
+
 # ---------------------------------------------------------------- steps 3-5: ideas, votes, promotion
-@st.fragment(run_every=LIVE_EVERY)
 def _live_board(store, session_id: int, step: int, presenter: bool) -> None:
     ideas = store.list_ideas(session_id, step)
     people = len({i.participant_id for i in ideas})
@@ -159,6 +165,17 @@ def _live_board(store, session_id: int, step: int, presenter: bool) -> None:
         dots, voters = store.vote_progress(vote.id)
         message = "workshop.vote.progress" if vote.status == VoteStatus.OPEN else "workshop.vote.closed_hidden"
         st.info(t(message, dots=dots, people=voters), icon=":material/how_to_vote:")
+
+
+def _kpi_tree(store, plan: Plan) -> None:
+    """The plan's KPI tree as the room has built it so far, scaled to the screen's width."""
+    st.subheader(t("workshop.tree_title"))
+    dot = ws.plan_tree(store, plan, lang(), full_digits())
+    if dot is None:
+        st.info(t("workshop.tree_empty"))
+        return
+    with st.container(key="ws_tree"):
+        st.graphviz_chart(dot, width="stretch")
 
 
 def _idea_tools(store, session: SessionView, key: str) -> None:
@@ -296,7 +313,7 @@ def _result(store, session: SessionView) -> None:
 
 # ---------------------------------------------------------------- the page
 def _session_bar(store, session: SessionView, key: str) -> None:
-    toggle, status = st.columns([2, 1])
+    toggle, status = st.columns([2, 1], vertical_alignment="center")
     shown = toggle.toggle(t("workshop.present_on"), value=presenting(), help=t("workshop.present_help"),
                           key="ws_present")
     if shown != presenting():
@@ -325,10 +342,12 @@ def render(ctx: PageContext) -> None:
     if session is None:
         return
     key = ws.facilitator_key(store, session.id)
+    # First on the page: a redraw cut short by a newer one has still set the next look going.
+    _watch(store, session.id, session.data_version)
     _session_bar(store, session, key)
     clock, join = st.columns([1, 2])
     with clock:
-        _clock(store, session.id)
+        show_clock(session)
         _timer_controls(store, session, key)
     with join:
         _join_panel(session, presenter)
@@ -347,6 +366,8 @@ def render(ctx: PageContext) -> None:
             _vote_controls(store, session, key, ctx.seen_version)
             if not presenter:
                 _idea_tools(store, session, key)
+        if session.step == 4:
+            _kpi_tree(store, plan)
         if session.step == 5 or not presenter:
             _notes(store, session, key)
     if presenter:

@@ -14,6 +14,7 @@ from pages.frame import show_flash
 from pages.workshop_ui import (
     JOIN_PARAM,
     TOKEN_PARAM,
+    act,
     attempt,
     plain,
     show_clock,
@@ -37,7 +38,7 @@ def _join_form(store) -> None:
 
 
 def _follow(store, token: str) -> SessionView:
-    """Title, the facilitator's current step and prompt, and the timer (read afresh on every poll)."""
+    """Title, the facilitator's current step and prompt, and the timer."""
     session, me = ws.participant_session(store, token)
     st.caption(plain(t("workshop.participant.hello", name=me.name, title=session.title)))
     st.subheader(t(f"workshop.steps.s{session.step}"))
@@ -51,9 +52,7 @@ def _idea_form(store, token: str, session: SessionView) -> None:
         text = st.text_area(t("workshop.idea"), height=90)
         detail = st.text_input(t("workshop.idea_detail"), help=t(f"workshop.idea_detail_help.s{session.step}"))
         if st.form_submit_button(t("workshop.add_idea"), type="primary", width="stretch"):
-            done, _ = attempt(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
-            if done:
-                st.rerun(scope="fragment")
+            act(lambda: ws.submit_idea(store, token, text, detail), "workshop.idea_added")
 
 
 def _mine(store, token: str) -> None:
@@ -83,15 +82,14 @@ def _mine(store, token: str) -> None:
             mine = placed.get(idea.id, 0)
             add, remove, count = st.columns([1, 1, 2])
             if add.button(t("workshop.participant.add_dot"), key=f"ws_dot_{vote.id}_{idea.id}", width="stretch"):
-                done, _ = attempt(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
-                if done:
-                    st.rerun(scope="fragment")
+                act(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
             if remove.button(t("workshop.participant.remove_dot"), key=f"ws_undot_{vote.id}_{idea.id}",
                              width="stretch", disabled=mine == 0):
-                done, _ = attempt(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
-                if done:
-                    st.rerun(scope="fragment")
+                act(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
             count.markdown("●" * mine + " " + plain(t("workshop.participant.your_dots", n=mine)))
+
+
+WATCH_EVERY = 1.0  # seconds between two looks at the session's stage counter
 
 
 def render() -> None:
@@ -101,29 +99,37 @@ def render() -> None:
         _join_form(store)
         return
     try:
-        ws.participant_session(store, token)
+        session, _ = ws.participant_session(store, token)
     except WorkshopError as exc:
         st.error(workshop_error_text(exc))
         st.query_params.pop(TOKEN_PARAM, None)
         _join_form(store)
         return
-    _live(store, token)
-
-
-# The whole view is one polling fragment: it follows the facilitator without ever asking for a full rerun (a full
-# rerun requested from a polling fragment can be lost when a room of sessions polls at once).
-@st.fragment(run_every=1)
-def _live(store, token: str) -> None:
+    # First on the page: a redraw cut short by a newer one has still set the next look going.
+    _watch(store, session.id, session.stage_version)
     show_flash()
     session = _follow(store, token)
     if not session.is_open:
         st.success(t("workshop.participant.closed"))
-        return
-    if session.step in IDEA_STEPS:
+    elif session.step in IDEA_STEPS:
         _idea_form(store, token, session)
     else:
         st.info(t("workshop.participant.listen"))
-    _mine(store, token)
+    if session.is_open:
+        _mine(store, token)
+
+
+# Every widget of this view lives in the page itself, none inside a fragment: a tap on a page widget asks for a run
+# of the whole page, which Streamlit merges with any run under way keeping the tap, whereas a request for a
+# fragment that the session no longer holds is ignored.
+@st.fragment(run_every=WATCH_EVERY)
+def _watch(store, session_id: int, drawn_stage: int) -> None:
+    """Follow the facilitator: one small read of the session's stage counter per look, and a redraw of the page only
+    when it moved (the countdown ticks in the browser). The look draws nothing, so a participant's taps never race a
+    redraw of an unchanged screen."""
+    versions = store.workshop_versions(session_id)
+    if versions is not None and versions[1] != drawn_stage:
+        st.rerun()
 
 
 render()

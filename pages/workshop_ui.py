@@ -2,6 +2,7 @@
 the projector stylesheet. User text is always shown escaped (plain text, never Markdown or HTML)."""
 from __future__ import annotations
 
+import html
 import io
 import os
 import re
@@ -41,13 +42,47 @@ PRESENTER_CSS = """<style>
 [data-testid="stTable"] td, [data-testid="stTable"] th, [data-testid="stTableStyledTable"] td,
 [data-testid="stTableStyledTable"] th { font-size: 24px !important; padding: 0.4rem 0.8rem !important; }
 [data-testid="stMain"] .stButton button { min-height: 3.2rem; padding: 0.4rem 1.6rem; }
-[data-testid="stMain"] .st-key-ws_clock p { font-size: 96px !important; font-weight: 700; }
+[data-testid="stMain"] .ws-clock .ws-clock-time { font-size: 96px !important; }
 </style>"""
 
-_CLOCK_CSS = """<style>
-.st-key-ws_clock p { font-size: 56px; font-weight: 700; font-variant-numeric: tabular-nums; line-height: 1.1; margin: 0; }
-.st-key-ws_clock_over { background: #fee2e2; border-radius: 0.5rem; }
-</style>"""
+# The countdown runs in the browser: the server draws the stored deadline and its own clock once, the page ticks
+# every second without asking the server anything (a rerun every second would race the facilitator's clicks).
+_CLOCK_HTML = """<style>
+.ws-clock { padding: 0.2rem 0.6rem; border-radius: 0.5rem; border-left: 0.4rem solid transparent; }
+.ws-clock .ws-clock-time { font-size: 56px !important; font-weight: 700; font-variant-numeric: tabular-nums;
+  line-height: 1.1 !important; margin: 0; }
+.ws-clock .ws-clock-note { margin: 0; opacity: 0.8; }
+.ws-clock .ws-clock-over-note { display: none; margin: 0; font-weight: 700; color: #991b1b; }
+.ws-clock.ws-clock-over { background: #fee2e2; border-left-color: #dc2626; }
+.ws-clock.ws-clock-over .ws-clock-time { color: #b91c1c; }
+.ws-clock.ws-clock-over .ws-clock-note { display: none; }
+.ws-clock.ws-clock-over .ws-clock-over-note { display: block; }
+</style>
+<div class="ws-clock{over_class}" id="{element_id}" data-running="{running}" data-deadline="{deadline}"
+  data-server-now="{server_now}">
+<p class="ws-clock-time">{shown}</p><p class="ws-clock-note">{note}</p><p class="ws-clock-over-note">{over}</p>
+</div>
+<script>
+(() => {
+  const box = document.getElementById("{element_id}");
+  clearInterval(window.wsClockTick);
+  if (!box || box.dataset.running !== "1") { return; }
+  const offset = Number(box.dataset.serverNow) * 1000 - Date.now();  // the server's clock minus this device's
+  const deadline = Number(box.dataset.deadline) * 1000;
+  const time = box.querySelector(".ws-clock-time");
+  const pad = (n) => String(n).padStart(2, "0");
+  const draw = () => {
+    if (!box.isConnected) { clearInterval(window.wsClockTick); return; }
+    const left = Math.max(0, deadline - (Date.now() + offset));
+    const whole = Math.ceil(left / 1000);  // rounded up: 00:00 only when the time is really over
+    const text = pad(Math.floor(whole / 60)) + ":" + pad(whole % 60);
+    if (time.textContent !== text) { time.textContent = text; }
+    box.classList.toggle("ws-clock-over", left <= 0);
+  };
+  draw();
+  window.wsClockTick = setInterval(draw, 250);
+})();
+</script>"""
 
 
 def plain(text: str) -> str:
@@ -93,19 +128,25 @@ def apply_presenter_style() -> None:
 
 
 def show_clock(session: SessionView, now: float | None = None) -> None:
-    """The shared countdown as every screen computes it from the stored deadline; a red cue at zero."""
-    st.html(_CLOCK_CSS)
+    """The shared countdown: every screen computes it from the one stored deadline, offset by the server's clock
+    (so a device whose clock is wrong still agrees); a red cue at zero that blocks nothing."""
     now = time.time() if now is None else now
     timer = session.timer
-    over = timer.expired(now)
-    with st.container(key="ws_clock_over" if over else "ws_clock_box"):
-        with st.container(key="ws_clock"):
-            st.markdown(format_clock(timer.seconds_left(now)))
-        if over:
-            st.error(t("workshop.timer.over"), icon=":material/alarm:")
-        else:
-            st.caption(t("workshop.timer.title") + " · "
-                       + t("workshop.timer.running" if timer.running else "workshop.timer.paused"))
+    note = t("workshop.timer.title") + " · " + t("workshop.timer.running" if timer.running else "workshop.timer.paused")
+    body = _CLOCK_HTML
+    for name, value in {
+        "element_id": f"ws-clock-{session.id}-{session.data_version}-{int(now * 1000)}",
+        "over_class": " ws-clock-over" if timer.expired(now) else "",
+        "running": "1" if timer.running else "0",
+        "deadline": repr(float(timer.deadline or 0.0)),
+        "server_now": repr(float(now)),
+        "shown": format_clock(timer.seconds_left(now)),
+        "note": html.escape(note),
+        "over": html.escape(t("workshop.timer.over")),
+    }.items():
+        body = body.replace("{" + name + "}", value)
+    with st.container(key="ws_clock"):
+        st.html(body, unsafe_allow_javascript=True)
 
 
 def public_base_url() -> str:

@@ -9,14 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("duckdb", "postgresql")
-# Tests of these folders that use the `store` fixture run on every backend (unless marked duckdb_only).
+# Tests of these folders that use the `store` fixture run on every backend (unless marked duckdb_only); the report
+# renderers' tests check file formats, which do not depend on the engine the figures were read from.
 BOTH_BACKENDS = (ROOT / "tests" / "adapters", ROOT / "tests" / "services")
+ONE_BACKEND_FILES = ("test_report_*.py",)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("duckdb_only"):
         return
-    if any(Path(metafunc.definition.path).is_relative_to(folder) for folder in BOTH_BACKENDS):
+    path = Path(metafunc.definition.path)
+    if any(path.is_relative_to(folder) for folder in BOTH_BACKENDS) and not any(
+            path.match(pattern) for pattern in ONE_BACKEND_FILES):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 

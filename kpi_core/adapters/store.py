@@ -365,6 +365,14 @@ MIGRATIONS.append((20, "workshop sessions", """
         created_at TIMESTAMP NOT NULL DEFAULT current_timestamp, deleted_at TIMESTAMP)
 """))
 
+# Two change counters per session, polled by the screens so that they redraw only when something moved:
+# data_version moves with every write (ideas, dots, notes, agenda, timer, status); stage_version only with the
+# facilitator's steering (agenda, timer, status, opening/closing/revealing a vote), all a participant's screen follows.
+MIGRATIONS.append((21, "workshop change counters", """
+    ALTER TABLE workshops ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE workshops ADD COLUMN stage_version BIGINT NOT NULL DEFAULT 0
+"""))
+
 _WORKSHOP_WRITES = threading.Lock()
 
 # ---------------------------------------------------------------- migrations: health check (30-39)
@@ -1551,12 +1559,14 @@ class Store:
         return SessionView(id=row["id"], plan_id=row["plan_id"], title=row["title"], code=row["code"],
                            status=SessionStatus(row["status"]), position=row["position"],
                            agenda=agenda_from_json(json.loads(row["agenda"])), timer=timer,
-                           created_at=row["created_at"], closed_at=row["closed_at"])
+                           created_at=row["created_at"], closed_at=row["closed_at"],
+                           data_version=row["data_version"], stage_version=row["stage_version"])
 
     @staticmethod
     def _ws_live(cur, workshop_id: int) -> None:
-        """Inside a write: the session exists and is open (touching its row orders writers across processes)."""
-        row = cur.execute("UPDATE workshops SET position = position WHERE id = ? RETURNING status",
+        """Inside a write: the session exists and is open. Bumping its data version also orders writers across
+        processes (they conflict on the row and retry)."""
+        row = cur.execute("UPDATE workshops SET data_version = data_version + 1 WHERE id = ? RETURNING status",
                           [workshop_id]).fetchone()
         if row is None:
             raise WorkshopError("workshop.error.not_found")
@@ -1585,6 +1595,16 @@ class Store:
             raise WorkshopError("workshop.error.not_found")
         return self._ws_session(rows[0])
 
+    def workshop_versions(self, workshop_id: int) -> tuple[int, int] | None:
+        """(data version, stage version) of a session, None if there is no such session: what the screens poll."""
+        row = self.cursor().execute("SELECT data_version, stage_version FROM workshops WHERE id = ?",
+                                    [workshop_id]).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    @staticmethod
+    def _ws_new_stage(cur, workshop_id: int) -> None:
+        cur.execute("UPDATE workshops SET stage_version = stage_version + 1 WHERE id = ?", [workshop_id])
+
     def workshop_facilitator_key(self, workshop_id: int) -> str:
         row = self.cursor().execute("SELECT facilitator_key FROM workshops WHERE id = ?", [workshop_id]).fetchone()
         if row is None:
@@ -1610,6 +1630,7 @@ class Store:
         def work(cur):
             if status is None:
                 self._ws_live(cur, workshop_id)
+            self._ws_new_stage(cur, workshop_id)
             if position is not None:
                 cur.execute("UPDATE workshops SET position = ? WHERE id = ?", [position, workshop_id])
             if timer is not None:
@@ -1618,8 +1639,9 @@ class Store:
                             [timer.duration, timer.running, timer.deadline, timer.remaining, workshop_id])
             if status is not None:
                 closed = "current_timestamp" if status == SessionStatus.CLOSED else "NULL"
-                row = cur.execute(f"UPDATE workshops SET status = ?, closed_at = {closed} WHERE id = ? "
-                                  "RETURNING plan_id", [str(status), workshop_id]).fetchone()
+                row = cur.execute(f"UPDATE workshops SET status = ?, closed_at = {closed}, data_version = "
+                                  "data_version + 1 WHERE id = ? RETURNING plan_id",
+                                  [str(status), workshop_id]).fetchone()
                 if row is None:
                     raise WorkshopError("workshop.error.not_found")
                 self._audit(cur, row[0], f"workshop.{status}", workshop_id=workshop_id)
@@ -1720,6 +1742,7 @@ class Store:
             if not cur.execute("SELECT count(*) FROM ws_ideas WHERE workshop_id = ? AND step = ? AND deleted_at IS "
                                "NULL AND merged_into IS NULL", [workshop_id, step]).fetchone()[0]:
                 raise WorkshopError("workshop.error.nothing_to_vote")
+            self._ws_new_stage(cur, workshop_id)
             return cur.execute("INSERT INTO ws_votes (workshop_id, step, dots, stacking) VALUES (?, ?, ?, ?) "
                                "RETURNING id", [workshop_id, step, dots, stacking]).fetchone()[0]
         return self.get_vote(self._ws_write(work))
@@ -1743,6 +1766,7 @@ class Store:
             self._ws_live(cur, vote[0])
             if vote[1] not in allowed_from:
                 raise WorkshopError(f"workshop.error.vote_{vote[1]}")
+            self._ws_new_stage(cur, vote[0])
             column = "closed_at" if status == VoteStatus.CLOSED else "revealed_at"
             cur.execute(f"UPDATE ws_votes SET status = ?, {column} = current_timestamp WHERE id = ?",
                         [str(status), vote_id])

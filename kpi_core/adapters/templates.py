@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from kpi_core import safe_yaml
 from kpi_core.domain.drivers import FormulaError, implied_kgi, parse_formula
 from kpi_core.domain.model import (
     KGI,
@@ -286,7 +287,7 @@ def parse_template(text: str, file: str, path: Path | None = None, user: bool = 
     if len(text.encode("utf-8")) > MAX_TEMPLATE_BYTES:
         raise reader.fail("too_large", "", limit=MAX_TEMPLATE_BYTES)
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else "?"
@@ -667,7 +668,7 @@ def _kpi_entry(kpi: KPI, original: TemplateKPI | None, csf_keys: Mapping[int, st
 def _file_label(yaml_text: str) -> str:
     """The name the new file will have, for error messages: <id>.yaml when the id is readable."""
     try:
-        data = yaml.safe_load(yaml_text)
+        data = safe_yaml.load(yaml_text)
     except yaml.YAMLError:
         data = None
     template_id = data.get("id") if isinstance(data, dict) else None

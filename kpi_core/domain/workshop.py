@@ -233,6 +233,8 @@ class SessionView:
     timer: Timer
     created_at: Any = None
     closed_at: Any = None
+    data_version: int = 0  # moved by every write to the session
+    stage_version: int = 0  # moved by the facilitator's steering only (agenda, timer, status, votes)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -14,6 +14,8 @@ from datetime import date
 from kpi_core.adapters.store import Store
 from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
+from kpi_core.domain.tracking import load_tracking
+from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.workshop import (
     IDEA_STEPS,
     MAX_DETAIL_CHARS,
@@ -294,3 +296,14 @@ def summary(store: Store, workshop_id: int) -> WorkshopSummary:
             result.kpis.append(PromotedItem(kpi.name, "kpi", kpi.key, dots, kpi.owner))
     result.csfs.sort(key=lambda item: (item.role != "primary", -item.dots))
     return result
+
+
+def plan_tree(store: Store, plan: Plan, lang: str, full_digits: bool = False) -> str | None:
+    """DOT of the plan's KPI tree for the shared screen, None while the plan has no KGI. Laid out left to right: the
+    KPIs stack instead of widening the graph, so when it is scaled to the screen's width its labels grow with it."""
+    kgi = store.get_kgi(plan.id)
+    if kgi is None:
+        return None
+    figures = figures_from_tracking(load_tracking(store, plan))
+    return kpi_tree_dot(TreeInput(kgi, store.list_csfs(plan.id), store.list_kpis(plan.id), figures), lang,
+                        full_digits, rankdir="LR")

@@ -207,3 +207,33 @@ def test_a_percent_sign_in_a_literal_reaches_the_server_intact(pg_url):
     store = open_store(pg_url)
     assert store.cursor().execute("SELECT '100%?', ?", ["x"]).fetchone() == ("100%?", "x")
     store.close()
+
+
+def test_a_connection_lost_during_a_change_is_reported_and_nothing_half_done(pg_url, pg_cluster):
+    store = open_store(pg_url)
+    plan = _plan(store)
+
+    def change_then_lose_the_server() -> None:
+        cur = store.cursor()
+        cur.execute("UPDATE plans SET name = 'half' WHERE id = ?", [plan.id])
+        backend_pid = cur.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with psycopg.connect(pg_cluster.url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+        cur.execute("UPDATE plans SET department = 'x' WHERE id = ?", [plan.id])
+
+    with pytest.raises(DatabaseUnavailable) as caught:
+        store.atomic(change_then_lose_the_server)
+    assert caught.value.values["where"] == pg_url and caught.value.message("ja")
+    assert store.get_plan(plan.id).name == "Sales"  # rolled back; the next operation gets a new connection
+    store.close()
+
+
+def test_the_environment_names_the_server_as_it_names_a_file(pg_url, monkeypatch):
+    monkeypatch.setenv(store_module.DB_ENV, pg_url)
+    assert store_module.default_db_path() == pg_url
+    store = open_store()
+    assert store.dialect.name == "postgresql" and store.location == pg_url and store.path is None
+    store.close()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--lang", "en", "db", "check"], out, err) == 0
+    assert out.getvalue().startswith(pg_url)

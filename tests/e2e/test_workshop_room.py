@@ -5,9 +5,12 @@ the presenter view measured at 1920x1080.
 """
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from kpi_core.adapters.store import open_store
 
@@ -16,7 +19,8 @@ from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm
 PEOPLE = ["Aiko", "Ben", "Chika", "Dan", "Emi"]
 IDEAS = ["Two first meetings per rep per week", "Quote within 24 hours", "Referral asks after every win",
          "Weekly pipeline review", "Follow up lost deals after 90 days"]
-CLOCK = ".st-key-ws_clock p"
+CLOCK = ".ws-clock-time"
+SHARED_SCREEN_BUDGET_MS = 2_000  # an idea shows on the shared screen within 2 s of its submit
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +53,45 @@ def _font_px(page, selector: str) -> float:
     }""")
 
 
+def _smallest_svg_text_px(page, selector: str) -> float:
+    """The smallest text of an SVG drawing as it reaches the eye: its font size times the drawing's scale on screen
+    (a graph scaled to the screen's width enlarges or shrinks its type with it)."""
+    return page.eval_on_selector(selector, """root => {
+        const sizes = [...root.querySelectorAll("svg text")].filter(t => t.textContent.trim()).map(t => {
+            const matrix = t.getScreenCTM();
+            return parseFloat(getComputedStyle(t).fontSize) * Math.hypot(matrix.a, matrix.b);
+        });
+        return sizes.length ? Math.min(...sizes) : 0;
+    }""")
+
+
+def _seconds_until_shown(host, idea: str, submitted: float) -> float:
+    """Wait for the idea on the shared screen within the budget; past it, keep waiting so the figure is known."""
+    shown = host.get_by_text(idea, exact=True).first
+    try:
+        shown.wait_for(timeout=SHARED_SCREEN_BUDGET_MS)
+    except PlaywrightTimeout:
+        shown.wait_for()
+    return time.monotonic() - submitted
+
+
+def _judge_delays(delays: list[float]) -> None:
+    """Print the figures; hold them to the budget unless other work saturates the machine (load average above
+    twice its cores), where a wall-clock figure says more about the neighbours than about the app."""
+    load = os.getloadavg()[0]
+    print(f"\nidea on the shared screen after submit: {', '.join(f'{d:.2f}' for d in delays)} s "
+          f"(max {max(delays):.2f} s, budget {SHARED_SCREEN_BUDGET_MS / 1000:.0f} s, load average {load:.1f} "
+          f"on {os.cpu_count()} cores)")
+    if load <= 2 * (os.cpu_count() or 1):
+        assert max(delays) <= SHARED_SCREEN_BUDGET_MS / 1000, delays
+
+
 def _shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(reason="known bug: a facilitator click that lands while the 1 s timer fragment reruns is "
-                   "sometimes dropped (seen on Reveal and Make CSF on a loaded 2-core machine)", strict=False)
 def test_a_workshop_with_five_participants(room_server, browser):
     contexts = []
     try:
@@ -102,13 +137,17 @@ def test_a_workshop_with_five_participants(room_server, browser):
             host.get_by_role("button", name=re.compile("Next")).click()
             host.get_by_text(f"Step {step} of 5").wait_for()
         host.locator("h2", has_text="CSF: what must go right").wait_for()
+        delays = []
         for phone, idea in zip(participants, IDEAS):
             phone.locator("textarea").wait_for()
             phone.locator("textarea").fill(idea)
+            submitted = time.monotonic()
             phone.locator("[data-testid='stFormSubmitButton'] button").click()
+            # New ideas reach the shared screen by its own polling, without a click.
+            delays.append(_seconds_until_shown(host, idea, submitted))
             phone.get_by_text(idea).first.wait_for()
-        # New ideas reach the shared screen by its own polling, without a click.
-        host.get_by_text("5 ideas from 5 people").wait_for(timeout=60_000)
+        _judge_delays(delays)
+        host.get_by_text("5 ideas from 5 people").wait_for()
         _shot(host, "workshop_presenter_ideas_1920")
 
         host.get_by_role("button", name="Open the vote").click()
@@ -124,7 +163,12 @@ def test_a_workshop_with_five_participants(room_server, browser):
         host.get_by_role("button", name="Reveal the results").click()
         host.get_by_text("Results").first.wait_for()
         wait_for_app(host)
+        host.wait_for_selector("[data-testid='stTable'] td")  # drawn once its code has loaded in the browser
         assert _font_px(host, "[data-testid='stTable'] td") >= 20
+        host.wait_for_selector("[data-testid='stVegaLiteChart'] svg text")
+        chart_px = _smallest_svg_text_px(host, "[data-testid='stVegaLiteChart']")
+        print(f"presenter vote chart: smallest axis/label text {chart_px:.1f} px")
+        assert chart_px >= 16
         _shot(host, "workshop_presenter_results_1920")
 
         for promoted in range(2):
@@ -142,6 +186,20 @@ def test_a_workshop_with_five_participants(room_server, browser):
         shown = [_seconds(p.inner_text(CLOCK)) for p in [host, *participants]]
         assert max(shown) - min(shown) <= 2, shown  # +-1 s, read one screen after another
         _shot(participants[2], "workshop_participant_phone_ja")
+
+        # Step 4 on the projector: the KPI tree with the CSFs just chosen, its labels readable across the room.
+        host.get_by_role("button", name=re.compile("Next")).click()
+        host.get_by_text("Step 4 of 5").wait_for()
+        host.wait_for_selector(".st-key-ws_tree svg text")
+        wait_for_app(host)
+        assert IDEAS[0] in host.inner_text(".st-key-ws_tree")
+        tree_px = _smallest_svg_text_px(host, ".st-key-ws_tree")
+        print(f"presenter KPI tree: smallest label {tree_px:.1f} px")
+        assert tree_px >= 16
+        host.locator(".st-key-ws_tree").scroll_into_view_if_needed()
+        _shot(host, "workshop_presenter_tree_1920")
+        for phone in participants:  # the phones follow the step without a click
+            phone.locator("h3", has_text="KPI").wait_for()
 
         host.goto(f"{room_server}/csf?lang=en")
         wait_for_app(host)

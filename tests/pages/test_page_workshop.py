@@ -20,6 +20,11 @@ def _participant_app(query: dict[str, str], lang: str = "en"):
     return at
 
 
+def _clock_html(at) -> str:
+    """The countdown element as sent to the browser (it ticks there, not on the server)."""
+    return "\n".join(str(e.proto.body) for e in at.get("html") if "ws-clock" in e.proto.body)
+
+
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_workshop_page_on_an_empty_database(make_app, lang):
     at = make_app("pages/workshop_host.py", lang=lang)
@@ -35,9 +40,9 @@ def test_facilitator_starts_a_session_and_walks_the_agenda(make_app, store, demo
     assert_clean(at)
     session = store.list_workshops(demo_plan.id)[0]
     assert str(at.query_params["ws"]) in (str(session.id), str([str(session.id)]))
-    text = rendered_text(at)
-    assert session.code in text
-    assert "00:10:00"[3:] in text or "10:00" in text
+    assert session.code in rendered_text(at)
+    clock = _clock_html(at)
+    assert '<p class="ws-clock-time">10:00</p>' in clock and 'data-running="0"' in clock
     for _ in range(2):
         at.button(key="ws_next").click().run()
     assert_clean(at)
@@ -45,6 +50,10 @@ def test_facilitator_starts_a_session_and_walks_the_agenda(make_app, store, demo
     at.button(key="ws_timer_start").click().run()
     assert store.get_workshop(session.id).timer.running
     assert_clean(at)
+    # The browser counts down from the stored deadline, offset by the server's clock: both are in the page.
+    clock = _clock_html(at)
+    deadline = store.get_workshop(session.id).timer.deadline
+    assert 'data-running="1"' in clock and f'data-deadline="{deadline!r}"' in clock and "setInterval" in clock
 
 
 def test_presenter_view_and_results_with_promotion(make_app, store, demo_plan):
@@ -109,3 +118,34 @@ def test_participant_wrong_code_and_closed_session(store, lang):
     at = _participant_app({"join": session.code, "me": me.token}, lang)
     assert_clean(at)
     assert at.success
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_step_four_shows_the_kpi_tree_the_room_built(make_app, store, demo_plan, lang):
+    session, key = ws.create_session(store, demo_plan.id, "Room")
+    for _ in range(3):
+        ws.move(store, session.id, key, 1)
+    at = make_app("pages/workshop_host.py", lang=lang, plan_id=demo_plan.id, run=False)
+    at.query_params["ws"] = str(session.id)
+    at.query_params["present"] = "1"
+    at.run()
+    switch_to(at, "pages/workshop_host.py").run()
+    assert_clean(at)
+    charts = at.get("graphviz_chart")
+    assert len(charts) == 1
+    assert "rankdir=LR" in charts[0].proto.spec
+    assert store.get_kgi(demo_plan.id).name in charts[0].proto.spec
+
+
+def test_step_four_without_a_kgi_says_where_the_tree_comes_from(make_app, store):
+    plan = store.create_plan(Plan(name="Empty"))
+    session, key = ws.create_session(store, plan.id, "Room")
+    for _ in range(3):
+        ws.move(store, session.id, key, 1)
+    at = make_app("pages/workshop_host.py", lang="en", plan_id=plan.id, run=False)
+    at.query_params["ws"] = str(session.id)
+    at.run()
+    switch_to(at, "pages/workshop_host.py").run()
+    assert_clean(at)
+    assert not at.get("graphviz_chart")
+    assert any("once the plan has a KGI" in str(i.value) for i in at.info)

@@ -330,3 +330,42 @@ def test_sessions_survive_reopening_the_database(db_target, store, plan, session
         assert ws.move(again, view.id, key, 1).step == 2
     finally:
         again.close()
+
+
+def test_change_counters_move_with_every_write_and_steering_only_moves_the_stage(store, session):
+    """The screens redraw only when a counter moved: every change moves the data version; only the facilitator's
+    steering (what a participant's screen follows) moves the stage version; reading moves neither."""
+    view, key = session
+    seen = [store.workshop_versions(view.id)]
+
+    def moved(stage: bool) -> None:
+        data_now, stage_now = store.workshop_versions(view.id)
+        assert data_now > seen[-1][0]
+        assert (stage_now > seen[-1][1]) if stage else (stage_now == seen[-1][1])
+        seen.append((data_now, stage_now))
+
+    _, aiko = ws.join(store, view.code, "Aiko")
+    moved(stage=False)
+    ws.timer_action(store, view.id, key, "start", now=100)
+    moved(stage=True)
+    _at_step(store, (store.get_workshop(view.id), key), 3)
+    moved(stage=True)
+    idea = ws.submit_idea(store, aiko.token, "Weekly pipeline review")
+    moved(stage=False)
+    ws.edit_idea(store, view.id, key, idea.id, "Weekly pipeline review", "", "Pipeline")
+    moved(stage=False)
+    vote = ws.open_vote(store, view.id, key, 3, 3)
+    moved(stage=True)
+    ws.place_dot(store, aiko.token, vote.id, idea.id)
+    moved(stage=False)
+    ws.reveal_vote(store, view.id, key, vote.id)
+    moved(stage=True)
+    ws.add_note(store, view.id, key, NoteKind.PARKING, "Pricing")
+    moved(stage=False)
+    ws.close_session(store, view.id, key)
+    moved(stage=True)
+    for _ in range(3):
+        store.get_workshop(view.id), store.list_ideas(view.id), ws.participant_session(store, aiko.token)
+    drawn = store.get_workshop(view.id)
+    assert store.workshop_versions(view.id) == seen[-1] == (drawn.data_version, drawn.stage_version)
+    assert store.workshop_versions(view.id + 999) is None
