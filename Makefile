@@ -21,7 +21,7 @@ run: install system
 
 # System packages from Debian, installed when missing and running as root: Chromium and Japanese fonts for the
 # browser tests and the reports, an emoji font (status markers), Graphviz for the KPI tree, Pango for the PDF report's text layout (WeasyPrint),
-# poppler-utils to read PDFs back in tests.
+# poppler-utils to read PDFs back in tests, PostgreSQL (the tests and benchmarks start a throwaway cluster).
 browsers: system
 system:
 	@missing=""; \
@@ -31,6 +31,7 @@ system:
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "Installing$$missing (apt)"; \

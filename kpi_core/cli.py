@@ -14,6 +14,7 @@
                   [--format pdf|html|xlsx|yaml] [--no-actuals] -o FILE
     kpi-workbench [--db PATH] plan-import [--name NAME] FILE.yaml
     kpi-workbench [--db PATH] [--lang ja|en] check --plan PLAN [--format text|json]
+    kpi-workbench db copy --from PATH|URL --to PATH|URL
 
 The messages are the app's (translation catalogue; --lang, else LC_ALL / LC_MESSAGES / LANG). Exit status: 0 done
 (or already imported), 1 an error in the input or rejected rows not accepted (nothing written), 2 a usage
@@ -55,6 +56,7 @@ from kpi_core.domain.report import AUDIENCES, FORMATS, ReportError
 from kpi_core.domain.units import format_value, moment_text, parse_month
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import normalise_language, t
+from kpi_core.services.db_copy import copy_database
 from kpi_core.services.plan_file import export_plan_file, import_plan_file
 from kpi_core.services.plans import create_plan_from_template
 
@@ -400,10 +402,13 @@ def _db_commands(commands, lang: str) -> None:
         _common(action, lang, top=False)
         if name == "backup":
             action.add_argument("--to", metavar="PATH", help=t("store.cli.help_to", lang))
+    _db_copy_parser(actions, lang)
 
 
-def cmd_db(store: Store, args: argparse.Namespace, o: _Output) -> int:
+def cmd_db(store: Store | None, args: argparse.Namespace, o: _Output) -> int:
     """Opening the store already created (init), read in full and upgraded the file; say what there is."""
+    if args.db_command == "copy":
+        return cmd_db_copy(args, o)
     if args.db_command == "backup":
         o.say("store.cli.backup_done", path=store.backup(args.to))
         return EXIT_OK
@@ -414,6 +419,36 @@ def cmd_db(store: Store, args: argparse.Namespace, o: _Output) -> int:
     else:
         o.say("store.cli.check_ok", path=store.location, version=store.schema_version(), tables=len(counts),
               rows=sum(counts.values()))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- db copy: a file to a server and back
+def _db_copy_parser(actions, lang: str) -> None:
+    copy = actions.add_parser("copy", help=t("dbcopy.help", lang), description=t("dbcopy.help", lang))
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH|URL", help=t("dbcopy.help_from", lang))
+    copy.add_argument("--to", dest="target", required=True, metavar="PATH|URL", help=t("dbcopy.help_to", lang))
+    copy.add_argument("--lang", default=argparse.SUPPRESS, choices=("ja", "en"), help=t("cli.help.lang", lang))
+
+
+def cmd_db_copy(args: argparse.Namespace, o: _Output) -> int:
+    """Open both databases (the source must exist; the target is created and initialised when missing) and copy."""
+    opened: list[Store] = []
+    try:
+        opened.append(open_store(args.source, create=False))
+        opened.append(open_store(args.target, create=True))
+        copied = copy_database(*opened)
+    except DatabaseLocked as exc:
+        o.error(t(exc.key, o.lang, **exc.values))
+        return EXIT_LOCKED
+    except StoreError as exc:
+        o.error(t(exc.key, o.lang, **exc.values))
+        return EXIT_ERROR
+    finally:
+        for store in opened:
+            store.close()
+    o.say("dbcopy.done", rows=sum(copied.values()), tables=len(copied), source=args.source, target=args.target)
+    for table, rows in copied.items():
+        o.text(f"{table}: {rows}", indent=2)
     return EXIT_OK
 
 
@@ -577,7 +612,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     lang = default_language(argv)
     args = build_parser(lang).parse_args(argv)
     o = _Output(normalise_language(args.lang or lang), out or sys.stdout, err or sys.stderr)
-    if args.command in NO_DATABASE:
+    if args.command in NO_DATABASE or getattr(args, "db_command", None) == "copy":
         try:
             return COMMANDS[args.command](None, args, o)
         except BrokenPipeError:

@@ -80,6 +80,7 @@ VERSIONS_KEY = "_versions"  # plan id -> the version the last drawn screen was b
 CONFLICT_KEY = "_conflict"  # plan ids whose last save met someone else's change, until the user reloads
 FLASH_KEY = "_flash"
 GENERATION_KEY = "_form_generation"  # bumped by a reload after a conflict: every form is drawn afresh
+DELETED_KEY = "_plan_deleted"  # the id of this session's plan when someone else deleted it
 
 
 def page_title(spec: PageSpec) -> str:
@@ -101,6 +102,9 @@ def resolve_plan(store: Store) -> Plan | None:
         try:
             plan = store.get_plan(plan_id)
         except NotFound:
+            gone = deleted_under_edit(store, plan_id)
+            if gone is not None:
+                return gone
             continue
         st.session_state[common.PLAN_KEY] = plan.id
         return plan
@@ -110,6 +114,18 @@ def resolve_plan(store: Store) -> Plan | None:
         return None
     st.session_state[common.PLAN_KEY] = plans[0].id
     return plans[0]
+
+
+def deleted_under_edit(store: Store, plan_id: int) -> Plan | None:
+    """This session's plan, deleted by someone else while the user works on it: it stays on screen (with a notice)
+    rather than another plan taking its place, so a save is refused with the reason and what was typed stays in the
+    form to copy. None for any other missing plan."""
+    if st.session_state.get(common.PLAN_KEY) != plan_id:
+        return None
+    gone = next((p for p in store.deleted_plans() if p.id == plan_id), None)
+    if gone is not None:
+        st.session_state[DELETED_KEY] = plan_id
+    return gone
 
 
 def link_params(plan: Plan | None) -> dict[str, str]:
@@ -269,6 +285,10 @@ def run(spec: PageSpec, pages: dict[str, Any], store: Store) -> None:
     if plan is not None and spec.needs_plan:
         st.caption(t("frame.plan_caption", name=markdown_text(plan.name)))
         conflict_notice(plan)
+        if st.session_state.get(DELETED_KEY) == plan.id:
+            show_error(t("conflict.plan_deleted", name=markdown_text(plan.name)))
+            PageContext(store=store, plan=plan, lang=common.lang(), spec=spec, pages=pages).link(
+                START, t("common.go_plans"))
     if spec.intro_key:
         st.caption(t(spec.intro_key))
     ctx = PageContext(store=store, plan=plan, lang=common.lang(), spec=spec, pages=pages,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -20,7 +20,7 @@ from kpi_core.domain.kpi_rules import (
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
-from pages import cached
+from pages import cached, conflicts
 from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
 from pages.frame import ContextView, PageContext, run_save
 
@@ -100,7 +100,12 @@ def clear_form(suffix: str) -> None:
 
 def csf_form(view: PageView, csf: CSF | None) -> None:
     """Add (csf None) or edit one CSF; saves only when every field is valid."""
-    suffix = view.ctx.key(add_form_suffix("csf") if csf is None else str(csf.id))
+    if csf is None:
+        suffix = view.ctx.key(add_form_suffix("csf"))
+    else:  # drawn from the version first shown; a load of their values draws it afresh
+        suffix = view.ctx.key(conflicts.row_key("csf", csf.id))
+        conflicts.base_version("csf", csf.id, csf.version)
+        conflicts.remember("csf", csf.id, csf)
     current = csf or CSF(plan_id=view.plan.id, name="")
     with st.form(f"csf_form_{suffix}"):
         name = st.text_input(t("csf.field.name"), value=current.name, key=f"csf_name_{suffix}",
@@ -120,6 +125,8 @@ def csf_form(view: PageView, csf: CSF | None) -> None:
                                     help=t("csf.field.actions_help"))
         submitted = st.form_submit_button(t("csf.add") if csf is None else t("common.save"), type="primary",
                                           key=f"csf_submit_{suffix}")
+    if csf is not None:  # under the button just pressed, where the user looks
+        conflicts.stale_notice("csf", csf.id, view.plan)
     if submitted:
         save_csf(view, current, name, CSFRole(role), contribution_text, description, actions_text, suffix)
 
@@ -135,12 +142,38 @@ def save_csf(view: PageView, current: CSF, name: str, role: CSFRole, contributio
         for message in errors:
             st.error(t(message.key, **inert(message.values)))
         return
-    if run_save(lambda: view.store.save_csf(draft, view.ctx.seen_version), view.plan) is not None:
+    def saved(_: CSF) -> None:
         clear_form(suffix)
         if current.id is None:
             renew_add_form("csf")
         st.session_state.pop(EDIT_KEY, None)
         st.rerun()
+
+    if current.id is None:  # a new CSF: nobody else can have changed it
+        if run_save(lambda: view.store.save_csf(draft, None), view.plan) is not None:
+            saved(draft)
+        return
+    # an edit: based on the CSF's own version when the form was first drawn (others' edits elsewhere do not clash)
+    conflicts.save("csf", current.id, view.plan, conflicts.opened("csf", current.id, current).name,
+                   lambda base: view.store.save_csf(replace(draft, version=current.version if base is None else base), None),
+                   describe=lambda _: stored_differences(view, draft), typed=typed_entries(draft), after=saved)
+
+
+def field_labels() -> dict[str, str]:
+    return {name: t(f"csf.field.{name}") for name in FORM_FIELDS}
+
+
+def stored_differences(view: PageView, draft: CSF) -> list[conflicts.Line]:
+    """What the stored CSF holds now against what this user typed, field by field."""
+    stored = next((c for c in view.store.list_csfs(view.plan.id) if c.id == draft.id), None)
+    return conflicts.differences(stored, draft, field_labels(), {"role": labelled("enum.role."),
+                                                                 "contribution": lambda v: fmt(v, view.unit)})
+
+
+def typed_entries(draft: CSF) -> dict[str, str]:
+    labels = field_labels()
+    return {labels["name"]: draft.name, labels["contribution"]: typed_text(draft.contribution or None, "") or "",
+            labels["description"]: draft.description, labels["actions"]: "; ".join(draft.actions)}
 
 
 def move(view: PageView, csf: CSF, step: int) -> None:
@@ -176,6 +209,7 @@ def csf_card(view: PageView, csf: CSF, number: int, first: bool, last: bool, gap
             move(view, csf, 1)
         if edit.button("✏️", key=f"csf_edit_{csf.id}", help=t("csf.card.edit")):
             st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == csf.id else csf.id
+            conflicts.forget("csf", csf.id)  # opened (again): based on the version shown now
             st.rerun()
         if remove.button("🗑", key=f"csf_delete_{csf.id}", help=t("csf.card.delete")):
             st.session_state[DELETE_KEY] = csf.id
@@ -196,6 +230,12 @@ def render(ctx: PageContext) -> None:
     gap = gap_of(view.kgi, view.plan)
     with st.expander(t("csf.help.title"), expanded=not view.csfs):
         st.markdown(t("csf.help.body"))
+
+    gone = conflicts.deleted_copy("csf", st.session_state.get(EDIT_KEY), {c.id for c in view.csfs})
+    if gone is not None:  # deleted by someone else while this user edits it: said so, the form kept to copy from
+        with st.container(border=True):
+            st.error(t("store.deleted_under_edit", name=markdown_text(gone.name)))
+            csf_form(view, gone)
 
     st.subheader(t("csf.section.gap"))
     if gap is None:

@@ -1,6 +1,7 @@
 """Step 5 PDCA: type the monthly actuals, see actual vs target with status, log check-ins, review the KPI set."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import partial
 
@@ -17,7 +18,7 @@ from kpi_core.domain.records import last_review_date
 from kpi_core.domain.units import is_rate
 from kpi_core.services import read_models
 from kpi_core.services.review import record_review
-from pages import cached
+from pages import cached, conflicts
 from pages.common import (
     add_form_suffix,
     delta_colour,
@@ -105,9 +106,12 @@ def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.Metri
                             height=GRID_ROW_HEIGHT * (len(months) + 1) + 3,  # every month visible, no scrolling
                             key=f"pdca_grid_{plan.id}_{generation}")
     stale_key = f"pdca_grid_stale_{plan.id}"
+    keep_mine = False
     if stale_key in st.session_state:
-        stale_grid_notice(plan, specs, st.session_state[stale_key], generation)
-    if not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
+        keep_mine = stale_grid_notice(plan, specs, st.session_state[stale_key], generation)
+    if keep_mine:  # save over theirs, knowingly: the cells they changed are now based on their versions
+        base_versions.update({(c["metric_key"], c["month"]): c["version"] for c in st.session_state.pop(stale_key)})
+    elif not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
         return
     typed = {s.key: {m: edited.iloc[i][s.key] for i, m in enumerate(months)} for s in specs}
     change = tr.grid_changes(specs, base_values, typed)
@@ -129,22 +133,24 @@ def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.Metri
         st.rerun()
 
 
-def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], conflicts: list[dict], generation: int) -> None:
-    """Cells someone else saved since this grid opened: theirs / yours for each; the typed grid stays as it is
-    so the user can copy their values, or load the stored ones and enter theirs again."""
+def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], stale: list[dict], generation: int) -> bool:
+    """Cells someone else saved since this grid opened: theirs / yours for each; the typed grid stays as it is.
+    The user chooses: load the stored values, or save theirs over (True: "keep mine" was pressed)."""
     by_key = {s.key: s for s in specs}
-    for conflict in conflicts[:MAX_ERRORS_SHOWN]:
+    for conflict in stale[:MAX_ERRORS_SHOWN]:
         spec = by_key.get(conflict["metric_key"])
         unit = spec.unit if spec else ""
         st.warning(t("store.stale", item=f"{spec.name if spec else conflict['metric_key']} · "
                                          f"{month_text(conflict['month'])}",
                      theirs=fmt(conflict["theirs"], unit), yours=fmt(conflict["yours"], unit)))
-    if len(conflicts) > MAX_ERRORS_SHOWN:
-        st.warning(t("store.stale_more", n=len(conflicts) - MAX_ERRORS_SHOWN))
-    if st.button(t("store.load_theirs"), key=f"pdca_grid_reload_{plan.id}"):
+    if len(stale) > MAX_ERRORS_SHOWN:
+        st.warning(t("store.stale_more", n=len(stale) - MAX_ERRORS_SHOWN))
+    load, keep, _ = st.columns([2, 2, 3])
+    if load.button(t("store.load_theirs"), key=f"pdca_grid_reload_{plan.id}", icon=":material/refresh:"):
         st.session_state.pop(f"pdca_grid_stale_{plan.id}", None)
         st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1
         st.rerun()
+    return keep.button(t("conflict.keep_mine"), key=f"pdca_grid_keep_{plan.id}", type="primary")
 
 
 def save_grid(store: Store, plan: Plan, change: tr.GridEdit, based_on: dict, stale: list[dict]) -> int:
@@ -278,15 +284,15 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     names, code = metric_names(tracking), lang()
     statuses = {s: status_text(s, code) for s in tr.STATUS_ORDER}  # once, not once per row
-    log = records_frame(checkins, {
-        t("pdca.table.month"): lambda c: month_text(c.month, code),
-        t("pdca.table.metric"): lambda c: names.get(c.metric_key, c.metric_key),
-        t("pdca.table.status"): lambda c: statuses[Status(c.status)],
-        t("pdca.checkin.why"): lambda c: c.why,
-        t("pdca.checkin.next_action"): lambda c: c.next_action,
-        t("pdca.checkin.owner"): lambda c: c.owner,
-        t("pdca.checkin.due"): lambda c: c.due.isoformat() if c.due else "",
-        t("pdca.checkin.result"): lambda c: c.result,
+    log = pd.DataFrame({
+        t("pdca.table.month"): [month_text(c.month, code) for c in checkins],
+        t("pdca.table.metric"): [names.get(c.metric_key, c.metric_key) for c in checkins],
+        t("pdca.table.status"): [statuses[Status(c.status)] for c in checkins],
+        t("pdca.checkin.why"): [c.why for c in checkins],
+        t("pdca.checkin.next_action"): [c.next_action for c in checkins],
+        t("pdca.checkin.owner"): [c.owner for c in checkins],
+        t("pdca.checkin.due"): [c.due.isoformat() if c.due else "" for c in checkins],
+        t("pdca.checkin.result"): [c.result for c in checkins],
     })
     st.dataframe(log, hide_index=True)
     st.download_button(t("store.download_csv"), ingest.frame_csv(log), file_name=f"checkins-plan-{plan.id}.csv",
@@ -305,21 +311,24 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
                               format_func=lambda i: f"{month_text(by_id[i].month, code)} · "
                                                     f"{names.get(by_id[i].metric_key, '')} · "
                                                     f"{by_id[i].next_action[:60]}")
-        outcome = st.text_area(t("pdca.checkin.result"), key=f"pdca_ci_outcome_{chosen}")
-        # the version shown when this item was opened: a result someone else recorded since is not overwritten
-        seen_key = f"pdca_ci_seen_{chosen}"
-        seen = st.session_state.setdefault(seen_key, by_id[chosen].version)
-        if st.button(t("pdca.checkin.save_result"), key="pdca_ci_save_result"):
-            checkin = by_id[chosen]
-            checkin.version = seen
-            checkin.result = outcome.strip()
+        # based on the version shown when this item was opened: a result someone else recorded since is shown
+        conflicts.base_version("checkin", chosen, by_id[chosen].version)
+        outcome = st.text_area(t("pdca.checkin.result"), key=f"pdca_ci_outcome_{conflicts.row_key('checkin', chosen)}",
+                               value=by_id[chosen].result)
+        pressed = st.button(t("pdca.checkin.save_result"), key="pdca_ci_save_result")
+        conflicts.stale_notice("checkin", chosen, plan)
+        if pressed:
+            checkin = replace(by_id[chosen], result=outcome.strip())
             problems = tr.checkin_problems(checkin) or ([("pdca.checkin.result_empty", {})]
                                                          if not checkin.result else [])
             for problem_key, values in problems:
                 st.error(t(problem_key, **values))
-            if not problems and run_save(lambda: store.save_checkin(checkin), plan, "pdca.checkin.saved"):
-                st.session_state.pop(seen_key, None)
-                st.rerun()
+            if not problems:
+                conflicts.save("checkin", chosen, plan, checkin.next_action[:80],
+                               lambda base: store.save_checkin(replace(checkin, version=base)),
+                               success_key="pdca.checkin.saved", after=lambda _: st.rerun(),
+                               describe=lambda stale: [(t("pdca.checkin.result"), conflicts.shown(c["theirs"]),
+                                                        conflicts.shown(c["yours"])) for c in stale.conflicts])
 
 
 # ---------------------------------------------------------------- quarterly review
@@ -333,6 +342,10 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     if not tracking.kpis:
         st.info(t("pdca.review.no_kpis"))
         return
+    # based on the last review recorded when the form was first drawn: a decision someone else records meanwhile
+    # for the same KPI is shown before anything is overwritten
+    conflicts.base_version("review", plan.id, store.review_version(plan.id))
+    drawn = f"_g{conflicts.generation('review', plan.id)}" if conflicts.generation("review", plan.id) else ""
     review_date = st.columns(3)[0].date_input(t("pdca.review.date"), value=date.today(), key="pdca_rv_date")
     choices = {}
     for metric in tracking.kpis:
@@ -340,18 +353,29 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         name_col.markdown(f"{tr.STATUS_EMOJI[metric.status]} **{markdown_text(metric.spec.name[:80])}**")
         decision = decision_col.radio(t("pdca.review.decision"), DECISIONS, horizontal=True,
                                       format_func=partial(review_option, code=lang()),
-                                      key=f"pdca_rv_decision_{metric.key}", label_visibility="collapsed")
-        reason = reason_col.text_input(t("pdca.review.reason"), key=f"pdca_rv_reason_{metric.key}",
+                                      key=f"pdca_rv_decision_{metric.key}{drawn}", label_visibility="collapsed")
+        reason = reason_col.text_input(t("pdca.review.reason"), key=f"pdca_rv_reason_{metric.key}{drawn}",
                                        label_visibility="collapsed", placeholder=t("pdca.review.reason"))
         choices[metric.key] = (decision, reason.strip(), metric.spec.name)
-    if st.button(t("pdca.review.save"), type="primary", key="pdca_rv_save"):
+    pressed = st.button(t("pdca.review.save"), type="primary", key="pdca_rv_save")
+    conflicts.stale_notice("review", plan.id, plan)
+    if pressed:
         problems = tr.review_problems(choices)
         for problem_key, values in problems:
             st.error(t(problem_key, **values))
         decisions = {key: (decision, reason) for key, (decision, reason, _) in choices.items()}
-        if not problems and run_save(lambda: record_review(store, plan.id, review_date, decisions, ctx.seen_version),
-                                     plan, "pdca.review.saved"):
-            st.rerun()
+        if not problems:
+            names = metric_names(tracking)
+
+            def decision_text(parts: tuple[str, str]) -> str:
+                return f"{review_option(parts[0])}: {parts[1]}" if parts[1] else review_option(parts[0])
+
+            conflicts.save("review", plan.id, plan, t("conflict.review"),
+                           lambda base: record_review(store, plan.id, review_date, decisions, base),
+                           success_key="pdca.review.saved", after=lambda _: st.rerun(),
+                           describe=lambda stale: [(names.get(c["metric_key"], c["metric_key"]),
+                                                    decision_text(c["theirs_decision"]),
+                                                    decision_text(c["yours_decision"])) for c in stale.conflicts])
     if reviews:
         names = metric_names(tracking)
         st.dataframe(records_frame(reviews, {

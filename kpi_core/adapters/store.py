@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,6 +87,7 @@ WRITE_RETRIES = 6  # attempts of a whole write on conflicts with other sessions
 WRITE_WAIT = 30.0  # seconds a writer waits for the change before it in this process
 RETRY_PAUSE = 0.02  # seconds, grows with each attempt, jittered so that retrying sessions do not collide again
 REJECTIONS_KEPT = 1000  # rejected rows of an import kept in full; the rest are counted
+COPY_BATCH = 5000  # rows read and written at a time when copying a database (`db copy`)
 RAW_KEPT = 2000  # characters of a rejected row's original text kept
 LOCK_WAIT_ENV = "KPI_WORKBENCH_LOCK_WAIT"
 LOCK_WAIT = 30.0  # seconds a process waits for another one (the app, a scheduled import) to release the file
@@ -886,6 +887,16 @@ class Store:
             shutil.copy2(self.path, target)
         return target
 
+    # ------------------------------------------------------------ settings
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._write(lambda cur: cur.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value]))
+
     # ------------------------------------------------------------ plans
     @staticmethod
     def _plan(row: dict) -> Plan:
@@ -1125,11 +1136,15 @@ class Store:
         return targets
 
     def set_monthly_targets(self, plan_id: int, metric_key: str, values: dict[date, float], reason: str = "",
-                            expected_version: int | None = None) -> int:
+                            expected_version: int | None = None, based_on: int | None = None) -> int:
         """Replace the metric's monthly targets with a new version; the previous version stays, superseded. The
-        metric's row in `target_sets` names the current version: two writers of one metric cannot both commit."""
+        metric's row in `target_sets` names the current version: two writers of one metric cannot both commit.
+        `based_on`: the target-set version the writer saw (`target_set_versions`); a set saved by someone else
+        since is refused with StaleEdit, nothing written."""
         def work(cur):
             self._bump_version(cur, plan_id, expected_version)
+            if based_on is not None:
+                self._check_target_set(cur, plan_id, metric_key, based_on, values)
             version = cur.execute(
                 "INSERT INTO target_sets (plan_id, metric_key, version) SELECT ?, ?, coalesce(max(version), 0) + 1 "
                 "FROM monthly_targets WHERE plan_id = ? AND metric_key = ? ON CONFLICT (plan_id, metric_key) "
@@ -1480,6 +1495,52 @@ class Store:
         """Review decisions, newest first."""
         return self._typed(ReviewEntry, "SELECT review_date, metric_key, decision, reason FROM reviews "
                                         "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id])
+
+    # ------------------------------------------------------------ conflicts: the version each write is based on
+    # Targets carry the version of the metric's target set, reviews the last review the writer saw; CSFs, KPIs and
+    # check-ins their row version, actuals their cell version. A save based on an older one is refused, shown.
+    def target_set_versions(self, plan_id: int) -> dict[str, int]:
+        """{metric_key: current version of its monthly targets}; absent means none saved yet (version 0)."""
+        return dict(self.cursor().execute("SELECT metric_key, version FROM target_sets WHERE plan_id = ?",
+                                          [plan_id]).fetchall())
+
+    def review_version(self, plan_id: int) -> int:
+        """The last review decision recorded for the plan (0: none): what a review form is based on."""
+        return self.cursor().execute("SELECT coalesce(max(id), 0) FROM reviews WHERE plan_id = ?",
+                                     [plan_id]).fetchone()[0]
+
+    def _check_target_set(self, cur, plan_id: int, metric_key: str, seen: int, yours: dict[date, float]) -> None:
+        """Refuse targets based on an older set of the metric (or on a KPI deleted meanwhile): theirs / yours per
+        month that differs."""
+        self._require_live_metrics(cur, plan_id, {metric_key})
+        row = cur.execute("SELECT version FROM target_sets WHERE plan_id = ? AND metric_key = ?",
+                          [plan_id, metric_key]).fetchone()
+        current = row[0] if row else 0
+        if current == seen:
+            return
+        theirs = dict(cur.execute(
+            "SELECT month, value FROM monthly_targets WHERE plan_id = ? AND metric_key = ? AND version = ? "
+            "AND superseded_at IS NULL", [plan_id, metric_key, current]).fetchall())
+        months = sorted(set(theirs) | set(yours))
+        differing = [m for m in months if theirs.get(m) != yours.get(m)] or months[:1]
+        raise StaleEdit([{"item": f"{metric_key} {month:%Y-%m}", "metric_key": metric_key, "month": month,
+                          "theirs": theirs.get(month), "yours": yours.get(month), "version": current}
+                         for month in differing])
+
+    def check_reviews(self, plan_id: int, seen: int, decisions: dict[str, tuple[str, str]]) -> None:
+        """Refuse review decisions ({metric key: (decision, reason)}) when someone recorded a decision for one of
+        the same KPIs since the review version `seen`: theirs / yours for each. Call it inside the transaction that
+        records them."""
+        newer = self.cursor().execute(
+            "SELECT metric_key, decision, reason, id FROM reviews WHERE plan_id = ? AND id > ? ORDER BY id",
+            [plan_id, seen]).fetchall()
+        latest = {key: (decision, reason, row_id) for key, decision, reason, row_id in newer}
+        clashes = [{"item": key, "metric_key": key, "theirs": f"{latest[key][0]}: {latest[key][1]}",
+                    "yours": f"{decision}: {reason}", "version": newer[-1][3],
+                    "theirs_decision": latest[key][:2], "yours_decision": (decision, reason)}
+                   for key, (decision, reason) in decisions.items() if key in latest]
+        if clashes:
+            raise StaleEdit(clashes)
 
     # ------------------------------------------------------------ health check (checklist ticks, score snapshots)
     def review_dates(self, plan_id: int) -> list[date]:
@@ -1891,6 +1952,70 @@ class Store:
             "SELECT metric_key, version, reason, month, value FROM monthly_targets WHERE plan_id = ? "
             "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
 
+    # ------------------------------------------------------------ database copy (`db copy`): dump / load all tables
+    def app_tables(self) -> list[str]:
+        """The tables of the application database in name order, without the migration record (each database
+        keeps its own)."""
+        return [row[0] for row in self.cursor().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name").fetchall()]
+
+    def _table_columns(self, table: str) -> list[tuple[str, str | None]]:
+        """(column, sequence feeding it or None) in column order, read from the catalogue."""
+        rows = self.cursor().execute(
+            "SELECT column_name, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+        return [(name, _sequence_of(default)) for name, default in rows]
+
+    def dump_tables(self, batch: int = COPY_BATCH) -> Iterator[TableDump]:
+        """Every table with its columns and its rows (in batches, in a stable order), as stored: ids, versions,
+        soft-deleted and superseded rows included. Read inside one transaction, so the dump is one moment."""
+        with self.transaction() as cur:
+            for table in self.app_tables():
+                columns = [name for name, _ in self._table_columns(table)]
+                yield TableDump(table, columns, self._table_batches(cur, table, columns, batch))
+
+    @staticmethod
+    def _table_batches(cur, table: str, columns: list[str], batch: int) -> Iterator[list[tuple]]:
+        order = ", ".join(str(position) for position in range(1, len(columns) + 1))
+        result = cur.execute(f"SELECT {', '.join(map(_quoted, columns))} FROM {_quoted(table)} ORDER BY {order}")
+        while rows := result.fetchmany(batch):
+            yield [tuple(row) for row in rows]
+
+    def load_tables(self, dumps: Iterator[TableDump], source: str) -> dict[str, int]:
+        """Write every dumped table into this database, which must be freshly initialised (no rows) and at the
+        same tables; advance each sequence past the ids written. One transaction: all of it lands or none.
+        Returns the rows written per table."""
+        written: dict[str, int] = {}
+        with self.transaction() as cur:
+            self._require_empty(cur, source)
+            expected = set(self.app_tables())
+            for dump in dumps:
+                if dump.table not in expected:
+                    raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+                written[dump.table] = self._load_table(cur, dump, source)
+        return written
+
+    def _require_empty(self, cur, source: str) -> None:
+        for table in self.app_tables():
+            if cur.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]:
+                raise CopyTargetNotEmpty(target=self.location, table=table, source=source)
+
+    def _load_table(self, cur, dump: TableDump, source: str) -> int:
+        columns = dict(self._table_columns(dump.table))
+        if set(dump.columns) != set(columns):
+            raise CopyTargetMismatch(source=source, target=self.location, table=dump.table)
+        insert = f"INSERT INTO {_quoted(dump.table)} ({', '.join(map(_quoted, dump.columns))})"
+        count = 0
+        for rows in dump.batches:
+            self.dialect.insert_rows(cur, insert, rows)
+            count += len(rows)
+        for column, sequence in columns.items():
+            if sequence and count:
+                highest = cur.execute(f"SELECT max({_quoted(column)}) FROM {_quoted(dump.table)}").fetchone()[0]
+                if highest is not None:  # the next id drawn is past every copied one
+                    cur.execute(self.dialect.advance_sequence, [sequence, int(highest)])
+        return count
 
     # ------------------------------------------------------------ speed: the plan's data version
     def plan_data_version(self, plan_id: int) -> tuple[int, int, int]:
@@ -1904,6 +2029,44 @@ class Store:
             "(SELECT count(*) + count(n.deleted_at) FROM ws_notes n JOIN workshops w ON w.id = n.workshop_id "
             "WHERE w.plan_id = ? AND n.kind = 'decision')", [plan_id, plan_id, plan_id]).fetchone()
         return (-1 if row[0] is None else int(row[0]), int(row[1]), int(row[2]))
+
+
+# ---------------------------------------------------------------- database copy (`db copy`): errors and helpers
+class CopyTargetNotEmpty(StoreError):
+    key = "dbcopy.not_empty"
+
+
+class CopyTargetMismatch(StoreError):
+    """The target's tables differ from the source's although both report the same schema version."""
+
+    key = "dbcopy.mismatch"
+
+
+class CopySchemaDiffers(StoreError):
+    key = "dbcopy.schema_differs"
+
+
+@dataclass
+class TableDump:
+    """One table of a database being copied: its columns and its rows, read lazily in batches."""
+
+    table: str
+    columns: list[str]
+    batches: Iterator[list[tuple]]
+
+
+_NEXTVAL = re.compile(r"nextval\('([^']+)'")
+
+
+def _sequence_of(column_default: str | None) -> str | None:
+    """The sequence named in a column default such as nextval('seq_plan') (PostgreSQL adds '::regclass')."""
+    match = _NEXTVAL.search(column_default or "")
+    return match.group(1) if match else None
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
 
 def _holding_the_file(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)

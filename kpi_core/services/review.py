@@ -8,13 +8,15 @@ from kpi_core.adapters.store import Store
 
 
 def record_review(store: Store, plan_id: int, review_date: date, decisions: Mapping[str, tuple[str, str]],
-                  seen_version: int | None) -> int:
-    """Record {metric key: (decision, reason)} of one review in one transaction, refused as a whole when the plan
-    changed since the user opened it. Returns the number of decisions recorded."""
+                  based_on: int | None) -> int:
+    """Record {metric key: (decision, reason)} of one review in one transaction. `based_on` is the review version
+    the user saw (`store.review_version`): when someone recorded a decision for one of the same KPIs since, the
+    whole review is refused with theirs / yours (StaleEdit). Returns the number of decisions recorded."""
     def work() -> int:
-        for number, (key, (decision, reason)) in enumerate(decisions.items()):
-            # the first write checks the version the user saw; the others are part of the same change
-            store.add_review(plan_id, review_date, key, decision, reason, seen_version if number == 0 else None)
+        if based_on is not None:
+            store.check_reviews(plan_id, based_on, dict(decisions))
+        for key, (decision, reason) in decisions.items():
+            store.add_review(plan_id, review_date, key, decision, reason)
         return len(decisions)
 
     return store.atomic(work)

@@ -47,16 +47,18 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError("streamlit did not become healthy in time")
 
 
-def start_server(db_path: Path, demo: bool) -> tuple[subprocess.Popen, str]:
-    """Serve the app on a free port against `db_path`, created first as `kpi-workbench db init` would: the app itself
-    creates only its default file, never one at a mistyped path."""
-    if not db_path.exists():
+def start_server(db_path: Path | str, demo: bool, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Serve the app on a free port against `db_path` (a file, or a postgresql:// URL with `log_path` given), created
+    first as `kpi-workbench db init` would: the app itself creates only its default file, never one at a mistyped
+    path."""
+    if isinstance(db_path, Path) and not db_path.exists():
         from kpi_core.adapters.store import open_store
 
         open_store(db_path, create=True).close()
+    log_path = log_path or Path(db_path).with_suffix(".log")
     port = _free_port()
     env = {**os.environ, "KPI_WORKBENCH_DB": str(db_path), "KPI_WORKBENCH_DEMO": "1" if demo else "0"}
-    log = open(db_path.with_suffix(".log"), "w")  # noqa: SIM115 - kept open for the server's lifetime
+    log = open(log_path, "w")  # noqa: SIM115 - kept open for the server's lifetime
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
@@ -67,7 +69,7 @@ def start_server(db_path: Path, demo: bool) -> tuple[subprocess.Popen, str]:
         _wait_healthy(url, process)
     except RuntimeError:
         process.kill()
-        raise RuntimeError(db_path.with_suffix(".log").read_text()[-3000:]) from None
+        raise RuntimeError(log_path.read_text()[-3000:]) from None
     return process, url
 
 
@@ -165,3 +167,17 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
 def next_frame(page) -> None:
     """Wait for the browser to lay out and paint what just changed (two animation frames)."""
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+@pytest.fixture
+def two_people(browser):
+    """Two separate browser sessions (contexts) at 1440x900, as two people on two laptops."""
+    contexts = [browser.new_context(locale="en-US", viewport={"width": 1440, "height": 900}) for _ in range(2)]
+    pages = []
+    for context in contexts:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        pages.append(page)
+    yield pages
+    for context in contexts:
+        context.close()

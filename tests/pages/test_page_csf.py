@@ -164,13 +164,3 @@ def test_delete_asks_then_soft_deletes(make_app, store):
     assert first.name not in names(store, pid)
     log = store.audit_log(pid)
     assert "csf.delete" in {e.action for e in log}
-
-
-def test_stale_version_is_refused(make_app, store):
-    pid = sales_plan(store)
-    at = make_app(PAGE, lang="en", plan_id=pid)
-    store.save_csf(CSF(plan_id=pid, name="Saved elsewhere"), None)  # someone else saves meanwhile
-    at.text_input(key="csf_name_new").input("Mine")
-    at.button(key="csf_submit_new").click().run()
-    assert at.error
-    assert "Mine" not in names(store, pid)

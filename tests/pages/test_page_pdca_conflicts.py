@@ -51,5 +51,5 @@ def test_result_recorded_by_someone_else_meanwhile_is_not_overwritten(make_app, 
     store.save_checkin(theirs)
     at.text_area(key=f"pdca_ci_outcome_{theirs.id}").set_value("I called 20")
     at.button(key="pdca_ci_save_result").click().run()
-    assert "theirs They called 25 / yours I called 20" in texts(at)
+    assert "Result: theirs They called 25 / yours I called 20" in texts(at)
     assert store.list_checkins(plan.id)[0].result == "They called 25"

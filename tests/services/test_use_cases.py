@@ -88,10 +88,10 @@ def test_record_review_failing_at_the_second_decision_records_none(store, sales,
     before = snapshot(store)
     fail_on_call(store, monkeypatch, "add_review", call=2)
     with pytest.raises(Injected):
-        record_review(store, plan.id, date(2026, 7, 1), decisions, plan.version)
+        record_review(store, plan.id, date(2026, 7, 1), decisions, store.review_version(plan.id))
     assert snapshot(store) == before
     monkeypatch.undo()
-    assert record_review(store, plan.id, date(2026, 7, 1), decisions, plan.version) == 2
+    assert record_review(store, plan.id, date(2026, 7, 1), decisions, store.review_version(plan.id)) == 2
     assert len(store.list_reviews(plan.id)) == 2
 
 
