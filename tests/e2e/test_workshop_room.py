@@ -65,6 +65,13 @@ def _smallest_svg_text_px(page, selector: str) -> float:
     }""")
 
 
+def _settled(page) -> None:
+    """No run under way on a participant's screen (it has no page title for `wait_for_app` to look for)."""
+    for _ in range(2):
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", polling=200)
+        page.wait_for_timeout(350)
+
+
 def _seconds_until_shown(host, idea: str, submitted: float) -> float:
     """Wait for the idea on the shared screen within the budget; past it, keep waiting so the figure is known."""
     shown = host.get_by_text(idea, exact=True).first
@@ -155,8 +162,10 @@ def test_a_workshop_with_five_participants(room_server, browser):
         for n, phone in enumerate(participants):
             dots = phone.get_by_role("button", name="+ dot") if n != 2 else phone.get_by_role("button", name="＋ドット")
             dots.first.wait_for(timeout=60_000)
+            _settled(phone)  # the vote arrived with a redraw: tap once it is drawn, as a person would
             dots.nth(0).click()
             phone.get_by_text(re.compile("(Dots left: 2 of 3|残りドット：2 / 3)")).wait_for()
+            _settled(phone)
             dots.nth(1 + n % 2).click()
             phone.get_by_text(re.compile("(Dots left: 1 of 3|残りドット：1 / 3)")).wait_for()
         host.get_by_text("10 dots placed by 5 people", exact=False).wait_for(timeout=60_000)
