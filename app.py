@@ -81,7 +81,6 @@ def _sidebar(store: Store) -> None:
         st.divider()
         _language_picker()
         st.toggle(t("sidebar.full_digits"), key=common.FULL_DIGITS_KEY)
-        st.toggle(t("sidebar.workshop"), key=common.WORKSHOP_KEY, help=t("sidebar.workshop_help"))
 
 
 def _participant_view() -> None:
@@ -97,10 +96,5 @@ if JOIN_PARAM in st.query_params or TOKEN_PARAM in st.query_params:
 require_password()
 page = _navigation(store)
 _sidebar(store)
-if st.session_state.get(common.WORKSHOP_KEY):
-    # Larger type for a projector; a fixed stylesheet, no user text involved.
-    st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.8rem !important;}"
-                "[data-testid='stMetricValue'] {font-size: clamp(1rem, 16cqi, 2.6rem) !important;}</style>",
-                unsafe_allow_html=True)
 common.apply_figure_style()
 page.run()

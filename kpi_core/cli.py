@@ -53,7 +53,7 @@ from kpi_core.domain.kpi_rules import validate_kpi
 from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
 from kpi_core.domain.plan_rules import validate_plan_fields
 from kpi_core.domain.report import AUDIENCES, FORMATS, ReportError
-from kpi_core.domain.units import format_value, parse_month
+from kpi_core.domain.units import format_value, moment_text, parse_month
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import normalise_language, t
 from kpi_core.services.db_copy import copy_database
@@ -358,13 +358,13 @@ def cmd_import(store: Store, args: argparse.Namespace, o: _Output) -> int:
 
 def cmd_imports(store: Store, args: argparse.Namespace, o: _Output) -> int:
     plan = find_plan(store, args.plan)
-    frame = store.list_imports(plan.id)
-    if frame.empty:
+    imports = store.list_imports(plan.id)
+    if not imports:
         o.say("cli.no_imports", plan=plan.name)
         return EXIT_OK
     o.say("cli.imports_header", plan=plan.name)
-    for row in frame.itertuples():
-        o.text(t("cli.import_row", o.lang, id=row.id, created=f"{row.created_at:%Y-%m-%d %H:%M}",
+    for row in imports:
+        o.text(t("cli.import_row", o.lang, id=row.id, created=moment_text(row.created_at),
                  file=row.file_name, encoding=ingest.encoding_label(row.encoding), rows=row.rows_total,
                  accepted=row.rows_accepted, rejected=row.rows_rejected,
                  status=t(f"cli.import_status.{row.status}", o.lang)), 2)

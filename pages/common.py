@@ -4,10 +4,11 @@ Pages stay thin: read widgets -> call kpi_core -> render. Anything that is not a
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from kpi_core import i18n
@@ -20,9 +21,8 @@ from kpi_core.services.demo import seed_demo
 LANG_KEY = "lang"
 PLAN_KEY = "plan_id"
 FULL_DIGITS_KEY = "full_digits"
-WORKSHOP_KEY = "workshop_mode"
 # Session keys that outlive a reload after a save conflict (the frame's own state and the sidebar's choices).
-FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, WORKSHOP_KEY, "sidebar_plan", "sidebar_lang"})
+FRAME_KEYS = frozenset({LANG_KEY, PLAN_KEY, FULL_DIGITS_KEY, "sidebar_plan", "sidebar_lang"})
 
 
 # ---------------------------------------------------------------- store
@@ -86,6 +86,12 @@ def options_label(prefix: str) -> Callable[[object], str]:
 
 
 # ---------------------------------------------------------------- formatting
+def records_frame(records: Iterable[Any], columns: dict[str, Callable[[Any], Any]]) -> pd.DataFrame:
+    """The display table of read models (store history rows): one column per label, each cell from its record."""
+    rows = list(records)
+    return pd.DataFrame({label: [cell(r) for r in rows] for label, cell in columns.items()})
+
+
 def full_digits() -> bool:
     return bool(st.session_state.get(FULL_DIGITS_KEY, False))
 

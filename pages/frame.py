@@ -193,6 +193,22 @@ class PageContext:
         return run_save(action, self.plan, success_key)
 
 
+@dataclass(frozen=True)
+class ContextView:
+    """Base of a page's view (what the page reads once per run): the frame's context, its store and plan at hand."""
+
+    ctx: PageContext
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def plan(self) -> Plan:
+        assert self.ctx.plan is not None
+        return self.ctx.plan
+
+
 def remember_version(plan: Plan, version: int | None = None) -> None:
     st.session_state.setdefault(VERSIONS_KEY, {})[plan.id] = plan.version if version is None else version
 

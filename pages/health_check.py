@@ -191,7 +191,7 @@ def history_panel(ctx: PageContext, health: PlanHealth) -> None:
 def render(ctx: PageContext) -> None:
     store, plan, today = ctx.store, ctx.plan, date.today()
     current = read_models.health(store, plan, ctx.version, today)  # once per data version, not once per click
-    if snapshot_due(current.snapshots[-1]["month"] if current.snapshots else None, today):
+    if snapshot_due(current.snapshots[-1].month if current.snapshots else None, today):
         current = plan_health(store, plan.id, today)  # takes the month's snapshot
     kpis = store.list_kpis(plan.id)
     score_panel(current.report)

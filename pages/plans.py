@@ -17,7 +17,7 @@ from kpi_core.adapters.templates import (
     plan_to_template_yaml,
     save_user_template,
 )
-from kpi_core.domain.goal import Message, check_name, step_progress_for
+from kpi_core.domain.goal import Message, check_name
 from kpi_core.domain.model import Plan, PlanStatus
 from kpi_core.domain.plan_rules import (
     CURRENCIES,
@@ -34,13 +34,13 @@ from kpi_core.domain.plan_rules import (
     format_period,
     markdown_text,
     parse_baseline,
-    plan_rows,
     readable_formula,
     template_tree_dot,
     unarchived_status,
     validate_plan_fields,
 )
 from kpi_core.services import plans as plan_use_cases
+from kpi_core.services.plans import plan_rows, step_progress_for
 from pages.common import figure, fmt, fmt_pct, lang, select_plan, t
 from pages.frame import STEPS, PageContext, attempt, conflict_notice, run_save, show_error
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from kpi_core.charts.gap import gap_bars, history_line
 from kpi_core.domain import units
-from kpi_core.domain.goal import analyse_gap, current_from_history
+from kpi_core.domain.gap import analyse_gap, current_from_history
 from pages import cached
 from pages.common import delta_colour, figure, fmt, fmt_pct, lang, options_label, t
 from pages.frame import PageContext, run_save

@@ -7,9 +7,8 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from kpi_core import i18n
-from kpi_core.adapters.store import Store
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
-from kpi_core.domain.goal import GapAnalysis, analyse_gap
+from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.kpi_rules import (
     Coverage,
     coverage,
@@ -23,7 +22,7 @@ from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
 from pages import cached, conflicts
 from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
-from pages.frame import PageContext, run_save
+from pages.frame import ContextView, PageContext, run_save
 
 EDIT_KEY = "csf_editing"
 DELETE_KEY = "csf_deleting"
@@ -32,21 +31,12 @@ FORM_FIELDS = ("name", "role", "contribution", "description", "actions")
 
 
 @dataclass(frozen=True)
-class PageView:
+class PageView(ContextView):
     """What this page draws from, read once per run."""
 
-    ctx: PageContext
     kgi: KGI | None
     csfs: list[CSF]
     kpis: list[KPI]
-
-    @property
-    def store(self) -> Store:
-        return self.ctx.store
-
-    @property
-    def plan(self) -> Plan:
-        return self.ctx.plan
 
     @property
     def unit(self) -> str:
@@ -254,19 +244,13 @@ def render(ctx: PageContext) -> None:
     else:
         show_gap(view, gap, coverage(view.csfs, gap.gap))
 
-    st.subheader(t("csf.section.primary"))
-    st.caption(t("csf.section.primary_help"))
-    if any(c.role == CSFRole.PRIMARY for c in view.csfs):
-        csf_list(view, CSFRole.PRIMARY, gap)
-    else:
-        st.info(t("csf.empty_primary"))
-
-    st.subheader(t("csf.section.fallback"))
-    st.caption(t("csf.section.fallback_help"))
-    if any(c.role == CSFRole.FALLBACK for c in view.csfs):
-        csf_list(view, CSFRole.FALLBACK, gap)
-    else:
-        st.info(t("csf.empty_fallback"))
+    for role in (CSFRole.PRIMARY, CSFRole.FALLBACK):
+        st.subheader(t(f"csf.section.{role}"))
+        st.caption(t(f"csf.section.{role}_help"))
+        if any(c.role == role for c in view.csfs):
+            csf_list(view, role, gap)
+        else:
+            st.info(t(f"csf.empty_{role}"))
 
     retired = [c for c in view.csfs if c.role == CSFRole.RETIRED]
     if retired:

@@ -37,6 +37,7 @@ from kpi_core.domain.kpi_rules import (
 from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan
 from kpi_core.domain.phasing import PhasingError, PhasingMethod
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.records import target_versions
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.units import typed_text
@@ -53,6 +54,7 @@ from pages.common import (
     full_digits,
     lang,
     month_text,
+    records_frame,
     renew_add_form,
     t,
 )
@@ -336,15 +338,13 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
                        describe=lambda stale: [(month_text(c["month"]), fmt(c["theirs"], kpi.unit),
                                                 fmt(c["yours"], kpi.unit)) for c in stale.conflicts],
                        after=lambda _: st.rerun())
-    history = view.store.target_history(view.plan.id, kpi.key)
-    if not history.empty:
-        versions = (history.groupby("version", as_index=False)
-                    .agg(reason=("reason", "first"), total=("value", "sum"), saved=("created_at", "first"))
-                    .sort_values("version", ascending=False))
+    versions = target_versions(view.store.target_history(view.plan.id, kpi.key))
+    if versions:
         st.caption(t("kpi.targets.versions", count=len(versions)))
-        st.dataframe(versions, hide_index=True, width="stretch",
-                     column_config={"version": t("kpi.targets.version"), "reason": t("kpi.targets.reason"),
-                                    "total": t("kpi.targets.version_total"), "saved": t("kpi.targets.saved_at")})
+        st.dataframe(records_frame(versions, {
+            t("kpi.targets.version"): lambda v: v.version, t("kpi.targets.reason"): lambda v: v.reason,
+            t("kpi.targets.version_total"): lambda v: v.total, t("kpi.targets.saved_at"): lambda v: v.saved}),
+            hide_index=True, width="stretch")
 
 
 def delete_kpi(view: PageView, kpi: KPI) -> None:

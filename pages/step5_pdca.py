@@ -14,6 +14,7 @@ from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.records import last_review_date
 from kpi_core.domain.units import is_rate
 from kpi_core.services import read_models
 from kpi_core.services.review import record_review
@@ -29,6 +30,7 @@ from pages.common import (
     lang,
     missing_months_notice,
     month_text,
+    records_frame,
     renew_add_form,
     status_text,
     t,
@@ -333,8 +335,7 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
 def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     plan, store = ctx.plan, ctx.store
     reviews = store.list_reviews(plan.id)
-    last = reviews["review_date"].max() if not reviews.empty else None
-    last = pd.Timestamp(last).date() if last is not None and not pd.isna(last) else None
+    last = last_review_date(reviews)
     if tr.review_overdue(last, date.today(), plan.fiscal_start):
         st.warning(t("pdca.review.due", last=last.isoformat() if last else t("common.none")))
     st.caption(t("pdca.review.help"))
@@ -375,13 +376,13 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
                            describe=lambda stale: [(names.get(c["metric_key"], c["metric_key"]),
                                                     decision_text(c["theirs_decision"]),
                                                     decision_text(c["yours_decision"])) for c in stale.conflicts])
-    if not reviews.empty:
+    if reviews:
         names = metric_names(tracking)
-        st.dataframe(pd.DataFrame({
-            t("pdca.review.date"): [pd.Timestamp(d).date().isoformat() for d in reviews["review_date"]],
-            t("pdca.table.metric"): [names.get(k, k) for k in reviews["metric_key"]],
-            t("pdca.review.decision"): [review_option(d) for d in reviews["decision"]],
-            t("pdca.review.reason"): list(reviews["reason"]),
+        st.dataframe(records_frame(reviews, {
+            t("pdca.review.date"): lambda r: r.review_date.isoformat(),
+            t("pdca.table.metric"): lambda r: names.get(r.metric_key, r.metric_key),
+            t("pdca.review.decision"): lambda r: review_option(r.decision),
+            t("pdca.review.reason"): lambda r: r.reason,
         }), hide_index=True)
 
 

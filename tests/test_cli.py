@@ -100,6 +100,31 @@ def test_errors_in_one_file_write_none_of_the_files(db, tmp_path):
     assert actuals(db) == {}
 
 
+def test_a_failure_at_the_second_file_writes_none_of_the_files_nor_the_profile(db, tmp_path, monkeypatch):
+    """The batch is one transaction: the first file's import, already written, is undone with the rest."""
+    from kpi_core.adapters import store as store_module
+
+    real, calls = store_module.Store.commit_import, []
+
+    def failing_second(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise store_module.WriteConflict(attempts=1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.Store, "commit_import", failing_second)
+    july = write(tmp_path, "july.csv", MONTHLY)
+    autumn = write(tmp_path, "autumn.csv", MONTHLY.replace("2026/07", "2026/09").replace("2026/08", "2026/10"))
+    code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--save-profile", "sfa", july, autumn)
+    assert code != 0 and err.startswith("Error: ") and len(calls) == 2
+    assert actuals(db) == {}
+    store = open_store(db)
+    try:
+        assert store.list_imports(1) == [] and store.list_profiles(1) == []
+    finally:
+        store.close()
+
+
 def test_unknown_plan_missing_file_and_bad_mapping_file(db, tmp_path):
     file = write(tmp_path, "a.csv", MONTHLY)
     assert run(db, "import", "--plan", "nope", "--lang", "en", file)[2] == "Error: No plan with the id or name “nope”.\n"

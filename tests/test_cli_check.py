@@ -62,7 +62,7 @@ def test_scheduled_check_takes_the_monthly_snapshot_once(db):
     run(db, "check", "--plan", "2")
     run(db, "check", "--plan", "2")
     store = open_store(db)
-    assert [s["trigger"] for s in store.health_snapshots(2)] == ["monthly"]
+    assert [s.trigger for s in store.health_snapshots(2)] == ["monthly"]
     store.close()
 
 

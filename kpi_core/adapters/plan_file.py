@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,6 +31,7 @@ from kpi_core.domain.model import (
     PlanStatus,
     Status,
 )
+from kpi_core.domain.records import ReviewEntry
 from kpi_core.domain.tracking import REVIEW_DECISIONS
 from kpi_core.domain.value_rules import ValueKind, range_problem, shown, value_kind
 from kpi_core.errors import WorkbenchError
@@ -107,14 +109,6 @@ class TargetVersion:
 
 
 @dataclass
-class Review:
-    review_date: date
-    metric_key: str
-    decision: str
-    reason: str
-
-
-@dataclass
 class ActualRow:
     metric_key: str
     month: date
@@ -134,7 +128,7 @@ class PlanSnapshot:
     kpi_csf: list[int | None]  # index into csfs per KPI
     targets: dict[str, list[TargetVersion]]
     checkins: list[CheckIn]
-    reviews: list[Review]
+    reviews: list[ReviewEntry]
     actuals: list[ActualRow] = field(default_factory=list)
     with_actuals: bool = False
 
@@ -476,13 +470,19 @@ def _read_targets(root: _Reader, metrics: set[str], checks: list[_Value]) -> dic
     return targets
 
 
-def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
-    checkins = []
-    for index, item in enumerate(root.items("checkins")):
-        r = _item_reader(root, "checkins", index, item)
+def _metric_items(root: _Reader, key: str, metrics: set[str]) -> Iterator[tuple[_Reader, str]]:
+    """Each item of the list `key` with its metric, which must be one of the plan's."""
+    for index, item in enumerate(root.items(key)):
+        r = _item_reader(root, key, index, item)
         metric = r.text("metric", required=True, limit=64)
         if metric not in metrics:
             raise r.fail("report.plan_file.unknown_metric", "metric", value=metric)
+        yield r, metric
+
+
+def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
+    checkins = []
+    for r, metric in _metric_items(root, "checkins", metrics):
         checkins.append(CheckIn(plan_id=0, metric_key=metric, month=r.month("month"),
                                 status=r.choice("status", Status, Status.NO_DATA), why=r.text("why"),
                                 next_action=r.text("next_action"), owner=r.text("owner", limit=200),
@@ -490,20 +490,16 @@ def _read_checkins(root: _Reader, metrics: set[str]) -> list[CheckIn]:
     return checkins
 
 
-def _read_reviews(root: _Reader, metrics: set[str]) -> list[Review]:
+def _read_reviews(root: _Reader, metrics: set[str]) -> list[ReviewEntry]:
     reviews = []
-    for index, item in enumerate(root.items("reviews")):
-        r = _item_reader(root, "reviews", index, item)
-        metric = r.text("metric", required=True, limit=64)
-        if metric not in metrics:
-            raise r.fail("report.plan_file.unknown_metric", "metric", value=metric)
+    for r, metric in _metric_items(root, "reviews", metrics):
         decision = r.text("decision", required=True, limit=20)
         if decision not in REVIEW_DECISIONS:
             raise r.fail("report.plan_file.bad_choice", "decision", value=decision, allowed=", ".join(REVIEW_DECISIONS))
         review_date = r.day("date")
         if review_date is None:
             raise r.fail("report.plan_file.missing", "date")
-        reviews.append(Review(review_date, metric, decision, r.text("reason")))
+        reviews.append(ReviewEntry(review_date, metric, decision, r.text("reason")))
     return reviews
 
 

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-import pandas as pd
 import psycopg
 from psycopg_pool import PoolTimeout
 
@@ -51,6 +50,16 @@ from kpi_core.domain.model import (
     Plan,
     PlanStatus,
     Status,
+)
+from kpi_core.domain.records import (
+    ActualEntry,
+    AuditEntry,
+    CurrentActual,
+    HealthSnapshot,
+    ImportRecord,
+    Rejection,
+    ReviewEntry,
+    TargetEntry,
 )
 from kpi_core.domain.workshop import (
     AgendaItem,
@@ -739,8 +748,9 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    def _frame(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
-        return self.dialect.frame(self.cursor().execute(sql, params))
+    def _typed(self, model: Callable[..., T], sql: str, params: list | tuple = ()) -> list[T]:
+        """Rows as read models: each column passed by name to `model`."""
+        return [model(**row) for row in self._rows(sql, params)]
 
     def _audit(self, cur, plan_id: int | None, action: str, **detail: Any) -> None:
         cur.execute("INSERT INTO audit_log (plan_id, action, detail) VALUES (?, ?, ?)",
@@ -1150,8 +1160,8 @@ class Store:
             return version
         return self._write(work)
 
-    def target_history(self, plan_id: int, metric_key: str) -> pd.DataFrame:
-        return self._frame(
+    def target_history(self, plan_id: int, metric_key: str) -> list[TargetEntry]:
+        return self._typed(TargetEntry,
             "SELECT version, month, value, reason, created_at, superseded_at FROM monthly_targets "
             "WHERE plan_id = ? AND metric_key = ? ORDER BY version, month", [plan_id, metric_key])
 
@@ -1160,17 +1170,14 @@ class Store:
     # version. Every write goes through it, so the database itself keeps one current value per cell.
     _CURRENT_ACTUALS = ("FROM actual_cells c JOIN actuals a ON a.id = c.actual_id WHERE c.plan_id = ?")
 
-    def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> pd.DataFrame:
-        """Current actuals as a frame (metric_key, month, value, source, import_id)."""
+    def get_actuals(self, plan_id: int, keys: list[str] | None = None) -> list[CurrentActual]:
+        """Current actuals with their source, by metric then month."""
         sql = "SELECT c.metric_key, c.month, a.value, a.source, a.import_id " + self._CURRENT_ACTUALS
         params: list[Any] = [plan_id]
         if keys:
             sql += " AND c.metric_key IN (SELECT unnest(?::VARCHAR[]))"
             params.append(list(keys))
-        frame = self._frame(sql + " ORDER BY c.metric_key, c.month", params)
-        if not frame.empty:
-            frame["month"] = pd.to_datetime(frame["month"]).dt.date
-        return frame
+        return self._typed(CurrentActual, sql + " ORDER BY c.metric_key, c.month", params)
 
     def actual_values(self, plan_id: int) -> dict[str, dict[date, float]]:
         """Current actuals as {metric_key: {month: value}}."""
@@ -1291,11 +1298,7 @@ class Store:
         if gone:
             raise DeletedUnderEdit(name=gone[0])
 
-    def delete_actual(self, plan_id: int, metric_key: str, month: date) -> None:
-        """Clear a metric-month: the row is superseded (kept in history), not removed."""
-        self.save_actuals(plan_id, [], clears=[(metric_key, month)])
-
-    def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> pd.DataFrame:
+    def actual_history(self, plan_id: int, metric_key: str, month: date | None = None) -> list[ActualEntry]:
         sql = ("SELECT a.month, a.value, a.source, a.import_id, i.file_name, a.created_at, a.superseded_at "
                "FROM actuals a LEFT JOIN imports i ON i.id = a.import_id WHERE a.plan_id = ? AND a.metric_key = ? "
                "AND a.source <> 'cleared'")
@@ -1303,7 +1306,7 @@ class Store:
         if month is not None:
             sql += " AND a.month = ?"
             params.append(month)
-        return self._frame(sql + " ORDER BY a.month, a.id", params)
+        return self._typed(ActualEntry, sql + " ORDER BY a.month, a.id", params)
 
     # ------------------------------------------------------------ imports
     def find_import(self, plan_id: int, sha256: str) -> dict | None:
@@ -1396,14 +1399,15 @@ class Store:
             "SELECT a.import_id, count(*) FROM actual_cells c JOIN actuals a ON a.id = c.actual_id "
             "WHERE c.plan_id = ? AND a.import_id IS NOT NULL GROUP BY a.import_id", [plan_id]).fetchall())
 
-    def list_imports(self, plan_id: int) -> pd.DataFrame:
-        return self._frame(
+    def list_imports(self, plan_id: int) -> list[ImportRecord]:
+        """The plan's imports, newest first."""
+        return self._typed(ImportRecord,
             "SELECT id, file_name, encoding, shape, rows_total, rows_accepted, rows_rejected, status, created_at, "
             "reverted_at FROM imports WHERE plan_id = ? ORDER BY id DESC", [plan_id])
 
-    def import_rejections(self, import_id: int) -> pd.DataFrame:
-        return self._frame("SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
-                                     "ORDER BY line_no", [import_id])
+    def import_rejections(self, import_id: int) -> list[Rejection]:
+        return self._typed(Rejection, "SELECT line_no, reason, raw FROM import_rejections WHERE import_id = ? "
+                                      "ORDER BY line_no", [import_id])
 
     # ------------------------------------------------------------ mapping profiles
     def save_profile(self, name: str, header_signature: str, mapping: dict, plan_id: int | None = None) -> int:
@@ -1487,9 +1491,10 @@ class Store:
             self._audit(cur, plan_id, "review.add", key=metric_key, decision=decision)
         self._write(work)
 
-    def list_reviews(self, plan_id: int) -> pd.DataFrame:
-        return self._frame("SELECT review_date, metric_key, decision, reason FROM reviews "
-                                     "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id])
+    def list_reviews(self, plan_id: int) -> list[ReviewEntry]:
+        """Review decisions, newest first."""
+        return self._typed(ReviewEntry, "SELECT review_date, metric_key, decision, reason FROM reviews "
+                                        "WHERE plan_id = ? ORDER BY review_date DESC, id DESC", [plan_id])
 
     # ------------------------------------------------------------ conflicts: the version each write is based on
     # Targets carry the version of the metric's target set, reviews the last review the writer saw; CSFs, KPIs and
@@ -1586,19 +1591,19 @@ class Store:
             return snapshot_id
         return self._write(work)
 
-    def health_snapshots(self, plan_id: int) -> list[dict[str, Any]]:
+    def health_snapshots(self, plan_id: int) -> list[HealthSnapshot]:
         """Score snapshots of the plan, oldest first."""
         rows = self._rows("SELECT id, taken_at, month, score, high, medium, low, lights, trigger "
                           "FROM health_snapshots WHERE plan_id = ? ORDER BY taken_at, id", [plan_id])
-        return [{**r, "lights": json.loads(r["lights"])} for r in rows]
+        return [HealthSnapshot(**(r | {"lights": json.loads(r["lights"])})) for r in rows]
 
-    def audit_log(self, plan_id: int | None = None, limit: int = 200) -> pd.DataFrame:
+    def audit_log(self, plan_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
         sql = "SELECT logged_at, plan_id, action, detail FROM audit_log"
         params: list[Any] = []
         if plan_id is not None:
             sql += " WHERE plan_id = ?"
             params.append(plan_id)
-        return self._frame(sql + " ORDER BY id DESC LIMIT ?", params + [limit])
+        return self._typed(AuditEntry, sql + " ORDER BY id DESC LIMIT ?", params + [limit])
 
     # ------------------------------------------------------------ workshops (sessions, participants, ideas, dots)
     # Every workshop write runs under one process-wide lock (a room of people writing at once would otherwise
@@ -1660,10 +1665,6 @@ class Store:
     @staticmethod
     def _ws_new_stage(cur, workshop_id: int) -> None:
         cur.execute("UPDATE workshops SET stage_version = stage_version + 1 WHERE id = ?", [workshop_id])
-
-    def workshop_by_code(self, code: str) -> SessionView | None:
-        rows = self._rows("SELECT * FROM workshops WHERE code = ?", [code])
-        return self._ws_session(rows[0]) if rows else None
 
     def workshop_facilitator_key(self, workshop_id: int) -> str:
         row = self.cursor().execute("SELECT facilitator_key FROM workshops WHERE id = ?", [workshop_id]).fetchone()

@@ -6,15 +6,16 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from kpi_core.domain.records import HealthSnapshot
 from kpi_core.i18n import t
 
 
-def score_history_chart(snapshots: Sequence[dict], lang: str) -> alt.Chart:
+def score_history_chart(snapshots: Sequence[HealthSnapshot], lang: str) -> alt.Chart:
     """Line and points of the snapshots' scores; tooltips give the date and what triggered the snapshot."""
     frame = pd.DataFrame({
-        "taken": [pd.Timestamp(s["taken_at"]) for s in snapshots],
-        "score": [float(s["score"]) for s in snapshots],
-        "trigger": [t(f"health.history.{s['trigger']}", lang) for s in snapshots],
+        "taken": [pd.Timestamp(s.taken_at) for s in snapshots],
+        "score": [s.score for s in snapshots],
+        "trigger": [t(f"health.history.{s.trigger}", lang) for s in snapshots],
     })
     base = alt.Chart(frame).encode(
         x=alt.X("taken:T", title=t("health.history.date_axis", lang)),

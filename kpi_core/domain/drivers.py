@@ -20,10 +20,12 @@ from __future__ import annotations
 import ast
 import itertools
 import math
+import operator
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -202,26 +204,35 @@ def _finite(value: float) -> float:
     return value
 
 
-def _evaluate(node: Node, values: Mapping[str, float]) -> float:
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+
+
+def _fold(node: Node, name_value: Callable[[str], Any], divide: Callable[[Any, Any], Any]) -> Any:
+    """The value of the formula tree, names read by `name_value`, `/` done by `divide`: scalars and arrays alike."""
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Var):
-        value = values.get(node.name)
-        if value is None or not _is_number(value):
-            raise FormulaError("engine.formula.missing_value", name=node.name)
-        return float(value)
+        return name_value(node.name)
     if isinstance(node, Neg):
-        return -_evaluate(node.operand, values)
-    left, right = _evaluate(node.left, values), _evaluate(node.right, values)
-    if node.op == "+":
-        return left + right
-    if node.op == "-":
-        return left - right
-    if node.op == "*":
-        return left * right
+        return -_fold(node.operand, name_value, divide)
+    left, right = _fold(node.left, name_value, divide), _fold(node.right, name_value, divide)
+    return _ARITHMETIC[node.op](left, right) if node.op in _ARITHMETIC else divide(left, right)
+
+
+def _scalar_divide(left: float, right: float) -> float:
     if right == 0:
         raise FormulaError("engine.formula.division_by_zero")
     return left / right
+
+
+def _evaluate(node: Node, values: Mapping[str, float]) -> float:
+    def value_of(name: str) -> float:
+        value = values.get(name)
+        if value is None or not _is_number(value):
+            raise FormulaError("engine.formula.missing_value", name=name)
+        return float(value)
+
+    return _fold(node, value_of, _scalar_divide)
 
 
 def _is_number(value: object) -> bool:
@@ -705,17 +716,6 @@ def _array_value(value: object) -> float:
 
 
 def _evaluate_array(node: Node, columns: Mapping[str, np.ndarray]) -> np.ndarray | float:
-    if isinstance(node, Num):
-        return node.value
-    if isinstance(node, Var):
-        return columns[node.name]
-    if isinstance(node, Neg):
-        return -_evaluate_array(node.operand, columns)
-    left, right = _evaluate_array(node.left, columns), _evaluate_array(node.right, columns)
-    if node.op == "+":
-        return left + right
-    if node.op == "-":
-        return left - right
-    if node.op == "*":
-        return left * right
-    return np.where(np.asarray(right) == 0, math.nan, np.divide(left, right))
+    """Month by month at once; a division by zero gives NaN (no value that month) rather than an error."""
+    return _fold(node, columns.__getitem__,
+                 lambda left, right: np.where(np.asarray(right) == 0, math.nan, np.divide(left, right)))

@@ -1,4 +1,5 @@
-"""Computations and checks of setup steps 1 (KGI) and 2 (gap), and the five-step progress of a plan."""
+"""Step 1 (KGI): the checks of a goal and what it asks for (growth, months, run-rate); the check of any name.
+The gap of step 2 is kpi_core.domain.gap; the five-step progress of a plan is in plan_rules."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -102,86 +103,3 @@ def summarise_kgi(kgi: KGI, plan: Plan) -> KGISummary | None:
 
 def _ratio(part: float, whole: float | None) -> float | None:
     return part / whole if whole else None
-
-
-# ---------------------------------------------------------------- gap
-@dataclass
-class GapAnalysis:
-    current: float
-    target: float
-    gap: float
-    gap_pct: float | None
-    required_monthly: float | None = None
-    historical_monthly: float | None = None
-    best_yoy_growth: float | None = None
-    history_months: int = 0
-    flags: list[Message] = field(default_factory=list)
-
-
-def current_from_history(kgi: KGI, plan: Plan, history: dict[date, float]) -> float | None:
-    """The KGI's current actual from uploaded history: last year's total (SUM) or the latest level."""
-    if not history:
-        return None
-    if kgi.aggregation == Aggregation.SUM:
-        last_year = [add_months(plan.fiscal_start, -i) for i in range(1, 13)]
-        if all(m in history for m in last_year):
-            return sum(history[m] for m in last_year)
-        before = sorted(m for m in history if m < plan.fiscal_start)[-12:]
-        return sum(history[m] for m in before) if len(before) == 12 else None
-    return history[max(history)]
-
-
-def best_yoy_growth(history: dict[date, float]) -> float | None:
-    """Best growth of any month over the same month a year earlier."""
-    growths = [value / history[add_months(month, -12)] - 1 for month, value in history.items()
-               if history.get(add_months(month, -12))]
-    return max(growths) if growths else None
-
-
-def analyse_gap(kgi: KGI, plan: Plan, current: float, history: dict[date, float] | None = None) -> GapAnalysis:
-    """Gap = target - current, and what history says about closing it."""
-    history = history or {}
-    target = kgi.target or 0.0
-    gap = target - current
-    analysis = GapAnalysis(current=current, target=target, gap=gap, gap_pct=_ratio(gap, current),
-                           history_months=len(history))
-    if kgi.aggregation == Aggregation.SUM:
-        analysis.required_monthly = target / plan.months
-        before = [v for m, v in history.items() if m < plan.fiscal_start]
-        analysis.historical_monthly = sum(before) / len(before) if before else current / 12
-    analysis.best_yoy_growth = best_yoy_growth(history)
-    analysis.flags = _gap_flags(kgi, analysis)
-    return analysis
-
-
-def _gap_flags(kgi: KGI, gap: GapAnalysis) -> list[Message]:
-    flags = []
-    needed = gap.gap_pct if kgi.direction == Direction.UP else (-gap.gap_pct if gap.gap_pct is not None else None)
-    if needed is None:
-        return flags
-    if needed <= 0:
-        flags.append(Message("warning", "check.gap_already_met"))
-    elif needed < 0.02:
-        flags.append(Message("warning", "check.gap_trivial", {"pct": needed}))
-    history_says_stretch = gap.best_yoy_growth is not None and needed > max(gap.best_yoy_growth, 0) * 1.5 + 0.05
-    if kgi.direction == Direction.UP and needed > 0 and history_says_stretch:
-        flags.append(Message("warning", "check.gap_unrealistic", {"needed": needed, "best": gap.best_yoy_growth}))
-    return flags
-
-
-# ---------------------------------------------------------------- progress
-def step_progress(kgi: KGI | None, primary_csfs: int, kpis_with_target: int, has_actuals: bool) -> list[bool]:
-    """Which of the five steps are complete."""
-    kgi_done = bool(kgi and kgi.name and kgi.target is not None and kgi.baseline is not None and kgi.deadline)
-    gap_done = bool(kgi_done and kgi.current is not None)
-    return [kgi_done, gap_done, primary_csfs > 0, kpis_with_target > 0, has_actuals]
-
-
-def step_progress_for(store, plan: Plan) -> list[bool]:
-    kgi = store.get_kgi(plan.id)
-    primary = sum(1 for c in store.list_csfs(plan.id, include_retired=False) if c.role == "primary")
-    with_target = sum(1 for k in store.list_kpis(plan.id) if k.annual_target is not None)
-    period = set(plan.month_list())
-    actuals = store.actual_values(plan.id)
-    has_actuals = any(month in period for series in actuals.values() for month in series)
-    return step_progress(kgi, primary, with_target, has_actuals)

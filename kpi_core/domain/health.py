@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from kpi_core.domain import drivers
-from kpi_core.domain.goal import best_yoy_growth
+from kpi_core.domain.gap import best_yoy_growth
 from kpi_core.domain.kpi_rules import RECOMMENDED_KPIS, SmartFinding, smart_check
 from kpi_core.domain.model import (
     CSF,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from kpi_core.domain.goal import MAX_NAME_LENGTH, Message, check_name, step_progress_for
-from kpi_core.domain.model import Plan, PlanStatus, add_months
+from kpi_core.domain.goal import MAX_NAME_LENGTH, Message, check_name
+from kpi_core.domain.model import KGI, Plan, PlanStatus, add_months
 from kpi_core.domain.units import parse_typed
 from kpi_core.errors import WorkbenchError
 
@@ -72,13 +72,11 @@ class PlanRow:
         return self.plan.status == PlanStatus.ARCHIVED
 
 
-def plan_rows(store, current_id: int | None, include_archived: bool = True) -> list[PlanRow]:
-    """One row per live plan: open plans first, newest first, then archived ones."""
-    rows = []
-    for plan in store.list_plans(include_archived=include_archived):
-        done = step_progress_for(store, plan)
-        rows.append(PlanRow(plan, format_period(plan), sum(done), len(done), plan.id == current_id))
-    return sorted(rows, key=lambda row: (row.archived, -(row.plan.id or 0)))
+def step_progress(kgi: KGI | None, primary_csfs: int, kpis_with_target: int, has_actuals: bool) -> list[bool]:
+    """Which of the five steps are complete."""
+    kgi_done = bool(kgi and kgi.name and kgi.target is not None and kgi.baseline is not None and kgi.deadline)
+    gap_done = bool(kgi_done and kgi.current is not None)
+    return [kgi_done, gap_done, primary_csfs > 0, kpis_with_target > 0, has_actuals]
 
 
 def filter_rows(rows: list[PlanRow], query: str) -> list[PlanRow]:

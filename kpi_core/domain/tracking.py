@@ -1,6 +1,6 @@
 """Tracking engine of the PDCA loop: attainment, status, pace, forecast, variance attribution and next actions.
 
-Pure Python over plain values: the pages (or `load_tracking`) read the plan from the store and hand it in.
+Pure Python over plain values: kpi_core.services.tracking reads the plan from the store and hands it in.
 
 Decisions shared by every screen that shows progress:
 - attainment is actual / target for "higher is better" and target / actual for "lower is better"; a zero or a
@@ -292,12 +292,6 @@ def track_plan(plan: Plan, kgi: KGI | None, kpis: Sequence[KPI], stored_targets:
     return PlanTracking(months=tuple(plan.month_list()), kgi=kgi_tracking,
                         kpis=tuple(tracked[1:] if kgi else tracked), targets=targets, actuals=in_period,
                         formula=(kgi.formula or "") if kgi else "")
-
-
-def load_tracking(store, plan: Plan) -> PlanTracking:
-    """Read the plan's KGI, KPIs, targets and actuals from the store and track them."""
-    return track_plan(plan, store.get_kgi(plan.id), store.list_kpis(plan.id),
-                      store.get_monthly_targets(plan.id), store.actual_values(plan.id))
 
 
 # ---------------------------------------------------------------- variance attribution of the KGI

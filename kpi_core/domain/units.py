@@ -269,3 +269,8 @@ def format_percent(value: float | None, signed: bool = False, digits: int = 1) -
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{value * 100:+,.{digits}f}%" if signed else f"{value * 100:,.{digits}f}%"
+
+
+def moment_text(moment: datetime | None) -> str:
+    """A recorded moment (save, import, supersession) to the minute; empty when there is none."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""

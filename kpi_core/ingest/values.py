@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from kpi_core.domain.units import DATE_NOISE, ERA_FIRST_YEAR, ERA_PATTERN, parse_month, parse_number
+from kpi_core.errors import WorkbenchError
 from kpi_core.ingest.decode import IngestError
 
 EXCEL_EPOCH = date(1899, 12, 30)
@@ -123,12 +124,11 @@ def is_blank(text: object) -> bool:
     return text is None or unicodedata.normalize("NFKC", str(text)).strip() in BLANK_TEXTS
 
 
-class NumberStyleError(ValueError):
+class NumberStyleError(WorkbenchError):
     """A cell written in the other decimal style than the file's: rejected with `key` as its reason."""
 
     def __init__(self, key: str, text: object):
-        super().__init__(f"{key}: {text!r}")
-        self.key = key
+        super().__init__(key, value=text)
 
 
 def number_style(text: object) -> str | None:

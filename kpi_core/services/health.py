@@ -21,6 +21,7 @@ from kpi_core.domain.health import (
     snapshot_due,
 )
 from kpi_core.domain.model import Plan, month_start
+from kpi_core.domain.records import HealthSnapshot
 from kpi_core.domain.units import format_percent, format_value
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import t
@@ -36,7 +37,7 @@ class HealthInputError(WorkbenchError):
 class PlanHealth:
     report: HealthReport
     checklist: list[ChecklistItem]
-    snapshots: list[dict]
+    snapshots: list[HealthSnapshot]
 
 
 def load_health_input(store, plan_id: int, today: date | None = None) -> HealthInput:
@@ -57,7 +58,7 @@ def plan_health(store, plan_id: int, today: date | None = None, auto_snapshot: b
     data = load_health_input(store, plan_id, today)
     report = check_health(data)
     snapshots = store.health_snapshots(plan_id)
-    if auto_snapshot and snapshot_due(snapshots[-1]["month"] if snapshots else None, data.today):
+    if auto_snapshot and snapshot_due(snapshots[-1].month if snapshots else None, data.today):
         take_snapshot(store, plan_id, report, data.today, "monthly")
         snapshots = store.health_snapshots(plan_id)
     return PlanHealth(report, checklist(data, store.health_ticks(plan_id)), snapshots)

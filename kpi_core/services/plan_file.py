@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
-
 from kpi_core.adapters.plan_file import (
     ActualRow,
     PlanFileError,
     PlanSnapshot,
-    Review,
     TargetVersion,
     dump_plan_file,
     parse_plan_file,
@@ -38,8 +35,7 @@ def read_snapshot(store, plan: Plan, with_actuals: bool = True) -> PlanSnapshot:
     snapshot = PlanSnapshot(
         plan=plan, kgi=kgi, csfs=csfs, kpis=kpis, kpi_csf=[position.get(k.csf_id) for k in kpis],
         targets=targets, checkins=sorted(store.list_checkins(plan.id), key=lambda c: (c.month, c.id or 0)),
-        reviews=[Review(_day(r.review_date), r.metric_key, r.decision, r.reason)
-                 for r in reviews.iloc[::-1].itertuples()],
+        reviews=reviews[::-1],
         with_actuals=with_actuals)
     if with_actuals:
         snapshot.actuals = actual_rows(store, plan)
@@ -48,15 +44,9 @@ def read_snapshot(store, plan: Plan, with_actuals: bool = True) -> PlanSnapshot:
 
 def actual_rows(store, plan: Plan) -> list[ActualRow]:
     """Current actuals with where each came from (the import's file name when imported)."""
-    imports = store.list_imports(plan.id)
-    files = {int(i): str(name) for i, name in zip(imports["id"], imports["file_name"], strict=True)}
-    return [ActualRow(r.metric_key, r.month, float(r.value), str(r.source),
-                      "" if pd.isna(r.import_id) else files.get(int(r.import_id), ""))
-            for r in store.get_actuals(plan.id).itertuples()]
-
-
-def _day(value):
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
+    files = {i.id: i.file_name for i in store.list_imports(plan.id)}
+    return [ActualRow(a.metric_key, a.month, a.value, a.source, files.get(a.import_id, ""))
+            for a in store.get_actuals(plan.id)]
 
 
 def export_plan_file(store, plan: Plan, with_actuals: bool = True) -> str:

@@ -15,7 +15,7 @@ from kpi_core.adapters.templates import (
 )
 from kpi_core.domain.model import CSF, Aggregation, Plan, PlanStatus
 from kpi_core.domain.phasing import phase_kpi, phase_target, precision_for
-from kpi_core.domain.plan_rules import default_fiscal_start
+from kpi_core.domain.plan_rules import PlanRow, default_fiscal_start, format_period, step_progress
 from kpi_core.i18n import normalise_language, t
 
 
@@ -76,3 +76,23 @@ def restore_plan(store: Store, plan_id: int) -> Plan:
         return store.get_plan(plan_id)
 
     return store.atomic(work)
+
+
+def step_progress_for(store: Store, plan: Plan) -> list[bool]:
+    """Which of the five steps of the plan are complete, read from the store."""
+    kgi = store.get_kgi(plan.id)
+    primary = sum(1 for c in store.list_csfs(plan.id, include_retired=False) if c.role == "primary")
+    with_target = sum(1 for k in store.list_kpis(plan.id) if k.annual_target is not None)
+    period = set(plan.month_list())
+    actuals = store.actual_values(plan.id)
+    has_actuals = any(month in period for series in actuals.values() for month in series)
+    return step_progress(kgi, primary, with_target, has_actuals)
+
+
+def plan_rows(store: Store, current_id: int | None, include_archived: bool = True) -> list[PlanRow]:
+    """One row per live plan: open plans first, newest first, then archived ones."""
+    rows = []
+    for plan in store.list_plans(include_archived=include_archived):
+        done = step_progress_for(store, plan)
+        rows.append(PlanRow(plan, format_period(plan), sum(done), len(done), plan.id == current_id))
+    return sorted(rows, key=lambda row: (row.archived, -(row.plan.id or 0)))

@@ -14,10 +14,11 @@ from collections.abc import Callable, Hashable
 from datetime import date
 from typing import Any, TypeVar
 
-from kpi_core.domain.goal import step_progress_for
 from kpi_core.domain.model import Plan
-from kpi_core.domain.tracking import PlanTracking, load_tracking
+from kpi_core.domain.tracking import PlanTracking
 from kpi_core.services.health import PlanHealth, plan_health
+from kpi_core.services.plans import step_progress_for
+from kpi_core.services.tracking import plan_tracking
 
 T = TypeVar("T")
 
@@ -68,7 +69,7 @@ def data_version(store, plan: Plan) -> tuple[int, ...]:
 
 def tracking(store, plan: Plan, version: Hashable) -> PlanTracking:
     """The plan's tracking (KGI and KPIs against their targets) at `version`."""
-    return MEMO.get(plan_key(store, plan, version, "tracking"), lambda: load_tracking(store, plan))
+    return MEMO.get(plan_key(store, plan, version, "tracking"), lambda: plan_tracking(store, plan))
 
 
 def step_progress(store, plan: Plan, version: Hashable) -> tuple[bool, ...]:

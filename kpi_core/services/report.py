@@ -8,8 +8,9 @@ from kpi_core.adapters.report.pdf import html_to_pdf
 from kpi_core.adapters.report.xlsx import build_workbook
 from kpi_core.domain.model import Plan
 from kpi_core.domain.report import AUDIENCES, FORMATS, ReportContent, ReportError, build_report, report_month
-from kpi_core.domain.tracking import load_tracking, track_plan
+from kpi_core.domain.tracking import track_plan
 from kpi_core.services.plan_file import export_plan_file, read_snapshot
+from kpi_core.services.tracking import plan_tracking
 
 MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -41,7 +42,7 @@ def render_report(store, plan: Plan, audience: str, month: date | None, fmt: str
     if audience not in AUDIENCES:
         raise ReportError("report.error.audience", audience=str(audience)[:20])
     if fmt == "xlsx":
-        return build_workbook(read_snapshot(store, plan), load_tracking(store, plan), lang)
+        return build_workbook(read_snapshot(store, plan), plan_tracking(store, plan), lang)
     if fmt == "yaml":
         return export_plan_file(store, plan).encode("utf-8")
     content = report_content(store, plan, audience, month, lang)

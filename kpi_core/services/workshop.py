@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpi_core.adapters.store import Store
-from kpi_core.domain.goal import GapAnalysis, analyse_gap
+from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
-from kpi_core.domain.tracking import load_tracking
 from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.workshop import (
     IDEA_STEPS,
@@ -44,6 +43,7 @@ from kpi_core.domain.workshop import (
     validate_agenda,
     validate_dots,
 )
+from kpi_core.services.tracking import plan_tracking
 
 
 # ---------------------------------------------------------------- facilitator: the session
@@ -304,6 +304,6 @@ def plan_tree(store: Store, plan: Plan, lang: str, full_digits: bool = False) ->
     kgi = store.get_kgi(plan.id)
     if kgi is None:
         return None
-    figures = figures_from_tracking(load_tracking(store, plan))
+    figures = figures_from_tracking(plan_tracking(store, plan))
     return kpi_tree_dot(TreeInput(kgi, store.list_csfs(plan.id), store.list_kpis(plan.id), figures), lang,
                         full_digits, rankdir="LR")

@@ -74,7 +74,7 @@ def fill_every_table(location: str, folder: Path) -> None:
     assert (code, err) == (0, "")
     store = open_store(location, create=False)
     try:
-        newest = max(store.list_imports(plan.id)["id"])
+        newest = max(i.id for i in store.list_imports(plan.id))
     finally:
         store.close()
     assert cli("--db", location, "revert", str(newest))[0] == 0

@@ -5,16 +5,10 @@ from datetime import date
 
 import pytest
 
-from kpi_core.domain.goal import (
-    analyse_gap,
-    best_yoy_growth,
-    current_from_history,
-    months_until,
-    step_progress,
-    summarise_kgi,
-    validate_kgi,
-)
+from kpi_core.domain.gap import analyse_gap, best_yoy_growth, current_from_history
+from kpi_core.domain.goal import months_until, summarise_kgi, validate_kgi
 from kpi_core.domain.model import KGI, Aggregation, Direction, Plan, add_months
+from kpi_core.domain.plan_rules import step_progress
 
 PLAN = Plan(name="Sales", fiscal_start=date(2026, 4, 1), months=12, id=1)
 

@@ -19,12 +19,12 @@ from kpi_core.domain.plan_rules import (
     format_period,
     markdown_text,
     parse_baseline,
-    plan_rows,
     readable_formula,
     template_tree_dot,
     unarchived_status,
     validate_plan_fields,
 )
+from kpi_core.services.plans import plan_rows
 
 
 @pytest.mark.parametrize(("today", "expected"), [

@@ -18,6 +18,7 @@ from kpi_core.domain.model import (
     Plan,
     Status,
 )
+from kpi_core.services.tracking import plan_tracking
 
 APR, MAY, JUN = date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1)
 
@@ -227,7 +228,7 @@ def test_actuals_outside_the_plan_period_are_ignored():
     assert tracked.as_of == APR
 
 
-def test_load_tracking_reads_the_store(store):
+def test_the_tracking_use_case_reads_the_store(store):
     plan = store.create_plan(Plan(name="Sales", fiscal_start=APR))
     _, kgi, kpis = sales_plan()
     kgi.plan_id = plan.id
@@ -237,7 +238,7 @@ def test_load_tracking_reads_the_store(store):
         store.save_kpi(kpi, None)
     store.set_monthly_targets(plan.id, "meetings", {m: 40.0 for m in plan.month_list()})
     store.save_actuals(plan.id, [Actual(k, m, v) for k, series in TWO_MONTHS.items() for m, v in series.items()])
-    tracked = tr.load_tracking(store, store.get_plan(plan.id))
+    tracked = plan_tracking(store, store.get_plan(plan.id))
     assert tracked.metric("meetings").ytd_target == 80
     assert tracked.metric("meetings").pace == pytest.approx(1.25)
     assert tracked.metric("win_rate").ytd_actual == pytest.approx(0.24)

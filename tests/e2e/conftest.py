@@ -140,23 +140,33 @@ def shot():
     return take
 
 
-_SETTLED_JS = """() => {
+# Settled: no running indicator, no skeletons, a title or an alert drawn -- and it has stayed so for QUIET_MS,
+# because a rerun can start right after the first script run settles.
+QUIET_MS = 350
+_SETTLED_JS = """(quiet) => {
     const running = document.querySelector('[data-testid="stStatusWidget"]');
     const skeletons = document.querySelectorAll('[data-testid="stSkeleton"]').length;
     const drawn = document.querySelector('[data-testid="stMain"] h1, [data-testid="stMain"] [data-testid="stAlert"]');
-    return !running && skeletons === 0 && !!drawn;
+    const now = performance.now();
+    if (running || skeletons > 0 || !drawn) {
+        window.__kpiSettledSince = null;
+        return false;
+    }
+    window.__kpiSettledSince = window.__kpiSettledSince || now;
+    return now - window.__kpiSettledSince >= quiet;
 }"""
 
 
 def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has run the script and drawn it: no running indicator, no skeletons, a title or alert.
-
-    Checked twice with a pause, because a rerun can start right after the first script run settles.
-    """
+    """Wait until Streamlit has run the script and drawn it, and nothing has run since for QUIET_MS."""
     page.wait_for_selector("[data-testid='stMain']", timeout=timeout)
-    for _ in range(2):
-        page.wait_for_function(_SETTLED_JS, timeout=timeout, polling=200)
-        page.wait_for_timeout(350)
+    page.evaluate("() => { window.__kpiSettledSince = null; }")
+    page.wait_for_function(_SETTLED_JS, arg=QUIET_MS, timeout=timeout, polling=100)
+
+
+def next_frame(page) -> None:
+    """Wait for the browser to lay out and paint what just changed (two animation frames)."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 @pytest.fixture

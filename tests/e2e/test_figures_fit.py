@@ -15,7 +15,7 @@ from kpi_core.adapters.store import open_store
 from kpi_core.domain.model import Actual
 from kpi_core.services.demo import seed_demo
 
-from .conftest import SCREENSHOTS, start_server, stop_server, wait_for_app, warm_up
+from .conftest import SCREENSHOTS, next_frame, start_server, stop_server, wait_for_app, warm_up
 
 PAGES = ["kgi", "gap", "csf", "kpi", "pdca", "overview"]
 # (CSS width, height, what a user sees it as)
@@ -82,7 +82,7 @@ def test_no_metric_figure_is_clipped(plan_server, browser, lang):
             for width, height, label in WIDTHS:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_function(f"() => window.innerWidth === {width}")
-                page.wait_for_timeout(150)  # one layout pass after the resize
+                next_frame(page)  # the layout pass after the resize
                 found = page.evaluate(_CLIPPED_JS)
                 measured += found["count"]
                 clipped += [f"{slug} {label}: {text}" for text in found["clipped"]]

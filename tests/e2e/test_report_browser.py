@@ -60,7 +60,7 @@ def test_pages_print_without_the_sidebar_and_with_the_plan_name(demo_server, pag
     text = _pdf_text(path)
     # the demo plan is seeded in the language of the first session (the warm-up's browser: English)
     assert "KPI Workbench · Demo: sales revenue +20 % · printed 20" in text
-    for sidebar_text in ("Setup progress", "Show full digits", "Workshop mode"):
+    for sidebar_text in ("Setup progress", "Show full digits"):
         assert sidebar_text not in text
     SCREENSHOTS.mkdir(exist_ok=True)
     subprocess.run(["pdftoppm", "-r", "50", "-png", str(path), str(SCREENSHOTS / f"print_{slug}")], check=True)

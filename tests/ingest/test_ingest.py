@@ -653,7 +653,7 @@ def test_commit_writes_values_and_reimport_changes_nothing(store, sales):
     assert actuals["revenue"][date(2026, 9, 1)] == 2_300_000 and actuals["meetings"][date(2026, 7, 1)] == 3
     assert "won" not in actuals and "closed_won" not in actuals  # helpers are never written
     imports = store.list_imports(sales.id)
-    assert imports.iloc[0]["encoding"] == "cp932" and imports.iloc[0]["rows_total"] == 7
+    assert imports[0].encoding == "cp932" and imports[0].rows_total == 7
 
     again = read_export(data, "deals (1).csv")
     shown = preview_import(store, sales, again, DEALS_MAPPING, "ja")
@@ -679,9 +679,9 @@ def test_corrected_month_supersedes_and_revert_restores(store, sales):
     assert store.actual_values(sales.id)["meetings"] == {date(2026, 7, 1): 50, date(2026, 8, 1): 44,
                                                           date(2026, 9, 1): 45}
     history = store.actual_history(sales.id, "meetings", date(2026, 8, 1))
-    assert history["value"].tolist() == [40.0, 44.0]
-    assert history["superseded_at"].notna().tolist() == [True, False]
-    assert history["file_name"].tolist() == ["a.csv", "b.csv"]
+    assert [e.value for e in history] == [40.0, 44.0]
+    assert [e.current for e in history] == [False, True]
+    assert [e.file_name for e in history] == ["a.csv", "b.csv"]
 
     assert revert_import(store, second.import_id).rows == 2
     assert store.actual_values(sales.id)["meetings"] == {date(2026, 7, 1): 50, date(2026, 8, 1): 40}
@@ -697,12 +697,12 @@ def test_rejections_are_stored_with_the_import(store, sales):
     shown = preview(store, sales, text, mapping, lang="ja")
     with pytest.raises(IngestError) as refused:
         commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping, shown)
-    assert refused.value.key == "ingest.rejected_not_accepted" and store.list_imports(sales.id).empty
+    assert refused.value.key == "ingest.rejected_not_accepted" and store.list_imports(sales.id) == []
     result = commit_import(store, sales, read_export(utf8(text), "x.csv"), mapping, shown, accept_rejected=True)
     assert result.rejected == 2
     stored = store.import_rejections(result.import_id)
-    assert stored["line_no"].tolist() == [3, 4]
-    assert "abc" in stored["reason"].iloc[0] and "数値ではありません" in stored["reason"].iloc[0]
+    assert [r.line_no for r in stored] == [3, 4]
+    assert "abc" in stored[0].reason and "数値ではありません" in stored[0].reason
 
 
 def test_mapping_errors_write_nothing(store, sales):
@@ -733,7 +733,7 @@ def test_mapping_errors_write_nothing(store, sales):
             commit_import(store, sales, parsed, mapping)
         assert err.value.key == key, mapping
         assert err.value.message("ja") != key and err.value.message("en") != key
-    assert store.list_imports(sales.id).empty and store.actual_values(sales.id) == {}
+    assert store.list_imports(sales.id) == [] and store.actual_values(sales.id) == {}
 
 
 def test_nothing_to_import_is_an_error_and_writes_nothing(store, sales):
@@ -745,7 +745,7 @@ def test_nothing_to_import_is_an_error_and_writes_nothing(store, sales):
     with pytest.raises(IngestError) as err:
         commit_import(store, sales, parsed, mapping, shown)
     assert err.value.key == "ingest.nothing_to_import"
-    assert store.list_imports(sales.id).empty
+    assert store.list_imports(sales.id) == []
 
 
 def test_hostile_header_and_filter_values_stay_data(store, sales):

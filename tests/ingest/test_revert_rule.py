@@ -65,11 +65,11 @@ def test_a_manual_clear_is_not_undone_by_reverting_an_older_import(store):
     store.save_actuals(plan_id, [Actual("meetings", JULY, 30)])
     a = do_import(store, plan_id, {("meetings", JULY): 40}, "a.csv")
     b = do_import(store, plan_id, {("meetings", JULY): 45}, "b.csv")
-    store.delete_actual(plan_id, "meetings", JULY)
+    store.save_actuals(plan_id, [], clears=[("meetings", JULY)])
     ingest.revert_import(store, a)
     ingest.revert_import(store, b)
     assert store.actual_values(plan_id) == {}, "the clear is the latest write"
-    assert store.actual_history(plan_id, "meetings", JULY)["value"].tolist() == [30.0, 40.0, 45.0]
+    assert [e.value for e in store.actual_history(plan_id, "meetings", JULY)] == [30.0, 40.0, 45.0]
 
 
 class Model:
@@ -118,7 +118,7 @@ def test_any_sequence_of_imports_edits_and_reverts_follows_the_rule(store, opera
             if model.current(op[1]) != new:  # a manual save of the same value is no edit
                 model.writes.append((None, op[1], new))
         elif op[0] == "clear":
-            store.delete_actual(plan_id, *op[1])
+            store.save_actuals(plan_id, [], clears=[op[1]])
             if model.current(op[1]) is not None:
                 model.writes.append((None, op[1], None))
         elif imports:
@@ -153,7 +153,7 @@ def test_same_file_with_a_corrected_mapping_is_a_choice_replace_or_keep(store):
                                     replace=True)
     assert replaced.replaced == first.import_id and f"#{first.import_id}" in replaced.message("en")
     assert store.actual_values(plan.id)["meetings"] == {JULY: 38, AUGUST: 41}
-    assert store.list_imports(plan.id)["status"].tolist() == ["committed", "reverted"]
+    assert [i.status for i in store.list_imports(plan.id)] == ["committed", "reverted"]
     ingest.revert_import(store, replaced.import_id)
     assert store.actual_values(plan.id)["meetings"] == {JULY: 30}, "neither reading of the file is left"
 

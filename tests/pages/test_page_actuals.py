@@ -204,7 +204,7 @@ def test_record_list_mapped_by_hand_previewed_committed_and_reimported(make_app,
     assert metric(at, t("actuals.preview.to_write", "ja")) == "8"
     assert metric(at, t("actuals.preview.rejected", "ja")) == "0"
     assert metric(at, t("actuals.preview.skipped", "ja")) == "3"  # title, date line, total row
-    assert store.list_imports(pid).empty, "the preview writes nothing"
+    assert store.list_imports(pid) == [], "the preview writes nothing"
 
     commit(at)
     values = store.actual_values(pid)
@@ -261,7 +261,7 @@ def test_summary_columns_suggested_and_a_corrected_month_supersedes(make_app, st
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44, AUGUST: 48}
     history = store.actual_history(pid, "meetings", JULY)
-    assert list(history["value"]) == [40, 44] and history["superseded_at"].notna().tolist() == [True, False]
+    assert [e.value for e in history] == [40, 44] and [e.current for e in history] == [False, True]
 
 
 def test_revert_with_confirmation_brings_the_previous_value_back(make_app, store):
@@ -271,7 +271,7 @@ def test_revert_with_confirmation_brings_the_previous_value_back(make_app, store
     upload(at, ("summary.csv", summary_csv({"2026/07": 44})))
     commit(at)
     assert store.actual_values(pid)["meetings"][JULY] == 44
-    import_id = int(store.list_imports(pid)["id"][0])
+    import_id = store.list_imports(pid)[0].id
 
     button(at, f"actuals_revert_{import_id}").click().run()
     assert_clean(at)
@@ -282,7 +282,7 @@ def test_revert_with_confirmation_brings_the_previous_value_back(make_app, store
     button(at, f"actuals_revert_yes_{import_id}").click().run()
     assert_clean(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 40}
-    assert store.list_imports(pid)["status"][0] == "reverted"
+    assert store.list_imports(pid)[0].status == "reverted"
     assert t("ingest.reverted", "en", import_id=import_id, count=3) in texts(at, "success")
     assert not [b for b in at.button if b.key == f"actuals_revert_{import_id}"], "a reverted import has no button"
 
@@ -295,7 +295,7 @@ def test_cancel_keeps_the_import(make_app, store):
     button(at, "actuals_revert_1").click().run()
     button(at, "actuals_revert_no_1").click().run()
     assert_clean(at)
-    assert store.list_imports(pid)["status"][0] == "committed"
+    assert store.list_imports(pid)[0].status == "committed"
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
 
 
@@ -330,7 +330,7 @@ def test_bad_file_says_why_and_writes_nothing(make_app, store, case):
     errors = texts(at, "error")
     assert len(errors) == 1
     assert errors[0].startswith(catalogue(lang)[key].split("{")[0]), (errors, key)
-    assert store.list_imports(pid).empty and store.actual_values(pid) == {}
+    assert store.list_imports(pid) == [] and store.actual_values(pid) == {}
     assert not [b for b in at.button if b.key and b.key.startswith("actuals_commit_")]
 
 
@@ -355,7 +355,7 @@ def test_hostile_cells_and_headers_are_inert_data_and_ragged_rows_are_rejected(m
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
     assert store.list_plans()[0].id == pid, "the plans table is untouched"
-    assert int(store.list_imports(pid)["rows_rejected"][0]) == 2
+    assert store.list_imports(pid)[0].rows_rejected == 2
 
 
 def test_a_formula_over_an_unknown_metric_says_which_and_writes_nothing(make_app, store):
@@ -529,7 +529,7 @@ def test_same_file_with_another_mapping_offers_replace_or_keep(make_app, store):
     assert not button(at, "actuals_commit_").disabled
     commit(at)
     assert store.actual_values(pid)["meetings"] == {JULY: 44}
-    assert store.list_imports(pid)["status"].tolist() == ["committed", "reverted"]
+    assert [i.status for i in store.list_imports(pid)] == ["committed", "reverted"]
     assert t("ingest.replaced", "en", import_id=1) in texts(at, "info")
 
 
@@ -573,7 +573,7 @@ def test_a_broken_mapping_file_says_why_and_changes_nothing(make_app, store):
     loader.set_value([("bad.json", b"{not json", "application/json")]).run()
     assert_no_exception(at)
     assert any(e.startswith("The mapping file bad\\.json cannot be read") for e in texts(at, "error"))
-    assert store.list_imports(pid).empty
+    assert store.list_imports(pid) == []
 
 
 def test_a_similar_metric_name_is_matched_and_shown_for_confirmation(make_app, store):

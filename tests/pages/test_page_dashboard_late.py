@@ -12,6 +12,7 @@ from kpi_core import i18n
 from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import KGI, KPI, Actual, Aggregation, Plan
+from kpi_core.services.tracking import plan_tracking
 
 APR = date(2025, 4, 1)
 REVENUE = {7: 12_500_000, 8: 12_500_000, 9: 12_500_000}  # July-September only, ¥12M a month planned
@@ -38,7 +39,7 @@ def metric(at, label: str):
 
 def test_the_figures_agree_with_the_cumulative_chart(store):
     plan = seed_late(store)
-    tracking = tr.load_tracking(store, plan)
+    tracking = plan_tracking(store, plan)
     kgi = tracking.kgi
     frame = charts.cumulative_chart(kgi, "en").data
     at_sep = frame[(frame["month"] == "Sep 2025")].set_index("series")["value"]
@@ -96,7 +97,7 @@ def test_step5_tiles_agree_with_its_chart_and_speak_the_table_s_words(make_app, 
     """Step 5 on the late plan: the tiles' year-to-date, pace and forecast are the chart's own sums (April-June
     count as planned months without actuals), and the status words are those of the chart legend and the table."""
     plan = seed_late(store)
-    meetings = tr.load_tracking(store, plan).metric("meetings")
+    meetings = plan_tracking(store, plan).metric("meetings")
     chart = charts.monthly_chart(meetings, "en")
     frame = chart.data if isinstance(chart.data, pd.DataFrame) else chart.layer[0].data
     reported = frame[frame["actual"].notna()]

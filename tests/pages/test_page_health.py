@@ -79,10 +79,10 @@ def test_ticking_a_checklist_item_records_who(make_app, store, demo_plan):
 
 def test_snapshot_on_demand(make_app, store, demo_plan):
     at = make_app(PAGE, lang="en", plan_id=demo_plan.id)
-    assert [s["trigger"] for s in store.health_snapshots(demo_plan.id)] == ["monthly"]
+    assert [s.trigger for s in store.health_snapshots(demo_plan.id)] == ["monthly"]
     at.button(key=f"health_snapshot_{demo_plan.id}").click().run()
     assert_clean(at)
-    assert [s["trigger"] for s in store.health_snapshots(demo_plan.id)] == ["monthly", "manual"]
+    assert [s.trigger for s in store.health_snapshots(demo_plan.id)] == ["monthly", "manual"]
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

@@ -100,9 +100,9 @@ def test_this_year_meetings_and_deals_on_track_win_rate_off_track(seeded):
 
 def test_actuals_are_marked_as_seed_data(seeded):
     store, plan = seeded
-    frame = store.get_actuals(plan.id)
-    assert len(frame) == 4 * 18
-    assert set(frame["source"]) == {"seed"}
+    actuals = store.get_actuals(plan.id)
+    assert len(actuals) == 4 * 18
+    assert {a.source for a in actuals} == {"seed"}
 
 
 def test_the_off_track_kpi_has_check_ins_with_why_next_owner_and_due(seeded):

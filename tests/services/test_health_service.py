@@ -88,16 +88,16 @@ def test_checklist_ticks_record_who_and_keep_history(store, demo_plan):
 
 def test_snapshot_monthly_and_on_demand(store, demo_plan):
     first = plan_health(store, demo_plan.id, DEMO_TODAY)
-    assert [s["trigger"] for s in first.snapshots] == ["monthly"]
+    assert [s.trigger for s in first.snapshots] == ["monthly"]
     again = plan_health(store, demo_plan.id, DEMO_TODAY)
     assert len(again.snapshots) == 1, "one automatic snapshot a month"
     take_snapshot(store, demo_plan.id, again.report, DEMO_TODAY)
     next_month = plan_health(store, demo_plan.id, date(2026, 12, 2))
-    assert [s["trigger"] for s in next_month.snapshots] == ["monthly", "manual", "monthly"]
+    assert [s.trigger for s in next_month.snapshots] == ["monthly", "manual", "monthly"]
     snap = next_month.snapshots[0]
-    assert snap["score"] == first.report.score
-    assert snap["high"] == len(first.report.high)
-    assert snap["lights"]["5"] == "off_track"
+    assert snap.score == first.report.score
+    assert snap.high == len(first.report.high)
+    assert snap.lights["5"] == "off_track"
 
 
 def test_a_workshop_decision_counts_as_the_field_taking_part(store, demo_plan):

@@ -6,9 +6,12 @@ from datetime import date
 
 import pytest
 
+from kpi_core import ingest
 from kpi_core.adapters.templates import find_template
 from kpi_core.domain.model import KGI, KPI, Aggregation, Plan
+from kpi_core.services import kpis as kpi_use_cases
 from kpi_core.services import plans as plan_use_cases
+from kpi_core.services.actuals import ProfileNameError, import_file
 from kpi_core.services.demo import seed_demo
 from kpi_core.services.kpis import save_kpi_with_targets
 from kpi_core.services.review import record_review
@@ -44,6 +47,8 @@ def snapshot(store) -> dict:
         "targets": {p.id: store.get_monthly_targets(p.id) for p in plans},
         "reviews": {p.id: len(store.list_reviews(p.id)) for p in plans},
         "actuals": {p.id: store.actual_values(p.id) for p in plans},
+        "imports": {p.id: [(i.id, i.status) for i in store.list_imports(p.id)] for p in plans},
+        "profiles": {p.id: [r["name"] for r in store.list_profiles(p.id)] for p in plans},
     }
 
 
@@ -134,3 +139,67 @@ def test_the_demo_seed_failing_at_the_check_ins_leaves_an_empty_database(store, 
     monkeypatch.undo()
     monkeypatch.setenv("KPI_WORKBENCH_DEMO", "1")
     assert seed_demo(store, today=date(2026, 11, 20), lang="en") is not None, "a later start seeds it after all"
+
+
+MEETINGS_CSV = "月,商談数\n2026/04,45\n2026/05,48\n".encode()
+
+
+def _previewed(store, plan):
+    parsed = ingest.read_export(MEETINGS_CSV, "meetings_2026-05.csv")
+    mapping = ingest.suggest_mapping(parsed, {"meetings": ["meetings", "商談数"]}, ["meetings"], parsed.shape)
+    return parsed, mapping, ingest.preview_import(store, plan, parsed, mapping, "en")
+
+
+def test_import_file_writes_the_values_and_the_profile_together(store, sales):
+    plan, _ = sales
+    parsed, mapping, preview = _previewed(store, plan)
+    result = import_file(store, plan, parsed, mapping, preview, profile_name="meetings")
+    assert result.written == 2 and store.actual_values(plan.id)["meetings"] == {APRIL: 45.0, date(2026, 5, 1): 48.0}
+    assert store.find_profile(parsed.header_signature, plan.id)["name"] == "meetings"
+
+
+def test_import_file_failing_at_the_profile_writes_no_values(store, sales, monkeypatch):
+    plan, _ = sales
+    parsed, mapping, preview = _previewed(store, plan)
+    before = snapshot(store)
+    fail_on_call(store, monkeypatch, "save_profile")
+    with pytest.raises(Injected):
+        import_file(store, plan, parsed, mapping, preview, profile_name="meetings")
+    assert snapshot(store) == before
+
+
+def test_import_file_with_an_empty_profile_name_is_refused_before_any_write(store, sales):
+    plan, _ = sales
+    parsed, mapping, preview = _previewed(store, plan)
+    before = snapshot(store)
+    with pytest.raises(ProfileNameError) as refused:
+        import_file(store, plan, parsed, mapping, preview, profile_name="   ")
+    assert refused.value.key == "check.name_empty"
+    assert snapshot(store) == before
+
+
+def test_saving_a_changed_annual_target_rephases_the_months_keeping_their_shape(store, sales):
+    plan, kpi = sales
+    store.set_monthly_targets(plan.id, "meetings", {m: 40.0 if i < 6 else 60.0 for i, m in enumerate(MONTHS)}, "ramp")
+    stored = store.get_monthly_targets(plan.id)["meetings"]
+    draft = KPI(**{**kpi.__dict__, "annual_target": 1200.0})
+    kpi_use_cases.save_kpi(store, plan, draft, kpi, store.get_plan(plan.id).version, "double", stored)
+    assert store.get_monthly_targets(plan.id)["meetings"] == {m: 80.0 if i < 6 else 120.0 for i, m in enumerate(MONTHS)}
+    saved = store.list_kpis(plan.id)[0]
+    renamed = KPI(**{**saved.__dict__, "name": "Visits"})
+    before = store.get_monthly_targets(plan.id)
+    kpi_use_cases.save_kpi(store, plan, renamed, saved, store.get_plan(plan.id).version, "rename", stored)
+    assert store.list_kpis(plan.id)[0].name == "Visits"
+    assert store.get_monthly_targets(plan.id) == before, "the same target is not re-phased"
+
+
+def test_applying_a_solved_target_failing_at_the_months_changes_nothing(store, sales, monkeypatch):
+    plan, kpi = sales
+    before = snapshot(store)
+    fail_on_call(store, monkeypatch, "set_monthly_targets")
+    with pytest.raises(Injected):
+        kpi_use_cases.apply_solved_target(store, plan, kpi, 720.0, plan.version, "solved", None)
+    assert snapshot(store) == before
+    monkeypatch.undo()
+    kpi_use_cases.apply_solved_target(store, plan, kpi, 720.0, plan.version, "solved", None)
+    assert set(store.get_monthly_targets(plan.id)["meetings"].values()) == {60.0}
