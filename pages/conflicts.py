@@ -69,6 +69,40 @@ def deleted_copy(kind: str, row: object, live: set) -> Any | None:
     return st.session_state.get(f"copy_{kind}_{row}")
 
 
+def keep_typed(kind: str, row: object, name: str, entries: dict[str, str] | None) -> None:
+    """What this user has typed into an open form that is not saved yet (None: nothing typed), so that it can be
+    shown for copying when someone else deletes the row and the form is gone from the page (see `deleted_typed`)."""
+    key = f"typed_{kind}_{row}"
+    if entries:
+        st.session_state[key] = (name, entries)
+    else:
+        st.session_state.pop(key, None)
+
+
+def deleted_typed(kind: str, live: set) -> list[tuple[object, str, dict[str, str]]]:
+    """(row, name, entries) of the unsaved entries kept by `keep_typed` whose row is no longer among the `live` ids."""
+    prefix = f"typed_{kind}_"
+    found = []
+    for key, value in list(st.session_state.items()):
+        if isinstance(key, str) and key.startswith(prefix):
+            row = key[len(prefix):]
+            if not any(str(r) == row for r in live):
+                found.append((row, *value))
+    return found
+
+
+def show_deleted_typed(kind: str, live: set) -> None:
+    """Unsaved entries of rows deleted by someone else: said so, the entries shown to copy, dismissed by the user."""
+    for row, name, entries in deleted_typed(kind, live):
+        with st.container(border=True):
+            st.error(t("store.deleted_under_edit", name=markdown_text(name)))
+            st.caption(t("conflict.your_edit"))
+            st.code("\n".join(f"{label}: {value}" for label, value in entries.items()), language=None)
+            if st.button(t("conflict.dismiss"), key=f"conflict_dismiss_{kind}_{row}"):
+                st.session_state.pop(f"typed_{kind}_{row}", None)
+                st.rerun()
+
+
 def generation(kind: str, row: object) -> int:
     """Part of the form's widget keys: a load of their values gives every widget a new key, so the browser draws
     the fields from the stored values instead of keeping what was typed."""
@@ -83,7 +117,7 @@ def row_key(kind: str, row: object) -> str:
 
 def forget(kind: str, row: object) -> None:
     """After a save, or to load theirs: the next drawing of the form starts from the stored row and its version."""
-    for key in (_base_key(kind, row), _refusal_key(kind, row), f"copy_{kind}_{row}"):
+    for key in (_base_key(kind, row), _refusal_key(kind, row), f"copy_{kind}_{row}", f"typed_{kind}_{row}"):
         st.session_state.pop(key, None)
 
 

@@ -317,6 +317,10 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
                        "target": st.column_config.NumberColumn(t("kpi.targets.value", unit=kpi.unit or "—"),
                                                                min_value=0.0, format="%.10g")})
     typed = dict(zip(values, edited["target"].tolist()))
+    changed = {m: v for (m, v), before in zip(typed.items(), frame["target"].tolist())
+               if not (v == before or (pd.isna(v) and pd.isna(before)))}
+    entries = {month_text(m): "—" if pd.isna(v) else fmt(v / scale, kpi.unit) for m, v in changed.items()}
+    conflicts.keep_typed("targets", kpi.id, kpi.name, entries)
     cleaned, errors = check_monthly(typed, kpi.unit, scale)
     if not errors and kpi.aggregation == Aggregation.SUM and kpi.annual_target is not None:
         total = sum(cleaned.values())
@@ -351,6 +355,7 @@ def delete_kpi(view: PageView, kpi: KPI) -> None:
     """Soft delete: the KPI leaves the view.plan, its targets and view.actuals stay in the database."""
     if run_save(lambda: view.store.delete_kpi(view.plan.id, kpi.id, view.ctx.seen_version), view.plan, "kpi.deleted") is not None:
         st.session_state.pop(DELETE_KEY, None)
+        conflicts.forget("targets", kpi.id)  # deleted by this user: nothing to report to them
         st.rerun()
 
 
@@ -403,6 +408,7 @@ def list_tab(view: PageView) -> None:
     for finding in count_and_balance(view.kpis):  # the health check's own findings (pitfall 3)
         evidence, fix = finding_texts(finding, lang(), full_digits(), markdown_text)
         st.warning(f"{evidence} {fix}")
+    conflicts.show_deleted_typed("targets", {k.id for k in view.kpis})
     gone = conflicts.deleted_copy("kpi", st.session_state.get(EDIT_KEY), {k.id for k in view.kpis})
     if gone is not None:  # deleted by someone else while this user edits it: said so, the form kept to copy from
         with st.container(border=True):

@@ -187,6 +187,38 @@ def test_targets_saved_meanwhile_are_shown_month_by_month_then_kept_or_loaded(ma
     assert store.get_monthly_targets(pid)["meetings"][months[0]] == 70.0
 
 
+def test_targets_typed_for_a_kpi_deleted_meanwhile_are_said_so_and_kept_to_copy(make_app, store):
+    pid = sales_plan(store)
+    kpi = next(k for k in store.list_kpis(pid) if k.key == "meetings")
+    months = store.get_plan(pid).month_list()
+    store.set_monthly_targets(pid, "meetings", {m: 50.0 for m in months}, "even")
+    at = make_app(KPI_PAGE, lang="en", plan_id=pid)
+    at.session_state[f"kpi_targets_open_{kpi.id}"] = True
+    at.run()
+    set_target(at, kpi.id, {0: 55.0})
+    at.run()
+    store.delete_kpi(pid, kpi.id, None)
+    at.run()  # the Save press of this user finds the card gone
+    assert_no_exception(at)
+    assert "“Qualified meetings” was deleted by someone else while you were editing it" in texts(at)
+    assert any("Apr 2025: 55" in str(c.value) for c in at.code), [c.value for c in at.code]
+    button(at, f"conflict_dismiss_targets_{kpi.id}").click().run()
+    assert "was deleted by someone else" not in texts(at)
+
+
+def test_targets_only_looked_at_leave_nothing_to_report_when_the_kpi_goes(make_app, store):
+    pid = sales_plan(store)
+    kpi = next(k for k in store.list_kpis(pid) if k.key == "meetings")
+    store.set_monthly_targets(pid, "meetings", {m: 50.0 for m in store.get_plan(pid).month_list()}, "even")
+    at = make_app(KPI_PAGE, lang="ja", plan_id=pid)
+    at.session_state[f"kpi_targets_open_{kpi.id}"] = True
+    at.run()
+    store.delete_kpi(pid, kpi.id, None)
+    at.run()
+    assert_clean(at)
+    assert "削除されました" not in texts(at)
+
+
 def test_a_result_recorded_meanwhile_then_loaded_or_kept(make_app, store):
     plan = seed_sales(store)
     store.save_checkin(CheckIn(plan.id, "meetings", plan.fiscal_start, why="few leads", next_action="Call 20 leads",
