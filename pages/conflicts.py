@@ -17,8 +17,8 @@ import streamlit as st
 from kpi_core.adapters.store import DeletedUnderEdit, StaleEdit
 from kpi_core.domain.model import Plan
 from kpi_core.domain.plan_rules import markdown_text
-from pages.common import t
-from pages.frame import attempt
+from pages.common import add_form_suffix, renew_add_form, t
+from pages.frame import PageContext, attempt
 
 MAX_LINES = 8
 
@@ -101,6 +101,27 @@ def show_deleted_typed(kind: str, live: set) -> None:
             if st.button(t("conflict.dismiss"), key=f"conflict_dismiss_{kind}_{row}"):
                 st.session_state.pop(f"typed_{kind}_{row}", None)
                 st.rerun()
+
+
+def form_suffix(ctx: PageContext, kind: str, row: Any | None) -> str:
+    """The widget-key suffix of the add form (row None) or of a row's edit form. An edit form is based on the row's
+    version when it was first drawn, and keeps that copy; a load of their values draws it afresh."""
+    if row is None:
+        return ctx.key(add_form_suffix(kind))
+    suffix = ctx.key(row_key(kind, row.id))
+    base_version(kind, row.id, row.version)
+    remember(kind, row.id, row)
+    return suffix
+
+
+def form_saved(kind: str, suffix: str, fields: tuple[str, ...], added: bool, edit_key: str) -> None:
+    """After a save: the form's fields forgotten, an add form renewed (it comes back empty), the edit closed."""
+    for name in fields:
+        st.session_state.pop(f"{kind}_{name}_{suffix}", None)
+    if added:
+        renew_add_form(kind)
+    st.session_state.pop(edit_key, None)
+    st.rerun()
 
 
 def generation(kind: str, row: object) -> int:

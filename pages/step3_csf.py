@@ -21,7 +21,7 @@ from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
 from pages import cached, conflicts
-from pages.common import add_form_suffix, confirm_delete, figure, fmt, fmt_pct, lang, renew_add_form, t
+from pages.common import confirm_delete, figure, fmt, fmt_pct, lang, t
 from pages.frame import ContextView, PageContext, run_save
 
 EDIT_KEY = "csf_editing"
@@ -93,19 +93,9 @@ def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
                      gap.current, width="stretch")
 
 
-def clear_form(suffix: str) -> None:
-    for name in FORM_FIELDS:
-        st.session_state.pop(f"csf_{name}_{suffix}", None)
-
-
 def csf_form(view: PageView, csf: CSF | None) -> None:
     """Add (csf None) or edit one CSF; saves only when every field is valid."""
-    if csf is None:
-        suffix = view.ctx.key(add_form_suffix("csf"))
-    else:  # drawn from the version first shown; a load of their values draws it afresh
-        suffix = view.ctx.key(conflicts.row_key("csf", csf.id))
-        conflicts.base_version("csf", csf.id, csf.version)
-        conflicts.remember("csf", csf.id, csf)
+    suffix = conflicts.form_suffix(view.ctx, "csf", csf)
     current = csf or CSF(plan_id=view.plan.id, name="")
     with st.form(f"csf_form_{suffix}"):
         name = st.text_input(t("csf.field.name"), value=current.name, key=f"csf_name_{suffix}",
@@ -143,11 +133,7 @@ def save_csf(view: PageView, current: CSF, name: str, role: CSFRole, contributio
             st.error(t(message.key, **inert(message.values)))
         return
     def saved(_: CSF) -> None:
-        clear_form(suffix)
-        if current.id is None:
-            renew_add_form("csf")
-        st.session_state.pop(EDIT_KEY, None)
-        st.rerun()
+        conflicts.form_saved("csf", suffix, FORM_FIELDS, current.id is None, EDIT_KEY)
 
     if current.id is None:  # a new CSF: nobody else can have changed it
         if run_save(lambda: view.store.save_csf(draft, None), view.plan) is not None:

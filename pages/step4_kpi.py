@@ -46,7 +46,6 @@ from kpi_core.services.health import finding_texts
 from kpi_core.services.kpis import save_kpi_with_targets
 from pages import cached, conflicts
 from pages.common import (
-    add_form_suffix,
     confirm_delete,
     figure,
     fmt,
@@ -55,7 +54,6 @@ from pages.common import (
     lang,
     month_text,
     records_frame,
-    renew_add_form,
     t,
 )
 from pages.frame import PageContext, run_save, show_error
@@ -147,19 +145,9 @@ def show_formula(view: PageView) -> None:
 
 
 # ---------------------------------------------------------------- the KPI form
-def clear_form(suffix: str) -> None:
-    for name in FORM_FIELDS:
-        st.session_state.pop(f"kpi_{name}_{suffix}", None)
-
-
 def kpi_form(view: PageView, kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
-    if kpi is None:
-        suffix = view.ctx.key(add_form_suffix("kpi"))
-    else:  # drawn from the version first shown; a load of their values draws it afresh
-        suffix = view.ctx.key(conflicts.row_key("kpi", kpi.id))
-        conflicts.base_version("kpi", kpi.id, kpi.version)
-        conflicts.remember("kpi", kpi.id, kpi)
+    suffix = conflicts.form_suffix(view.ctx, "kpi", kpi)
     current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
         (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
     csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
@@ -238,11 +226,7 @@ def save_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix
         return
 
     def saved(_: KPI) -> None:
-        clear_form(suffix)
-        if before is None:
-            renew_add_form("kpi")
-        st.session_state.pop(EDIT_KEY, None)
-        st.rerun()
+        conflicts.form_saved("kpi", suffix, FORM_FIELDS, before is None, EDIT_KEY)
 
     if before is None:  # a new KPI: nobody else can have changed it (a clashing key is refused by the store)
         if run_save(lambda: save_kpi_with_targets(view.store, draft, None, reason, new_targets), view.plan) is not None:
