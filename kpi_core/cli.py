@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kpi_core import ingest
-from kpi_core.adapters.plan_file import PlanFileError
 from kpi_core.adapters.store import (
     DatabaseLocked,
     NotFound,
@@ -52,7 +51,7 @@ from kpi_core.adapters.templates import (
 from kpi_core.domain.kpi_rules import validate_kpi
 from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
 from kpi_core.domain.plan_rules import validate_plan_fields
-from kpi_core.domain.report import AUDIENCES, FORMATS, ReportError
+from kpi_core.domain.report import AUDIENCES, FORMATS
 from kpi_core.domain.units import format_value, moment_text, parse_month
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import normalise_language, t
@@ -437,12 +436,8 @@ def cmd_db_copy(args: argparse.Namespace, o: _Output) -> int:
         opened.append(open_store(args.source, create=False))
         opened.append(open_store(args.target, create=True))
         copied = copy_database(*opened)
-    except DatabaseLocked as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-        return EXIT_LOCKED
     except StoreError as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-        return EXIT_ERROR
+        return _failed(o, exc)
     finally:
         for store in opened:
             store.close()
@@ -621,32 +616,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     creating = args.command == "db" and args.db_command == "init"
     try:
         store = open_store(path, create=creating or may_create(path))
-    except DatabaseLocked as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-        return EXIT_LOCKED
     except StoreError as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-        return EXIT_ERROR
+        return _failed(o, exc)
     try:
         return COMMANDS[args.command](store, args, o)
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except ingest.IngestError as exc:
-        o.error(exc.message(o.lang))
-    except CliError as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-    except ReportError as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-    except PlanFileError as exc:
-        o.error(exc.message(o.lang))
-    except DatabaseLocked as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
-        return EXIT_LOCKED
-    except StoreError as exc:
-        o.error(t(exc.key, o.lang, **exc.values))
+    except WorkbenchError as exc:  # the edge: any failure of the error base, said in the user's language
+        return _failed(o, exc)
     finally:
         store.close()
-    return EXIT_ERROR
+
+
+def _failed(o: _Output, exc: WorkbenchError) -> int:
+    """A command's failure told to its user; the exit code says "database in use" apart from other failures."""
+    o.error(exc.message(o.lang))
+    return EXIT_LOCKED if isinstance(exc, DatabaseLocked) else EXIT_ERROR
 
 
 if __name__ == "__main__":
