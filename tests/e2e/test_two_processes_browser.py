@@ -90,6 +90,6 @@ def test_cli_import_and_an_app_save_both_land_while_streamlit_serves(shared_file
     try:
         assert store.actual_values(plan_id) == {"meetings": {APR: 41.0, MAY: 43.0, JULY: 77.0}}
         imports = store.list_imports(plan_id)
-        assert list(imports["status"]) == ["committed"]
+        assert [record.status for record in imports] == ["committed"]
     finally:
         store.close()
