@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpi_core.adapters.store import StoreError, open_store
+from kpi_core.adapters.store import DatabaseLocked, StoreError, open_store
 from kpi_core.domain.model import Actual, CheckIn, Status
 from kpi_core.services.demo import seed_demo
 from kpi_core.services.kpis import save_kpi_with_targets
@@ -62,11 +62,13 @@ class Tally:
     durations: list[float] = field(default_factory=list)
     stored_values: list[tuple[str, str, float]] = field(default_factory=list)  # (metric, ISO month, value)
     stored_by_kind: dict[str, int] = field(default_factory=dict)
+    busy_opens: int = 0  # a page that could not open because the file stayed busy: told so, nothing typed yet
 
     def add(self, other: Tally) -> None:
         self.writes += other.writes
         self.stored += other.stored
         self.conflicts += other.conflicts
+        self.busy_opens += other.busy_opens
         self.errors += other.errors
         self.durations += other.durations
         self.stored_values += [tuple(value) for value in other.stored_values]
@@ -90,11 +92,15 @@ def session(store, plan, shared_checkin_id: int, index: int, until: float, tally
         counter += 1
         kind = rng.choice(["shared_cell", "own_cell", "new_checkin", "shared_checkin", "kpi", "targets"])
         token = index * 1_000_000 + counter  # unique per save, to find it afterwards
-        # what the page shows when it opens
-        _, versions = store.actual_snapshot(plan.id)
-        checkin = next(c for c in store.list_checkins(plan.id) if c.id == shared_checkin_id)
-        kpi = next(k for k in store.list_kpis(plan.id) if k.key == SHARED_METRIC)
-        target_set = store.target_set_versions(plan.id).get(SHARED_METRIC, 0)
+        try:  # what the page shows when it opens
+            _, versions = store.actual_snapshot(plan.id)
+            checkin = next(c for c in store.list_checkins(plan.id) if c.id == shared_checkin_id)
+            kpi = next(k for k in store.list_kpis(plan.id) if k.key == SHARED_METRIC)
+            target_set = store.target_set_versions(plan.id).get(SHARED_METRIC, 0)
+        except DatabaseLocked:  # the page says the file is busy (another process held it past the wait)
+            with lock:
+                tally.busy_opens += 1
+            continue
         time.sleep(rng.uniform(0.0, 0.02))  # the user types
         started = time.perf_counter()
         value = None
@@ -253,7 +259,8 @@ def one_process(path: Path, sessions: int, seconds: float) -> str:
     tally = run_sessions_checked(str(path), plan_id, shared_checkin_id, sessions, seconds, processes=1)
     lost, duplicates = tally["lost"], tally["duplicates"]
     t = tally["tally"]
-    print(f"stored by kind: {t.stored_by_kind}; errors: {len(t.errors)} {t.errors[:3]}")
+    print(f"stored by kind: {t.stored_by_kind}; pages that found the file busy: {t.busy_opens}; "
+          f"errors: {len(t.errors)} {t.errors[:3]}")
     return (f"concurrency {sessions} sessions: {t.writes} writes, {t.stored} stored, {t.conflicts} conflicts "
             f"reported, {lost} lost, {duplicates} duplicate current rows, p95 {t.p95_ms():.0f} ms")
 
@@ -300,7 +307,8 @@ def two_processes(location: str, label: str, sessions: int, seconds: float, fold
     result = run_sessions_checked(location, plan_id, shared_checkin_id, sessions, seconds, PROCESSES, folder)
     t, imports = result["tally"], result["imports"]
     import_times = sorted(seconds for _, _, seconds in imports)
-    print(f"{label}: stored {t.stored} by kind {t.stored_by_kind}; errors: {len(t.errors)} {t.errors[:3]}; "
+    print(f"{label}: stored {t.stored} by kind {t.stored_by_kind}; pages that found the file busy: {t.busy_opens}; "
+          f"errors: {len(t.errors)} {t.errors[:3]}; "
           f"duplicate current rows {result['duplicates']}; CLI imports {len(imports)} "
           f"({sum(1 for code, _, _ in imports if code == 0)} done, {sum(1 for code, _, _ in imports if code == 3)} "
           f"refused as busy), median {import_times[len(import_times) // 2] if import_times else 0:.2f} s")
