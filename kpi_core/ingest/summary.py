@@ -303,14 +303,10 @@ def _long_set_based(w: _Rows) -> Collected | None:
     parsed, mapping, con = w.parsed, w.mapping, w.parsed.con
     label_id, date_id = parsed.column_id(mapping["label_column"]), parsed.column_id(mapping["date_column"])
     value_id = parsed.column_id(mapping["value_column"])
-    labels = [r[0] for r in con.execute(f"SELECT {label_id}, min(rowid) AS first FROM raw GROUP BY 1 ORDER BY first "
-                                        f"LIMIT {MAX_LABELS + 1}").fetchall()]
-    if len(labels) > MAX_LABELS:
+    found = _mapped_labels(w, label_id)
+    if found is None:
         return None
-    keys = {label: w.labels.get(normalise_label(label)) for label in labels if not is_blank(label)}
-    mapped = [label for label, key in keys.items() if key]
-    by_row = [label for label, key in keys.items() if not key and (is_total_label(label) or is_footer_text(label))]
-    w.unmapped += [str(label).strip() for label, key in keys.items() if not key and label not in by_row]
+    keys, mapped, by_row = found
     number = f"kpi_decimal_comma({value_id})" if parsed.decimal_comma else value_id
     out_of_range, range_params = _long_range_sql(w, keys, mapped)
     con.execute(
