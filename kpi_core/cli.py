@@ -48,7 +48,7 @@ from kpi_core.adapters.templates import (
     load_templates,
     localized,
 )
-from kpi_core.domain.kpi_rules import validate_kpi
+from kpi_core.domain.kpi_rules import parse_amount, validate_kpi
 from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
 from kpi_core.domain.plan_rules import validate_plan_fields
 from kpi_core.domain.report import AUDIENCES, FORMATS
@@ -159,7 +159,7 @@ def _plan_parsers(commands, lang: str) -> None:
     add.add_argument("--kind", choices=[k.value for k in Kind], default=Kind.LEADING.value)
     add.add_argument("--aggregation", choices=[a.value for a in Aggregation], default=Aggregation.SUM.value)
     add.add_argument("--direction", choices=[d.value for d in Direction], default=Direction.UP.value)
-    add.add_argument("--annual-target", type=float, help=t("cli.help.annual_target", lang))
+    add.add_argument("--annual-target", default="", help=t("cli.help.annual_target", lang))
 
     profiles = commands.add_parser("profiles", help=t("cli.help.profiles", lang))
     profile_actions = profiles.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -461,7 +461,8 @@ def cmd_plan(store: Store, args: argparse.Namespace, o: _Output) -> int:
             o.say("cli.no_plans")
         for p in plans:
             o.text(t("cli.plan_row", o.lang, id=p.id, name=p.name, start=f"{p.fiscal_start:%Y-%m}",
-                     end=f"{p.end_month:%Y-%m}", status=str(p.status.value), template=p.template or "-"))
+                     end=f"{p.end_month:%Y-%m}", status=t(f"enum.plan_status.{p.status.value}", o.lang),
+                     template=p.template or "-"))
         return EXIT_OK
     template = find_template(args.template)
     if template is None:
@@ -492,9 +493,13 @@ def cmd_kpi(store: Store, args: argparse.Namespace, o: _Output) -> int:
     plan = find_plan(store, args.plan)
     others = store.list_kpis(plan.id)
     kgi = store.get_kgi(plan.id)
-    kpi = KPI(plan_id=plan.id, key=args.key.strip(), name=args.name.strip(), unit=args.unit.strip(),
+    unit = args.unit.strip()
+    # Typed as on Step 4's form: '25' or '25%' for a rate, 1億2千万 or ５０００ for an amount.
+    annual_target, problems = parse_amount(args.annual_target, unit, args.name.strip())
+    _refuse(problems)
+    kpi = KPI(plan_id=plan.id, key=args.key.strip(), name=args.name.strip(), unit=unit,
               kind=Kind(args.kind), aggregation=Aggregation(args.aggregation), direction=Direction(args.direction),
-              annual_target=args.annual_target, position=len(others))
+              annual_target=annual_target, position=len(others))
     _refuse(validate_kpi(kpi, others, kgi.key if kgi else ""))
     saved = store.save_kpi(kpi, None)
     o.say("cli.kpi_added", kpi_key=saved.key, name=saved.name, plan=plan.name)
