@@ -37,20 +37,8 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from kpi_core.adapters.sql_backend import DUCKDB, POSTGRES, PostgresServer, is_server_url, shown_url
-from kpi_core.domain.model import (
-    CSF,
-    KGI,
-    KPI,
-    Actual,
-    Aggregation,
-    CheckIn,
-    CSFRole,
-    Direction,
-    Kind,
-    Plan,
-    PlanStatus,
-    Status,
-)
+from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Kind, PlanStatus, Status
+from kpi_core.domain.model import CSF, KGI, KPI, Actual, CheckIn, Plan
 from kpi_core.domain.records import (
     ActualEntry,
     AuditEntry,
