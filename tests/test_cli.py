@@ -367,7 +367,7 @@ def test_mapping_suggest_refuses_without_a_plan_or_a_match(db, tmp_path):
         run(db, "--lang", "en", "mapping", "--suggest", deals)
     assert usage.value.code == 2
     other = write(tmp_path, "weather.csv", "月,気温,降水量\n2026/07,30,100\n2026/08,31,80\n")
-    code, out, err = run(db, "--lang", "en", "mapping", "--suggest", other, "--plan", "1", "--out",
+    code, _, err = run(db, "--lang", "en", "mapping", "--suggest", other, "--plan", "1", "--out",
                          str(tmp_path / "m.json"))
     assert code == 1 and "Nothing to suggest for weather.csv" in err and not (tmp_path / "m.json").exists()
     assert run(db, "--lang", "en", "mapping", "--suggest", deals, "--plan", "no such plan")[0] == 1
