@@ -27,6 +27,7 @@ from pages.common import (
     lang,
     missing_months_notice,
     month_text,
+    pace_tiles,
     status_text,
     t,
 )
@@ -49,20 +50,8 @@ def headline(tracking: tr.PlanTracking) -> None:
 
 
 def kgi_tiles(metric: tr.MetricTracking) -> None:
-    unit, colour = metric.spec.unit, delta_colour(metric.spec.direction)
     st.subheader("🎯 " + markdown_text(metric.spec.name))
-    ytd, pace, forecast, status = st.columns(4)
-    figure(ytd, t("dashboard.kgi.ytd"), metric.ytd_actual, unit, delta=fmt_delta(metric.pace_gap, unit),
-               delta_color=colour, border=True,
-               help=t("dashboard.kgi.ytd_help", target=fmt(metric.ytd_target, unit)))
-    pace.metric(t("dashboard.kgi.pace"), fmt_pct(metric.pace), border=True, help=t("dashboard.kgi.pace_help"))
-    gap = (metric.forecast - metric.annual_target
-           if metric.forecast is not None and metric.annual_target is not None else None)
-    figure(forecast, t("dashboard.kgi.forecast"), metric.forecast, unit, delta=fmt_delta(gap, unit),
-                    delta_color=colour, border=True,
-                    help=t("dashboard.kgi.forecast_help", target=fmt(metric.annual_target, unit)))
-    status.metric(t("dashboard.kgi.status"), status_text(metric.status), border=True,
-                  help=t("dashboard.kgi.forecast_attainment", pct=fmt_pct(metric.forecast_attainment)))
+    pace_tiles(metric, "dashboard.kgi")
 
 
 def kpi_tile(column, metric: tr.MetricTracking) -> None:

@@ -188,6 +188,13 @@ class MetricTracking:
     def annual_target(self) -> float | None:
         return self.spec.annual_target
 
+    @property
+    def forecast_gap(self) -> float | None:
+        """The forecast against the annual target (positive: above it)."""
+        if self.forecast is None or self.annual_target is None:
+            return None
+        return self.forecast - self.annual_target
+
     def row(self, month: date) -> MonthRow | None:
         return next((r for r in self.rows if r.month == month), None)
 
