@@ -220,7 +220,8 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM wide_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
-        sums = ", ".join(f"sum(v{i}), min(rid) FILTER (WHERE v{i} IS NOT NULL)" for i in range(len(columns)))
+        sums = ", ".join(f"sum(v{i} * {scale!r}), min(rid) FILTER (WHERE v{i} IS NOT NULL)"
+                         for i, (_, _, scale) in enumerate(columns))
         groups = con.execute(f"SELECT m, count(*), {sums} FROM wide_rows WHERE NOT unclean GROUP BY m "
                              f"ORDER BY min(rid)").fetchall()
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(g[1] > 1 for g in groups)):
@@ -230,7 +231,7 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
             for i, (key, _, scale) in enumerate(columns):
                 total, first = aggregates[2 * i], aggregates[2 * i + 1]
                 if first is not None:
-                    w.out.add(key, month, total * scale, parsed.line_of_row(first), mapping["combine"])
+                    w.out.add(key, month, total, parsed.line_of_row(first), mapping["combine"])
         unclean_rows = "rowid IN (SELECT rid FROM wide_rows WHERE unclean)"
         return w.run(_wide_metrics(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
     finally:
@@ -313,20 +314,20 @@ def _long_set_based(w: _Rows) -> Collected | None:
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM long_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
-        groups = con.execute("SELECT lab, m, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) FROM long_rows "
-                             "WHERE used AND NOT unclean GROUP BY lab, m ORDER BY min(rid)").fetchall()
+        scaled, scale_params = _label_scale_sql(w, keys, mapped)
+        groups = con.execute(f"SELECT lab, m, count(*), sum({scaled}), min(rid) FILTER (WHERE v IS NOT NULL) "
+                             f"FROM long_rows WHERE used AND NOT unclean GROUP BY lab, m ORDER BY min(rid)",
+                             scale_params).fetchall()
         per_cell: dict[tuple[str, date], int] = {}
         for label, month, rows, *_ in groups:
             per_cell[(keys[label], month)] = per_cell.get((keys[label], month), 0) + rows
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
             w.unmapped.clear()
             return None
-        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
         for label, month, rows, total, first in groups:
             w.out.rows_used += rows
             if first is not None:
-                key = keys[label]
-                w.out.add(key, month, total * scales[key], parsed.line_of_row(first), mapping["combine"])
+                w.out.add(keys[label], month, total, parsed.line_of_row(first), mapping["combine"])
         unclean_rows = "rowid IN (SELECT rid FROM long_rows WHERE unclean)"
         return w.run(_long(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
     finally:
@@ -342,6 +343,13 @@ def _long_range_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
     parts = [f"(list_contains(?::VARCHAR[], lab) AND {range_problem_sql(f'(v * {scale!r})', kind)} IS NOT NULL)"
              for kind, scale in groups]
     return "(" + (" OR ".join(parts) or "false") + ")", list(groups.values())
+
+
+def _label_scale_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
+    """A row's value `v` times the scale of its label's metric, each row scaled before the sum as the row-by-row
+    reader does (the sum of scaled values and the scaled sum can differ in the last bit)."""
+    scales = [float(w.mapping["metrics"][keys[label]].get("scale", 1)) for label in mapped]
+    return "v * list_extract(?::DOUBLE[], list_position(?::VARCHAR[], lab))", [scales, mapped]
 
 
 def _mapped_labels(w: _Rows, label_id: str) -> tuple[dict, list, list] | None:
@@ -386,9 +394,10 @@ def _wide_months_set_based(w: _Rows) -> Collected | None:
                    f"OR list_contains(?::VARCHAR[], {label_id})")
         con.execute(f"CREATE OR REPLACE TEMP TABLE unclean_rows AS {unclean}", [*range_params, by_row])
         exceptions = con.execute("SELECT count(*) FROM unclean_rows").fetchone()[0]
-        groups = con.execute("SELECT lab, col, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) "
-                             "FROM month_cells WHERE rid NOT IN (SELECT rid FROM unclean_rows) "
-                             "AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col").fetchall()
+        scaled, scale_params = _label_scale_sql(w, keys, mapped)
+        groups = con.execute(f"SELECT lab, col, count(*), sum({scaled}), min(rid) FILTER (WHERE v IS NOT NULL) "
+                             f"FROM month_cells WHERE rid NOT IN (SELECT rid FROM unclean_rows) "
+                             f"AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col", scale_params).fetchall()
         used = con.execute("SELECT count(DISTINCT rid) FROM month_cells "
                            "WHERE rid NOT IN (SELECT rid FROM unclean_rows)").fetchone()[0]
         per_cell: dict[tuple[str, date], int] = {}
@@ -397,11 +406,9 @@ def _wide_months_set_based(w: _Rows) -> Collected | None:
             per_cell[cell] = per_cell.get(cell, 0) + rows
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
             return _start_over(w)
-        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
         w.out.rows_used += used
         for label, column, _, total, first in groups:
-            key = keys[label]
-            w.out.add(key, column_month[column], total * scales[key], parsed.line_of_row(first), mapping["combine"])
+            w.out.add(keys[label], column_month[column], total, parsed.line_of_row(first), mapping["combine"])
         return w.run(read_row, "rowid IN (SELECT rid FROM unclean_rows)" if exceptions else "false")
     finally:
         con.execute("DROP TABLE IF EXISTS month_cells")
