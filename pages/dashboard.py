@@ -23,7 +23,6 @@ from pages.common import (
     fmt,
     fmt_delta,
     fmt_pct,
-    full_digits,
     lang,
     missing_months_notice,
     month_text,
@@ -98,7 +97,7 @@ def attribution(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     unit = tracking.kgi.spec.unit if tracking.kgi else "JPY"
     names = {m.key: m.spec.name for m in tracking.kpis}
-    cached.chart(ctx, "dashboard_attribution", lambda: charts.attribution_chart(result, names, unit, lang(), full_digits()),
+    cached.chart(ctx, "dashboard_attribution", lambda language, full: charts.attribution_chart(result, names, unit, language, full),
                  scope)
     period = (month_text(result.months[0]) if len(result.months) == 1
               else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
@@ -156,14 +155,14 @@ def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     with path:
         if tracking.kgi:
             st.subheader(t("dashboard.kgi_path"))
-            cached.chart(ctx, "dashboard_kgi_path", lambda: charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
+            cached.chart(ctx, "dashboard_kgi_path", lambda language, full: charts.cumulative_chart(tracking.kgi, language, full))
     with moved:
         attribution(ctx, tracking)
     recoveries(tracking, store.list_csfs(plan.id))
     if tracking.kpis:
         st.subheader(t("dashboard.multiples"))
         cached.chart(ctx, "dashboard_multiples",
-                     lambda: charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
+                     lambda language, full: charts.kpi_small_multiples(tracking.kpis, language, full_digits=full))
     open_checkins(store, plan.id, tracking)
 
 

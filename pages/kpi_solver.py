@@ -124,9 +124,9 @@ def sensitivity_panel(view: PageView, formula: Formula) -> None:
         t("kpi.sens.col_relative"): lambda r: fmt_pct(r.relative, signed=True)})
     left, right = st.columns([3, 2])
     left.dataframe(frame, hide_index=True, width="stretch")
-    cached.chart(view.ctx, "kpi_sensitivity", lambda: sensitivity_bars(
+    cached.chart(view.ctx, "kpi_sensitivity", lambda language, _: sensitivity_bars(
         [(driver_label(view, r.key), r.plus_ten, fmt(r.plus_ten, unit)) for r in ranked],
-        t("kpi.sens.axis"), unit, lang()), container=right, width="stretch")
+        t("kpi.sens.axis"), unit, language), container=right, width="stretch")
 
 
 def reverse_tab(view: PageView) -> None:

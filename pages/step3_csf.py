@@ -19,7 +19,7 @@ from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
 from pages import cached, conflicts
-from pages.common import confirm_delete, figure, fmt, fmt_pct, inert, lang, options_label, t
+from pages.common import confirm_delete, figure, fmt, fmt_pct, inert, options_label, t
 from pages.frame import ContextView, PageContext, run_save
 
 EDIT_KEY = "csf_editing"
@@ -76,7 +76,7 @@ def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
             value_texts={"current": fmt(gap.current, view.unit), "target": fmt(gap.target, view.unit),
                          "uncovered": fmt(max(cover.uncovered, 0), view.unit), "over": fmt(max(-cover.uncovered, 0), view.unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        cached.chart(view.ctx, "csf_coverage", lambda: coverage_waterfall(steps, titles, view.unit, lang()),
+        cached.chart(view.ctx, "csf_coverage", lambda language, _: coverage_waterfall(steps, titles, view.unit, language),
                      gap.current, width="stretch")
 
 

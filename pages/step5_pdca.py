@@ -23,7 +23,6 @@ from pages.common import (
     add_form_suffix,
     fmt,
     fmt_pct,
-    full_digits,
     lang,
     missing_months_notice,
     month_text,
@@ -178,7 +177,7 @@ def metric_detail(ctx: PageContext, metric: tr.MetricTracking) -> None:
     missing_months_notice(None, [metric])
     pace_tiles(metric, "pdca.tile")
     chart_col, table_col = st.columns([3, 2])
-    cached.chart(ctx, "pdca_monthly", lambda: charts.monthly_chart(metric, lang(), full_digits()), metric.key,
+    cached.chart(ctx, "pdca_monthly", lambda language, full: charts.monthly_chart(metric, language, full), metric.key,
                  container=chart_col)
     months = records_frame(metric.rows, {
         t("pdca.table.month"): lambda r: month_text(r.month), t("pdca.table.target"): lambda r: fmt(r.target, unit),

@@ -101,6 +101,32 @@ class _Rows:
             self.reject(line, month_problem(text), raw, column=column, value=text)
             return None
 
+    def skip_summary(self, line: int, raw: str, cells: tuple, *markers: str | None) -> bool:
+        """True when the row is a total or a report footer: listed as skipped, read no further."""
+        kind = self.summary_row(cells, *markers)
+        if kind:
+            self.out.skipped.append(Skipped(line, kind, raw))
+        return kind is not None
+
+    def add_cells(self, line: int, raw: str, cells: tuple, targets: list[tuple[str, str, date, float]]) -> None:
+        """A used row: each (column, metric, month, scale) cell's value added, or refused with its reason."""
+        self.out.rows_used += 1
+        for column, key, month, scale in targets:
+            text = self.cell(cells, column)
+            value = self.number(line, raw, column, text, scale)
+            if value is not None and self.in_range(line, raw, column, key, month, text, value):
+                self.out.add(key, month, value, line, self.mapping["combine"])
+
+    def metric_of(self, line: int, raw: str, label: str | None, column: str) -> str | None:
+        """The metric a row's label is mapped to; a blank label is refused, an unmapped one is listed."""
+        key = self.labels.get(normalise_label(label))
+        if key is None:
+            if is_blank(label):
+                self.reject(line, "ingest.reject.label_missing", raw, column=column)
+            else:
+                self.unmapped.append(str(label).strip())
+        return key
+
     def summary_row(self, cells: tuple, *markers: str | None) -> str | None:
         """'total' / 'footer' when the row is a total or a report footer, judged on its marker cells."""
         filled = [c for c in cells if not is_blank(c)]
@@ -220,20 +246,10 @@ def _wide_metrics(w: _Rows):
                if spec["source"] == "column"]
 
     def read(line: int, raw: str, cells: tuple) -> None:
-        marker = w.cell(cells, date_column)
-        kind = w.summary_row(cells, marker)
-        if kind:
-            w.out.skipped.append(Skipped(line, kind, raw))
-            return
-        month = w.month(line, raw, date_column, marker)
-        if month is None:
-            return
-        w.out.rows_used += 1
-        for key, column, scale in columns:
-            text = w.cell(cells, column)
-            value = w.number(line, raw, column, text, scale)
-            if value is not None and w.in_range(line, raw, column, key, month, text, value):
-                w.out.add(key, month, value, line, w.mapping["combine"])
+        marker = w.cell(cells, date_column)  # a dated row is read, a total or footer only listed as skipped
+        month = None if w.skip_summary(line, raw, cells, marker) else w.month(line, raw, date_column, marker)
+        if month is not None:
+            w.add_cells(line, raw, cells, [(column, key, month, scale) for key, column, scale in columns])
     return read
 
 
@@ -243,25 +259,15 @@ def _long(w: _Rows):
 
     def read(line: int, raw: str, cells: tuple) -> None:
         label, month_text = w.cell(cells, m["label_column"]), w.cell(cells, m["date_column"])
-        kind = w.summary_row(cells, label, month_text)
-        if kind:
-            w.out.skipped.append(Skipped(line, kind, raw))
+        if w.skip_summary(line, raw, cells, label, month_text):
             return
-        key = w.labels.get(normalise_label(label))
+        key = w.metric_of(line, raw, label, m["label_column"])
         if key is None:
-            if is_blank(label):
-                w.reject(line, "ingest.reject.label_missing", raw, column=m["label_column"])
-            else:
-                w.unmapped.append(str(label).strip())
             return
         month = w.month(line, raw, m["date_column"], month_text)
         if month is None:
             return
-        text = w.cell(cells, m["value_column"])
-        value = w.number(line, raw, m["value_column"], text, scales[key])
-        w.out.rows_used += 1
-        if value is not None and w.in_range(line, raw, m["value_column"], key, month, text, value):
-            w.out.add(key, month, value, line, m["combine"])
+        w.add_cells(line, raw, cells, [(m["value_column"], key, month, scales[key])])
     return read
 
 
@@ -279,23 +285,12 @@ def _wide_months(w: _Rows):
 
     def read(line: int, raw: str, cells: tuple) -> None:
         label = w.cell(cells, label_column)
-        kind = w.summary_row(cells, label)
-        if kind:
-            w.out.skipped.append(Skipped(line, kind, raw))
+        if w.skip_summary(line, raw, cells, label):
             return
-        key = w.labels.get(normalise_label(label))
+        key = w.metric_of(line, raw, label, label_column)
         if key is None:
-            if is_blank(label):
-                w.reject(line, "ingest.reject.label_missing", raw, column=label_column)
-            else:
-                w.unmapped.append(str(label).strip())
             return
-        w.out.rows_used += 1
-        for column, month in months:
-            text = w.cell(cells, column)
-            value = w.number(line, raw, column, text, scales[key])
-            if value is not None and w.in_range(line, raw, column, key, month, text, value):
-                w.out.add(key, month, value, line, m["combine"])
+        w.add_cells(line, raw, cells, [(column, key, month, scales[key]) for column, month in months])
     return read
 
 
