@@ -10,6 +10,7 @@
     kpi-workbench [--db PATH] kpi add --plan PLAN --key KEY --name NAME [--unit U] [--kind K] [--aggregation A] ...
     kpi-workbench [--db PATH] profiles list|show NAME|export NAME [--out FILE]
     kpi-workbench mapping --schema
+    kpi-workbench [--db PATH] mapping --suggest FILE --plan PLAN [--out FILE.json] [--shape S] [--encoding E] ...
     kpi-workbench [--db PATH] [--lang ja|en] report --plan PLAN [--audience exec|field] [--month YYYY-MM]
                   [--format pdf|html|xlsx|yaml] [--no-actuals] -o FILE
     kpi-workbench [--db PATH] plan-import [--name NAME] FILE.yaml
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -43,18 +45,18 @@ from kpi_core.adapters.store import (
     open_store,
 )
 from kpi_core.adapters.templates import (
-    aliases_for,
     find_template,
     load_templates,
     localized,
 )
-from kpi_core.domain.kpi_rules import validate_kpi
+from kpi_core.domain.kpi_rules import parse_amount, validate_kpi
 from kpi_core.domain.model import KPI, Aggregation, Direction, Kind, Plan
 from kpi_core.domain.plan_rules import validate_plan_fields
 from kpi_core.domain.report import AUDIENCES, FORMATS
 from kpi_core.domain.units import format_value, moment_text, parse_month
 from kpi_core.errors import WorkbenchError
 from kpi_core.i18n import normalise_language, t
+from kpi_core.services.actuals import mapping_aliases
 from kpi_core.services.db_copy import copy_database
 from kpi_core.services.plan_file import export_plan_file, import_plan_file
 from kpi_core.services.plans import create_plan_from_template
@@ -89,6 +91,17 @@ def _common(parser: argparse.ArgumentParser, lang: str, top: bool) -> None:
     parser.add_argument("--lang", default=default, choices=("ja", "en"), help=t("cli.help.lang", lang))
 
 
+def _reading_options(parser: argparse.ArgumentParser, lang: str) -> None:
+    """How to read an export (shape, encoding, delimiter, header line, decimal mark, size bound): see `_read`."""
+    parser.add_argument("--shape", choices=ingest.SHAPES, help=t("cli.help.shape", lang))
+    parser.add_argument("--encoding", help=t("cli.help.encoding", lang))
+    parser.add_argument("--delimiter", help=t("cli.help.delimiter", lang))
+    parser.add_argument("--header-line", type=int, metavar="N", help=t("cli.help.header_line", lang))
+    parser.add_argument("--decimal", choices=("comma", "point"), help=t("cli.help.decimal", lang))
+    parser.add_argument("--max-mb", type=float, default=ingest.DEFAULT_MAX_BYTES / ingest.MB,
+                        help=t("cli.help.max_mb", lang))
+
+
 def build_parser(lang: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-workbench", description=t("cli.help.description", lang))
     _common(parser, lang, top=True)
@@ -100,13 +113,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     imp.add_argument("--profile", help=t("cli.help.profile", lang))
     imp.add_argument("--mapping", metavar="FILE.json", help=t("cli.help.mapping", lang))
     imp.add_argument("--save-profile", metavar="NAME", help=t("cli.help.save_profile", lang))
-    imp.add_argument("--shape", choices=ingest.SHAPES, help=t("cli.help.shape", lang))
-    imp.add_argument("--encoding", help=t("cli.help.encoding", lang))
-    imp.add_argument("--delimiter", help=t("cli.help.delimiter", lang))
-    imp.add_argument("--header-line", type=int, metavar="N", help=t("cli.help.header_line", lang))
-    imp.add_argument("--decimal", choices=("comma", "point"), help=t("cli.help.decimal", lang))
-    imp.add_argument("--max-mb", type=float, default=ingest.DEFAULT_MAX_BYTES / ingest.MB,
-                     help=t("cli.help.max_mb", lang))
+    _reading_options(imp, lang)
     imp.add_argument("--dry-run", action="store_true", help=t("cli.help.dry_run", lang))
     imp.add_argument("--accept-rejected", action="store_true", help=t("cli.help.accept_rejected", lang))
     imp.add_argument("--strict", action="store_true", help=t("cli.help.strict", lang))
@@ -136,7 +143,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
 
 def _plan_parsers(commands, lang: str) -> None:
-    """plan create|list, kpi add, profiles list|show|export, mapping --schema."""
+    """plan create|list, kpi add, profiles list|show|export, mapping --schema|--suggest."""
     plan = commands.add_parser("plan", help=t("cli.help.plan_command", lang))
     plan_actions = plan.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = plan_actions.add_parser("create", help=t("cli.help.plan_create", lang))
@@ -159,7 +166,7 @@ def _plan_parsers(commands, lang: str) -> None:
     add.add_argument("--kind", choices=[k.value for k in Kind], default=Kind.LEADING.value)
     add.add_argument("--aggregation", choices=[a.value for a in Aggregation], default=Aggregation.SUM.value)
     add.add_argument("--direction", choices=[d.value for d in Direction], default=Direction.UP.value)
-    add.add_argument("--annual-target", type=float, help=t("cli.help.annual_target", lang))
+    add.add_argument("--annual-target", default="", help=t("cli.help.annual_target", lang))
 
     profiles = commands.add_parser("profiles", help=t("cli.help.profiles", lang))
     profile_actions = profiles.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -173,7 +180,12 @@ def _plan_parsers(commands, lang: str) -> None:
 
     mapping = commands.add_parser("mapping", help=t("cli.help.mapping_command", lang))
     _common(mapping, lang, top=False)
-    mapping.add_argument("--schema", action="store_true", required=True, help=t("cli.help.schema", lang))
+    wanted = mapping.add_mutually_exclusive_group(required=True)
+    wanted.add_argument("--schema", action="store_true", help=t("cli.help.schema", lang))
+    wanted.add_argument("--suggest", metavar="FILE", help=t("cli.help.suggest", lang))
+    mapping.add_argument("--plan", help=t("cli.help.suggest_plan", lang))
+    mapping.add_argument("--out", metavar="FILE.json", help=t("cli.help.suggest_out", lang))
+    _reading_options(mapping, lang)
 
 
 def add_report_commands(commands, lang: str) -> None:
@@ -218,12 +230,6 @@ def find_plan(store: Store, text: str) -> Plan:
     raise CliError("cli.plan_not_found", plan=text)
 
 
-def template_aliases(plan: Plan) -> dict[str, list[str]]:
-    """Column aliases from the template the plan was made from; none when there is no readable template."""
-    template = find_template(plan.template) if plan.template else None
-    return aliases_for(template) if template else {}
-
-
 def _mapping_file(path: str) -> dict:
     try:
         data = Path(path).read_bytes()
@@ -247,8 +253,7 @@ def choose_mapping(store: Store, plan: Plan, parsed: ingest.ParsedFile, args: ar
         return profile["mapping"], profile["name"]
     shape = args.shape or parsed.shape
     if shape != "records":
-        aliases = ingest.plan_aliases(store, plan, template_aliases(plan))
-        mapping = ingest.suggest_mapping(parsed, aliases, ingest.plan_keys(store, plan), shape)
+        mapping = ingest.suggest_mapping(parsed, mapping_aliases(store, plan), ingest.plan_keys(store, plan), shape)
         if mapping["metrics"]:
             return mapping, "suggested"
     raise CliError("cli.no_mapping", file=parsed.file_name)
@@ -301,11 +306,16 @@ def _show_preview(o: _Output, parsed: ingest.ParsedFile, preview: ingest.ImportP
             o.text(line, 4)
 
 
+def _read(path: str, args: argparse.Namespace) -> ingest.ParsedFile:
+    """An export read with the reading options given on the command line (the rest detected)."""
+    return ingest.read_export(path, max_bytes=int(args.max_mb * ingest.MB), encoding=args.encoding,
+                              delimiter=_delimiter(args.delimiter), header_line=args.header_line,
+                              decimal=args.decimal)
+
+
 def _prepare(store: Store, plan: Plan, path: str, args: argparse.Namespace, o: _Output, units: dict[str, str]):
     """Read, map and preview one file; nothing is written."""
-    parsed = ingest.read_export(path, max_bytes=int(args.max_mb * ingest.MB), encoding=args.encoding,
-                                delimiter=_delimiter(args.delimiter), header_line=args.header_line,
-                                decimal=args.decimal)
+    parsed = _read(path, args)
     mapping, source = choose_mapping(store, plan, parsed, args)
     if args.shape and args.shape != mapping.get("shape"):
         mapping = {**mapping, "shape": args.shape}
@@ -461,7 +471,8 @@ def cmd_plan(store: Store, args: argparse.Namespace, o: _Output) -> int:
             o.say("cli.no_plans")
         for p in plans:
             o.text(t("cli.plan_row", o.lang, id=p.id, name=p.name, start=f"{p.fiscal_start:%Y-%m}",
-                     end=f"{p.end_month:%Y-%m}", status=str(p.status.value), template=p.template or "-"))
+                     end=f"{p.end_month:%Y-%m}", status=t(f"enum.plan_status.{p.status.value}", o.lang),
+                     template=p.template or "-"))
         return EXIT_OK
     template = find_template(args.template)
     if template is None:
@@ -492,9 +503,13 @@ def cmd_kpi(store: Store, args: argparse.Namespace, o: _Output) -> int:
     plan = find_plan(store, args.plan)
     others = store.list_kpis(plan.id)
     kgi = store.get_kgi(plan.id)
-    kpi = KPI(plan_id=plan.id, key=args.key.strip(), name=args.name.strip(), unit=args.unit.strip(),
+    unit = args.unit.strip()
+    # Typed as on Step 4's form: '25' or '25%' for a rate, 1億2千万 or ５０００ for an amount.
+    annual_target, problems = parse_amount(args.annual_target, unit, args.name.strip())
+    _refuse(problems)
+    kpi = KPI(plan_id=plan.id, key=args.key.strip(), name=args.name.strip(), unit=unit,
               kind=Kind(args.kind), aggregation=Aggregation(args.aggregation), direction=Direction(args.direction),
-              annual_target=args.annual_target, position=len(others))
+              annual_target=annual_target, position=len(others))
     _refuse(validate_kpi(kpi, others, kgi.key if kgi else ""))
     saved = store.save_kpi(kpi, None)
     o.say("cli.kpi_added", kpi_key=saved.key, name=saved.name, plan=plan.name)
@@ -525,7 +540,41 @@ def cmd_profiles(store: Store, args: argparse.Namespace, o: _Output) -> int:
 
 
 def cmd_mapping(store: Store | None, args: argparse.Namespace, o: _Output) -> int:
+    if args.suggest:
+        return _suggest_mapping(store, args, o)
     o.text(json.dumps(ingest.mapping_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def _suggest_mapping(store: Store, args: argparse.Namespace, o: _Output) -> int:
+    """The mapping the Actuals page would suggest for the file, written for review (to --out, else as the output,
+    with the notes on the error stream so that the output stays a mapping file); nothing is imported."""
+    plan = find_plan(store, args.plan)
+    parsed = _read(args.suggest, args)
+    try:
+        suggested = ingest.suggest_mapping(parsed, mapping_aliases(store, plan), ingest.plan_keys(store, plan),
+                                           args.shape)
+        if not suggested["metrics"]:
+            raise CliError("cli.nothing_suggested", file=parsed.file_name,
+                           metrics=", ".join(ingest.plan_keys(store, plan)))
+        similar = ingest.similar_names(suggested)
+        data = ingest.mapping_file_bytes(ingest.validate_mapping(parsed, suggested))
+        shape = suggested["shape"]
+    finally:
+        parsed.close()
+    notes = o.out if args.out else o.err
+    if args.out:
+        Path(args.out).write_bytes(data)
+    else:
+        o.text(data.decode("utf-8").rstrip("\n"))
+    print(ingest.describe(parsed, o.lang, shape), file=notes)
+    print(t("cli.suggested", o.lang, file=parsed.file_name, metrics=", ".join(json.loads(data)["metrics"])),
+          file=notes)
+    if similar:
+        print(t("ingest.msg.similar_names", o.lang, pairs=", ".join(f"{name} → {key}" for key, name in similar)),
+              file=notes)
+    print(t("cli.suggested_next", o.lang, plan=shlex.quote(args.plan), mapping=shlex.quote(args.out or "FILE.json"),
+            file=shlex.quote(args.suggest)), file=notes)
     return EXIT_OK
 
 
@@ -605,9 +654,13 @@ def _quiet_broken_pipe() -> int:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     lang = default_language(argv)
-    args = build_parser(lang).parse_args(argv)
+    parser = build_parser(lang)
+    args = parser.parse_args(argv)
+    if args.command == "mapping" and args.suggest and not args.plan:
+        parser.error(t("cli.suggest_needs_plan", lang))
     o = _Output(normalise_language(args.lang or lang), out or sys.stdout, err or sys.stderr)
-    if args.command in NO_DATABASE or getattr(args, "db_command", None) == "copy":
+    if (args.command in NO_DATABASE and not getattr(args, "suggest", None)) \
+            or getattr(args, "db_command", None) == "copy":
         try:
             return COMMANDS[args.command](None, args, o)
         except BrokenPipeError:

@@ -18,10 +18,11 @@ from kpi_core.services.read_models import MEMO, plan_key
 from pages.common import full_digits, lang
 
 
-def chart(ctx: Any, name: str, build: Callable[[], alt.TopLevelMixin], *parts: Hashable, container: Any = st,
-          **options: Any) -> None:
-    """Draw the chart `build()` makes for the current plan. `name` and `parts` must tell apart everything the chart
-    depends on besides the plan's data, the language and the full-digits choice (which are always in the key)."""
-    key = plan_key(ctx.store, ctx.plan, ctx.version, "chart", name, lang(), full_digits(), *parts)
-    spec = MEMO.get(key, lambda: _convert_altair_to_vega_lite_spec(build()))
+def chart(ctx: Any, name: str, build: Callable[[str, bool], alt.TopLevelMixin], *parts: Hashable,
+          container: Any = st, **options: Any) -> None:
+    """Draw the chart `build(language, full_digits)` makes for the current plan, in the language and digits the
+    key holds. `name` and `parts` must tell apart everything else the chart depends on besides the plan's data."""
+    language, full = lang(), full_digits()
+    key = plan_key(ctx.store, ctx.plan, ctx.version, "chart", name, language, full, *parts)
+    spec = MEMO.get(key, lambda: _convert_altair_to_vega_lite_spec(build(language, full)))
     container.vega_lite_chart(spec, **options)  # Streamlit copies the spec before it takes the datasets out

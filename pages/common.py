@@ -16,6 +16,7 @@ from kpi_core.adapters.store import Store, StoreError, default_db_path, may_crea
 from kpi_core.domain import tracking as tr
 from kpi_core.domain import units
 from kpi_core.domain.model import Direction, Plan, Status
+from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.services.demo import seed_demo
 
 LANG_KEY = "lang"
@@ -85,6 +86,20 @@ def options_label(prefix: str) -> Callable[[object], str]:
     return lambda value: i18n.t(f"{prefix}.{value}", language)
 
 
+def inert(values: dict[str, Any]) -> dict[str, Any]:
+    """Message values with user text made inert for markdown (messages render markdown)."""
+    return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def show_messages(messages: Iterable[Any]) -> bool:
+    """Show check messages (errors and warnings, each a catalogue key and values); True when one is an error, so
+    nothing may be saved."""
+    messages = list(messages)
+    for message in messages:
+        (st.error if message.level == "error" else st.warning)(t(message.key, **inert(message.values)))
+    return any(m.level == "error" for m in messages)
+
+
 # ---------------------------------------------------------------- formatting
 def records_frame(records: Iterable[Any], columns: dict[str, Callable[[Any], Any]]) -> pd.DataFrame:
     """The display table of read models (store history rows): one column per label, each cell from its record."""
@@ -146,6 +161,20 @@ def missing_months_notice(ctx: Any, metrics: list) -> None:
         st.warning(t("room.missing_months", months=months, names=names), icon="🕳️")
         if ctx is not None:
             ctx.link("import", t("room.go_actuals"))
+
+
+def pace_tiles(metric: tr.MetricTracking, texts: str) -> None:
+    """One metric's four tiles: the year to date (its delta against the year-to-date target), the pace, the
+    forecast (its delta against the annual target) and the status. Labels and help from `texts` in the catalogue."""
+    unit, colour = metric.spec.unit, delta_colour(metric.spec.direction)
+    ytd, pace, forecast, status = st.columns(4)
+    figure(ytd, t(f"{texts}.ytd"), metric.ytd_actual, unit, delta=fmt_delta(metric.pace_gap, unit),
+           delta_color=colour, border=True, help=t(f"{texts}.ytd_help", target=fmt(metric.ytd_target, unit)))
+    pace.metric(t(f"{texts}.pace"), fmt_pct(metric.pace), border=True, help=t(f"{texts}.pace_help"))
+    figure(forecast, t(f"{texts}.forecast"), metric.forecast, unit, delta=fmt_delta(metric.forecast_gap, unit),
+           delta_color=colour, border=True, help=t(f"{texts}.forecast_help", target=fmt(metric.annual_target, unit)))
+    status.metric(t(f"{texts}.status"), status_text(metric.status), border=True,
+                  help=t(f"{texts}.forecast_attainment", pct=fmt_pct(metric.forecast_attainment)))
 
 
 def add_form_suffix(form: str) -> str:

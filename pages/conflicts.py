@@ -114,6 +114,14 @@ def form_suffix(ctx: PageContext, kind: str, row: Any | None) -> str:
     return suffix
 
 
+def edit_toggle(column: Any, kind: str, row: int, edit_key: str, help: str) -> None:
+    """A card's edit button: opens its form (or closes it again), based on the version shown now."""
+    if column.button("✏️", key=f"{kind}_edit_{row}", help=help):
+        st.session_state[edit_key] = None if st.session_state.get(edit_key) == row else row
+        forget(kind, row)
+        st.rerun()
+
+
 def form_saved(kind: str, suffix: str, fields: tuple[str, ...], added: bool, edit_key: str) -> None:
     """After a save: the form's fields forgotten, an add form renewed (it comes back empty), the edit closed."""
     for name in fields:

@@ -23,10 +23,10 @@ from pages.common import (
     fmt,
     fmt_delta,
     fmt_pct,
-    full_digits,
     lang,
     missing_months_notice,
     month_text,
+    pace_tiles,
     status_text,
     t,
 )
@@ -49,20 +49,8 @@ def headline(tracking: tr.PlanTracking) -> None:
 
 
 def kgi_tiles(metric: tr.MetricTracking) -> None:
-    unit, colour = metric.spec.unit, delta_colour(metric.spec.direction)
     st.subheader("🎯 " + markdown_text(metric.spec.name))
-    ytd, pace, forecast, status = st.columns(4)
-    figure(ytd, t("dashboard.kgi.ytd"), metric.ytd_actual, unit, delta=fmt_delta(metric.pace_gap, unit),
-               delta_color=colour, border=True,
-               help=t("dashboard.kgi.ytd_help", target=fmt(metric.ytd_target, unit)))
-    pace.metric(t("dashboard.kgi.pace"), fmt_pct(metric.pace), border=True, help=t("dashboard.kgi.pace_help"))
-    gap = (metric.forecast - metric.annual_target
-           if metric.forecast is not None and metric.annual_target is not None else None)
-    figure(forecast, t("dashboard.kgi.forecast"), metric.forecast, unit, delta=fmt_delta(gap, unit),
-                    delta_color=colour, border=True,
-                    help=t("dashboard.kgi.forecast_help", target=fmt(metric.annual_target, unit)))
-    status.metric(t("dashboard.kgi.status"), status_text(metric.status), border=True,
-                  help=t("dashboard.kgi.forecast_attainment", pct=fmt_pct(metric.forecast_attainment)))
+    pace_tiles(metric, "dashboard.kgi")
 
 
 def kpi_tile(column, metric: tr.MetricTracking) -> None:
@@ -109,7 +97,7 @@ def attribution(ctx: PageContext, tracking: tr.PlanTracking) -> None:
         return
     unit = tracking.kgi.spec.unit if tracking.kgi else "JPY"
     names = {m.key: m.spec.name for m in tracking.kpis}
-    cached.chart(ctx, "dashboard_attribution", lambda: charts.attribution_chart(result, names, unit, lang(), full_digits()),
+    cached.chart(ctx, "dashboard_attribution", lambda language, full: charts.attribution_chart(result, names, unit, language, full),
                  scope)
     period = (month_text(result.months[0]) if len(result.months) == 1
               else f"{month_text(result.months[0])} – {month_text(result.months[-1])}")
@@ -167,14 +155,14 @@ def dashboard(ctx: PageContext, tracking: tr.PlanTracking) -> None:
     with path:
         if tracking.kgi:
             st.subheader(t("dashboard.kgi_path"))
-            cached.chart(ctx, "dashboard_kgi_path", lambda: charts.cumulative_chart(tracking.kgi, lang(), full_digits()))
+            cached.chart(ctx, "dashboard_kgi_path", lambda language, full: charts.cumulative_chart(tracking.kgi, language, full))
     with moved:
         attribution(ctx, tracking)
     recoveries(tracking, store.list_csfs(plan.id))
     if tracking.kpis:
         st.subheader(t("dashboard.multiples"))
         cached.chart(ctx, "dashboard_multiples",
-                     lambda: charts.kpi_small_multiples(tracking.kpis, lang(), full_digits=full_digits()))
+                     lambda language, full: charts.kpi_small_multiples(tracking.kpis, language, full_digits=full))
     open_checkins(store, plan.id, tracking)
 
 

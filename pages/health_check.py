@@ -179,7 +179,7 @@ def history_panel(ctx: PageContext, health: PlanHealth) -> None:
     store, plan = ctx.store, ctx.plan
     st.subheader(t("health.section.history"))
     if health.snapshots:
-        cached.chart(ctx, "health_history", lambda: score_history_chart(health.snapshots, lang()), width="stretch")
+        cached.chart(ctx, "health_history", lambda language, _: score_history_chart(health.snapshots, language), width="stretch")
     else:
         st.caption(t("health.history.none"))
     if st.button(t("health.history.snapshot"), key=f"health_snapshot_{plan.id}"):

@@ -7,7 +7,7 @@ from kpi_core.charts.gap import gap_bars, history_line
 from kpi_core.domain import units
 from kpi_core.domain.gap import analyse_gap, current_from_history
 from pages import cached
-from pages.common import delta_colour, figure, fmt, fmt_pct, lang, options_label, t
+from pages.common import delta_colour, figure, fmt, fmt_pct, options_label, t
 from pages.frame import PageContext, run_save
 
 
@@ -82,14 +82,14 @@ def render(ctx: PageContext) -> None:
         labels = {s: t(f"gap.bar_{s}") for s in ("baseline", "current", "target")}
         values = {"baseline": fmt(kgi.baseline, kgi.unit), "current": fmt(gap.current, kgi.unit),
                   "target": fmt(gap.target, kgi.unit)}
-        cached.chart(ctx, "gap_bars", lambda: gap_bars(labels, kgi.baseline, gap.current, gap.target, values, kgi.unit,
-                                                       lang()), gap.current, width="stretch")
+        cached.chart(ctx, "gap_bars", lambda language, _: gap_bars(labels, kgi.baseline, gap.current, gap.target, values,
+                                                                    kgi.unit, language), gap.current, width="stretch")
     with history_col:
         st.subheader(t("gap.history_title"))
         if history:
             series = {"actual": t("gap.series_actual"), "required": t("gap.series_required")}
-            cached.chart(ctx, "gap_history", lambda: history_line(history, gap.required_monthly, series, kgi.unit,
-                                                                  lang()), gap.current, width="stretch")
+            cached.chart(ctx, "gap_history", lambda language, _: history_line(history, gap.required_monthly, series,
+                                                                             kgi.unit, language), gap.current, width="stretch")
             if gap.best_yoy_growth is not None:
                 st.caption(t("gap.best_yoy_caption", pct=fmt_pct(gap.best_yoy_growth, signed=True),
                              months=gap.history_months))

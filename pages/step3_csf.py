@@ -1,12 +1,10 @@
 """Step 3: CSFs — the processes that close the gap, strongest lever first, with fallbacks prepared in advance."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from kpi_core import i18n
 from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
 from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.kpi_rules import (
@@ -21,7 +19,7 @@ from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Plan
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.units import typed_text
 from pages import cached, conflicts
-from pages.common import confirm_delete, figure, fmt, fmt_pct, lang, t
+from pages.common import confirm_delete, figure, fmt, fmt_pct, inert, options_label, t
 from pages.frame import ContextView, PageContext, run_save
 
 EDIT_KEY = "csf_editing"
@@ -41,17 +39,6 @@ class PageView(ContextView):
     @property
     def unit(self) -> str:
         return self.kgi.unit if self.kgi else "JPY"
-
-
-def labelled(prefix: str) -> Callable[[object], str]:
-    """Option labels in the language of this run: AppTest and Streamlit may call a format function after the run."""
-    language = lang()
-    return lambda value: i18n.t(f"{prefix}{value}", language)
-
-
-def inert(values: dict) -> dict:
-    """Message values with user text made inert for markdown (messages render markdown)."""
-    return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def gap_of(kgi: KGI | None, plan: Plan) -> GapAnalysis | None:
@@ -89,7 +76,7 @@ def show_gap(view: PageView, gap: GapAnalysis, cover: Coverage) -> None:
             value_texts={"current": fmt(gap.current, view.unit), "target": fmt(gap.target, view.unit),
                          "uncovered": fmt(max(cover.uncovered, 0), view.unit), "over": fmt(max(-cover.uncovered, 0), view.unit)})
         titles = {k: t(f"csf.chart.kind_{k}") for k in ("current", "csf", "uncovered", "over", "target")}
-        cached.chart(view.ctx, "csf_coverage", lambda: coverage_waterfall(steps, titles, view.unit, lang()),
+        cached.chart(view.ctx, "csf_coverage", lambda language, _: coverage_waterfall(steps, titles, view.unit, language),
                      gap.current, width="stretch")
 
 
@@ -103,7 +90,7 @@ def csf_form(view: PageView, csf: CSF | None) -> None:
         c1, c2 = st.columns(2)
         roles = list(CSFRole)
         role = c1.selectbox(t("csf.field.role"), roles, index=roles.index(current.role), key=f"csf_role_{suffix}",
-                            format_func=labelled("enum.role."), help=t("csf.field.role_help"))
+                            format_func=options_label("enum.role"), help=t("csf.field.role_help"))
         contribution_text = c2.text_input(t("csf.field.contribution"), value=typed_text(current.contribution or None,
                                                                                        view.unit),
                                           key=f"csf_contribution_{suffix}", placeholder="10,000,000",
@@ -152,7 +139,7 @@ def field_labels() -> dict[str, str]:
 def stored_differences(view: PageView, draft: CSF) -> list[conflicts.Line]:
     """What the stored CSF holds now against what this user typed, field by field."""
     stored = next((c for c in view.store.list_csfs(view.plan.id) if c.id == draft.id), None)
-    return conflicts.differences(stored, draft, field_labels(), {"role": labelled("enum.role."),
+    return conflicts.differences(stored, draft, field_labels(), {"role": options_label("enum.role"),
                                                                  "contribution": lambda v: fmt(v, view.unit)})
 
 
@@ -193,10 +180,7 @@ def csf_card(view: PageView, csf: CSF, number: int, first: bool, last: bool, gap
             move(view, csf, -1)
         if down.button("⬇", key=f"csf_down_{csf.id}", help=t("csf.card.down"), disabled=last):
             move(view, csf, 1)
-        if edit.button("✏️", key=f"csf_edit_{csf.id}", help=t("csf.card.edit")):
-            st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == csf.id else csf.id
-            conflicts.forget("csf", csf.id)  # opened (again): based on the version shown now
-            st.rerun()
+        conflicts.edit_toggle(edit, "csf", csf.id, EDIT_KEY, t("csf.card.edit"))
         if remove.button("🗑", key=f"csf_delete_{csf.id}", help=t("csf.card.delete")):
             st.session_state[DELETE_KEY] = csf.id
         confirm_delete(DELETE_KEY, csf.id, t("csf.card.confirm_delete", name=markdown_text(csf.name[:80])),

@@ -1,41 +1,17 @@
 """Step 4: KPIs — each CSF turned into numbers, the KPI tree, the reverse calculation and the sensitivity."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from kpi_core import i18n
-from kpi_core.adapters.store import Store
-from kpi_core.charts.csf import sensitivity_bars
-from kpi_core.domain import units
-from kpi_core.domain.drivers import (
-    Formula,
-    FormulaError,
-    implied_kgi,
-    monthly_driver_values,
-    parse_formula,
-    reverse_calculate,
-    sensitivity,
-    to_annual,
-    to_monthly,
-)
+from kpi_core.domain import kpi_rules, units
+from kpi_core.domain.drivers import to_monthly
 from kpi_core.domain.health import count_and_balance
-from kpi_core.domain.kpi_rules import (
-    SAVED,
-    check_monthly,
-    parse_amount,
-    phased_targets,
-    rephase,
-    smart_check,
-    smart_letters,
-    validate_kpi,
-)
-from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, CSFRole, Direction, Kind, Plan
-from kpi_core.domain.phasing import PhasingError, PhasingMethod
+from kpi_core.domain.model import CSF, KGI, KPI, Aggregation, Direction, Kind
+from kpi_core.domain.phasing import PhasingError
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.records import target_versions
 from kpi_core.domain.tracking import STATUS_EMOJI, STATUS_ORDER
@@ -43,20 +19,24 @@ from kpi_core.domain.tree import TreeInput, figures_from_tracking, kpi_tree_dot
 from kpi_core.domain.units import typed_text
 from kpi_core.services import read_models
 from kpi_core.services.health import finding_texts
-from kpi_core.services.kpis import save_kpi_with_targets
-from pages import cached, conflicts
+from kpi_core.services.kpis import save_kpi
+from pages import conflicts
 from pages.common import (
     confirm_delete,
     figure,
     fmt,
     fmt_pct,
     full_digits,
+    inert,
     lang,
     month_text,
+    options_label,
     records_frame,
+    show_messages,
     t,
 )
-from pages.frame import PageContext, run_save, show_error
+from pages.frame import ContextView, PageContext, run_save
+from pages.kpi_solver import reverse_tab, show_formula
 
 EDIT_KEY = "kpi_editing"
 DELETE_KEY = "kpi_deleting"
@@ -66,10 +46,9 @@ FORM_FIELDS = ("key", "name", "csf", "definition", "unit", "direction", "kind", 
 
 
 @dataclass(frozen=True)
-class PageView:
+class PageView(ContextView):
     """What this page draws from, read once per run."""
 
-    ctx: PageContext
     kgi: KGI | None
     csfs: list[CSF]
     kpis: list[KPI]
@@ -81,14 +60,6 @@ class PageView:
         store, plan_id = ctx.store, ctx.plan.id
         return cls(ctx, store.get_kgi(plan_id), store.list_csfs(plan_id), store.list_kpis(plan_id),
                    store.get_monthly_targets(plan_id), store.actual_values(plan_id))
-
-    @property
-    def store(self) -> Store:
-        return self.ctx.store
-
-    @property
-    def plan(self) -> Plan:
-        return self.ctx.plan
 
     @property
     def month_list(self) -> list[date]:
@@ -103,54 +74,16 @@ class PageView:
         return t("kpi.field.no_csf")
 
 
-def labelled(prefix: str) -> Callable[[object], str]:
-    """Option labels in the language of this run: AppTest and Streamlit may call a format function after the run."""
-    language = lang()
-    return lambda value: i18n.t(f"{prefix}{value}", language)
-
-
-def inert(values: dict) -> dict:
-    """Message values with user text made inert for markdown (messages render markdown)."""
-    return {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
-
-
 def csf_label(view: PageView, csf_id: int | None) -> str:
     return view.no_csf_text if csf_id is None else view.csf_names[csf_id][:80]
-
-
-def messages_out(messages) -> bool:
-    """Show errors and warnings; True when there was an error (nothing may be saved)."""
-    for message in messages:
-        (st.error if message.level == "error" else st.warning)(t(message.key, **inert(message.values)))
-    return any(m.level == "error" for m in messages)
-
-
-def kgi_formula(view: PageView) -> Formula | None:
-    if view.kgi is None or not view.kgi.formula:
-        return None
-    try:
-        return parse_formula(view.kgi.formula)
-    except FormulaError:
-        return None
-
-
-def show_formula(view: PageView) -> None:
-    """The KGI formula, read-only here: it is edited with the KGI in step 1."""
-    if view.kgi is not None and view.kgi.formula:
-        st.markdown(t("kpi.formula.label", kgi_key=view.kgi.key))
-        st.code(f"{view.kgi.key} = {view.kgi.formula}", language=None)
-    else:
-        st.info(t("kpi.formula.none"))
-    view.ctx.link("kgi", t("kpi.formula.edit_in_step1"))
 
 
 # ---------------------------------------------------------------- the KPI form
 def kpi_form(view: PageView, kpi: KPI | None) -> None:
     """Add (kpi None) or edit one KPI with every field of the model; nothing is saved unless all is valid."""
     suffix = conflicts.form_suffix(view.ctx, "kpi", kpi)
-    current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=next(
-        (c.id for c in view.csfs if c.role == CSFRole.PRIMARY), None))
-    csf_options: list[int | None] = [None, *[c.id for c in view.csfs if c.role != CSFRole.RETIRED or c.id == current.csf_id]]
+    current = kpi or KPI(plan_id=view.plan.id, key="", name="", csf_id=kpi_rules.default_csf(view.csfs))
+    csf_options = kpi_rules.csf_choices(view.csfs, current.csf_id)
     with st.form(f"kpi_form_{suffix}"):
         c1, c2 = st.columns([1, 2])
         key = c1.text_input(t("kpi.field.key"), value=current.key, key=f"kpi_key_{suffix}", disabled=kpi is not None,
@@ -168,13 +101,13 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
                              help=t("kpi.field.unit_help"))
         direction = c4.selectbox(t("kpi.field.direction"), list(Direction),
                                  index=list(Direction).index(current.direction), key=f"kpi_direction_{suffix}",
-                                 format_func=labelled("enum.direction."))
+                                 format_func=options_label("enum.direction"))
         kind = c5.selectbox(t("kpi.field.kind"), list(Kind), index=list(Kind).index(current.kind),
-                            key=f"kpi_kind_{suffix}", format_func=labelled("enum.kind."),
+                            key=f"kpi_kind_{suffix}", format_func=options_label("enum.kind"),
                             help=t("kpi.field.kind_help"))
         aggregation = c6.selectbox(t("kpi.field.aggregation"), list(Aggregation),
                                    index=list(Aggregation).index(current.aggregation),
-                                   key=f"kpi_aggregation_{suffix}", format_func=labelled("enum.aggregation."),
+                                   key=f"kpi_aggregation_{suffix}", format_func=options_label("enum.aggregation"),
                                    help=t("kpi.field.aggregation_help"))
         c7, c8, c9 = st.columns(3)
         target_text = c7.text_input(t("kpi.field.target"), value=typed_text(current.annual_target, current.unit),
@@ -201,7 +134,7 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
     if not submitted:
         return
     unit = unit.strip()
-    target, errors = parse_amount(target_text, unit, t("kpi.field.target"))
+    target, errors = kpi_rules.parse_amount(target_text, unit, t("kpi.field.target"))
     draft = KPI(plan_id=view.plan.id, id=current.id, key=key.strip(), name=name.strip(), csf_id=csf_id,
                 definition=definition.strip(), unit=unit, direction=Direction(direction), kind=Kind(kind),
                 aggregation=Aggregation(aggregation), ratio_weight=weight.strip(), owner=owner.strip(),
@@ -209,34 +142,27 @@ def kpi_form(view: PageView, kpi: KPI | None) -> None:
                 red_threshold=red / 100, recovery_plan=recovery.strip(), rationale=rationale.strip(),
                 position=current.position)
     others = [k for k in view.kpis if k.id != current.id]
-    if messages_out(errors + validate_kpi(draft, others, view.kgi.key if view.kgi else "")):
+    if show_messages(errors + kpi_rules.validate_kpi(draft, others, view.kgi.key if view.kgi else "")):
         return
-    save_kpi(view, draft, kpi, reason.strip() or t("kpi.default_reason.created" if kpi is None else "kpi.default_reason.edited"),
+    submit_kpi(view, draft, kpi, reason.strip() or t("kpi.default_reason.created" if kpi is None else "kpi.default_reason.edited"),
              suffix)
 
 
-def save_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
-    """Save the KPI; a new or changed annual target re-phases its monthly targets (a new version)."""
-    changed = draft.annual_target is not None and (before is None or before.annual_target != draft.annual_target
-                                                   or before.aggregation != draft.aggregation)
-    try:
-        new_targets = rephase(draft, view.month_list, view.stored_targets.get(draft.key)) if changed else None
-    except PhasingError as exc:
-        show_error(exc)
-        return
+def submit_kpi(view: PageView, draft: KPI, before: KPI | None, reason: str, suffix: str) -> None:
+    """Save the KPI through its use case (a new or changed annual target re-phases its monthly targets with it)."""
+    stored = view.stored_targets.get(draft.key)
 
     def saved(_: KPI) -> None:
         conflicts.form_saved("kpi", suffix, FORM_FIELDS, before is None, EDIT_KEY)
 
     if before is None:  # a new KPI: nobody else can have changed it (a clashing key is refused by the store)
-        if run_save(lambda: save_kpi_with_targets(view.store, draft, None, reason, new_targets), view.plan) is not None:
+        if run_save(lambda: save_kpi(view.store, view.plan, draft, None, None, reason, stored), view.plan) is not None:
             saved(draft)
         return
     # an edit: based on the KPI's own version when the form was first drawn (others' edits elsewhere do not clash)
     conflicts.save("kpi", before.id, view.plan, conflicts.opened("kpi", before.id, before).name,
-                   lambda base: save_kpi_with_targets(
-                       view.store, replace(draft, version=before.version if base is None else base), None, reason,
-                       new_targets),
+                   lambda base: save_kpi(view.store, view.plan, replace(draft, version=before.version if base is None
+                                                                        else base), before, None, reason, stored),
                    describe=lambda _: stored_differences(view, draft), typed=typed_entries(draft), after=saved)
 
 
@@ -252,8 +178,8 @@ def stored_differences(view: PageView, draft: KPI) -> list[conflicts.Line]:
     labels = {name: t(f"kpi.field.{label}") for name, label in KPI_LABELS.items()}
     return conflicts.differences(stored, draft, labels, {
         "annual_target": lambda v: fmt(v, draft.unit), "csf_id": lambda v: csf_label(view, v),
-        "direction": labelled("enum.direction."), "kind": labelled("enum.kind."),
-        "aggregation": labelled("enum.aggregation."),
+        "direction": options_label("enum.direction"), "kind": options_label("enum.kind"),
+        "aggregation": options_label("enum.aggregation"),
         "amber_threshold": fmt_pct, "red_threshold": fmt_pct})
 
 
@@ -264,8 +190,8 @@ def typed_entries(draft: KPI) -> dict[str, str]:
 
 # ---------------------------------------------------------------- one KPI
 def smart_line(view: PageView, kpi: KPI) -> None:
-    findings = smart_check(kpi, view.csf_names)
-    letters = smart_letters(findings)
+    findings = kpi_rules.smart_check(kpi, view.csf_names)
+    letters = kpi_rules.smart_letters(findings)
     badges = " ".join(f":{'green' if ok else 'red'}-badge[{'✓' if ok else '✗'} {letter}]"
                       for letter, ok in letters.items())
     owner_ok = not any(f.key == "kpi.smart.no_owner" for f in findings)
@@ -284,32 +210,31 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
     # the editor is based on the target set's version when it was first drawn; a load of theirs draws it afresh
     conflicts.base_version("targets", kpi.id, view.store.target_set_versions(view.plan.id).get(kpi.key, 0))
     drawn = conflicts.row_key("targets", kpi.id)
-    methods = [*([SAVED] if stored else []), PhasingMethod.EVEN.value, PhasingMethod.SEASONAL.value,
-               PhasingMethod.RAMP.value, *([PhasingMethod.CUSTOM.value] if stored else [])]
-    method = st.radio(t("kpi.targets.method"), methods, horizontal=True, key=f"kpi_method_{drawn}",
-                      format_func=labelled("kpi.phasing."), help=t("kpi.targets.method_help"))
+    method = st.radio(t("kpi.targets.method"), kpi_rules.phasing_methods(bool(stored)), horizontal=True,
+                      key=f"kpi_method_{drawn}",
+                      format_func=options_label("kpi.phasing"), help=t("kpi.targets.method_help"))
     try:
-        values = phased_targets(kpi, view.month_list, method, stored, view.actuals.get(kpi.key))
+        values = kpi_rules.phased_targets(kpi, view.month_list, method, stored, view.actuals.get(kpi.key))
     except PhasingError as exc:
         st.warning(exc.message(lang()))
         return
     scale = units.input_scale(kpi.unit)
-    frame = pd.DataFrame({"month": [f"{m:%Y-%m}" for m in values], "target": [v * scale for v in values.values()]})
+    in_cells = {m: v * scale for m, v in values.items()}
+    frame = pd.DataFrame({"month": [f"{m:%Y-%m}" for m in in_cells], "target": list(in_cells.values())})
     edited = st.data_editor(
         frame, key=f"kpi_editor_{drawn}_{method}", hide_index=True, disabled=["month"], width="stretch",
         column_config={"month": st.column_config.TextColumn(t("kpi.targets.month")),
                        "target": st.column_config.NumberColumn(t("kpi.targets.value", unit=kpi.unit or "—"),
                                                                min_value=0.0, format="%.10g")})
     typed = dict(zip(values, edited["target"].tolist()))
-    changed = {m: v for (m, v), before in zip(typed.items(), frame["target"].tolist())
-               if not (v == before or (pd.isna(v) and pd.isna(before)))}
-    entries = {month_text(m): "—" if pd.isna(v) else fmt(v / scale, kpi.unit) for m, v in changed.items()}
+    entries = {month_text(m): "—" if pd.isna(v) else fmt(v / scale, kpi.unit)
+               for m, v in kpi_rules.changed_cells(in_cells, typed).items()}
     conflicts.keep_typed("targets", kpi.id, kpi.name, entries)
-    cleaned, errors = check_monthly(typed, kpi.unit, scale)
+    cleaned, errors = kpi_rules.check_monthly(typed, kpi.unit, scale)
     if not errors and kpi.aggregation == Aggregation.SUM and kpi.annual_target is not None:
-        total = sum(cleaned.values())
-        st.caption(t("kpi.targets.total", **inert({"total": fmt(total, kpi.unit), "annual": fmt(kpi.annual_target, kpi.unit)})))
-        if abs(total - kpi.annual_target) > 1e-6 * max(1.0, abs(kpi.annual_target)):
+        st.caption(t("kpi.targets.total", **inert({"total": fmt(sum(cleaned.values()), kpi.unit),
+                                                   "annual": fmt(kpi.annual_target, kpi.unit)})))
+        if kpi_rules.sum_mismatch(kpi, cleaned):
             st.warning(t("kpi.targets.total_mismatch"))
     elif kpi.aggregation != Aggregation.SUM:
         st.caption(t("kpi.targets.rate_note"))
@@ -318,7 +243,7 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
     pressed = st.button(t("kpi.targets.save"), key=f"kpi_targets_save_{kpi.id}", type="primary")
     conflicts.stale_notice("targets", kpi.id, view.plan)
     if pressed:
-        if messages_out(errors):
+        if show_messages(errors):
             return
         text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.phasing.{method}"))
         conflicts.save("targets", kpi.id, view.plan, t("conflict.targets", name=kpi.name),
@@ -352,10 +277,7 @@ def kpi_card(view: PageView, kpi: KPI) -> None:
         figure(a, t("kpi.card.annual"), kpi.annual_target, kpi.unit)
         monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months) if kpi.annual_target is not None else None
         figure(m, t("kpi.card.monthly"), monthly, kpi.unit)
-        if tools.button("✏️", key=f"kpi_edit_{kpi.id}", help=t("kpi.card.edit")):
-            st.session_state[EDIT_KEY] = None if st.session_state.get(EDIT_KEY) == kpi.id else kpi.id
-            conflicts.forget("kpi", kpi.id)  # opened (again): based on the version shown now
-            st.rerun()
+        conflicts.edit_toggle(tools, "kpi", kpi.id, EDIT_KEY, t("kpi.card.edit"))
         if tools.button("🗑", key=f"kpi_delete_{kpi.id}", help=t("kpi.card.delete")):
             st.session_state[DELETE_KEY] = kpi.id
         facts = [t("kpi.card.owner", owner=kpi.owner or "—"), t("kpi.card.source", source=kpi.data_source or "—"),
@@ -375,19 +297,6 @@ def kpi_card(view: PageView, kpi: KPI) -> None:
                 targets_editor(view, kpi)
 
 
-def kpi_groups(view: PageView) -> list[tuple[str, list[KPI]]]:
-    """KPIs grouped by CSF in the CSF order; KPIs without a (live) CSF last."""
-    groups = []
-    for csf in view.csfs:
-        own = [k for k in view.kpis if k.csf_id == csf.id]
-        if own or csf.role != CSFRole.RETIRED:
-            groups.append((t("kpi.group.csf", name=csf.name[:120], role=t(f"enum.role.{csf.role}")), own))
-    orphans = [k for k in view.kpis if k.csf_id not in view.csf_names]
-    if orphans:
-        groups.append((t("kpi.group.none"), orphans))
-    return groups
-
-
 def list_tab(view: PageView) -> None:
     for finding in count_and_balance(view.kpis):  # the health check's own findings (pitfall 3)
         evidence, fix = finding_texts(finding, lang(), full_digits(), markdown_text)
@@ -401,8 +310,9 @@ def list_tab(view: PageView) -> None:
     if not view.csfs:
         st.info(t("kpi.no_csfs"))
         view.ctx.link("csf", t("kpi.go_step3"))
-    for title, group in kpi_groups(view):
-        st.subheader(markdown_text(title))
+    for csf, group in kpi_rules.kpi_groups(view.csfs, view.kpis):
+        st.subheader(markdown_text(t("kpi.group.none") if csf is None else
+                                   t("kpi.group.csf", name=csf.name[:120], role=t(f"enum.role.{csf.role}"))))
         if not group:
             st.caption(t("kpi.group.empty"))
         for kpi in group:
@@ -421,148 +331,6 @@ def tree_tab(view: PageView) -> None:
     st.graphviz_chart(dot, width="stretch")
     st.caption("  ".join(f"{STATUS_EMOJI[s]} {t(f'enum.status.{s}')}" for s in STATUS_ORDER)
                + " · " + t("kpi.tree.legend"))
-
-
-# ---------------------------------------------------------------- reverse calculation and sensitivity
-def kpi_of(view: PageView, key: str) -> KPI | None:
-    return next((k for k in view.kpis if k.key == key), None)
-
-
-def driver_label(view: PageView, key: str) -> str:
-    kpi = kpi_of(view, key)
-    return f"{kpi.name[:60]} ({key})" if kpi else key
-
-
-def change_text(change: float | None) -> str | None:
-    """A signed percentage for a metric delta; none when there is no change to show."""
-    return None if change is None or abs(change) < 1e-9 else fmt_pct(change, signed=True)
-
-
-def implied_panel(view: PageView) -> bool:
-    """The KGI the KPI targets imply, against the KGI target. False when it cannot be computed."""
-    try:
-        implied = implied_kgi(view.kgi, view.kpis, view.plan.months)
-    except FormulaError as exc:
-        st.info(exc.message(lang()))
-        return False
-    c1, c2, c3 = st.columns(3)
-    figure(c1, t("kpi.reverse.implied"), implied.annual, view.kgi.unit,
-              delta=change_text(implied.over_plan),
-              delta_color="off")
-    figure(c2, t("kpi.reverse.kgi_target"), view.kgi.target, view.kgi.unit)
-    figure(c3, t("kpi.reverse.implied_monthly"), implied.monthly, view.kgi.unit)
-    if implied.over_plan is not None and abs(implied.over_plan) > 1e-9:
-        key = "kpi.reverse.over" if implied.over_plan > 0 else "kpi.reverse.under"
-        st.warning(t(key, pct=fmt_pct(abs(implied.over_plan)), diff=fmt(abs(implied.difference), view.kgi.unit)))
-    elif implied.over_plan is not None:
-        st.success(t("kpi.reverse.matches"))
-    return True
-
-
-def drivers_table(view: PageView, formula: Formula, solved_key: str, monthly: float, annual: float) -> None:
-    rows = []
-    for key in formula.names:
-        kpi = kpi_of(view, key)
-        if kpi is None or kpi.annual_target is None:
-            continue
-        now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months)
-        solved = key == solved_key
-        rows.append({"": "➜" if solved else "", t("kpi.reverse.col_driver"): driver_label(view, key),
-                     t("kpi.reverse.col_now_month"): fmt(now_monthly, kpi.unit),
-                     t("kpi.reverse.col_now_year"): fmt(kpi.annual_target, kpi.unit),
-                     t("kpi.reverse.col_need_month"): fmt(monthly if solved else now_monthly, kpi.unit),
-                     t("kpi.reverse.col_need_year"): fmt(annual if solved else kpi.annual_target, kpi.unit)})
-    frame = pd.DataFrame(rows)
-    highlight: Callable[[pd.Series], list[str]] = lambda row: [
-        "background-color: #fef3c7; font-weight: bold" if row.iloc[0] else ""] * len(row)
-    st.dataframe(frame.style.apply(highlight, axis=1), hide_index=True, width="stretch")
-
-
-def reverse_panel(view: PageView, formula: Formula) -> None:
-    st.markdown(f"#### {t('kpi.reverse.solve_title')}")
-    candidates = [name for name in formula.names if kpi_of(view, name) is not None]
-    if not candidates:
-        st.info(t("kpi.reverse.no_drivers"))
-        return
-    unknown = st.selectbox(t("kpi.reverse.solve_for"), candidates, format_func=lambda key: driver_label(view, key),
-                           key="kpi_reverse_unknown", help=t("kpi.reverse.solve_help"))
-    result = reverse_calculate(view.kgi, view.kpis, unknown, view.plan.months)
-    kpi = kpi_of(view, unknown)
-    if not result.valid:
-        st.error(t(result.message_key, **inert(result.message_values)))
-        return
-    c1, c2 = st.columns(2)
-    now_monthly = to_monthly(kpi.annual_target, kpi.aggregation, view.plan.months) if kpi.annual_target is not None else None
-    delta = change_text(result.monthly / now_monthly - 1) if now_monthly else None
-    figure(c1, t("kpi.reverse.need_month", name=markdown_text(kpi.name[:60])), result.monthly, kpi.unit, delta=delta,
-              delta_color="off")
-    figure(c2, t("kpi.reverse.need_year", name=markdown_text(kpi.name[:60])), result.annual, kpi.unit)
-    drivers_table(view, formula, unknown, result.monthly, result.annual)
-    if kpi.annual_target is not None and abs(result.annual - kpi.annual_target) <= 1e-9 * max(1.0, result.annual):
-        st.caption(t("kpi.reverse.already"))
-        return
-    reason = st.text_input(t("kpi.reverse.reason"), key="kpi_reverse_reason",
-                           placeholder=t("kpi.reverse.default_reason", name=unknown))
-    if st.button(t("kpi.reverse.apply", **inert({"name": kpi.name[:60], "value": fmt(result.annual, kpi.unit)})),
-                 key="kpi_reverse_apply", type="primary"):
-        apply_reverse(view, kpi, result.annual, reason.strip() or t("kpi.reverse.default_reason", name=unknown))
-
-
-def apply_reverse(view: PageView, kpi: KPI, annual: float, reason: str) -> None:
-    """Save the solved annual target and re-phase the KPI's monthly targets (keeping their shape)."""
-    updated = replace(kpi, annual_target=round(annual, 9))
-    try:
-        new_targets = rephase(updated, view.month_list, view.stored_targets.get(kpi.key))
-    except PhasingError as exc:
-        show_error(exc)
-        return
-
-    if run_save(lambda: save_kpi_with_targets(view.store, updated, view.ctx.seen_version, reason, new_targets),
-                view.plan, "kpi.reverse.applied") is not None:
-        st.rerun()
-
-
-def sensitivity_panel(view: PageView, formula: Formula) -> None:
-    st.markdown(f"#### {t('kpi.sens.title')}")
-    st.caption(t("kpi.sens.help"))
-    values = monthly_driver_values(view.kpis, view.plan.months)
-    try:
-        ranked = sensitivity(formula, values)
-    except (FormulaError, KeyError):
-        st.info(t("kpi.sens.unavailable"))
-        return
-
-    def annual(effect: float) -> float:
-        return to_annual(effect, view.kgi.aggregation, view.plan.months)
-
-    frame = pd.DataFrame([{
-        t("kpi.sens.col_rank"): s.rank, t("kpi.sens.col_driver"): driver_label(view, s.key),
-        t("kpi.sens.col_plus1"): fmt(annual(s.effects[0].absolute), view.kgi.unit),
-        t("kpi.sens.col_plus10"): fmt(annual(s.effects[-1].absolute), view.kgi.unit),
-        t("kpi.sens.col_relative"): fmt_pct(s.effects[-1].relative, signed=True)} for s in ranked])
-    left, right = st.columns([3, 2])
-    left.dataframe(frame, hide_index=True, width="stretch")
-    cached.chart(view.ctx, "kpi_sensitivity", lambda: sensitivity_bars(
-        [(driver_label(view, s.key), annual(s.effects[-1].absolute), fmt(annual(s.effects[-1].absolute),
-                                                                          view.kgi.unit)) for s in ranked],
-        t("kpi.sens.axis"), view.kgi.unit, lang()), container=right, width="stretch")
-
-
-def reverse_tab(view: PageView) -> None:
-    show_formula(view)
-    formula = kgi_formula(view)
-    if view.kgi is None or formula is None:
-        return
-    if view.kgi.target is None:
-        st.info(t("engine.reverse.no_target"))
-        return
-    st.divider()
-    if not implied_panel(view):
-        return
-    st.divider()
-    reverse_panel(view, formula)
-    st.divider()
-    sensitivity_panel(view, formula)
 
 
 def render(ctx: PageContext) -> None:

@@ -21,15 +21,12 @@ from kpi_core.services.review import record_review
 from pages import cached, conflicts
 from pages.common import (
     add_form_suffix,
-    delta_colour,
-    figure,
     fmt,
-    fmt_delta,
     fmt_pct,
-    full_digits,
     lang,
     missing_months_notice,
     month_text,
+    pace_tiles,
     records_frame,
     renew_add_form,
     status_text,
@@ -165,48 +162,27 @@ def save_grid(store: Store, plan: Plan, change: tr.GridEdit, based_on: dict, sta
 
 # ---------------------------------------------------------------- actual vs target
 def summary_table(tracking: tr.PlanTracking) -> None:
-    rows = []
-    for m in tracking.metrics:
-        unit = m.spec.unit
-        rows.append({
-            t("pdca.table.metric"): metric_names(tracking)[m.key],
-            t("pdca.table.status"): status_text(m.status),
-            t("pdca.table.ytd_actual"): fmt(m.ytd_actual, unit),
-            t("pdca.table.ytd_target"): fmt(m.ytd_target, unit),
-            t("pdca.table.pace"): fmt_pct(m.pace),
-            t("pdca.table.forecast"): fmt(m.forecast, unit),
-            t("pdca.table.forecast_attainment"): fmt_pct(m.forecast_attainment),
-            t("pdca.table.latest"): month_text(m.latest.month if m.latest else None),
-        })
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    names = metric_names(tracking)
+    st.dataframe(records_frame(tracking.metrics, {
+        t("pdca.table.metric"): lambda m: names[m.key], t("pdca.table.status"): lambda m: status_text(m.status),
+        t("pdca.table.ytd_actual"): lambda m: fmt(m.ytd_actual, m.spec.unit),
+        t("pdca.table.ytd_target"): lambda m: fmt(m.ytd_target, m.spec.unit),
+        t("pdca.table.pace"): lambda m: fmt_pct(m.pace), t("pdca.table.forecast"): lambda m: fmt(m.forecast, m.spec.unit),
+        t("pdca.table.forecast_attainment"): lambda m: fmt_pct(m.forecast_attainment),
+        t("pdca.table.latest"): lambda m: month_text(m.latest.month if m.latest else None)}), hide_index=True)
 
 
 def metric_detail(ctx: PageContext, metric: tr.MetricTracking) -> None:
     unit = metric.spec.unit
     missing_months_notice(None, [metric])
-    tiles = st.columns(4)
-    figure(tiles[0], t("pdca.tile.ytd_actual"), metric.ytd_actual, unit,
-                    delta=fmt_delta(metric.pace_gap, unit),
-                    delta_color=delta_colour(metric.spec.direction), border=True)
-    tiles[1].metric(t("pdca.tile.pace"), fmt_pct(metric.pace), border=True,
-                    help=t("pdca.tile.pace_help"))
-    forecast_gap = (metric.forecast - metric.annual_target
-                    if metric.forecast is not None and metric.annual_target is not None else None)
-    figure(tiles[2], t("pdca.tile.forecast"), metric.forecast, unit,
-                    delta=fmt_delta(forecast_gap, unit),
-                    delta_color=delta_colour(metric.spec.direction), border=True,
-                    help=t("pdca.tile.forecast_help", target=fmt(metric.annual_target, unit)))
-    tiles[3].metric(t("pdca.tile.status"), status_text(metric.status), border=True)
+    pace_tiles(metric, "pdca.tile")
     chart_col, table_col = st.columns([3, 2])
-    cached.chart(ctx, "pdca_monthly", lambda: charts.monthly_chart(metric, lang(), full_digits()), metric.key,
+    cached.chart(ctx, "pdca_monthly", lambda language, full: charts.monthly_chart(metric, language, full), metric.key,
                  container=chart_col)
-    months = pd.DataFrame([{
-        t("pdca.table.month"): month_text(r.month),
-        t("pdca.table.target"): fmt(r.target, unit),
-        t("pdca.table.actual"): fmt(r.actual, unit),
-        t("pdca.table.attainment"): fmt_pct(r.attainment),
-        t("pdca.table.status"): status_text(r.status),
-    } for r in metric.rows])
+    months = records_frame(metric.rows, {
+        t("pdca.table.month"): lambda r: month_text(r.month), t("pdca.table.target"): lambda r: fmt(r.target, unit),
+        t("pdca.table.actual"): lambda r: fmt(r.actual, unit), t("pdca.table.attainment"): lambda r: fmt_pct(r.attainment),
+        t("pdca.table.status"): lambda r: status_text(r.status)})
     table_col.dataframe(months, hide_index=True, height=GRID_ROW_HEIGHT * (len(months) + 1) + 3)
 
 

@@ -312,3 +312,62 @@ def test_a_european_latin1_export_with_decimal_commas(db, tmp_path):
     assert actuals(db)["meetings"] == {date(2026, 7, 1): 12.5, date(2026, 8, 1): 13.0}
     code, _, err = run(db, "import", "--plan", "1", "--lang", "en", "--encoding", "ebcdic", str(tmp_path / "eu.csv"))
     assert code == 1 and "Unknown encoding" in err
+
+
+# An SFA's opportunity export as it arrives: CP932, Japanese headers, an ID, the account, the phase, amounts with
+# separators, close dates, the owner; one month of deals of several phases.
+SFA_DEALS = (
+    "商談 ID,商談名,取引先名,フェーズ,金額,完了予定日,商談 所有者\r\n"
+    "006A001,基幹刷新,髙橋商事,受注,\"1,200,000\",2026/07/03,佐藤\r\n"
+    "006A002,保守更新,山﨑工業,失注,\"300,000\",2026/07/09,鈴木\r\n"
+    "006A003,追加ライセンス,髙橋商事,受注,\"800,000\",2026/07/15,佐藤\r\n"
+    "006A004,新規導入,渡邊物産,提案,\"2,000,000\",2026/07/22,田中\r\n"
+    "006A005,PoC,伊藤電機,受注,\"500,000\",2026/08/05,鈴木\r\n"
+    "006A006,更新,中村商店,失注,\"150,000\",2026/08/19,田中\r\n")
+
+
+def test_mapping_suggest_writes_what_the_app_suggests_for_a_deal_list_then_it_imports(db, tmp_path):
+    deals = write(tmp_path, "opportunities_2026-08.csv", SFA_DEALS, "cp932")
+    out_file = tmp_path / "deals.mapping.json"
+    code, out, err = run(db, "--lang", "en", "mapping", "--suggest", deals, "--plan", "営業 2026",
+                         "--out", str(out_file))
+    assert code == 0, err
+    suggested = json.loads(out_file.read_text("utf-8"))
+    won = [{"column": "フェーズ", "op": "in", "value": ["受注"]}]
+    assert suggested["shape"] == "records" and suggested["date_column"] == "完了予定日"
+    assert suggested["metrics"] == {
+        "meetings": {"source": "count_distinct", "column": "商談 ID"},
+        "won": {"source": "count_distinct", "column": "商談 ID", "filters": won},
+        "revenue": {"source": "sum", "column": "金額", "filters": won},
+        "win_rate": {"source": "formula", "formula": "won / meetings"},
+        "avg_deal": {"source": "formula", "formula": "revenue / won"}}
+    assert "Shift_JIS (CP932)" in out and "Suggested for opportunities_2026-08.csv" in out
+    assert f"--mapping {out_file}" in out and actuals(db) == {}  # nothing imported by a suggestion
+
+    code, out, err = run(db, "import", "--plan", "1", "--lang", "en", "--mapping", str(out_file), deals)
+    assert code == 0, err
+    values = actuals(db)
+    assert values["meetings"] == {date(2026, 7, 1): 4, date(2026, 8, 1): 2}
+    assert values["revenue"] == {date(2026, 7, 1): 2_000_000, date(2026, 8, 1): 500_000}
+    assert values["win_rate"] == {date(2026, 7, 1): 0.5, date(2026, 8, 1): 0.5}
+    assert values["avg_deal"] == {date(2026, 7, 1): 1_000_000, date(2026, 8, 1): 500_000}
+
+
+def test_mapping_suggest_to_the_output_is_a_mapping_file_and_the_notes_go_apart(db, tmp_path):
+    deals = write(tmp_path, "opportunities.csv", SFA_DEALS, "cp932")
+    code, out, err = run(db, "--lang", "ja", "mapping", "--suggest", deals, "--plan", "1")
+    assert code == 0
+    assert json.loads(out)["metrics"]["meetings"] == {"source": "count_distinct", "column": "商談 ID"}
+    assert "opportunities.csv への提案" in err and "kpi-workbench import --plan 1 --mapping FILE.json" in err
+
+
+def test_mapping_suggest_refuses_without_a_plan_or_a_match(db, tmp_path):
+    deals = write(tmp_path, "opportunities.csv", SFA_DEALS, "cp932")
+    with pytest.raises(SystemExit) as usage:
+        run(db, "--lang", "en", "mapping", "--suggest", deals)
+    assert usage.value.code == 2
+    other = write(tmp_path, "weather.csv", "月,気温,降水量\n2026/07,30,100\n2026/08,31,80\n")
+    code, _, err = run(db, "--lang", "en", "mapping", "--suggest", other, "--plan", "1", "--out",
+                         str(tmp_path / "m.json"))
+    assert code == 1 and "Nothing to suggest for weather.csv" in err and not (tmp_path / "m.json").exists()
+    assert run(db, "--lang", "en", "mapping", "--suggest", deals, "--plan", "no such plan")[0] == 1

@@ -17,20 +17,9 @@ from typing import Any
 import yaml
 
 from kpi_core.domain.drivers import FormulaError, parse_formula
+from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Kind, PlanStatus, Status
 from kpi_core.domain.goal import MAX_TEXT_LENGTH
-from kpi_core.domain.model import (
-    CSF,
-    KGI,
-    KPI,
-    Aggregation,
-    CheckIn,
-    CSFRole,
-    Direction,
-    Kind,
-    Plan,
-    PlanStatus,
-    Status,
-)
+from kpi_core.domain.model import CSF, KGI, KPI, CheckIn, Plan
 from kpi_core.domain.records import ReviewEntry
 from kpi_core.domain.tracking import REVIEW_DECISIONS
 from kpi_core.domain.value_rules import ValueKind, range_problem, shown, value_kind

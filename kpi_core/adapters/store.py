@@ -37,20 +37,8 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from kpi_core.adapters.sql_backend import DUCKDB, POSTGRES, PostgresServer, is_server_url, shown_url
-from kpi_core.domain.model import (
-    CSF,
-    KGI,
-    KPI,
-    Actual,
-    Aggregation,
-    CheckIn,
-    CSFRole,
-    Direction,
-    Kind,
-    Plan,
-    PlanStatus,
-    Status,
-)
+from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Kind, PlanStatus, Status
+from kpi_core.domain.model import CSF, KGI, KPI, Actual, CheckIn, Plan
 from kpi_core.domain.records import (
     ActualEntry,
     AuditEntry,
@@ -1064,10 +1052,16 @@ class Store:
         return _copy_into(original, self._write(work))
 
     def delete_csf(self, plan_id: int, csf_id: int, expected_version: int | None) -> None:
+        self._soft_delete(plan_id, "csf", csf_id, expected_version)
+
+    def _soft_delete(self, plan_id: int, kind: str, row_id: int, expected_version: int | None) -> None:
+        """A CSF or KPI ("csf" / "kpi") marked deleted, kept with its history; the plan's version moves on."""
+        table = {"csf": "csfs", "kpi": "kpis"}[kind]
+
         def work(cur):
             self._bump_version(cur, plan_id, expected_version)
-            cur.execute("UPDATE csfs SET deleted_at = current_timestamp WHERE id = ?", [csf_id])
-            self._audit(cur, plan_id, "csf.delete", csf_id=csf_id)
+            cur.execute(f"UPDATE {table} SET deleted_at = current_timestamp WHERE id = ?", [row_id])
+            self._audit(cur, plan_id, f"{kind}.delete", **{f"{kind}_id": row_id})
         self._write(work)
 
     def reorder_csfs(self, plan_id: int, ordered_ids: list[int], expected_version: int | None) -> None:
@@ -1125,11 +1119,7 @@ class Store:
         return _copy_into(original, self._write(work))
 
     def delete_kpi(self, plan_id: int, kpi_id: int, expected_version: int | None) -> None:
-        def work(cur):
-            self._bump_version(cur, plan_id, expected_version)
-            cur.execute("UPDATE kpis SET deleted_at = current_timestamp WHERE id = ?", [kpi_id])
-            self._audit(cur, plan_id, "kpi.delete", kpi_id=kpi_id)
-        self._write(work)
+        self._soft_delete(plan_id, "kpi", kpi_id, expected_version)
 
     # ------------------------------------------------------------ monthly targets (versioned)
     def get_monthly_targets(self, plan_id: int) -> dict[str, dict[date, float]]:
@@ -1657,10 +1647,14 @@ class Store:
         return self.get_workshop(self._ws_write(work))
 
     def get_workshop(self, workshop_id: int) -> SessionView:
-        rows = self._rows("SELECT * FROM workshops WHERE id = ?", [workshop_id])
+        return self._ws_session(self._ws_row("workshops", workshop_id, "workshop.error.not_found"))
+
+    def _ws_row(self, table: str, row_id: int, missing_key: str) -> dict[str, Any]:
+        """One session or vote row by id (`table` is one of this section's own), or the catalogue's error."""
+        rows = self._rows(f"SELECT * FROM {table} WHERE id = ?", [row_id])
         if not rows:
-            raise WorkshopError("workshop.error.not_found")
-        return self._ws_session(rows[0])
+            raise WorkshopError(missing_key)
+        return rows[0]
 
     def workshop_versions(self, workshop_id: int) -> tuple[int, int] | None:
         """(data version, stage version) of a session, None if there is no such session: what the screens poll."""
@@ -1788,10 +1782,14 @@ class Store:
         self._ws_write(work)
 
     def delete_idea(self, workshop_id: int, idea_id: int) -> None:
+        self._ws_soft_delete("ws_ideas", workshop_id, idea_id)
+
+    def _ws_soft_delete(self, table: str, workshop_id: int, row_id: int) -> None:
+        """An idea or note of a live session marked deleted (`table` is one of this section's own)."""
         def work(cur):
             self._ws_live(cur, workshop_id)
-            cur.execute("UPDATE ws_ideas SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
-                        [idea_id, workshop_id])
+            cur.execute(f"UPDATE {table} SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
+                        [row_id, workshop_id])
         self._ws_write(work)
 
     # dot votes
@@ -1815,10 +1813,7 @@ class Store:
         return self.get_vote(self._ws_write(work))
 
     def get_vote(self, vote_id: int) -> Vote:
-        rows = self._rows("SELECT * FROM ws_votes WHERE id = ?", [vote_id])
-        if not rows:
-            raise WorkshopError("workshop.error.no_vote")
-        return self._ws_vote(rows[0])
+        return self._ws_vote(self._ws_row("ws_votes", vote_id, "workshop.error.no_vote"))
 
     def latest_vote(self, workshop_id: int, step: int) -> Vote | None:
         rows = self._rows("SELECT * FROM ws_votes WHERE workshop_id = ? AND step = ? ORDER BY id DESC LIMIT 1",
@@ -1947,11 +1942,7 @@ class Store:
         return [Note(**(r | {"kind": NoteKind(r["kind"])})) for r in self._rows(sql + " ORDER BY id", params)]
 
     def delete_note(self, workshop_id: int, note_id: int) -> None:
-        def work(cur):
-            self._ws_live(cur, workshop_id)
-            cur.execute("UPDATE ws_notes SET deleted_at = current_timestamp WHERE id = ? AND workshop_id = ?",
-                        [note_id, workshop_id])
-        self._ws_write(work)
+        self._ws_soft_delete("ws_notes", workshop_id, note_id)
 
     # ------------------------------------------------------------ report: the plan file and the workbook
     def target_versions(self, plan_id: int) -> list[tuple[str, int, str, date, float]]:

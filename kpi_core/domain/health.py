@@ -25,21 +25,10 @@ from functools import lru_cache
 import numpy as np
 
 from kpi_core.domain import drivers
+from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Kind, Status
 from kpi_core.domain.gap import best_yoy_growth
 from kpi_core.domain.kpi_rules import RECOMMENDED_KPIS, SmartFinding, smart_check
-from kpi_core.domain.model import (
-    CSF,
-    KGI,
-    KPI,
-    Aggregation,
-    CheckIn,
-    CSFRole,
-    Direction,
-    Kind,
-    Plan,
-    Status,
-    month_start,
-)
+from kpi_core.domain.model import CSF, KGI, KPI, CheckIn, Plan, month_start
 from kpi_core.domain.tracking import (
     PlanTracking,
     aggregate_metric,

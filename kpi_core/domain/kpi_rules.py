@@ -240,6 +240,30 @@ def vague_word(text: str) -> str:
     return next((word for word in VAGUE_WORDS if word in lowered), "")
 
 
+# ---------------------------------------------------------------- the KPI list
+def default_csf(csfs: Sequence[CSF]) -> int | None:
+    """The CSF a new KPI is filed under: the first primary one."""
+    return next((c.id for c in csfs if c.role == CSFRole.PRIMARY), None)
+
+
+def csf_choices(csfs: Sequence[CSF], current: int | None) -> list[int | None]:
+    """What a KPI may be filed under: no CSF, the live CSFs, and the retired one it is already under."""
+    return [None, *[c.id for c in csfs if c.role != CSFRole.RETIRED or c.id == current]]
+
+
+def kpi_groups(csfs: Sequence[CSF], kpis: Sequence[KPI]) -> list[tuple[CSF | None, list[KPI]]]:
+    """KPIs grouped by CSF in the CSF order (a retired CSF only while KPIs remain under it); KPIs without a known
+    CSF last, under None."""
+    groups: list[tuple[CSF | None, list[KPI]]] = []
+    for csf in csfs:
+        own = [k for k in kpis if k.csf_id == csf.id]
+        if own or csf.role != CSFRole.RETIRED:
+            groups.append((csf, own))
+    known = {c.id for c in csfs}
+    orphans = [k for k in kpis if k.csf_id not in known]
+    return groups + [(None, orphans)] if orphans else groups
+
+
 # ---------------------------------------------------------------- monthly targets
 SAVED = "saved"  # the editor's choice that shows the stored targets as they are
 
@@ -307,3 +331,25 @@ def check_monthly(values: Mapping[date, object], unit: str, scale: float = 1.0) 
         else:
             cleaned[month] = value
     return cleaned, messages
+
+
+def phasing_methods(has_saved: bool) -> list[str]:
+    """The editor's choices: the saved targets and their shape only when there are saved targets."""
+    return [*([SAVED] if has_saved else []), PhasingMethod.EVEN.value, PhasingMethod.SEASONAL.value,
+            PhasingMethod.RAMP.value, *([PhasingMethod.CUSTOM.value] if has_saved else [])]
+
+
+def changed_cells(drawn: Mapping[date, object], typed: Mapping[date, object]) -> dict[date, object]:
+    """The months whose typed cell differs from the one drawn (two blank cells are the same)."""
+    def blank(value: object) -> bool:
+        return value is None or (isinstance(value, float) and math.isnan(value))
+
+    return {m: v for m, v in typed.items()
+            if not (v == drawn.get(m) or (blank(v) and blank(drawn.get(m))))}
+
+
+def sum_mismatch(kpi: KPI, monthly: Mapping[date, float]) -> bool:
+    """A summed KPI whose monthly targets do not add up to its annual target."""
+    if kpi.aggregation != Aggregation.SUM or kpi.annual_target is None:
+        return False
+    return abs(sum(monthly.values()) - kpi.annual_target) > 1e-6 * max(1.0, abs(kpi.annual_target))

@@ -1,49 +1,14 @@
 """Domain objects of a plan: KGI -> CSF -> KPI, targets, actuals and check-ins.
 
-Plain dataclasses so that every layer (storage, engine, pages, tests) speaks the same types.
+Plain dataclasses so that every layer (storage, engine, pages, tests) speaks the same types. Their closed sets of
+values (direction, kind, aggregation, role, status) are in `enums`, and importable from here too.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 
-
-class Direction(StrEnum):
-    UP = "up"  # higher is better (revenue, meetings)
-    DOWN = "down"  # lower is better (churn, CPA)
-
-
-class Kind(StrEnum):
-    LEADING = "leading"
-    LAGGING = "lagging"
-    SUSTAINING = "sustaining"
-
-
-class Aggregation(StrEnum):
-    SUM = "sum"  # counts and money add up over months
-    MEAN = "mean"
-    LAST = "last"  # levels: headcount, ARR
-    RATIO = "ratio"  # rates: ratio of sums, weighted by `ratio_weight`
-
-
-class CSFRole(StrEnum):
-    PRIMARY = "primary"
-    FALLBACK = "fallback"
-    RETIRED = "retired"
-
-
-class PlanStatus(StrEnum):
-    DRAFT = "draft"
-    ACTIVE = "active"
-    ARCHIVED = "archived"
-
-
-class Status(StrEnum):
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    OFF_TRACK = "off_track"
-    NO_DATA = "no_data"
+from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Kind, PlanStatus, Status
 
 
 @dataclass

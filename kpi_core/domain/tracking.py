@@ -22,20 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from kpi_core.domain import drivers
+from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Status
 from kpi_core.domain.goal import MAX_NAME_LENGTH, MAX_TEXT_LENGTH, months_until
-from kpi_core.domain.model import (
-    CSF,
-    KGI,
-    KPI,
-    Actual,
-    Aggregation,
-    CheckIn,
-    CSFRole,
-    Direction,
-    Plan,
-    Status,
-    add_months,
-)
+from kpi_core.domain.model import CSF, KGI, KPI, Actual, CheckIn, Plan, add_months
 from kpi_core.domain.units import format_value, input_scale, is_rate, parse_typed
 from kpi_core.domain.value_rules import ValueKind, range_problem, value_kind
 from kpi_core.errors import WorkbenchError
@@ -187,6 +176,13 @@ class MetricTracking:
     @property
     def annual_target(self) -> float | None:
         return self.spec.annual_target
+
+    @property
+    def forecast_gap(self) -> float | None:
+        """The forecast against the annual target (positive: above it)."""
+        if self.forecast is None or self.annual_target is None:
+            return None
+        return self.forecast - self.annual_target
 
     def row(self, month: date) -> MonthRow | None:
         return next((r for r in self.rows if r.month == month), None)

@@ -22,8 +22,7 @@ from kpi_core.ingest.table import (
     ParsedFile,
     Rejection,
     Skipped,
-    is_footer_text,
-    is_total_label,
+    summary_kind,
 )
 from kpi_core.ingest.values import NumberStyleError, cell_number, is_blank, month_problem
 
@@ -304,13 +303,7 @@ def _skip_reason(plan: _Plan, record: dict[str, Any]) -> str | None:
     if all(record[f"d{i}"] is not None for i in range(len(plan.dates))):
         return None
     first = record["first_cell"]
-    if first is None:
-        return "blank"
-    if is_total_label(first):
-        return "total"
-    if is_footer_text(first):
-        return "footer"
-    return None
+    return "blank" if first is None else summary_kind(first)
 
 
 def _problem(plan: _Plan, record: dict[str, Any], cells: tuple) -> tuple[str, dict[str, Any]] | None:

@@ -101,6 +101,32 @@ class _Rows:
             self.reject(line, month_problem(text), raw, column=column, value=text)
             return None
 
+    def skip_summary(self, line: int, raw: str, cells: tuple, *markers: str | None) -> bool:
+        """True when the row is a total or a report footer: listed as skipped, read no further."""
+        kind = self.summary_row(cells, *markers)
+        if kind:
+            self.out.skipped.append(Skipped(line, kind, raw))
+        return kind is not None
+
+    def add_cells(self, line: int, raw: str, cells: tuple, targets: list[tuple[str, str, date, float]]) -> None:
+        """A used row: each (column, metric, month, scale) cell's value added, or refused with its reason."""
+        self.out.rows_used += 1
+        for column, key, month, scale in targets:
+            text = self.cell(cells, column)
+            value = self.number(line, raw, column, text, scale)
+            if value is not None and self.in_range(line, raw, column, key, month, text, value):
+                self.out.add(key, month, value, line, self.mapping["combine"])
+
+    def metric_of(self, line: int, raw: str, label: str | None, column: str) -> str | None:
+        """The metric a row's label is mapped to; a blank label is refused, an unmapped one is listed."""
+        key = self.labels.get(normalise_label(label))
+        if key is None:
+            if is_blank(label):
+                self.reject(line, "ingest.reject.label_missing", raw, column=column)
+            else:
+                self.unmapped.append(str(label).strip())
+        return key
+
     def summary_row(self, cells: tuple, *markers: str | None) -> str | None:
         """'total' / 'footer' when the row is a total or a report footer, judged on its marker cells."""
         filled = [c for c in cells if not is_blank(c)]
@@ -194,7 +220,8 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM wide_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
-        sums = ", ".join(f"sum(v{i}), min(rid) FILTER (WHERE v{i} IS NOT NULL)" for i in range(len(columns)))
+        sums = ", ".join(f"sum(v{i} * {scale!r}), min(rid) FILTER (WHERE v{i} IS NOT NULL)"
+                         for i, (_, _, scale) in enumerate(columns))
         groups = con.execute(f"SELECT m, count(*), {sums} FROM wide_rows WHERE NOT unclean GROUP BY m "
                              f"ORDER BY min(rid)").fetchall()
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(g[1] > 1 for g in groups)):
@@ -204,7 +231,7 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
             for i, (key, _, scale) in enumerate(columns):
                 total, first = aggregates[2 * i], aggregates[2 * i + 1]
                 if first is not None:
-                    w.out.add(key, month, total * scale, parsed.line_of_row(first), mapping["combine"])
+                    w.out.add(key, month, total, parsed.line_of_row(first), mapping["combine"])
         unclean_rows = "rowid IN (SELECT rid FROM wide_rows WHERE unclean)"
         return w.run(_wide_metrics(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
     finally:
@@ -217,20 +244,10 @@ def _wide_metrics(w: _Rows):
                if spec["source"] == "column"]
 
     def read(line: int, raw: str, cells: tuple) -> None:
-        marker = w.cell(cells, date_column)
-        kind = w.summary_row(cells, marker)
-        if kind:
-            w.out.skipped.append(Skipped(line, kind, raw))
-            return
-        month = w.month(line, raw, date_column, marker)
-        if month is None:
-            return
-        w.out.rows_used += 1
-        for key, column, scale in columns:
-            text = w.cell(cells, column)
-            value = w.number(line, raw, column, text, scale)
-            if value is not None and w.in_range(line, raw, column, key, month, text, value):
-                w.out.add(key, month, value, line, w.mapping["combine"])
+        marker = w.cell(cells, date_column)  # a dated row is read, a total or footer only listed as skipped
+        month = None if w.skip_summary(line, raw, cells, marker) else w.month(line, raw, date_column, marker)
+        if month is not None:
+            w.add_cells(line, raw, cells, [(column, key, month, scale) for key, column, scale in columns])
     return read
 
 
@@ -240,25 +257,15 @@ def _long(w: _Rows):
 
     def read(line: int, raw: str, cells: tuple) -> None:
         label, month_text = w.cell(cells, m["label_column"]), w.cell(cells, m["date_column"])
-        kind = w.summary_row(cells, label, month_text)
-        if kind:
-            w.out.skipped.append(Skipped(line, kind, raw))
+        if w.skip_summary(line, raw, cells, label, month_text):
             return
-        key = w.labels.get(normalise_label(label))
+        key = w.metric_of(line, raw, label, m["label_column"])
         if key is None:
-            if is_blank(label):
-                w.reject(line, "ingest.reject.label_missing", raw, column=m["label_column"])
-            else:
-                w.unmapped.append(str(label).strip())
             return
         month = w.month(line, raw, m["date_column"], month_text)
         if month is None:
             return
-        text = w.cell(cells, m["value_column"])
-        value = w.number(line, raw, m["value_column"], text, scales[key])
-        w.out.rows_used += 1
-        if value is not None and w.in_range(line, raw, m["value_column"], key, month, text, value):
-            w.out.add(key, month, value, line, m["combine"])
+        w.add_cells(line, raw, cells, [(m["value_column"], key, month, scales[key])])
     return read
 
 
@@ -276,23 +283,12 @@ def _wide_months(w: _Rows):
 
     def read(line: int, raw: str, cells: tuple) -> None:
         label = w.cell(cells, label_column)
-        kind = w.summary_row(cells, label)
-        if kind:
-            w.out.skipped.append(Skipped(line, kind, raw))
+        if w.skip_summary(line, raw, cells, label):
             return
-        key = w.labels.get(normalise_label(label))
+        key = w.metric_of(line, raw, label, label_column)
         if key is None:
-            if is_blank(label):
-                w.reject(line, "ingest.reject.label_missing", raw, column=label_column)
-            else:
-                w.unmapped.append(str(label).strip())
             return
-        w.out.rows_used += 1
-        for column, month in months:
-            text = w.cell(cells, column)
-            value = w.number(line, raw, column, text, scales[key])
-            if value is not None and w.in_range(line, raw, column, key, month, text, value):
-                w.out.add(key, month, value, line, m["combine"])
+        w.add_cells(line, raw, cells, [(column, key, month, scales[key]) for column, month in months])
     return read
 
 
@@ -318,20 +314,20 @@ def _long_set_based(w: _Rows) -> Collected | None:
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM long_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
-        groups = con.execute("SELECT lab, m, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) FROM long_rows "
-                             "WHERE used AND NOT unclean GROUP BY lab, m ORDER BY min(rid)").fetchall()
+        scaled, scale_params = _label_scale_sql(w, keys, mapped)
+        groups = con.execute(f"SELECT lab, m, count(*), sum({scaled}), min(rid) FILTER (WHERE v IS NOT NULL) "
+                             f"FROM long_rows WHERE used AND NOT unclean GROUP BY lab, m ORDER BY min(rid)",
+                             scale_params).fetchall()
         per_cell: dict[tuple[str, date], int] = {}
         for label, month, rows, *_ in groups:
             per_cell[(keys[label], month)] = per_cell.get((keys[label], month), 0) + rows
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
             w.unmapped.clear()
             return None
-        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
         for label, month, rows, total, first in groups:
             w.out.rows_used += rows
             if first is not None:
-                key = keys[label]
-                w.out.add(key, month, total * scales[key], parsed.line_of_row(first), mapping["combine"])
+                w.out.add(keys[label], month, total, parsed.line_of_row(first), mapping["combine"])
         unclean_rows = "rowid IN (SELECT rid FROM long_rows WHERE unclean)"
         return w.run(_long(w), unclean_rows) if exceptions else w.run(lambda *_: None, "false")
     finally:
@@ -347,6 +343,13 @@ def _long_range_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
     parts = [f"(list_contains(?::VARCHAR[], lab) AND {range_problem_sql(f'(v * {scale!r})', kind)} IS NOT NULL)"
              for kind, scale in groups]
     return "(" + (" OR ".join(parts) or "false") + ")", list(groups.values())
+
+
+def _label_scale_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
+    """A row's value `v` times the scale of its label's metric, each row scaled before the sum as the row-by-row
+    reader does (the sum of scaled values and the scaled sum can differ in the last bit)."""
+    scales = [float(w.mapping["metrics"][keys[label]].get("scale", 1)) for label in mapped]
+    return "v * list_extract(?::DOUBLE[], list_position(?::VARCHAR[], lab))", [scales, mapped]
 
 
 def _mapped_labels(w: _Rows, label_id: str) -> tuple[dict, list, list] | None:
@@ -391,9 +394,10 @@ def _wide_months_set_based(w: _Rows) -> Collected | None:
                    f"OR list_contains(?::VARCHAR[], {label_id})")
         con.execute(f"CREATE OR REPLACE TEMP TABLE unclean_rows AS {unclean}", [*range_params, by_row])
         exceptions = con.execute("SELECT count(*) FROM unclean_rows").fetchone()[0]
-        groups = con.execute("SELECT lab, col, count(*), sum(v), min(rid) FILTER (WHERE v IS NOT NULL) "
-                             "FROM month_cells WHERE rid NOT IN (SELECT rid FROM unclean_rows) "
-                             "AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col").fetchall()
+        scaled, scale_params = _label_scale_sql(w, keys, mapped)
+        groups = con.execute(f"SELECT lab, col, count(*), sum({scaled}), min(rid) FILTER (WHERE v IS NOT NULL) "
+                             f"FROM month_cells WHERE rid NOT IN (SELECT rid FROM unclean_rows) "
+                             f"AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col", scale_params).fetchall()
         used = con.execute("SELECT count(DISTINCT rid) FROM month_cells "
                            "WHERE rid NOT IN (SELECT rid FROM unclean_rows)").fetchone()[0]
         per_cell: dict[tuple[str, date], int] = {}
@@ -402,11 +406,9 @@ def _wide_months_set_based(w: _Rows) -> Collected | None:
             per_cell[cell] = per_cell.get(cell, 0) + rows
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
             return _start_over(w)
-        scales = {key: float(spec.get("scale", 1)) for key, spec in mapping["metrics"].items()}
         w.out.rows_used += used
         for label, column, _, total, first in groups:
-            key = keys[label]
-            w.out.add(key, column_month[column], total * scales[key], parsed.line_of_row(first), mapping["combine"])
+            w.out.add(keys[label], column_month[column], total, parsed.line_of_row(first), mapping["combine"])
         return w.run(read_row, "rowid IN (SELECT rid FROM unclean_rows)" if exceptions else "false")
     finally:
         con.execute("DROP TABLE IF EXISTS month_cells")

@@ -63,6 +63,13 @@ def is_footer_text(text: str) -> bool:
     return bool(FOOTER_PATTERN.search(unicodedata.normalize("NFKC", text).strip()))
 
 
+def summary_kind(first_cell: str) -> str | None:
+    """'total' or 'footer' when a row's first filled cell marks it as a total or a report footer, else None."""
+    if is_total_label(first_cell):
+        return "total"
+    return "footer" if is_footer_text(first_cell) else None
+
+
 # ---------------------------------------------------------------- findings
 @dataclass
 class Rejection:
@@ -404,7 +411,7 @@ def profile_columns(columns: list[str], sample_rows: list[tuple]) -> list[Column
 def _summary_row(cells: tuple) -> bool:
     """A total or footer row, left out of the column profiles."""
     filled = [c.strip() for c in cells if c and c.strip()]
-    return bool(filled) and (is_total_label(filled[0]) or is_footer_text(filled[0]))
+    return bool(filled) and summary_kind(filled[0]) is not None
 
 
 _DAY = re.compile(r"^\d{4}\s*[/\-.年]\s*\d{1,2}(?!\d)\s*(?:月|[/\-.])\s*(\d{1,2})(?!\d)")

@@ -50,20 +50,49 @@ _ERA_BASE_SQL = ("CASE upper(regexp_extract(s, '^" + _ERA_SQL + "', 1)) " + " ".
 # One definition of the SQL rules, installed as macros on the parsing connection. Each tries a cheap cast first
 # and reaches the slow normalisation (translate, regular expressions) only for the cells that need it: CASE
 # evaluates its branches lazily where coalesce does not.
+# A macro repeats its argument's text wherever its body uses the parameter, and the nesting below would multiply
+# that into an expression of thousands of nodes that takes DuckDB longer to plan than a million rows take to run.
+# So a body that uses its parameter more than once binds it once, as a lambda's parameter: `kpi_let(value, body)`
+# below stands for list_transform([value], lambda name: body)[1].
+def kpi_let(value: str, name: str, body: str) -> str:
+    """SQL evaluating `body` with `name` bound to `value` (computed once, whatever the size of its text)."""
+    return f"list_transform([{value}], lambda {name}: {body})[1]"
+
+
+_NUM_SLOW = ("(CASE WHEN regexp_matches(n_, '^[△▲-]|^\\(.*\\)$') THEN -1 ELSE 1 END) * " + kpi_let(
+    "kpi_num_body(n_)", "b_",
+    "(CASE WHEN regexp_matches(b_, '億%?$') THEN 1e8 WHEN regexp_matches(b_, '万%?$') THEN 1e4 "
+    "WHEN regexp_matches(b_, '千%?$') THEN 1e3 ELSE 1 END) * (CASE WHEN ends_with(b_, '%') THEN 0.01 ELSE 1 END) "
+    "* try_cast(regexp_replace(b_, '[億万千%]+$', '') AS DOUBLE)"))
+_MONTH_SLOW = ("CASE WHEN kpi_month_re(m_).y <> '' THEN try(make_date(CAST(kpi_month_re(m_).y AS INTEGER), "
+               "CAST(kpi_month_re(m_).m AS INTEGER), coalesce(CAST(nullif(kpi_month_re(m_).d, '') AS INTEGER), 1))) "
+               "WHEN regexp_full_match(m_, '\\d{6}|\\d{8}') THEN try(make_date(CAST(m_[1:4] AS INTEGER), "
+               "CAST(m_[5:6] AS INTEGER), coalesce(CAST(nullif(m_[7:8], '') AS INTEGER), 1))) "
+               "WHEN regexp_full_match(m_, '\\d{5}(\\.\\d+)?') AND try_cast(m_ AS DOUBLE) BETWEEN 20000 AND 80000 "
+               "THEN DATE '1899-12-30' + CAST(floor(CAST(m_ AS DOUBLE)) AS INTEGER) "
+               # day first with dots (15.04.2026, as German or Swiss exports write), and month/year (04/2026, 04.2026)
+               "WHEN regexp_full_match(m_, '\\d{1,2}\\.\\d{1,2}\\.\\d{4}([ T].*)?') THEN try(make_date("
+               "CAST(regexp_extract(m_, '^\\d{1,2}\\.\\d{1,2}\\.(\\d{4})', 1) AS INTEGER), "
+               "CAST(regexp_extract(m_, '^\\d{1,2}\\.(\\d{1,2})', 1) AS INTEGER), "
+               "CAST(regexp_extract(m_, '^(\\d{1,2})', 1) AS INTEGER))) "
+               "WHEN regexp_full_match(m_, '\\d{1,2}[/.]\\d{4}') THEN try(make_date(CAST(regexp_extract(m_, "
+               "'(\\d{4})$', 1) AS INTEGER), CAST(regexp_extract(m_, '^(\\d{1,2})', 1) AS INTEGER), 1)) END")
+_ERA = (f"CASE WHEN regexp_matches(e_, '^{_ERA_SQL}\\s*[/\\-.年]') THEN "
+        f"CAST({_ERA_BASE_SQL} + CAST(replace(regexp_extract(e_, '^{_ERA_SQL}', 2), '元', '1') AS INTEGER) - 1 "
+        f"AS VARCHAR) || regexp_replace(e_, '^{_ERA_SQL}\\s*', '') ELSE e_ END")
+_NUMBER_SLOW = ("CASE WHEN kpi_blank(x_) THEN NULL "
+                f"WHEN contains(x_, ',') AND NOT regexp_full_match(kpi_num_core(kpi_text(x_)), '{POINT_NUMBER_RE}') "
+                "THEN NULL ELSE kpi_finite(kpi_num_slow(kpi_text(x_))) END")
+
 MACROS = [
     f"CREATE OR REPLACE MACRO kpi_text(x) AS translate(trim(x), '{FULL_WIDTH}', '{HALF_WIDTH}')",
     # a regular expression, not IN (...): the planner turns IN lists into joins run on every row, outside CASE
-    "CREATE OR REPLACE MACRO kpi_blank(x) AS x IS NULL OR regexp_full_match(x, '[\\s　]*(-|—|ー|－|―|‐|–)?[\\s　]*')",
+    "CREATE OR REPLACE MACRO kpi_blank(x) AS coalesce(regexp_full_match(x, '[\\s　]*(-|—|ー|－|―|‐|–)?[\\s　]*'), true)",
     # slow path: sign marks, currency, separators, multipliers and percent
     ("CREATE OR REPLACE MACRO kpi_num_body(s) AS regexp_replace(regexp_replace(s, '^[△▲-]|^\\(|\\)$', '', 'g'), "
      "'[,\\s¥$€£円]|JPY|jpy|EUR|eur', '', 'g')"),
-    ("CREATE OR REPLACE MACRO kpi_num_slow(s) AS "
-     "(CASE WHEN regexp_matches(s, '^[△▲-]|^\\(.*\\)$') THEN -1 ELSE 1 END) "
-     "* (CASE WHEN regexp_matches(kpi_num_body(s), '億%?$') THEN 1e8 WHEN regexp_matches(kpi_num_body(s), '万%?$') "
-     "THEN 1e4 WHEN regexp_matches(kpi_num_body(s), '千%?$') THEN 1e3 ELSE 1 END) "
-     "* (CASE WHEN ends_with(kpi_num_body(s), '%') THEN 0.01 ELSE 1 END) "
-     "* try_cast(regexp_replace(kpi_num_body(s), '[億万千%]+$', '') AS DOUBLE)"),
-    "CREATE OR REPLACE MACRO kpi_finite(v) AS CASE WHEN isfinite(v) THEN v END",
+    f"CREATE OR REPLACE MACRO kpi_num_slow(s) AS {kpi_let('s', 'n_', _NUM_SLOW)}",
+    f"CREATE OR REPLACE MACRO kpi_finite(v) AS {kpi_let('v', 'f_', 'CASE WHEN isfinite(f_) THEN f_ END')}",
     # Macros expand as text, so a value used twice is computed twice: the cheap first try (`fast`) is a separate
     # macro, which a query over many rows computes once into a column of its own and hands to the `_rest` one.
     # commas only as thousands separators in groups of three: 12,5 is not 125
@@ -71,39 +100,24 @@ MACROS = [
      f"regexp_full_match(x, '-?{THOUSANDS_COMMA_RE}') THEN try_cast(replace(x, ',', '') AS DOUBLE) END "
      f"ELSE try_cast(x AS DOUBLE) END"),
     ("CREATE OR REPLACE MACRO kpi_num_core(s) AS regexp_replace(s, '[^0-9.,]', '', 'g')"),
-    ("CREATE OR REPLACE MACRO kpi_number_rest(x, fast) AS CASE WHEN fast IS NOT NULL THEN kpi_finite(fast) "
-     "WHEN kpi_blank(x) THEN NULL "
-     f"WHEN contains(x, ',') AND NOT regexp_full_match(kpi_num_core(kpi_text(x)), '{POINT_NUMBER_RE}') THEN NULL "
-     "ELSE kpi_finite(kpi_num_slow(kpi_text(x))) END"),
+    ("CREATE OR REPLACE MACRO kpi_number_rest(x, fast) AS CASE WHEN fast IS NOT NULL THEN "
+     f"CASE WHEN isfinite(fast) THEN fast END ELSE {kpi_let('x', 'x_', _NUMBER_SLOW)} END"),
     # a decimal-comma file's cell rewritten with a decimal point (1.234,50 -> 1234.50); any other cell -> '?'
-    (f"CREATE OR REPLACE MACRO kpi_decimal_comma(x) AS CASE WHEN x IS NULL THEN NULL "
-     f"WHEN regexp_full_match(kpi_num_core(kpi_text(x)), '{COMMA_NUMBER_RE}') "
-     f"THEN replace(replace(kpi_text(x), '.', ''), ',', '.') ELSE '?' END"),
+    ("CREATE OR REPLACE MACRO kpi_decimal_comma(x) AS " + kpi_let(
+        "kpi_text(x)", "t_", f"CASE WHEN t_ IS NULL THEN NULL WHEN regexp_full_match(kpi_num_core(t_), "
+        f"'{COMMA_NUMBER_RE}') THEN replace(replace(t_, '.', ''), ',', '.') ELSE '?' END")),
     "CREATE OR REPLACE MACRO kpi_number(x) AS kpi_number_rest(x, kpi_num_fast(x))",
     # months: a date cast, then strptime formats, then the general pattern (checking that the date exists),
     # compact 20250415 / 202504, and Excel serial day numbers
     ("CREATE OR REPLACE MACRO kpi_month_re(s) AS regexp_extract(s, "
      "'^(\\d{4})\\s*[/\\-.年]\\s*(\\d{1,2})\\s*月?(?:\\s*[/\\-.]?\\s*(\\d{1,2})\\s*日?)?(?:[ T].*)?$', "
      "['y', 'm', 'd'])"),
-    ("CREATE OR REPLACE MACRO kpi_month_slow(s) AS CASE "
-     "WHEN kpi_month_re(s).y <> '' THEN try(make_date(CAST(kpi_month_re(s).y AS INTEGER), "
-     "CAST(kpi_month_re(s).m AS INTEGER), coalesce(CAST(nullif(kpi_month_re(s).d, '') AS INTEGER), 1))) "
-     "WHEN regexp_full_match(s, '\\d{6}|\\d{8}') THEN try(make_date(CAST(s[1:4] AS INTEGER), "
-     "CAST(s[5:6] AS INTEGER), coalesce(CAST(nullif(s[7:8], '') AS INTEGER), 1))) "
-     "WHEN regexp_full_match(s, '\\d{5}(\\.\\d+)?') AND try_cast(s AS DOUBLE) BETWEEN 20000 AND 80000 "
-     "THEN DATE '1899-12-30' + CAST(floor(CAST(s AS DOUBLE)) AS INTEGER) "
-     # day first with dots (15.04.2026, as German or Swiss exports write), and month/year (04/2026, 04.2026)
-     "WHEN regexp_full_match(s, '\\d{1,2}\\.\\d{1,2}\\.\\d{4}([ T].*)?') THEN try(make_date("
-     "CAST(regexp_extract(s, '^\\d{1,2}\\.\\d{1,2}\\.(\\d{4})', 1) AS INTEGER), "
-     "CAST(regexp_extract(s, '^\\d{1,2}\\.(\\d{1,2})', 1) AS INTEGER), CAST(regexp_extract(s, '^(\\d{1,2})', 1) AS INTEGER))) "
-     "WHEN regexp_full_match(s, '\\d{1,2}[/.]\\d{4}') THEN try(make_date(CAST(regexp_extract(s, '(\\d{4})$', 1) "
-     "AS INTEGER), CAST(regexp_extract(s, '^(\\d{1,2})', 1) AS INTEGER), 1)) END"),
+    f"CREATE OR REPLACE MACRO kpi_month_slow(s) AS {kpi_let('s', 'm_', _MONTH_SLOW)}",
     # Japanese era years (units.ERA_FIRST_YEAR): R7.4.1 / 令和7年4月 -> 2025.4.1 / 2025年4月
-    (f"CREATE OR REPLACE MACRO kpi_era(s) AS CASE WHEN regexp_matches(s, '^{_ERA_SQL}\\s*[/\\-.年]') THEN "
-     f"CAST({_ERA_BASE_SQL} + CAST(replace(regexp_extract(s, '^{_ERA_SQL}', 2), '元', '1') AS INTEGER) - 1 AS VARCHAR)"
-     f" || regexp_replace(s, '^{_ERA_SQL}\\s*', '') ELSE s END"),
-    (f"CREATE OR REPLACE MACRO kpi_month_more(s) AS CASE WHEN try_strptime(s, {DATE_FORMATS!r}) IS NOT NULL "
-     f"THEN CAST(try_strptime(s, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(kpi_era(s)) END"),
+    f"CREATE OR REPLACE MACRO kpi_era(s) AS {kpi_let('s', 'e_', _ERA)}",
+    ("CREATE OR REPLACE MACRO kpi_month_more(s) AS " + kpi_let(
+        "s", "p_", f"CASE WHEN try_strptime(p_, {DATE_FORMATS!r}) IS NOT NULL "
+        f"THEN CAST(try_strptime(p_, {DATE_FORMATS!r}) AS DATE) ELSE kpi_month_slow(kpi_era(p_)) END")),
     "CREATE OR REPLACE MACRO kpi_date_fast(x) AS try_cast(x AS DATE)",
     f"CREATE OR REPLACE MACRO kpi_date_text(x) AS trim(regexp_replace(kpi_text(x), '(?i){DATE_NOISE}', '', 'g'))",
     ("CREATE OR REPLACE MACRO kpi_month_rest(x, fast) AS CAST(date_trunc('month', CASE "

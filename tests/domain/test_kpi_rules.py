@@ -8,19 +8,25 @@ import pytest
 
 from kpi_core.domain.kpi_rules import (
     SAVED,
+    changed_cells,
     check_key,
     check_monthly,
     check_thresholds,
     coverage,
+    csf_choices,
+    default_csf,
     grouped_order,
+    kpi_groups,
     move_item,
     parse_actions,
     parse_amount,
     phased_targets,
+    phasing_methods,
     reorder_within_role,
     rephase,
     smart_check,
     smart_letters,
+    sum_mismatch,
     vague_word,
     validate_csf,
     validate_kpi,
@@ -232,3 +238,45 @@ def test_check_monthly_scales_and_refuses_bad_cells():
     assert keys(errors) == ["kpi.targets.blank", "kpi.targets.blank", "kpi.targets.not_a_number",
                             "range.rate", "range.rate", "range.too_large"]
     assert errors[0].values["month"] == "2025-04"
+
+
+# ---------------------------------------------------------------- the KPI list and the targets editor
+def csf(csf_id: int, role: CSFRole) -> CSF:
+    return CSF(plan_id=1, id=csf_id, name=f"csf {csf_id}", role=role)
+
+
+def test_a_new_kpi_goes_under_the_first_primary_csf_and_a_retired_one_is_offered_only_to_its_kpis():
+    csfs = [csf(1, CSFRole.FALLBACK), csf(2, CSFRole.PRIMARY), csf(3, CSFRole.RETIRED)]
+    assert default_csf(csfs) == 2
+    assert default_csf([csf(1, CSFRole.FALLBACK)]) is None
+    assert csf_choices(csfs, None) == [None, 1, 2]
+    assert csf_choices(csfs, 3) == [None, 1, 2, 3]
+
+
+def test_kpis_are_grouped_in_csf_order_with_the_orphans_last():
+    csfs = [csf(2, CSFRole.PRIMARY), csf(1, CSFRole.FALLBACK), csf(3, CSFRole.RETIRED), csf(4, CSFRole.RETIRED)]
+    a, b, c, d = (good_kpi(id=n, key=f"k{n}", csf_id=csf_id) for n, csf_id in ((1, 1), (2, 2), (3, 4), (4, 99)))
+    groups = kpi_groups(csfs, [a, b, c, d])
+    assert [(g.id if g else None, [k.id for k in own]) for g, own in groups] == [
+        (2, [2]), (1, [1]), (4, [3]), (None, [4])]  # retired 3 has no KPI left: not shown
+    assert kpi_groups(csfs[:1], []) == [(csfs[0], [])]
+
+
+def test_the_saved_targets_and_their_shape_are_offered_only_when_there_are_saved_targets():
+    assert phasing_methods(False) == ["even", "seasonal", "ramp"]
+    assert phasing_methods(True) == [SAVED, "even", "seasonal", "ramp", "custom"]
+
+
+def test_changed_cells_are_the_typed_ones_that_differ_blank_equals_blank():
+    drawn = {MONTHS[0]: 50.0, MONTHS[1]: float("nan"), MONTHS[2]: 30.0}
+    typed = {MONTHS[0]: 50.0, MONTHS[1]: None, MONTHS[2]: 35.0}
+    assert changed_cells(drawn, typed) == {MONTHS[2]: 35.0}
+    assert list(changed_cells(drawn, {**typed, MONTHS[0]: float("nan")})) == [MONTHS[0], MONTHS[2]]  # cleared
+
+
+def test_summed_monthly_targets_must_add_up_to_the_annual_target():
+    kpi = good_kpi(annual_target=600)
+    assert not sum_mismatch(kpi, dict.fromkeys(MONTHS, 50.0))
+    assert sum_mismatch(kpi, dict.fromkeys(MONTHS, 49.0))
+    assert not sum_mismatch(good_kpi(aggregation=Aggregation.RATIO, annual_target=0.3), {MONTHS[0]: 0.1})
+    assert not sum_mismatch(good_kpi(annual_target=None), {MONTHS[0]: 1.0})

@@ -149,8 +149,9 @@ def test_sum_metrics_pace_and_run_rate_forecast():
     assert revenue.run_rate == 15_000_000
     assert revenue.forecast == pytest.approx(30_000_000 + 10 * 15_000_000)
     assert revenue.forecast_attainment == pytest.approx(180 / 144)
+    assert revenue.forecast_gap == pytest.approx(36_000_000)  # 180M forecast against the 144M target
     meetings = tracked.metric("meetings")
-    assert meetings.forecast == 600 and meetings.forecast_attainment == 1.0
+    assert meetings.forecast == 600 and meetings.forecast_attainment == 1.0 and meetings.forecast_gap == 0
     assert tracked.as_of == MAY
 
 
