@@ -27,6 +27,7 @@ MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 200 * MB
 HEAD_BYTES = 64 * 1024  # enough lines to find the header and the delimiter
 DECODE_CHUNK = 16 * MB
+TRANSCODE_CHUNK = 64 * MB  # text held at once while transcoding: up to 2 bytes a character, plus its UTF-8
 DELIMITERS = (",", "\t", ";", "|")
 
 ENCODING_LABELS = {
@@ -154,13 +155,15 @@ def _undecodable(data: bytes | memoryview, exc: UnicodeDecodeError, offset: int 
 
 
 def _transcode(data: bytes | memoryview, codec: str) -> bytes:
-    """Decode in large chunks (bounded memory) and re-encode as UTF-8."""
+    """Decode in large chunks (bounded memory) and re-encode as UTF-8. A file of one chunk costs no copy beyond the
+    decoder's and the encoder's: its slice is a view and joining one part returns that part."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
     parts = []
-    for start in range(0, len(data), DECODE_CHUNK):
-        chunk = data[start:start + DECODE_CHUNK]
+    view = memoryview(data)
+    for start in range(0, len(data), TRANSCODE_CHUNK):
+        chunk = view[start:start + TRANSCODE_CHUNK]
         try:
-            text = decoder.decode(chunk, final=start + DECODE_CHUNK >= len(data))
+            text = decoder.decode(chunk, final=start + TRANSCODE_CHUNK >= len(data))
         except UnicodeDecodeError as exc:
             raise _undecodable(data, exc, start) from None
         # a substring test per character is many times faster than a regular expression over 16 MB of text

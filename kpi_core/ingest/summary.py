@@ -187,7 +187,7 @@ def collect_summary(parsed: ParsedFile, mapping: Mapping, kinds: dict[str, Value
     set_based = {"wide_metrics": _wide_metrics_set_based, "long": _long_set_based,
                  "wide_months": _wide_months_set_based}.get(shape)
     cells = parsed.row_count * (len(parsed.columns) if shape == "wide_months" else 1)
-    if set_based and cells >= SET_BASED_ROWS and not mapping.get("filters"):
+    if set_based and cells >= SET_BASED_ROWS and (shape != "wide_months" or not mapping.get("filters")):
         collected = set_based(walker)
         if collected is not None:
             return collected
@@ -214,18 +214,20 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
                           + [f"{range_problem_sql(f'(v{i} * {scale!r})', w.kind(key))} IS NOT NULL"
                              for i, (key, _, scale) in enumerate(columns)])
     con = parsed.con
+    kept, kept_params = _kept_sql(w)
     con.execute(f"CREATE OR REPLACE TEMP TABLE wide_rows AS SELECT rid, m, {', '.join(f'v{i}' for i in range(len(columns)))}, "
-                f"({unclean}) AS unclean FROM (SELECT rowid AS rid, kpi_month({date_id}) AS m, {values}, "
-                f"{', '.join(column for _, column, _ in columns)} FROM raw)")
+                f"({unclean}) AS unclean, keep FROM (SELECT rowid AS rid, kpi_month({date_id}) AS m, {values}, "
+                f"{', '.join(column for _, column, _ in columns)}, {kept} AS keep FROM raw)", kept_params)
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM wide_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
         sums = ", ".join(f"sum(v{i} * {scale!r}), min(rid) FILTER (WHERE v{i} IS NOT NULL)"
                          for i, (_, _, scale) in enumerate(columns))
-        groups = con.execute(f"SELECT m, count(*), {sums} FROM wide_rows WHERE NOT unclean GROUP BY m "
+        groups = con.execute(f"SELECT m, count(*), {sums} FROM wide_rows WHERE NOT unclean AND keep GROUP BY m "
                              f"ORDER BY min(rid)").fetchall()
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(g[1] > 1 for g in groups)):
             return None
+        w.filtered += con.execute("SELECT count(*) FROM wide_rows WHERE NOT unclean AND NOT keep").fetchone()[0]
         for month, rows, *aggregates in groups:
             w.out.rows_used += rows
             for i, (key, _, scale) in enumerate(columns):
@@ -299,7 +301,8 @@ def _long_set_based(w: _Rows) -> Collected | None:
     parsed, mapping, con = w.parsed, w.mapping, w.parsed.con
     label_id, date_id = parsed.column_id(mapping["label_column"]), parsed.column_id(mapping["date_column"])
     value_id = parsed.column_id(mapping["value_column"])
-    found = _mapped_labels(w, label_id)
+    kept, kept_params = _kept_sql(w)
+    found = _mapped_labels(w, label_id, kept, kept_params)
     if found is None:
         return None
     keys, mapped, by_row = found
@@ -309,14 +312,15 @@ def _long_set_based(w: _Rows) -> Collected | None:
         f"CREATE OR REPLACE TEMP TABLE long_rows AS SELECT rid, lab, m, v, (lab IS NULL OR kpi_blank(lab) "
         f"OR list_contains(?::VARCHAR[], lab) OR (list_contains(?::VARCHAR[], lab) AND (m IS NULL "
         f"OR (v IS NULL AND NOT kpi_blank(t)) OR {out_of_range}))) AS unclean, list_contains(?::VARCHAR[], lab) "
-        f"AS used FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, kpi_number({number}) AS v, "
-        f"{value_id} AS t FROM raw)", [by_row, mapped, *range_params, mapped])
+        f"AS used, keep FROM (SELECT rowid AS rid, {label_id} AS lab, kpi_month({date_id}) AS m, "
+        f"kpi_number({number}) AS v, {value_id} AS t, {kept} AS keep FROM raw)",
+        [by_row, mapped, *range_params, mapped, *kept_params])
     try:
         exceptions = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM long_rows WHERE unclean "
                                  f"LIMIT {MAX_EXCEPTION_ROWS + 1})").fetchone()[0]
         scaled, scale_params = _label_scale_sql(w, keys, mapped)
         groups = con.execute(f"SELECT lab, m, count(*), sum({scaled}), min(rid) FILTER (WHERE v IS NOT NULL) "
-                             f"FROM long_rows WHERE used AND NOT unclean GROUP BY lab, m ORDER BY min(rid)",
+                             f"FROM long_rows WHERE used AND NOT unclean AND keep GROUP BY lab, m ORDER BY min(rid)",
                              scale_params).fetchall()
         per_cell: dict[tuple[str, date], int] = {}
         for label, month, rows, *_ in groups:
@@ -324,6 +328,7 @@ def _long_set_based(w: _Rows) -> Collected | None:
         if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
             w.unmapped.clear()
             return None
+        w.filtered += con.execute("SELECT count(*) FROM long_rows WHERE NOT unclean AND NOT keep").fetchone()[0]
         for label, month, rows, total, first in groups:
             w.out.rows_used += rows
             if first is not None:
@@ -345,6 +350,12 @@ def _long_range_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
     return "(" + (" OR ".join(parts) or "false") + ")", list(groups.values())
 
 
+def _kept_sql(w: _Rows) -> tuple[str, list]:
+    """Whether a row of `raw` passes the mapping's filters, as the row-by-row reader decides it (unknown is no)."""
+    condition, params = filters_sql(w.parsed, w.mapping.get("filters"))
+    return f"coalesce(({condition}), false)", params
+
+
 def _label_scale_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
     """A row's value `v` times the scale of its label's metric, each row scaled before the sum as the row-by-row
     reader does (the sum of scaled values and the scaled sum can differ in the last bit)."""
@@ -352,13 +363,14 @@ def _label_scale_sql(w: _Rows, keys: dict, mapped: list) -> tuple[str, list]:
     return "v * list_extract(?::DOUBLE[], list_position(?::VARCHAR[], lab))", [scales, mapped]
 
 
-def _mapped_labels(w: _Rows, label_id: str) -> tuple[dict, list, list] | None:
-    """A summary's distinct metric names in file order, matched in Python: ({name: key or None}, mapped names,
-    names of total or footer rows left to the row-by-row reader); unmapped names are noted for the message.
-    None when there are too many names for this."""
+def _mapped_labels(w: _Rows, label_id: str, kept: str = "true", kept_params: list | None = None,
+                   ) -> tuple[dict, list, list] | None:
+    """A summary's distinct metric names in file order (of the rows the mapping's filters keep), matched in Python:
+    ({name: key or None}, mapped names, names of total or footer rows left to the row-by-row reader); unmapped
+    names are noted for the message. None when there are too many names for this."""
     con = w.parsed.con
-    labels = [r[0] for r in con.execute(f"SELECT {label_id}, min(rowid) AS first FROM raw GROUP BY 1 ORDER BY first "
-                                        f"LIMIT {MAX_LABELS + 1}").fetchall()]
+    labels = [r[0] for r in con.execute(f"SELECT {label_id}, min(rowid) AS first FROM raw WHERE {kept} GROUP BY 1 "
+                                        f"ORDER BY first LIMIT {MAX_LABELS + 1}", kept_params or []).fetchall()]
     if len(labels) > MAX_LABELS:
         return None
     keys = {label: w.labels.get(normalise_label(label)) for label in labels if not is_blank(label)}

@@ -107,3 +107,33 @@ def test_long_set_based_and_row_by_row_agree(store, plan, monkeypatch):
     assert [(s.line, s.reason) for s in fast.skipped] == [(s.line, s.reason) for s in slow.skipped]
     assert [m.text("en") for m in fast.messages] == [m.text("en") for m in slow.messages]
     assert fast.rows_used == slow.rows_used
+
+
+def agree_with_filters(store, plan, data: bytes, mapping: dict, reader: str, monkeypatch):
+    """Preview with the set-based reader (it must do the work), then row by row; both must say the same."""
+    parsed = ingest.read_export(data, "filtered.csv")
+    used = spy(monkeypatch, reader)
+    fast = ingest.preview_import(store, plan, parsed, mapping, "en")
+    assert used and used[0] is not None, "the set-based reader did the work"
+    monkeypatch.setattr(summary, "SET_BASED_ROWS", 10**9)
+    slow = ingest.preview_import(store, plan, parsed, mapping, "en")
+    assert fast.values.drop(columns=["value"]).equals(slow.values.drop(columns=["value"]))
+    assert fast.values["value"].tolist() == pytest.approx(slow.values["value"].tolist(), rel=1e-12)
+    assert [(r.line, r.key) for r in fast.rejections] == [(r.line, r.key) for r in slow.rejections]
+    assert [(s.line, s.reason) for s in fast.skipped] == [(s.line, s.reason) for s in slow.skipped]
+    assert [m.text("en") for m in fast.messages] == [m.text("en") for m in slow.messages]
+    assert fast.rows_used == slow.rows_used
+    return fast
+
+
+def test_a_filtered_wide_table_is_still_aggregated_in_duckdb(store, plan, monkeypatch):
+    mapping = {**MAPPING, "filters": [{"column": "商談数", "op": ">=", "value": 3}]}
+    fast = agree_with_filters(store, plan, daily_export(5_000), mapping, "_wide_metrics_set_based", monkeypatch)
+    assert any(m.key == "ingest.msg.filtered" and m.values["rows"] > 1_000 for m in fast.messages)
+    assert fast.rejections == []  # the bad cell's row (商談数 abc) is left out by the filter, not rejected
+
+
+def test_a_filtered_long_table_is_still_aggregated_in_duckdb(store, plan, monkeypatch):
+    mapping = {**LONG_MAPPING, "filters": [{"column": "値", "op": ">=", "value": 30_000}]}
+    fast = agree_with_filters(store, plan, long_export(6_000), mapping, "_long_set_based", monkeypatch)
+    assert 1_000 < fast.rows_used < 3_000 and fast.rejections == []  # the bad rows' values are below 30,000
