@@ -365,6 +365,12 @@ MIGRATIONS.append((21, "workshop change counters", """
     ALTER TABLE workshops ADD COLUMN stage_version BIGINT NOT NULL DEFAULT 0
 """))
 
+# One idea becomes at most one CSF or KPI draft, and a CSF or KPI comes from at most one idea, whichever screen or
+# process clicks: the promotion's update only takes an idea not yet promoted, and the index refuses a second link.
+MIGRATIONS.append((22, "workshop promotion links unique", """
+    CREATE UNIQUE INDEX ws_ideas_promoted ON ws_ideas (promoted_kind, promoted_ref)
+"""))
+
 _WORKSHOP_WRITES = threading.Lock()
 
 # ---------------------------------------------------------------- migrations: health check (30-39)
@@ -1907,8 +1913,11 @@ class Store:
             item = make_item(plan_id, Idea(idea_id, workshop_id, 0, row[0], row[1]), dots, primaries, keys)
             kind = "csf" if isinstance(item, CSF) else "kpi"  # saved below inside this same transaction
             saved = self.save_csf(item, expected_version) if kind == "csf" else self.save_kpi(item, expected_version)
-            cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? WHERE id = ?",
-                        [kind, saved.id, dots, idea_id])
+            linked = cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? "
+                                 "WHERE id = ? AND promoted_kind = '' RETURNING id",
+                                 [kind, saved.id, dots, idea_id]).fetchone()
+            if linked is None:  # another screen or process promoted it first: this CSF/KPI is rolled back
+                raise WorkshopError("workshop.error.already_promoted")
             self._audit(cur, plan_id, "workshop.promote", workshop_id=workshop_id, idea_id=idea_id, kind=kind,
                         ref=saved.id, dots=dots)
             return saved
