@@ -247,10 +247,10 @@ def choose_mapping(store: Store, plan: Plan, parsed: ingest.ParsedFile, args: ar
         profile = store.get_profile(args.profile)
         if profile is None:
             raise CliError("cli.profile_not_found", profile=args.profile)
-        return profile["mapping"], profile["name"]
+        return profile.mapping, profile.name
     profile = ingest.find_mapping(store, parsed, plan)
     if profile:
-        return profile["mapping"], profile["name"]
+        return profile.mapping, profile.name
     shape = args.shape or parsed.shape
     if shape != "records":
         mapping = ingest.suggest_mapping(parsed, mapping_aliases(store, plan), ingest.plan_keys(store, plan), shape)
@@ -519,21 +519,21 @@ def cmd_kpi(store: Store, args: argparse.Namespace, o: _Output) -> int:
 def cmd_profiles(store: Store, args: argparse.Namespace, o: _Output) -> int:
     if args.action == "list":
         profiles = store.list_profiles(None) + [p for plan in store.list_plans() for p in store.list_profiles(plan.id)
-                                                if p["plan_id"] is not None]
+                                                if p.plan_id is not None]
         if not profiles:
             o.say("cli.no_profiles")
-        for p in {p["id"]: p for p in profiles}.values():
-            metrics = ", ".join(p["mapping"].get("metrics", {}))
-            o.text(t("cli.profile_row", o.lang, id=p["id"], name=p["name"], shape=p["mapping"].get("shape", "?"),
-                     metrics=metrics, updated=f"{p['updated_at']:%Y-%m-%d}"))
+        for p in {p.id: p for p in profiles}.values():
+            metrics = ", ".join(p.mapping.get("metrics", {}))
+            o.text(t("cli.profile_row", o.lang, id=p.id, name=p.name, shape=p.mapping.get("shape", "?"),
+                     metrics=metrics, updated=f"{p.updated_at:%Y-%m-%d}"))
         return EXIT_OK
     profile = store.get_profile(args.profile)
     if profile is None:
         raise CliError("cli.profile_not_found", profile=args.profile)
-    data = ingest.mapping_file_bytes(profile["mapping"])
+    data = ingest.mapping_file_bytes(profile.mapping)
     if args.action == "export" and args.out:
         Path(args.out).write_bytes(data)
-        o.say("cli.profile_exported", name=profile["name"], path=args.out)
+        o.say("cli.profile_exported", name=profile.name, path=args.out)
     else:
         o.text(data.decode("utf-8").rstrip("\n"))
     return EXIT_OK

@@ -8,6 +8,7 @@ import streamlit as st
 
 from kpi_core import ingest
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.records import MappingProfile
 from kpi_core.domain.units import moment_text
 from kpi_core.errors import WorkbenchError
 from kpi_core.services.actuals import import_file, plan_metrics, preview_counts, save_profile
@@ -190,13 +191,13 @@ def _preview(view: PageView, parsed: ingest.ParsedFile, preview: ingest.ImportPr
 
 # ---------------------------------------------------------------- commit
 def _commit_section(view: PageView, parsed: ingest.ParsedFile, mapping: dict, preview: ingest.ImportPreview,
-                    profile: dict | None, fid: str) -> None:
+                    profile: MappingProfile | None, fid: str) -> None:
     done = preview.already_imported
-    if done and st.session_state.get(COMMITTED, {}).get(fid) == done["id"]:
-        st.success(t("actuals.commit.imported_now", import_id=done["id"]))
+    if done and st.session_state.get(COMMITTED, {}).get(fid) == done.id:
+        st.success(t("actuals.commit.imported_now", import_id=done.id))
         return
     if done:
-        st.warning(t("ingest.already_imported", import_id=done["id"], date=moment_text(done.get("created_at"))))
+        st.warning(t("ingest.already_imported", import_id=done.id, date=moment_text(done.created_at)))
     elif not preview.actuals:
         st.info(t("actuals.commit.nothing"))
     with st.container(border=True):
@@ -230,10 +231,10 @@ def _remapped_choice(preview: ingest.ImportPreview, fid: str) -> bool | None:
     earlier = preview.remapped
     if not earlier or not preview.can_commit:
         return None
-    st.info(t("actuals.commit.remapped", import_id=earlier["id"], date=moment_text(earlier.get("created_at"))))
-    labels = {True: t("actuals.commit.remapped_replace", import_id=earlier["id"]),
-              False: t("actuals.commit.remapped_keep", import_id=earlier["id"])}
-    return st.radio(t("actuals.commit.remapped_question", import_id=earlier["id"]), [True, False], index=None,
+    st.info(t("actuals.commit.remapped", import_id=earlier.id, date=moment_text(earlier.created_at)))
+    labels = {True: t("actuals.commit.remapped_replace", import_id=earlier.id),
+              False: t("actuals.commit.remapped_keep", import_id=earlier.id)}
+    return st.radio(t("actuals.commit.remapped_question", import_id=earlier.id), [True, False], index=None,
                     format_func=labels.get, key=f"actuals_remapped_{fid}")
 
 
@@ -289,17 +290,17 @@ def _file_section(view: PageView, upload) -> None:
     loaded = st.session_state.get(LOADED, {}).get(fid)
     profile = ingest.find_mapping(view.store, parsed, view.plan)
     if loaded:  # a mapping file the user loaded stands in for the saved profile
-        profile = {"name": loaded[0], "mapping": loaded[1], "updated_at": None, "from_file": True}
-    default_shape = profile["mapping"].get("shape", parsed.shape) if profile else parsed.shape
+        profile = MappingProfile(loaded[0], loaded[1], from_file=True)
+    default_shape = profile.mapping.get("shape", parsed.shape) if profile else parsed.shape
     shape = st.selectbox(t("actuals.file.shape"), shapes, index=option_index(shapes, default_shape),
                          format_func=options_label("ingest.shape"), help=t("actuals.file.shape_help"),
                          key=f"actuals_shape_{fid}")
     st.subheader(t("actuals.mapping.title"))
-    if profile and profile.get("from_file"):
-        st.info(t("actuals.mapping.file_applied", name=markdown_text(profile["name"])), icon="📂")
-    elif profile and profile["mapping"].get("shape") == shape:
-        st.info(t("actuals.mapping.profile_applied", name=markdown_text(profile["name"]),
-                  date=moment_text(profile.get("updated_at"))), icon="🔁")
+    if profile and profile.from_file:
+        st.info(t("actuals.mapping.file_applied", name=markdown_text(profile.name)), icon="📂")
+    elif profile and profile.mapping.get("shape") == shape:
+        st.info(t("actuals.mapping.profile_applied", name=markdown_text(profile.name),
+                  date=moment_text(profile.updated_at)), icon="🔁")
     else:
         st.caption(t("actuals.mapping.suggested"))
     try:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from kpi_core import ingest
 from kpi_core.domain.plan_rules import markdown_text
+from kpi_core.domain.records import MappingProfile
 from kpi_core.services.actuals import mapping_aliases
 from pages.actuals_view import PageView, error_text, metric_label, option_index
 from pages.common import options_label, t
@@ -23,9 +24,9 @@ GENERATION = "_actuals_generation"  # file_id -> n: a loaded mapping file restar
 MAPPING_FILE_ERROR = "_actuals_mapping_file_error"  # why the mapping file just loaded could not be read
 
 
-def base_mapping(view: PageView, parsed: ingest.ParsedFile, shape: str, profile: dict | None) -> dict:
-    if profile and profile["mapping"].get("shape") == shape:
-        return profile["mapping"]
+def base_mapping(view: PageView, parsed: ingest.ParsedFile, shape: str, profile: MappingProfile | None) -> dict:
+    if profile and profile.mapping.get("shape") == shape:
+        return profile.mapping
     return ingest.suggest_mapping(parsed, mapping_aliases(view.store, view.plan), list(view.metrics), shape)
 
 

@@ -263,9 +263,11 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
-    """Inline, not a toast: the next run replaces it, so a success never stands beside a later error."""
-    for message in st.session_state.pop(FLASH_KEY, []):
-        st.success(message, icon=":material/check_circle:")
+    """Inline, not a toast: the next run replaces it, so a success never stands beside a later error. Its slot is
+    drawn on every run, message or not, so that what follows keeps its place on the page between runs."""
+    with st.container():
+        for message in st.session_state.pop(FLASH_KEY, []):
+            st.success(message, icon=":material/check_circle:")
 
 
 def show_error(error: WorkbenchError | str, container: Any = st) -> None:

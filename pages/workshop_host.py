@@ -23,15 +23,18 @@ from pages.workshop_ui import (
     act,
     apply_presenter_style,
     attempt,
+    follow_room,
     join_url,
+    on_click,
+    page_drawn,
     plain,
     presenting,
     qr_png,
     show_clock,
+    show_notice,
 )
 
 SESSION_PARAM = "ws"
-WATCH_EVERY = 1.0  # seconds between two looks at the session's change counters: new ideas show within 2 s
 
 
 def _selected(store, plan: Plan) -> SessionView | None:
@@ -78,9 +81,9 @@ def _sessions_panel(store, plan: Plan, current: SessionView | None) -> None:
 def _timer_controls(store, session: SessionView, key: str) -> None:
     buttons = st.columns(4)
     for column, action in zip(buttons, ("start", "pause", "add_minute", "reset")):
-        if column.button(t(f"workshop.timer.{action}"), key=f"ws_timer_{action}", width="stretch",
-                         disabled=not session.is_open):
-            act(lambda a=action: ws.timer_action(store, session.id, key, a))
+        column.button(t(f"workshop.timer.{action}"), key=f"ws_timer_{action}", width="stretch",
+                      disabled=not session.is_open,
+                      on_click=on_click(lambda a=action: ws.timer_action(store, session.id, key, a)))
 
 
 def _join_panel(session: SessionView, presenter: bool) -> None:
@@ -102,13 +105,13 @@ def _agenda(session: SessionView) -> None:
 
 def _step_nav(store, session: SessionView, key: str) -> None:
     back, where, forward = st.columns([1, 2, 1], vertical_alignment="center")
-    if back.button("◀ " + t("workshop.back"), key="ws_back", width="stretch",
-                   disabled=session.position == 0 or not session.is_open):
-        act(lambda: ws.move(store, session.id, key, -1))
+    back.button("◀ " + t("workshop.back"), key="ws_back", width="stretch",
+                disabled=session.position == 0 or not session.is_open,
+                on_click=on_click(lambda: ws.move(store, session.id, key, -1)))
     where.markdown(plain(t("workshop.step_of", n=session.position + 1, total=len(session.agenda))))
-    if forward.button(t("workshop.next") + " ▶", key="ws_next", type="primary", width="stretch",
-                      disabled=session.position >= len(session.agenda) - 1 or not session.is_open):
-        act(lambda: ws.move(store, session.id, key, +1))
+    forward.button(t("workshop.next") + " ▶", key="ws_next", type="primary", width="stretch",
+                   disabled=session.position >= len(session.agenda) - 1 or not session.is_open,
+                   on_click=on_click(lambda: ws.move(store, session.id, key, +1)))
 
 
 # ---------------------------------------------------------------- steps 1 and 2: the goal and the gap
@@ -128,17 +131,6 @@ def _goal(store, plan: Plan, step: int) -> None:
         first.metric(t("workshop.kgi_current"), fmt(summary.current, kgi.unit))
         second.metric(t("workshop.gap"), fmt(summary.gap, kgi.unit))
         third.metric(t("workshop.gap_pct"), fmt_pct(summary.gap_pct, signed=True))
-
-
-# ---------------------------------------------------------------- following the room
-@st.fragment(run_every=WATCH_EVERY)
-def _watch(store, session_id: int, drawn_version: int) -> None:
-    """Follow the room: one small read of the session's change counter per look, and a redraw of the page only when
-    it moved. The look draws nothing, so between changes nothing on the screen moves or fades under the
-    facilitator's pointer, and no redraw competes with a click."""
-    versions = store.workshop_versions(session_id)
-    if versions is not None and versions[0] != drawn_version:
-        st.rerun()
 
 
 # ---------------------------------------------------------------- steps 3-5: ideas, votes, promotion
@@ -209,27 +201,31 @@ def _idea_tools(store, session: SessionView, key: str) -> None:
             act(lambda: ws.merge_ideas(store, session.id, key, keep, others), "common.saved")
 
 
-def _vote_controls(store, session: SessionView, key: str, seen_version: int) -> None:
+def _vote_controls(store, session: SessionView, key: str, ctx: PageContext) -> None:
     vote = store.latest_vote(session.id, session.step)
     st.subheader(t("workshop.vote.title"))
     if vote is None or vote.status == VoteStatus.REVEALED:
         dots_col, stack_col, open_col = st.columns([1, 1, 1])
-        dots = dots_col.number_input(t("workshop.vote.dots"), 1, MAX_DOTS, 3, key="ws_vote_dots")
-        stacking = stack_col.checkbox(t("workshop.vote.stacking"), key="ws_vote_stacking")
-        if open_col.button(t("workshop.vote.open"), key="ws_vote_open", type="primary", disabled=not session.is_open):
-            act(lambda: ws.open_vote(store, session.id, key, session.step, int(dots), stacking))
+        dots_col.number_input(t("workshop.vote.dots"), 1, MAX_DOTS, 3, key="ws_vote_dots")
+        stack_col.checkbox(t("workshop.vote.stacking"), key="ws_vote_stacking")
+        open_col.button(t("workshop.vote.open"), key="ws_vote_open", type="primary", disabled=not session.is_open,
+                        on_click=on_click(lambda: ws.open_vote(
+                            store, session.id, key, session.step, int(st.session_state["ws_vote_dots"]),
+                            bool(st.session_state["ws_vote_stacking"]))))
     else:
         close_col, reveal_col = st.columns(2)
-        if vote.status == VoteStatus.OPEN and close_col.button(t("workshop.vote.close"), key="ws_vote_close"):
-            act(lambda: ws.close_vote(store, session.id, key, vote.id))
-        if reveal_col.button(t("workshop.vote.reveal"), key="ws_vote_reveal", type="primary"):
-            act(lambda: ws.reveal_vote(store, session.id, key, vote.id))
+        if vote.status == VoteStatus.OPEN:
+            close_col.button(t("workshop.vote.close"), key="ws_vote_close",
+                             on_click=on_click(lambda: ws.close_vote(store, session.id, key, vote.id)))
+        reveal_col.button(t("workshop.vote.reveal"), key="ws_vote_reveal", type="primary",
+                          on_click=on_click(lambda: ws.reveal_vote(store, session.id, key, vote.id)))
     if vote is not None and vote.status == VoteStatus.REVEALED:
-        _results(store, session, key, vote, seen_version)
+        _results(store, session, key, vote, ctx)
 
 
-def _results(store, session: SessionView, key: str, vote, seen_version: int) -> None:
-    """`seen_version`: the plan version this screen was drawn from (a promotion writes a CSF or KPI)."""
+def _results(store, session: SessionView, key: str, vote, ctx: PageContext) -> None:
+    """A promotion writes a CSF or KPI: it carries the plan version this session last drew, read when the click
+    arrives (the callback runs before the page is drawn again)."""
     ranked = ws.results(store, vote)
     presenter = presenting()
     st.subheader(t("workshop.vote.results"))
@@ -250,12 +246,11 @@ def _results(store, session: SessionView, key: str, vote, seen_version: int) -> 
             role = t(f"enum.role.{_role_of(store, plan.id, done)}") if done.promoted_kind == "csf" else ""
             message = "workshop.promote.done_csf" if done.promoted_kind == "csf" else "workshop.promote.done_kpi"
             action.success(t(message, role=role, dots=done.promoted_dots or 0))
-        elif kind and action.button(t(f"workshop.promote.{kind}"), key=f"ws_promote_{item.idea_id}",
-                                    disabled=not session.is_open):
-            done, _ = attempt(lambda i=item.idea_id: ws.promote(store, session.id, key, i, kind, seen_version),
-                              "workshop.promote.saved")
-            if done:
-                st.rerun()
+        elif kind:
+            action.button(t(f"workshop.promote.{kind}"), key=f"ws_promote_{item.idea_id}",
+                          disabled=not session.is_open,
+                          on_click=on_click(lambda i=item.idea_id: ws.promote(store, session.id, key, i, kind,
+                                                                              ctx.seen_version)))
 
 
 def _role_of(store, plan_id: int, idea: Idea) -> str:
@@ -295,8 +290,8 @@ def _note_list(store, session: SessionView, key: str, kind: NoteKind) -> None:
         text, remove = st.columns([5, 1])
         extra = " · ".join(part for part in (note.owner, note.due.isoformat() if note.due else "") if part)
         text.markdown("- " + plain(note.text) + (f" ({plain(extra)})" if extra else ""))
-        if remove.button(t("workshop.notes.remove"), key=f"ws_note_rm_{note.id}", disabled=not session.is_open):
-            act(lambda n=note.id: ws.delete_note(store, session.id, key, n))
+        remove.button(t("workshop.notes.remove"), key=f"ws_note_rm_{note.id}", disabled=not session.is_open,
+                      on_click=on_click(lambda n=note.id: ws.delete_note(store, session.id, key, n)))
 
 
 def _result(store, session: SessionView) -> None:
@@ -323,12 +318,12 @@ def _session_bar(store, session: SessionView, key: str) -> None:
             st.query_params.pop(PRESENT_PARAM, None)
         st.rerun()
     if session.is_open:
-        if status.button(t("workshop.close"), key="ws_close"):
-            act(lambda: ws.close_session(store, session.id, key))
+        status.button(t("workshop.close"), key="ws_close",
+                      on_click=on_click(lambda: ws.close_session(store, session.id, key)))
     else:
         st.warning(t("workshop.closed_note"))
-        if status.button(t("workshop.reopen"), key="ws_reopen"):
-            act(lambda: ws.reopen_session(store, session.id, key))
+        status.button(t("workshop.reopen"), key="ws_reopen",
+                      on_click=on_click(lambda: ws.reopen_session(store, session.id, key)))
 
 
 def render(ctx: PageContext) -> None:
@@ -342,8 +337,8 @@ def render(ctx: PageContext) -> None:
     if session is None:
         return
     key = ws.facilitator_key(store, session.id)
-    # First on the page: a redraw cut short by a newer one has still set the next look going.
-    _watch(store, session.id, session.data_version)
+    follow_room(store, session.id, 0)
+    show_notice()
     _session_bar(store, session, key)
     clock, join = st.columns([1, 2])
     with clock:
@@ -363,7 +358,7 @@ def render(ctx: PageContext) -> None:
             _goal(store, plan, session.step)
         if session.step in IDEA_STEPS:
             _live_board(store, session.id, session.step, presenter)
-            _vote_controls(store, session, key, ctx.seen_version)
+            _vote_controls(store, session, key, ctx)
             if not presenter:
                 _idea_tools(store, session, key)
         if session.step == 4:
@@ -373,3 +368,4 @@ def render(ctx: PageContext) -> None:
     if presenter:
         _agenda(session)
     _result(store, session)
+    page_drawn(session.data_version)

@@ -16,8 +16,12 @@ from pages.workshop_ui import (
     TOKEN_PARAM,
     act,
     attempt,
+    follow_room,
+    on_click,
+    page_drawn,
     plain,
     show_clock,
+    show_notice,
     workshop_error_text,
 )
 
@@ -81,15 +85,12 @@ def _mine(store, token: str) -> None:
             st.markdown(plain(idea.text))
             mine = placed.get(idea.id, 0)
             add, remove, count = st.columns([1, 1, 2])
-            if add.button(t("workshop.participant.add_dot"), key=f"ws_dot_{vote.id}_{idea.id}", width="stretch"):
-                act(lambda i=idea.id: ws.place_dot(store, token, vote.id, i))
-            if remove.button(t("workshop.participant.remove_dot"), key=f"ws_undot_{vote.id}_{idea.id}",
-                             width="stretch", disabled=mine == 0):
-                act(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i))
+            add.button(t("workshop.participant.add_dot"), key=f"ws_dot_{vote.id}_{idea.id}", width="stretch",
+                       on_click=on_click(lambda i=idea.id: ws.place_dot(store, token, vote.id, i)))
+            remove.button(t("workshop.participant.remove_dot"), key=f"ws_undot_{vote.id}_{idea.id}",
+                          width="stretch", disabled=mine == 0,
+                          on_click=on_click(lambda i=idea.id: ws.remove_dot(store, token, vote.id, i)))
             count.markdown("●" * mine + " " + plain(t("workshop.participant.your_dots", n=mine)))
-
-
-WATCH_EVERY = 1.0  # seconds between two looks at the session's stage counter
 
 
 def render() -> None:
@@ -105,8 +106,8 @@ def render() -> None:
         st.query_params.pop(TOKEN_PARAM, None)
         _join_form(store)
         return
-    # First on the page: a redraw cut short by a newer one has still set the next look going.
-    _watch(store, session.id, session.stage_version)
+    follow_room(store, session.id, 1)
+    show_notice()
     show_flash()
     session = _follow(store, token)
     if not session.is_open:
@@ -117,19 +118,7 @@ def render() -> None:
         st.info(t("workshop.participant.listen"))
     if session.is_open:
         _mine(store, token)
-
-
-# Every widget of this view lives in the page itself, none inside a fragment: a tap on a page widget asks for a run
-# of the whole page, which Streamlit merges with any run under way keeping the tap, whereas a request for a
-# fragment that the session no longer holds is ignored.
-@st.fragment(run_every=WATCH_EVERY)
-def _watch(store, session_id: int, drawn_stage: int) -> None:
-    """Follow the facilitator: one small read of the session's stage counter per look, and a redraw of the page only
-    when it moved (the countdown ticks in the browser). The look draws nothing, so a participant's taps never race a
-    redraw of an unchanged screen."""
-    versions = store.workshop_versions(session_id)
-    if versions is not None and versions[1] != drawn_stage:
-        st.rerun()
+    page_drawn(session.stage_version)
 
 
 render()

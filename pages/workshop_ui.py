@@ -18,6 +18,12 @@ from kpi_core.adapters.store import StoreError
 from kpi_core.domain.workshop import SessionView, WorkshopError, format_clock
 from pages.common import lang, t
 
+WATCH_EVERY = 1.0  # seconds between two looks at the session's change counters: a change shows within 2 s
+STALE_AFTER_MS = 6_000  # no look for this long: the screen asks for a full redraw, which sets the looks going again
+FOLLOW_KEY = "ws_follow"
+NOTICE_KEY = "_ws_notice"
+INLINE_KEY = "_ws_look_inline"
+DRAWN_KEY = "_ws_drawn"  # the change counter the page was last drawn from to its end; None while a run draws it
 PUBLIC_URL_ENV = "KPI_WORKBENCH_PUBLIC_URL"  # the address participants' devices reach (behind a proxy, a LAN IP)
 JOIN_PARAM = "join"
 TOKEN_PARAM = "me"
@@ -85,6 +91,25 @@ _CLOCK_HTML = """<style>
 </script>"""
 
 
+# The screen's own guard on its change watcher. Streamlit re-arms a watcher's timer in the browser only when a full
+# run of the page reaches it, so a timer lost in the browser (or a run that never got that far) would leave the screen
+# frozen on the old step until reloaded. Each look stamps the time; when the stamps stop, the guard presses the
+# hidden "follow" button: one full redraw of the page, which draws the current step and arms the watcher again.
+_FOLLOW_HTML = """<style>.st-key-ws_follow { display: none; }</style>
+<script>
+(() => {
+  window.wsLastLook = Date.now();
+  if (window.wsFollowGuard) { return; }
+  window.wsFollowGuard = setInterval(() => {
+    if (Date.now() - window.wsLastLook < {stale_ms}) { return; }
+    const again = document.querySelector(".st-key-ws_follow button");
+    if (again) { window.wsLastLook = Date.now(); again.click(); }
+  }, 1000);
+})();
+</script>"""
+_LOOK_HTML = '<span class="ws-look" data-look="{look}" hidden></span><script>window.wsLastLook = Date.now();</script>'
+
+
 def plain(text: str) -> str:
     """User text for st.markdown, shown literally."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", " ".join(str(text).split()))
@@ -111,6 +136,62 @@ def attempt(action: Callable[[], Any], success_key: str | None = None) -> tuple[
     if success_key:
         st.session_state.setdefault("_flash", []).append(t(success_key))
     return True, result
+
+
+def on_click(action: Callable[[], Any], success_key: str | None = None) -> Callable[[], None]:
+    """A button's callback. Streamlit runs it once, when the click reaches the server and before the page is drawn,
+    so the action is applied exactly once however runs are cut short or merged, and the page drawn next already
+    shows its result (no second run, so no moment where the old and the new screen are mixed)."""
+    def run() -> None:
+        try:
+            action()
+        except WorkshopError as exc:
+            st.session_state[NOTICE_KEY] = ("error", workshop_error_text(exc))
+        except StoreError as exc:
+            st.session_state[NOTICE_KEY] = ("error", exc.message(lang()))
+        else:
+            if success_key:
+                st.session_state[NOTICE_KEY] = ("success", t(success_key))
+    return run
+
+
+def show_notice() -> None:
+    """The outcome of the last button, in a slot drawn on every run, so that nothing below it moves."""
+    with st.container(key="ws_notice"):
+        kind, text = st.session_state.pop(NOTICE_KEY, ("", ""))
+        if kind == "error":
+            st.error(text)
+        elif kind:
+            st.success(text, icon=":material/check_circle:")
+
+
+def follow_room(store, session_id: int, counter: int) -> None:
+    """Keep this screen following the session: a look at its change counters every WATCH_EVERY s (counter 0: any
+    change, 1: the facilitator's steering), a full redraw when the page is behind, and the guard above. Call it
+    first on the page, and `page_drawn` last."""
+    st.session_state[DRAWN_KEY] = None  # until this run reaches the end of the page
+    st.session_state[INLINE_KEY] = True  # the look called below, within this run, has nothing to compare yet
+    st.button(t("workshop.follow"), key=FOLLOW_KEY)
+    st.html(_FOLLOW_HTML.replace("{stale_ms}", str(STALE_AFTER_MS)), unsafe_allow_javascript=True)
+    _look(store, session_id, counter)
+
+
+def page_drawn(version: int) -> None:
+    """The page was drawn to its end from this counter value."""
+    st.session_state[DRAWN_KEY] = version
+
+
+@st.fragment(run_every=WATCH_EVERY)
+def _look(store, session_id: int, counter: int) -> None:
+    """One small read of the session's change counters; draws only its time stamp, so a look never races a click
+    on the page or fades what is on the screen. The page is behind when the counter moved since it was drawn, and
+    also when its last full run was cut short by a newer request before reaching the end (seen on a loaded server:
+    the looks kept coming, the half-drawn page stayed): both get a full redraw."""
+    if not st.session_state.pop(INLINE_KEY, False):
+        versions = store.workshop_versions(session_id)
+        if versions is not None and versions[counter] != st.session_state.get(DRAWN_KEY):
+            st.rerun()
+    st.html(_LOOK_HTML.replace("{look}", f"{time.time():.3f}"), unsafe_allow_javascript=True)
 
 
 def act(action: Callable[[], Any], success_key: str | None = None) -> None:

@@ -43,11 +43,14 @@ from kpi_core.domain.records import (
     ActualEntry,
     AuditEntry,
     CurrentActual,
+    EarlierImport,
     HealthSnapshot,
     ImportRecord,
+    MappingProfile,
     Rejection,
     ReviewEntry,
     TargetEntry,
+    TargetRow,
 )
 from kpi_core.domain.workshop import (
     AgendaItem,
@@ -360,6 +363,12 @@ MIGRATIONS.append((20, "workshop sessions", """
 MIGRATIONS.append((21, "workshop change counters", """
     ALTER TABLE workshops ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE workshops ADD COLUMN stage_version BIGINT NOT NULL DEFAULT 0
+"""))
+
+# One idea becomes at most one CSF or KPI draft, and a CSF or KPI comes from at most one idea, whichever screen or
+# process clicks: the promotion's update only takes an idea not yet promoted, and the index refuses a second link.
+MIGRATIONS.append((22, "workshop promotion links unique", """
+    CREATE UNIQUE INDEX ws_ideas_promoted ON ws_ideas (promoted_kind, promoted_ref)
 """))
 
 _WORKSHOP_WRITES = threading.Lock()
@@ -1299,10 +1308,17 @@ class Store:
         return self._typed(ActualEntry, sql + " ORDER BY a.month, a.id", params)
 
     # ------------------------------------------------------------ imports
-    def find_import(self, plan_id: int, sha256: str) -> dict | None:
-        rows = self._rows("SELECT * FROM imports WHERE plan_id = ? AND sha256 = ? AND status = 'committed' "
-                          "ORDER BY id DESC LIMIT 1", [plan_id, sha256])
-        return rows[0] if rows else None
+    def find_import(self, plan_id: int, sha256: str) -> EarlierImport | None:
+        """The latest committed import of the same file bytes into the plan, if any."""
+        rows = self._rows("SELECT id, created_at, mapping, rows_rejected FROM imports WHERE plan_id = ? AND sha256 = ? "
+                          "AND status = 'committed' ORDER BY id DESC LIMIT 1", [plan_id, sha256])
+        if not rows:
+            return None
+        try:
+            mapping = json.loads(rows[0]["mapping"] or "{}")
+        except ValueError:
+            mapping = None
+        return EarlierImport(rows[0]["id"], rows[0]["created_at"], mapping, int(rows[0]["rows_rejected"] or 0))
 
     def commit_import(self, plan_id: int, meta: dict[str, Any], actuals: list[Actual],
                       rejections: list[tuple[int | None, str, str]], replaces: int | None = None) -> dict[str, Any]:
@@ -1413,26 +1429,23 @@ class Store:
                                [plan_id, name, header_signature, _json(mapping)]).fetchone()[0]
         return self._write(work)
 
-    def find_profile(self, header_signature: str, plan_id: int | None = None) -> dict | None:
+    def find_profile(self, header_signature: str, plan_id: int | None = None) -> MappingProfile | None:
         """The profile saved for this header signature: the plan's own first, then a global one."""
-        rows = self._rows("SELECT * FROM mapping_profiles WHERE header_signature = ? "
-                          "AND (plan_id = ? OR plan_id IS NULL) ORDER BY plan_id NULLS LAST, updated_at DESC LIMIT 1",
-                          [header_signature, plan_id])
-        if not rows:
-            return None
-        return {**rows[0], "mapping": json.loads(rows[0]["mapping"])}
+        return next(iter(self._profiles("header_signature = ? AND (plan_id = ? OR plan_id IS NULL) "
+                                        "ORDER BY plan_id NULLS LAST, updated_at DESC LIMIT 1",
+                                        [header_signature, plan_id])), None)
 
-    def get_profile(self, name_or_id: str | int) -> dict | None:
-        rows = self._rows("SELECT * FROM mapping_profiles WHERE CAST(id AS VARCHAR) = ? OR name = ? "
-                          "ORDER BY updated_at DESC LIMIT 1", [str(name_or_id), str(name_or_id)])
-        if not rows:
-            return None
-        return {**rows[0], "mapping": json.loads(rows[0]["mapping"])}
+    def get_profile(self, name_or_id: str | int) -> MappingProfile | None:
+        return next(iter(self._profiles("CAST(id AS VARCHAR) = ? OR name = ? ORDER BY updated_at DESC LIMIT 1",
+                                        [str(name_or_id), str(name_or_id)])), None)
 
-    def list_profiles(self, plan_id: int | None = None) -> list[dict]:
-        rows = self._rows("SELECT * FROM mapping_profiles WHERE plan_id IS NOT DISTINCT FROM ? OR plan_id IS NULL "
-                          "ORDER BY name", [plan_id])
-        return [{**r, "mapping": json.loads(r["mapping"])} for r in rows]
+    def list_profiles(self, plan_id: int | None = None) -> list[MappingProfile]:
+        return self._profiles("plan_id IS NOT DISTINCT FROM ? OR plan_id IS NULL ORDER BY name", [plan_id])
+
+    def _profiles(self, condition: str, params: list[Any]) -> list[MappingProfile]:
+        rows = self._rows("SELECT id, plan_id, name, header_signature, mapping, updated_at FROM mapping_profiles "
+                          f"WHERE {condition}", params)
+        return [MappingProfile(**(r | {"mapping": json.loads(r["mapping"])})) for r in rows]
 
     # ------------------------------------------------------------ check-ins and reviews
     def list_checkins(self, plan_id: int, metric_key: str | None = None) -> list[CheckIn]:
@@ -1909,8 +1922,11 @@ class Store:
             item = make_item(plan_id, Idea(idea_id, workshop_id, 0, row[0], row[1]), dots, primaries, keys)
             kind = "csf" if isinstance(item, CSF) else "kpi"  # saved below inside this same transaction
             saved = self.save_csf(item, expected_version) if kind == "csf" else self.save_kpi(item, expected_version)
-            cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? WHERE id = ?",
-                        [kind, saved.id, dots, idea_id])
+            linked = cur.execute("UPDATE ws_ideas SET promoted_kind = ?, promoted_ref = ?, promoted_dots = ? "
+                                 "WHERE id = ? AND promoted_kind = '' RETURNING id",
+                                 [kind, saved.id, dots, idea_id]).fetchone()
+            if linked is None:  # another screen or process promoted it first: this CSF/KPI is rolled back
+                raise WorkshopError("workshop.error.already_promoted")
             self._audit(cur, plan_id, "workshop.promote", workshop_id=workshop_id, idea_id=idea_id, kind=kind,
                         ref=saved.id, dots=dots)
             return saved
@@ -1936,12 +1952,11 @@ class Store:
         self._ws_soft_delete("ws_notes", workshop_id, note_id)
 
     # ------------------------------------------------------------ report: the plan file and the workbook
-    def target_versions(self, plan_id: int) -> list[tuple[str, int, str, date, float]]:
-        """Every version of every metric's monthly targets, current and superseded, as (metric key, version,
-        reason, month, value) ordered by metric, version and month: one query for the whole plan."""
-        return [tuple(row) for row in self.cursor().execute(
-            "SELECT metric_key, version, reason, month, value FROM monthly_targets WHERE plan_id = ? "
-            "ORDER BY metric_key, version, month", [plan_id]).fetchall()]
+    def target_versions(self, plan_id: int) -> list[TargetRow]:
+        """Every version of every metric's monthly targets, current and superseded, ordered by metric, version and
+        month: one query for the whole plan."""
+        return self._typed(TargetRow, "SELECT metric_key, version, reason, month, value FROM monthly_targets "
+                                      "WHERE plan_id = ? ORDER BY metric_key, version, month", [plan_id])
 
     # ------------------------------------------------------------ database copy (`db copy`): dump / load all tables
     def app_tables(self) -> list[str]:

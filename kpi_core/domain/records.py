@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,39 @@ class CurrentActual:
     value: float
     source: str  # "manual" or "import"
     import_id: int | None
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One month of one version of one metric's monthly targets, as the plan file exports them."""
+    metric_key: str
+    version: int
+    reason: str
+    month: date
+    value: float
+
+
+@dataclass(frozen=True)
+class MappingProfile:
+    """A saved import mapping, found again by the header signature of the export it was made for (or one read
+    from a mapping file: `from_file`, not in the database)."""
+    name: str
+    mapping: dict[str, Any]
+    id: int | None = None
+    plan_id: int | None = None  # None: offered to every plan
+    header_signature: str = ""
+    updated_at: datetime | None = None
+    from_file: bool = False
+
+
+@dataclass(frozen=True)
+class EarlierImport:
+    """A committed import of the same file (same bytes) into the plan: which one, when, with which mapping
+    (None when its stored mapping cannot be read)."""
+    id: int
+    created_at: datetime | None
+    mapping: dict[str, Any] | None
+    rows_rejected: int = 0
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ import pandas as pd
 from kpi_core.adapters.store import Store
 from kpi_core.domain.drivers import FormulaError, parse_formula
 from kpi_core.domain.model import Actual, Plan
+from kpi_core.domain.records import EarlierImport, MappingProfile
 from kpi_core.domain.value_rules import ValueKind, range_problem, shown, value_kind
 from kpi_core.i18n import t
 from kpi_core.ingest.decode import (
@@ -317,20 +318,19 @@ def plan_aliases(store: Store, plan: Plan, extra: dict[str, list[str]] | None = 
     return aliases
 
 
-def find_mapping(store: Store, parsed: ParsedFile, plan: Plan) -> dict | None:
-    """The saved profile for this export's header signature (the plan's own first), or None.
-    Returns the profile row: {"id", "name", "mapping", ...}."""
+def find_mapping(store: Store, parsed: ParsedFile, plan: Plan) -> MappingProfile | None:
+    """The saved profile for this export's header signature (the plan's own first), or None."""
     return store.find_profile(parsed.header_signature, plan.id)
 
 
 _DATED_STEM = re.compile(r"[_\-\s]*\d{4}[-_/]?\d{2}([-_/]?\d{2})?$")
 
 
-def default_profile_name(parsed: ParsedFile, profile: dict | None) -> str:
+def default_profile_name(parsed: ParsedFile, profile: MappingProfile | None) -> str:
     """The name to offer for saving a mapping: the profile's own, else the file name without its date
     (deals_2026-07.csv -> deals), so that each month's file lands on the same profile."""
     if profile:
-        return profile["name"]
+        return profile.name
     stem = parsed.file_name.rsplit(".", 1)[0]
     return _DATED_STEM.sub("", stem)[:100] or stem[:100]
 
@@ -367,11 +367,11 @@ class ImportPreview:
     skipped: list[Skipped]
     rejections: list[Rejection]
     messages: list[Message]
-    already_imported: dict | None
+    already_imported: EarlierImport | None
     rows_total: int
     rows_used: int
     lang: str = "ja"
-    remapped: dict | None = None
+    remapped: EarlierImport | None = None
 
     @property
     def can_commit(self) -> bool:
@@ -436,19 +436,12 @@ def preview_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mappin
                         key=_by_line)
     skipped = sorted(parsed.skipped + collected.skipped, key=lambda s: s.line)
     earlier = store.find_import(plan.id, parsed.sha256)
-    same_mapping = earlier is not None and _stored_mapping(earlier) == checked
+    same_mapping = earlier is not None and earlier.mapping == checked
     return ImportPreview(
         plan_id=plan.id, file_name=parsed.file_name, sha256=parsed.sha256, mapping=checked, values=frame,
         actuals=actuals, skipped=skipped, rejections=rejections, messages=collected.messages,
         already_imported=earlier if same_mapping else None, rows_total=_data_rows(parsed, collected),
         rows_used=collected.rows_used, lang=lang, remapped=None if same_mapping else earlier)
-
-
-def _stored_mapping(import_row: dict) -> dict | None:
-    try:
-        return json.loads(import_row.get("mapping") or "{}")
-    except ValueError:
-        return None
 
 
 def _data_rows(parsed: ParsedFile, collected: Collected) -> int:
@@ -557,13 +550,13 @@ class ImportResult:
     written: int
     unchanged: int
     rejected: int
-    already_imported: dict | None = None
+    already_imported: EarlierImport | None = None
     replaced: int | None = None
 
     def message(self, lang: str) -> str:
         if self.already_imported:
             return t("ingest.already_imported", lang, import_id=self.import_id,
-                     date=_when(self.already_imported.get("created_at")))
+                     date=_when(self.already_imported.created_at))
         text = t("ingest.committed", lang, import_id=self.import_id, written=self.written,
                  unchanged=self.unchanged, rejected=self.rejected)
         if self.replaced:
@@ -588,8 +581,8 @@ def commit_blocker(preview: ImportPreview, accept_rejected: bool = False,
                            good=preview.good_rows)
     if preview.remapped and replace is None:
         earlier = preview.remapped
-        return IngestError("ingest.remapped_choice", file=preview.file_name, import_id=earlier["id"],
-                           date=_when(earlier.get("created_at")))
+        return IngestError("ingest.remapped_choice", file=preview.file_name, import_id=earlier.id,
+                           date=_when(earlier.created_at))
     return None
 
 
@@ -611,7 +604,7 @@ def commit_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mapping
         preview = preview_import(store, plan, parsed, mapping, preview.lang if preview else "ja")
     if preview.already_imported:
         existing = preview.already_imported
-        return ImportResult(existing["id"], 0, 0, int(existing.get("rows_rejected") or 0), existing)
+        return ImportResult(existing.id, 0, 0, existing.rows_rejected, existing)
     blocker = commit_blocker(preview, accept_rejected, replace)
     if blocker:
         raise blocker
@@ -619,7 +612,7 @@ def commit_import(store: Store, plan: Plan, parsed: ParsedFile, mapping: Mapping
             "delimiter": parsed.delimiter, "shape": preview.mapping["shape"], "mapping": preview.mapping,
             "rows_total": preview.rows_total, "rows_accepted": preview.rows_used}
     rejections = [(r.line, r.message(preview.lang), r.raw) for r in preview.rejections]
-    replaces = preview.remapped["id"] if preview.remapped and replace else None
+    replaces = preview.remapped.id if preview.remapped and replace else None
     outcome = store.commit_import(plan.id, meta, preview.actuals, rejections, replaces=replaces)
     return ImportResult(outcome["import_id"], outcome["written"], outcome["unchanged"], len(rejections),
                         replaced=replaces)

@@ -23,13 +23,13 @@ def read_snapshot(store, plan: Plan, with_actuals: bool = True) -> PlanSnapshot:
     keys = ([kgi.key] if kgi else []) + [k.key for k in kpis]
     targets: dict[str, list[TargetVersion]] = {}
     wanted = set(keys)
-    for key, version, reason, month, value in store.target_versions(plan.id):
-        if key not in wanted:  # targets of a deleted KPI stay in the database, not in the file
+    for row in store.target_versions(plan.id):
+        if row.metric_key not in wanted:  # targets of a deleted KPI stay in the database, not in the file
             continue
-        versions = targets.setdefault(key, [])
-        if not versions or versions[-1].version != version:
-            versions.append(TargetVersion(int(version), reason, {}))
-        versions[-1].values[month] = float(value)
+        versions = targets.setdefault(row.metric_key, [])
+        if not versions or versions[-1].version != row.version:
+            versions.append(TargetVersion(int(row.version), row.reason, {}))
+        versions[-1].values[row.month] = float(row.value)
     targets = {key: targets[key] for key in keys if key in targets}
     reviews = store.list_reviews(plan.id)
     snapshot = PlanSnapshot(

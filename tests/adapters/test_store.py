@@ -91,6 +91,11 @@ def test_monthly_targets_keep_previous_versions(store):
     history = store.target_history(plan.id, "meetings")
     assert sorted({e.version for e in history}) == [1, 2]
     assert {e.reason for e in history if e.version == 2} == {"reverse calculation"}
+    rows = store.target_versions(plan.id)  # the whole plan's history, typed, by metric, version and month
+    assert [(r.metric_key, r.version, r.month, r.value) for r in rows] == [
+        ("meetings", 1, START, 50.0), ("meetings", 1, date(2026, 5, 1), 50.0),
+        ("meetings", 2, START, 40.0), ("meetings", 2, date(2026, 5, 1), 40.0)]
+    assert rows[-1].reason == "reverse calculation"
 
 
 def test_actuals_supersede_and_keep_history(store):
@@ -112,7 +117,9 @@ def test_import_commit_and_revert_restore_previous_values(store):
                                  [Actual("meetings", START, 47), Actual("meetings", date(2026, 5, 1), 52)],
                                  [(7, "bad month", "2025/02/30,3")])
     assert result["written"] == 2
-    assert store.find_import(plan.id, "abc")["file_name"] == "deals.csv"
+    earlier = store.find_import(plan.id, "abc")  # a typed row: which import, when, with which mapping
+    assert (earlier.id, earlier.mapping, earlier.rows_rejected) == (result["import_id"], {}, 1)
+    assert earlier.created_at is not None
     assert [r.line_no for r in store.import_rejections(result["import_id"])] == [7]
     store.revert_import(result["import_id"])
     assert store.actual_values(plan.id) == {"meetings": {START: 45.0}}
@@ -128,9 +135,14 @@ def test_checkins_reviews_profiles_settings(store):
     store.add_review(plan.id, date(2026, 6, 30), "win_rate", "change", "定義を見直す")
     assert [r.decision for r in store.list_reviews(plan.id)] == ["change"]
     profile_id = store.save_profile("SFA", "sig1", {"shape": "records"}, plan.id)
-    assert store.find_profile("sig1", plan.id)["mapping"] == {"shape": "records"}
+    found = store.find_profile("sig1", plan.id)
+    assert (found.id, found.name, found.plan_id, found.mapping) == (profile_id, "SFA", plan.id, {"shape": "records"})
+    assert not found.from_file and found.updated_at is not None
     assert store.save_profile("SFA v2", "sig1", {"shape": "long"}, plan.id) == profile_id
-    assert store.get_profile("SFA v2")["mapping"] == {"shape": "long"}
+    assert store.get_profile("SFA v2").mapping == {"shape": "long"}
+    assert store.get_profile(str(profile_id)).name == "SFA v2" and store.get_profile("nobody") is None
+    global_id = store.save_profile("Any plan", "sig2", {"shape": "long"})
+    assert [(p.id, p.plan_id) for p in store.list_profiles(plan.id)] == [(global_id, None), (profile_id, plan.id)]
 
 
 def test_soft_delete_restore_and_duplicate(store):

@@ -647,8 +647,8 @@ def test_profile_round_trip_next_month_maps_itself(store, sales):
     parsed = read_export(august, "deals_2026_08.csv")
     assert parsed.sha256 != july.sha256 and parsed.header_signature == july.header_signature
     profile = find_mapping(store, parsed, sales)
-    assert profile["name"] == "SFA 商談一覧"
-    result = preview_import(store, sales, parsed, profile["mapping"], "ja")
+    assert profile.name == "SFA 商談一覧"
+    result = preview_import(store, sales, parsed, profile.mapping, "ja")
     assert values_of(result)[("meetings", "2026-07")] == 3
 
 
@@ -666,7 +666,7 @@ def test_commit_writes_values_and_reimport_changes_nothing(store, sales):
 
     again = read_export(data, "deals (1).csv")
     shown = preview_import(store, sales, again, DEALS_MAPPING, "ja")
-    assert shown.already_imported["id"] == first.import_id and not shown.can_commit
+    assert shown.already_imported.id == first.import_id and not shown.can_commit
     assert set(shown.values["status"]) == {"unchanged"}
     second = commit_import(store, sales, again, DEALS_MAPPING, shown)
     assert second.already_imported and second.import_id == first.import_id

@@ -140,9 +140,9 @@ def test_same_file_with_a_corrected_mapping_is_a_choice_replace_or_keep(store):
     store.save_actuals(plan.id, [Actual("meetings", JULY, 30)])
     first = ingest.commit_import(store, plan, ingest.read_export(REPORT, "r.csv"), FIRST)
     same = ingest.preview_import(store, plan, ingest.read_export(REPORT, "r.csv"), FIRST)
-    assert same.already_imported["id"] == first.import_id and same.remapped is None
+    assert same.already_imported.id == first.import_id and same.remapped is None
     shown = ingest.preview_import(store, plan, ingest.read_export(REPORT, "r.csv"), CORRECTED)
-    assert shown.already_imported is None and shown.remapped["id"] == first.import_id and shown.can_commit
+    assert shown.already_imported is None and shown.remapped.id == first.import_id and shown.can_commit
     assert shown.values["value"].tolist() == [38.0, 41.0] and shown.to_write == 2
     with pytest.raises(ingest.IngestError) as unchosen:
         ingest.commit_import(store, plan, ingest.read_export(REPORT, "r.csv"), CORRECTED, shown)

@@ -218,7 +218,7 @@ def test_record_list_mapped_by_hand_previewed_committed_and_reimported(make_app,
     links = [link.proto.page for link in at.get("page_link")]
     assert "overview" in links and "pdca" in links
     profile = store.list_profiles(pid)[0]
-    assert profile["name"] == "商談一覧" and profile["mapping"]["metrics"]["won"]["filters"][0]["value"] == "受注"
+    assert profile.name == "商談一覧" and profile.mapping["metrics"]["won"]["filters"][0]["value"] == "受注"
 
     # the same file again, as a new upload: said, and nothing changes
     upload(at, ("商談一覧_202608.csv", data))

@@ -48,7 +48,7 @@ def snapshot(store) -> dict:
         "reviews": {p.id: len(store.list_reviews(p.id)) for p in plans},
         "actuals": {p.id: store.actual_values(p.id) for p in plans},
         "imports": {p.id: [(i.id, i.status) for i in store.list_imports(p.id)] for p in plans},
-        "profiles": {p.id: [r["name"] for r in store.list_profiles(p.id)] for p in plans},
+        "profiles": {p.id: [r.name for r in store.list_profiles(p.id)] for p in plans},
     }
 
 
@@ -155,7 +155,7 @@ def test_import_file_writes_the_values_and_the_profile_together(store, sales):
     parsed, mapping, preview = _previewed(store, plan)
     result = import_file(store, plan, parsed, mapping, preview, profile_name="meetings")
     assert result.written == 2 and store.actual_values(plan.id)["meetings"] == {APRIL: 45.0, date(2026, 5, 1): 48.0}
-    assert store.find_profile(parsed.header_signature, plan.id)["name"] == "meetings"
+    assert store.find_profile(parsed.header_signature, plan.id).name == "meetings"
 
 
 def test_import_file_failing_at_the_profile_writes_no_values(store, sales, monkeypatch):

@@ -281,6 +281,31 @@ def test_promote_winners_to_csfs_and_a_kpi_draft(store, plan, session):
     assert kpi.key == f"ws_idea_{ideas[3].id}" and [k.name for k in store.list_kpis(plan.id)] == ["Referrals"]
 
 
+def test_one_idea_promoted_once_when_screens_click_together(store, plan, session):
+    """Two facilitator tabs (or one click delivered twice) promoting the same idea: one CSF, the others refused."""
+    view, key, _tokens, ideas = _voting_room(store, session)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        try:
+            ws.promote(store, view.id, key, ideas[0].id, "csf", None)
+            outcomes.append("ok")
+        except WorkshopError as exc:
+            outcomes.append(exc.key)
+
+    threads = [threading.Thread(target=click) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("ok") == 1 and outcomes.count("workshop.error.already_promoted") == 5
+    assert [c.name for c in store.list_csfs(plan.id)] == ["Meetings"]
+    csf = store.list_csfs(plan.id)[0]
+    with pytest.raises(store.dialect.errors):  # the database itself refuses a second idea on that CSF
+        store.cursor().execute("UPDATE ws_ideas SET promoted_kind = 'csf', promoted_ref = ? WHERE id = ?",
+                               [csf.id, ideas[1].id])
+
+
 def test_promote_with_a_stale_plan_version_changes_nothing(store, plan, session):
     from kpi_core.adapters.store import VersionConflict
 
