@@ -106,7 +106,7 @@ def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.Metri
     if stale_key in st.session_state:
         keep_mine = stale_grid_notice(plan, specs, st.session_state[stale_key], generation)
     if keep_mine:  # save over theirs, knowingly: the cells they changed are now based on their versions
-        base_versions.update({(c.metric_key, c.month): c.version for c in st.session_state.pop(stale_key)})
+        base_versions.update({c.cell: c.version for c in st.session_state.pop(stale_key)})
     elif not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
         return
     typed = {s.key: {m: edited.iloc[i][s.key] for i, m in enumerate(months)} for s in specs}
@@ -134,9 +134,9 @@ def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], stale: list[Confli
     The user chooses: load the stored values, or save theirs over (True: "keep mine" was pressed)."""
     by_key = {s.key: s for s in specs}
     for conflict in stale[:MAX_ERRORS_SHOWN]:
-        spec = by_key.get(conflict.metric_key)
+        spec = by_key.get(conflict.cell[0])
         unit = spec.unit if spec else ""
-        st.warning(t("store.stale", item=f"{spec.name if spec else conflict.metric_key} · "
+        st.warning(t("store.stale", item=f"{spec.name if spec else conflict.cell[0]} · "
                                          f"{month_text(conflict.month)}",
                      theirs=fmt(conflict.theirs, unit), yours=fmt(conflict.yours, unit)))
     if len(stale) > MAX_ERRORS_SHOWN:
@@ -348,7 +348,7 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
             conflicts.save("review", plan.id, plan, t("conflict.review"),
                            lambda base: record_review(store, plan.id, review_date, decisions, base),
                            success_key="pdca.review.saved", after=lambda _: st.rerun(),
-                           describe=lambda stale: [(names.get(c.metric_key, c.metric_key),
+                           describe=lambda stale: [(names.get(c.item, c.item),
                                                     decision_text(c.theirs_decision),
                                                     decision_text(c.yours_decision)) for c in stale.conflicts])
     if reviews:

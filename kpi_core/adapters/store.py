@@ -1218,7 +1218,7 @@ class Store:
             [[k for k, _ in cells], [m for _, m in cells], [values[c] for c in cells], plan_id]).fetchall()
         changed = [row for row in compared if row[2] != row[4]]
         if based_on is not None:
-            stale = [Conflict(f"{key} {month:%Y-%m}", theirs, yours, version, key, month)
+            stale = [Conflict(f"{key} {month:%Y-%m}", theirs, yours, version, (key, month))
                      for key, month, yours, _, theirs, version in changed if version != based_on.get((key, month), 0)]
             if stale:
                 raise StaleEdit(stale)
@@ -1518,7 +1518,7 @@ class Store:
         months = sorted(set(theirs) | set(yours))
         differing = [m for m in months if theirs.get(m) != yours.get(m)] or months[:1]
         raise StaleEdit([Conflict(f"{metric_key} {month:%Y-%m}", theirs.get(month), yours.get(month), current,
-                                  metric_key, month) for month in differing])
+                                  (metric_key, month)) for month in differing])
 
     def check_reviews(self, plan_id: int, seen: int, decisions: dict[str, tuple[str, str]]) -> None:
         """Refuse review decisions ({metric key: (decision, reason)}) when someone recorded a decision for one of
@@ -1529,7 +1529,7 @@ class Store:
             [plan_id, seen]).fetchall()
         latest = {key: (decision, reason, row_id) for key, decision, reason, row_id in newer}
         clashes = [Conflict(key, f"{latest[key][0]}: {latest[key][1]}", f"{decision}: {reason}", newer[-1][3],
-                            metric_key=key, theirs_decision=latest[key][:2], yours_decision=(decision, reason))
+                            theirs_decision=latest[key][:2], yours_decision=(decision, reason))
                    for key, (decision, reason) in decisions.items() if key in latest]
         if clashes:
             raise StaleEdit(clashes)

@@ -53,16 +53,19 @@ class CurrentActual:
 @dataclass(frozen=True)
 class Conflict:
     """One item a stale save would have overwritten: what is stored now (theirs) against what this save would
-    store (yours), and the version to save over theirs with. A cell names its metric and month; a review
-    decision carries both decisions as (decision, reason)."""
+    store (yours), and the version to save over theirs with. A value's conflict names its (metric key, month)
+    cell; a review decision's (its item is the KPI key) carries both decisions as (decision, reason)."""
     item: str
     theirs: Any
     yours: Any
     version: Any
-    metric_key: str | None = None
-    month: date | None = None
+    cell: tuple[str, date] | None = None
     theirs_decision: tuple[str, str] | None = None
     yours_decision: tuple[str, str] | None = None
+
+    @property
+    def month(self) -> date | None:
+        return self.cell[1] if self.cell else None
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def test_a_review_is_refused_only_when_the_same_kpi_was_reviewed_since(store, pl
     assert record_review(store, plan.id, MAY, {"meetings": ("keep", "")}, seen) == 1
     with pytest.raises(StaleEdit) as caught:
         record_review(store, plan.id, MAY, {"meetings": ("change", "redefine"), "win_rate": ("keep", "")}, seen)
-    assert [(c.metric_key, c.theirs_decision, c.yours_decision) for c in caught.value.conflicts] == [
+    assert [(c.item, c.theirs_decision, c.yours_decision) for c in caught.value.conflicts] == [
         ("meetings", ("keep", ""), ("change", "redefine")), ("win_rate", ("drop", "merged"), ("keep", ""))]
     assert len(store.list_reviews(plan.id)) == 2  # nothing of the refused review written
     latest = caught.value.conflicts[0].version
