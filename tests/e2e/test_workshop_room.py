@@ -162,6 +162,16 @@ def _wait_count(page, text: str, count: int) -> None:
         .filter(p => p.textContent.includes(text)).length === count""", arg=[text, count], polling=200)
 
 
+def _assert_step_in_upper_part(page) -> None:
+    """On the projector the step's own content starts in the upper 40 % of the screen (the band above it: step,
+    timer, join code; the controls in one row)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    top = page.eval_on_selector(".st-key-ws_step", "e => e.getBoundingClientRect().top")
+    height = page.evaluate("() => window.innerHeight")
+    print(f"presenter step content starts at {top:.0f} px of {height} px")
+    assert top <= 0.4 * height, (top, height)
+
+
 def _promoted_ideas(db_path) -> list[tuple[str, int]]:
     """What the database holds: each promoted idea's text and the CSF it is linked to."""
     store = open_store(db_path, create=False)
@@ -193,11 +203,13 @@ def test_a_workshop_with_five_participants(room_server, browser):
         wait_for_app(host)
         host.wait_for_selector("[data-testid='stMetricValue']")
         assert host.locator("[data-testid='stSidebar']").is_hidden()
-        assert _font_px(host, "[data-testid='stMain'] h1") >= 48
-        assert _font_px(host, "[data-testid='stMain'] [data-testid='stMarkdownContainer'] p") >= 24
+        presenter_url = host.url
+        assert _font_px(host, ".st-key-ws_band h1") >= 48
+        assert _font_px(host, ".st-key-ws_step [data-testid='stMarkdownContainer'] p") >= 24
         assert _font_px(host, "[data-testid='stMetricValue']") >= 56
         assert _font_px(host, "[data-testid='stMetricLabel']") >= 24
         assert _font_px(host, "[data-testid='stCode']") >= 24
+        _assert_step_in_upper_part(host)
         _shot(host, "workshop_presenter_step1_1920")
 
         participants = []
@@ -219,7 +231,7 @@ def test_a_workshop_with_five_participants(room_server, browser):
         for step in (2, 3):  # one click at a time: wait until the step has really moved
             host.get_by_role("button", name=re.compile("Next")).click()
             host.get_by_text(f"Step {step} of 5").wait_for()
-        host.locator("h2", has_text="CSF: what must go right").wait_for()
+        host.locator("h1", has_text="CSF: what must go right").wait_for()
         delays = []
         for phone, idea in zip(participants, IDEAS):
             phone.locator("textarea").wait_for()
@@ -231,6 +243,7 @@ def test_a_workshop_with_five_participants(room_server, browser):
             phone.get_by_text(idea).first.wait_for()
         _judge_delays(delays)
         host.get_by_text("5 ideas from 5 people").wait_for()
+        _assert_step_in_upper_part(host)
         _shot(host, "workshop_presenter_ideas_1920")
 
         host.get_by_role("button", name="Open the vote").click()
@@ -299,7 +312,21 @@ def test_a_workshop_with_five_participants(room_server, browser):
         assert any(line.split()[1] == PEOPLE[1] and "fired=['ws_follow']" in line for line in trace.lines)
         for phone in participants:
             phone.locator("h3", has_text="PDCA").wait_for()
-            assert phone.locator(".st-key-ws_follow").is_hidden()
+            assert phone.locator(".st-key-ws_watch").is_hidden()
+
+        # Screens for the eye: the projector in Japanese at 1920x1080 and 1440x900, a participant on a laptop.
+        host.goto(presenter_url.replace("lang=en", "lang=ja"))
+        host.locator(".st-key-ws_band h1").wait_for()
+        wait_for_app(host)
+        _shot(host, "workshop_presenter_step5_ja_1920")
+        host.set_viewport_size({"width": 1440, "height": 900})
+        wait_for_app(host)
+        _assert_step_in_upper_part(host)
+        _shot(host, "workshop_presenter_step5_ja_1440")
+        participants[3].set_viewport_size({"width": 1440, "height": 900})
+        participants[3].locator("h3", has_text="PDCA").wait_for()
+        _shot(participants[3], "workshop_participant_laptop_1440")
+        _shot(participants[0], "workshop_participant_phone_en")
 
         host.goto(f"{room_server}/csf?lang=en")
         wait_for_app(host)
