@@ -15,7 +15,6 @@ line is:
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
@@ -27,6 +26,8 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from options import whole_number_options
 
 from kpi_core.domain.drivers import implied_kgi, reverse_calculate
 from kpi_core.domain.health import HealthInput, check_health
@@ -86,11 +87,7 @@ def cycling_solver(data: HealthInput) -> Callable[[], None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kpis", type=int, default=50)
-    parser.add_argument("--months", type=int, default=60)
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
+    args = whole_number_options(__doc__, kpis=50, months=60, runs=20)
     big, small = build(args.kpis, args.months), build(3, args.months)
     report = check_health(big)
     checks = Counter(f.check for f in report.findings)

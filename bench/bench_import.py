@@ -171,7 +171,7 @@ def check_same(values: dict, summary: pd.DataFrame) -> None:
         assert values["revenue"][month] == row["revenue"], month
 
 
-def profile_stages(path: Path, db_path: Path) -> list[tuple[str, float]]:
+def profile_stages(path: Path, db_path: Path, explain: bool) -> list[tuple[str, float]]:
     """Seconds per stage of one import, each stage run on its own (the hash, which normally runs in a thread
     beside decoding and parsing, is timed alone here), then the DuckDB plan of the aggregation query with its
     timings. The stages call the pipeline's own steps in the order `read_export` runs them."""
@@ -207,8 +207,8 @@ def profile_stages(path: Path, db_path: Path) -> list[tuple[str, float]]:
         sql, params = work.norm_sql()
         query = records_module._one_pass_sql(work, sql)
         timed("plan the aggregation SQL (EXPLAIN)", lambda: parsed.con.execute("EXPLAIN " + query, params).fetchall())
-        explained = parsed.con.execute("EXPLAIN ANALYZE " + query, params).fetchall()
-        print(explained[0][1])
+        if explain:
+            print(parsed.con.execute("EXPLAIN ANALYZE " + query, params).fetchall()[0][1])
         parsed.close()
     finally:
         store.close()
@@ -221,7 +221,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--wide-mb", type=float, default=200, help="size of the wide-metrics case (0: skip it)")
     parser.add_argument("--keep", type=Path, help="write the generated files here instead of a temp dir")
-    parser.add_argument("--profile", action="store_true", help="time each stage of one import of each file and stop")
+    parser.add_argument("--profile", action="store_true",
+                        help="time each stage of an import of each file (best of --repeat runs) and stop")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kpi_bench_") as tmp:
@@ -236,8 +237,11 @@ def main() -> None:
               f"CP932 {cp932_path.stat().st_size / 1e6:.1f} MB")
         if args.profile:
             for label, path in (("utf8", utf8_path), ("cp932", cp932_path)):
-                stages = profile_stages(path, Path(tmp) / f"profile_{label}.duckdb")
-                print(f"stages of one {label} import: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in stages))
+                runs = [profile_stages(path, Path(tmp) / f"profile_{label}_{n}.duckdb", n == args.repeat - 1)
+                        for n in range(args.repeat)]
+                best = [(name, min(run[i][1] for run in runs)) for i, (name, _) in enumerate(runs[0])]
+                print(f"stages of one {label} import (best of {args.repeat}): "
+                      + ", ".join(f"{name} {sec:.3f} s" for name, sec in best))
             return
 
         times: dict[str, list[float]] = {"utf8": [], "cp932": [], "pandas": [], "pandas_cp932": [], "raw": []}

@@ -14,7 +14,6 @@ Targets: PDF <= 2 s, xlsx <= 1 s, YAML <= 0.2 s.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
@@ -25,6 +24,8 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from options import whole_number_options
 
 from kpi_core.adapters.store import open_store
 from kpi_core.domain.model import CSF, KGI, KPI, Actual, CheckIn, Plan, Status, add_months
@@ -72,11 +73,7 @@ def timed(call) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kpis", type=int, default=20)
-    parser.add_argument("--months", type=int, default=36)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+    args = whole_number_options(__doc__, kpis=20, months=36, repeat=5)
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(Path(folder) / "bench.duckdb")
         plan = build_plan(store, args.kpis, args.months)

@@ -32,17 +32,23 @@ SUBJECTS = ["基幹システム更改", "勤怠管理の導入", "営業支援�
             "データ分析基盤", "コールセンター増席", "ライセンス追加"]
 REPS = ["佐藤", "髙橋", "鈴木", "田中", "山﨑", "渡邊"]
 WON, LOST, OPEN, QUALIFIED = "受注", "失注", "提案中", "商談化"
-SALES_MAPPING = {
-    "version": 1, "shape": "records", "date_column": "商談日", "filters": [], "combine": "reject",
-    "note": "Every metric is dated by 商談日 (the month of the meeting), so revenue = meetings x win_rate x avg_deal "
-            "holds month by month. Open deals (提案中, 商談化) count as meetings but not as wins.",
-    "metrics": {
+
+
+def records_mapping(date_column: str, note: str, metrics: dict) -> dict:
+    """A record-list mapping as the import saves it: every metric dated by `date_column`, a clash refused."""
+    return {"version": 1, "shape": "records", "date_column": date_column, "filters": [], "combine": "reject",
+            "note": note, "metrics": metrics}
+
+
+SALES_MAPPING = records_mapping(
+    "商談日", "Every metric is dated by 商談日 (the month of the meeting), so revenue = meetings x win_rate x avg_deal "
+             "holds month by month. Open deals (提案中, 商談化) count as meetings but not as wins.", {
         "meetings": {"source": "count"},
         "won": {"source": "count", "filters": [{"column": "フェーズ", "op": "in", "value": [WON, "won"]}]},
         "revenue": {"source": "sum", "column": "金額",
                     "filters": [{"column": "フェーズ", "op": "in", "value": [WON, "won"]}]},
         "win_rate": {"source": "formula", "formula": "won / meetings"},
-        "avg_deal": {"source": "formula", "formula": "revenue / won"}}}
+        "avg_deal": {"source": "formula", "formula": "revenue / won"}})
 
 
 def _csv_text(rows: list[list[object]], delimiter: str = ",", newline: str = "\r\n") -> str:
@@ -155,11 +161,9 @@ def cs_wide_months(rng: random.Random) -> bytes:
     return _csv_text(rows).encode("cp932")
 
 
-HR_MAPPING = {
-    "version": 1, "shape": "records", "date_column": "応募日", "filters": [], "combine": "reject",
-    "note": "Cohorts by 応募日. offers: rows with an offer date; accepted: 内定承諾 or 入社; retention_3m: still "
-            "employed after 3 months among those who joined. retained_hires counts the ○ of 3ヶ月在籍.",
-    "metrics": {
+HR_MAPPING = records_mapping(
+    "応募日", "Cohorts by 応募日. offers: rows with an offer date; accepted: 内定承諾 or 入社; retention_3m: still "
+             "employed after 3 months among those who joined. retained_hires counts the ○ of 3ヶ月在籍.", {
         "applications": {"source": "count"},
         "offers": {"source": "count", "filters": [{"column": "内定日", "op": "filled"}]},
         "accepted": {"source": "count", "filters": [{"column": "選考ステータス", "op": "in", "value": ["内定承諾", "入社"]}]},
@@ -167,7 +171,7 @@ HR_MAPPING = {
         "retained_hires": {"source": "count", "filters": [{"column": "3ヶ月在籍", "op": "=", "value": "○"}]},
         "pass_rate": {"source": "formula", "formula": "offers / applications"},
         "offer_acceptance": {"source": "formula", "formula": "accepted / offers"},
-        "retention_3m": {"source": "formula", "formula": "retained_hires / hired"}}}
+        "retention_3m": {"source": "formula", "formula": "retained_hires / hired"}})
 
 
 def hr_applicants(rng: random.Random) -> bytes:

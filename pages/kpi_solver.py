@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from kpi_core.charts.csf import sensitivity_bars
+from kpi_core.charts.sensitivity import sensitivity_bars
 from kpi_core.domain import solver
 from kpi_core.domain.drivers import Formula, FormulaError, ReverseResult, implied_kgi, reverse_calculate
 from kpi_core.domain.plan_rules import markdown_text

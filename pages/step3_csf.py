@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from kpi_core.charts.csf import coverage_waterfall, waterfall_steps
+from kpi_core.charts.coverage import coverage_waterfall, waterfall_steps
 from kpi_core.domain.gap import GapAnalysis, analyse_gap
 from kpi_core.domain.kpi_rules import (
     Coverage,

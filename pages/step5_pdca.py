@@ -15,7 +15,7 @@ from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
 from kpi_core.domain.records import last_review_date
-from kpi_core.domain.units import is_rate
+from kpi_core.domain.units import is_rate, one_line
 from kpi_core.services import read_models
 from kpi_core.services.review import record_review
 from pages import cached, conflicts
@@ -81,8 +81,7 @@ def recovery_panel(ctx: PageContext, tracking: tr.PlanTracking, csfs: list[CSF])
 # ---------------------------------------------------------------- actuals entry grid
 def column_label(spec: tr.MetricSpec) -> str:
     unit = "%" if is_rate(spec.unit) else (spec.unit or "")
-    name = spec.name if len(spec.name) <= 30 else spec.name[:29] + "…"
-    return ("🎯 " if spec.is_kgi else "") + name + (f" ({unit})" if unit else "")
+    return ("🎯 " if spec.is_kgi else "") + one_line(spec.name, 30) + (f" ({unit})" if unit else "")
 
 
 def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.MetricSpec]) -> None:

@@ -885,15 +885,6 @@ class Store:
         return target
 
     # ------------------------------------------------------------ settings
-    def get_setting(self, key: str, default: str | None = None) -> str | None:
-        row = self.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
-
-    def set_setting(self, key: str, value: str) -> None:
-        self._write(lambda cur: cur.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value]))
-
     # ------------------------------------------------------------ plans
     @staticmethod
     def _plan(row: dict) -> Plan:

@@ -66,6 +66,8 @@ def localized(value: Text | None, lang: str) -> str:
 
 @dataclass(frozen=True)
 class TemplateKGI:
+    """The KGI a template starts a plan with: texts in both languages, `aliases` the export labels it goes by."""
+
     key: str
     name: Text
     unit: Text
@@ -80,6 +82,8 @@ class TemplateKGI:
 
 @dataclass(frozen=True)
 class TemplateCSF:
+    """A CSF of a template, named by `key` so that its KPIs can point at it."""
+
     key: str
     name: Text
     role: CSFRole
@@ -90,6 +94,8 @@ class TemplateCSF:
 
 @dataclass(frozen=True)
 class TemplateKPI:
+    """A KPI of a template, under the CSF keyed `csf` (None: directly under the KGI)."""
+
     key: str
     csf: str | None
     name: Text
@@ -111,6 +117,9 @@ class TemplateKPI:
 
 @dataclass(frozen=True)
 class Template:
+    """A department template: its KGI -> CSF -> KPI tree, shown in the gallery (by `order`) and copied into a new
+    plan. `user`: a file the user added, beside the shipped ones."""
+
     id: str
     order: int
     department: Text

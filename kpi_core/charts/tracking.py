@@ -17,17 +17,13 @@ from kpi_core.domain.tracking import (
     VarianceAttribution,
     month_label,
 )
-from kpi_core.domain.units import format_percent, format_value, is_money
+from kpi_core.domain.units import format_percent, format_value, is_money, one_line
 from kpi_core.i18n import t
 
 SERIES_COLOURS = {"target": "#64748b", "actual": "#2563eb", "forecast": "#ea580c"}
 POSITIVE, NEGATIVE = "#2e7d32", "#c62828"
 MAX_LABEL = 40  # long names are cut so that axes and facet headers stay readable
 BAR_STEP = 44
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
 
 
 def _status_scale(lang: str) -> alt.Scale:
@@ -124,7 +120,7 @@ def kpi_small_multiples(metrics: Sequence[MetricTracking], lang: str, columns: i
     rows = []
     for metric in metrics:
         for r in metric.rows:
-            rows.append({"kpi": _short(metric.spec.name), "month": month_label(r.month, lang),
+            rows.append({"kpi": one_line(metric.spec.name, MAX_LABEL), "month": month_label(r.month, lang),
                          "attainment": r.attainment, "status": t(f"enum.status.{r.status}", lang),
                          "actual_text": format_value(r.actual, metric.spec.unit, lang, full_digits),
                          "target_text": format_value(r.target, metric.spec.unit, lang, full_digits),
@@ -143,7 +139,7 @@ def kpi_small_multiples(metrics: Sequence[MetricTracking], lang: str, columns: i
     )
     rule = alt.Chart().mark_rule(color="#334155", strokeDash=[4, 3]).encode(y=alt.datum(1.0))
     return alt.layer(bars, rule, data=frame).properties(width=220, height=150).facet(
-        facet=alt.Facet("kpi:N", title=None, sort=[_short(m.spec.name) for m in metrics],
+        facet=alt.Facet("kpi:N", title=None, sort=[one_line(m.spec.name, MAX_LABEL) for m in metrics],
                         header=alt.Header(labelFontSize=14, labelFontWeight="bold")),
         columns=columns,
     )
@@ -153,7 +149,7 @@ def attribution_chart(attribution: VarianceAttribution, names: Mapping[str, str]
                       full_digits: bool = False) -> alt.Chart:
     """Ranked horizontal bars: how much each driver moved the KGI (green adds, red takes away)."""
     frame = pd.DataFrame([{
-        "driver": _short(names.get(key, key)),
+        "driver": one_line(names.get(key, key), MAX_LABEL),
         "value": value,
         "value_text": format_value(value if full_digits else _rounded(value, unit), unit, lang, full_digits),
         "sign": t("pdca.chart.adds" if value >= 0 else "pdca.chart.takes", lang),

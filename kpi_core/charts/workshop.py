@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from kpi_core.domain.units import one_line
 from kpi_core.domain.workshop import Ranked
 
 MAX_LABEL = 40
@@ -13,16 +14,11 @@ NORMAL_FONT = 12
 PRESENTER_FONT = 18  # axis labels and titles at least 16 px on a 1920x1080 projector
 
 
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_LABEL else flat[: MAX_LABEL - 1] + "…"
-
-
 def vote_bars(ranked: Sequence[Ranked], dots_title: str, presenter: bool = False) -> alt.Chart:
     """Horizontal bars, the top idea first, the dot count printed at the end of each bar."""
     font = PRESENTER_FONT if presenter else NORMAL_FONT
     frame = pd.DataFrame({
-        "label": [f"{r.rank}. {_short(r.text)}" for r in ranked],
+        "label": [f"{r.rank}. {one_line(r.text, MAX_LABEL)}" for r in ranked],
         "dots": [r.dots for r in ranked],
         "order": list(range(len(ranked))),
     })

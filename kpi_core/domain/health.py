@@ -143,9 +143,6 @@ class HealthReport:
     def high(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.HIGH]
 
-    def by_pitfall(self, pitfall: int) -> list[Finding]:
-        return [f for f in self.findings if f.pitfall == pitfall]
-
 
 # ---------------------------------------------------------------- the check
 def check_health(data: HealthInput) -> HealthReport:
@@ -265,13 +262,6 @@ def goodhart(data: HealthInput, tracking: PlanTracking) -> list[Finding]:
                                     {"kpi": metric.spec.name[:80], "hits": len(hits), "window": len(recent),
                                      "months": _months_text(hits)}))
     return findings
-
-
-def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Spearman's rank correlation (average ranks for ties); None when either side does not vary."""
-    if len(xs) != len(ys) or len(xs) < 2:
-        return None
-    return _rank_correlation(_ranks(xs), _ranks(ys))
 
 
 def _ranks(values: Sequence[float]) -> np.ndarray:

@@ -13,6 +13,8 @@ from kpi_core.domain.enums import Aggregation, CSFRole, Direction, Kind, PlanSta
 
 @dataclass
 class Plan:
+    """A department's plan for one fiscal period: the frame every KGI, CSF, KPI, target and actual belongs to."""
+
     name: str
     department: str = ""
     fiscal_start: date = field(default_factory=lambda: date(date.today().year, 4, 1))
@@ -34,6 +36,9 @@ class Plan:
 
 @dataclass
 class KGI:
+    """The plan's one goal: where it stands (baseline, confirmed current), where it must be by the deadline, and
+    the formula that builds it from the KPIs."""
+
     plan_id: int
     key: str = "kgi"
     name: str = ""
@@ -51,6 +56,8 @@ class KGI:
 
 @dataclass
 class CSF:
+    """A critical success factor: a process that closes part of the gap (primary), or one kept ready (fallback)."""
+
     plan_id: int
     name: str
     role: CSFRole = CSFRole.PRIMARY
@@ -64,6 +71,8 @@ class CSF:
 
 @dataclass
 class KPI:
+    """A measured driver of a CSF: its definition, annual target, status thresholds and recovery plan."""
+
     plan_id: int
     key: str
     name: str
@@ -88,6 +97,8 @@ class KPI:
 
 @dataclass
 class Actual:
+    """One month's value of a metric (a KPI or the KGI), typed or brought by an import."""
+
     metric_key: str
     month: date
     value: float
@@ -96,6 +107,8 @@ class Actual:
 
 @dataclass
 class CheckIn:
+    """A PDCA check-in on one metric-month: its status, why, the next action with owner and due date, the result."""
+
     plan_id: int
     metric_key: str
     month: date

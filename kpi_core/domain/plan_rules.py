@@ -13,7 +13,7 @@ from typing import Any
 
 from kpi_core.domain.goal import MAX_NAME_LENGTH, Message, check_name
 from kpi_core.domain.model import KGI, Plan, PlanStatus, add_months
-from kpi_core.domain.units import parse_typed
+from kpi_core.domain.units import one_line, parse_typed
 from kpi_core.errors import WorkbenchError
 
 MIN_MONTHS, MAX_MONTHS = 1, 36
@@ -156,10 +156,7 @@ def readable_formula(formula: str) -> str:
 
 def dot_label(text: object, limit: int = TREE_LABEL_LIMIT) -> str:
     """Text for a quoted Graphviz label: one line, shortened, with quotes, backslashes and <>& made inert."""
-    flat = " ".join(str(text).split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    return html.escape(flat.replace("\\", "\\\\"), quote=True)
+    return html.escape(one_line(text, limit).replace("\\", "\\\\"), quote=True)
 
 
 def template_tree_dot(preview: Mapping[str, Any]) -> str:

@@ -16,7 +16,7 @@ from kpi_core import i18n
 from kpi_core.domain.drivers import FormulaError, Neg, Node, Num, Var, parse_formula
 from kpi_core.domain.model import CSF, KGI, KPI, CSFRole, Status
 from kpi_core.domain.tracking import PlanTracking
-from kpi_core.domain.units import format_value
+from kpi_core.domain.units import format_value, one_line
 
 MAX_LABEL = 40
 FONT = "Noto Sans CJK JP, Hiragino Sans, Meiryo, sans-serif"
@@ -61,10 +61,7 @@ def worst(statuses: Sequence[Status]) -> Status:
 # ---------------------------------------------------------------- escaping
 def escape_label(text: object, limit: int = MAX_LABEL) -> str:
     """Text safe inside a Graphviz HTML-like label: one line, shortened, with & < > " ' \\ as entities."""
-    line = " ".join(str(text or "").split())
-    if len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return (html.escape(line, quote=False).replace('"', "&quot;").replace("'", "&#39;")
+    return (html.escape(one_line(text, limit), quote=False).replace('"', "&quot;").replace("'", "&#39;")
             .replace("\\", "&#92;"))
 
 

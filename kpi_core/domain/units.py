@@ -271,6 +271,12 @@ def format_percent(value: float | None, signed: bool = False, digits: int = 1) -
     return f"{value * 100:+,.{digits}f}%" if signed else f"{value * 100:,.{digits}f}%"
 
 
+def one_line(text: object, limit: int) -> str:
+    """Text on one line (runs of white space as one space), cut to `limit` characters ending in "…"."""
+    line = " ".join(("" if text is None else str(text)).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def moment_text(moment: datetime | None) -> str:
     """A recorded moment (save, import, supersession) to the minute; empty when there is none."""
     return f"{moment:%Y-%m-%d %H:%M}" if moment else ""

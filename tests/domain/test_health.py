@@ -16,12 +16,13 @@ from kpi_core.domain.health import (
     Finding,
     HealthInput,
     Severity,
+    _rank_correlation,
+    _ranks,
     check_health,
     checklist,
     count_and_balance,
     score_deductions,
     snapshot_due,
-    spearman,
 )
 from kpi_core.domain.model import (
     CSF,
@@ -364,7 +365,11 @@ def test_checklist_has_the_fifteen_items_auto_and_by_hand():
     assert not {i.item for i in bare if i.done} & {"data_sources", "dashboard_covers", "review_cycle"}
 
 
-def test_spearman_with_ties_and_no_variation():
+def test_rank_correlation_with_ties_and_no_variation():
+    def spearman(xs, ys):
+        return _rank_correlation(_ranks(xs), _ranks(ys))
+
+    assert list(_ranks([10, 20, 20, 30])) == [1.0, 2.5, 2.5, 4.0]  # ties share the mean of their ranks
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 2, 3], [3, 2, 2, 1]) == pytest.approx(-1.0)
     assert spearman([1, 1, 1], [1, 2, 3]) is None

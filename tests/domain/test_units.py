@@ -9,6 +9,7 @@ from kpi_core.domain.units import (
     format_money,
     format_percent,
     format_value,
+    one_line,
     parse_month,
     parse_number,
     parse_typed,
@@ -100,3 +101,10 @@ def test_typed_text_is_what_parse_typed_reads_back():
     for value, unit in ((0.85, "%"), (0.125, "ratio"), (120_000_000, "JPY"), (42, "件")):
         assert parse_typed(typed_text(value, unit), unit) == pytest.approx(value)
     assert typed_text(None, "JPY") == "" and parse_typed("  ", "%") is None
+
+
+def test_one_line_flattens_white_space_and_cuts_with_an_ellipsis():
+    assert one_line("  営業力\n 強化  ", 10) == "営業力 強化"
+    assert one_line("abcdefghij", 10) == "abcdefghij"
+    assert one_line("abcdefghijk", 10) == "abcdefghi…" and len(one_line("x" * 50, 10)) == 10
+    assert one_line(None, 5) == "" and one_line(0, 5) == "0"

@@ -16,7 +16,7 @@ from kpi_core.domain.model import Status
 from kpi_core.domain.report import KPILine, ReportContent
 from kpi_core.domain.tracking import STATUS_COLOUR, month_label
 from kpi_core.domain.tree import STATUS_ICONS, TreeInput, figures_from_tracking, kpi_tree_dot
-from kpi_core.domain.units import format_percent, format_value
+from kpi_core.domain.units import format_percent, format_value, one_line
 from kpi_core.i18n import t
 
 EXEC_TEXT_LIMIT = 110  # characters of a recovery plan or an action on the one-page executive report
@@ -62,8 +62,7 @@ section {{ margin-bottom: 3mm; }}
 
 def _clip(text: str, limit: int = EXEC_TEXT_LIMIT) -> str:
     """One line of the executive page: long texts end in an ellipsis (the field report has them whole)."""
-    line = " ".join(str(text or "").split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return one_line(text, limit)
 
 
 def _e(text: object) -> str:

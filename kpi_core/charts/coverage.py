@@ -1,4 +1,4 @@
-"""Charts of steps 3 and 4: the gap-coverage waterfall of the CSFs and the sensitivity ranking of the KPI drivers."""
+"""The gap-coverage waterfall: from the current value, each CSF's expected contribution, to the KGI target."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 
 from kpi_core.charts.axes import figure_axis
+from kpi_core.domain.units import one_line
 
 WATERFALL_COLOURS = {
     "current": "#64748b",
@@ -28,11 +29,6 @@ class WaterfallStep:
     text: str  # the formatted amount printed on the bar
 
 
-def _short(label: str) -> str:
-    text = " ".join(label.split())
-    return text if len(text) <= MAX_AXIS_LABEL else text[: MAX_AXIS_LABEL - 1] + "…"
-
-
 def waterfall_steps(current: float, target: float, contributions: Sequence[tuple[str, float, str]],
                     labels: dict[str, str], value_texts: dict[str, str]) -> list[WaterfallStep]:
     """From the current value through each primary CSF's contribution to the target.
@@ -46,7 +42,7 @@ def waterfall_steps(current: float, target: float, contributions: Sequence[tuple
     level = current
     for index, (name, amount, text) in enumerate(contributions, start=1):
         end = level + sign * amount
-        steps.append(WaterfallStep(f"{index}. {_short(name)}", "csf", level, end, text))
+        steps.append(WaterfallStep(f"{index}. {one_line(name, MAX_AXIS_LABEL)}", "csf", level, end, text))
         level = end
     remainder = (target - level) * sign
     if remainder > 0:
@@ -91,26 +87,3 @@ def coverage_waterfall(steps: Sequence[WaterfallStep], kind_titles: dict[str, st
     )
     text = base.mark_text(dy=-10, fontSize=15, fontWeight="bold").encode(y="high:Q", text="text:N")
     return alt.layer(bars, text).properties(height=380)
-
-
-def sensitivity_bars(rows: Sequence[tuple[str, float, str]], title: str, unit: str = "",
-                     lang: str = "en") -> alt.LayerChart:
-    """Horizontal bars of the KGI effect of raising each driver, largest lever on top.
-
-    `rows` are (driver label, effect in KGI units, formatted effect); negative effects (drivers that divide) show
-    to the left in another colour.
-    """
-    frame = pd.DataFrame([{"driver": _short(label), "effect": effect, "text": text,
-                           "direction": "up" if effect >= 0 else "down"} for label, effect, text in rows])
-    order = list(frame.sort_values("effect", key=abs, ascending=False)["driver"]) if not frame.empty else []
-    base = alt.Chart(frame).encode(
-        y=alt.Y("driver:N", sort=order, title=None, axis=alt.Axis(labelFontSize=14, labelLimit=220)),
-    )
-    bars = base.mark_bar(cornerRadius=4, size=28).encode(
-        x=alt.X("effect:Q", title=title, axis=figure_axis(unit, lang)),
-        color=alt.Color("direction:N", scale=alt.Scale(domain=["up", "down"], range=["#2563eb", "#f97316"]),
-                        legend=None),
-        tooltip=[alt.Tooltip("driver:N"), alt.Tooltip("text:N")],
-    )
-    text = base.mark_text(align="left", dx=6, fontSize=14, fontWeight="bold").encode(x="effect:Q", text="text:N")
-    return alt.layer(bars, text).properties(height=max(120, 56 * len(frame)))

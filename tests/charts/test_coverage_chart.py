@@ -1,9 +1,9 @@
-"""kpi_core.charts.csf: the gap-coverage waterfall and the sensitivity bars, checked through their Vega-Lite specs."""
+"""kpi_core.charts.coverage: the gap-coverage waterfall, checked through its Vega-Lite spec."""
 from __future__ import annotations
 
 import pytest
 
-from kpi_core.charts.csf import WATERFALL_COLOURS, coverage_waterfall, sensitivity_bars, waterfall_steps
+from kpi_core.charts.coverage import WATERFALL_COLOURS, coverage_waterfall, waterfall_steps
 
 LABELS = {"current": "Current", "target": "Target", "uncovered": "Not covered", "over": "Over"}
 TEXTS = {"current": "¥120M", "target": "¥144M", "uncovered": "¥4M", "over": "¥2M"}
@@ -63,18 +63,3 @@ def test_waterfall_spec_colours_order_and_zoomed_axis():
     assert [d["kind"] for d in data] == ["current", "csf", "uncovered", "target"]
     assert [d["text"] for d in data] == ["¥120M", "¥12M", "¥4M", "¥144M"]
     assert text["mark"]["type"] == "text"
-
-
-def test_sensitivity_bars_rank_by_size_and_mark_negative_levers():
-    chart = sensitivity_bars([("meetings", 1.8e6, "¥1.8M"), ("cost", -3e6, "-¥3M"), ("win_rate", 2.5e6, "¥2.5M")],
-                             "Effect")
-    spec = chart.to_dict()
-    bars = spec["layer"][0]
-    assert bars["encoding"]["y"]["sort"] == ["cost", "win_rate", "meetings"]
-    assert bars["encoding"]["x"]["title"] == "Effect"
-    assert {d["driver"]: d["direction"] for d in data_of(chart)} == {"meetings": "up", "cost": "down",
-                                                                     "win_rate": "up"}
-
-
-def test_sensitivity_bars_without_rows():
-    assert sensitivity_bars([], "Effect").to_dict()["layer"]
