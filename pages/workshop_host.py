@@ -24,12 +24,11 @@ from pages.workshop_ui import (
     apply_presenter_style,
     attempt,
     follow_room,
-    join_url,
+    join_panel,
     on_click,
     page_drawn,
     plain,
     presenting,
-    qr_png,
     show_clock,
     show_notice,
 )
@@ -84,26 +83,6 @@ def _timer_controls(store, session: SessionView, key: str) -> None:
         column.button(t(f"workshop.timer.{action}"), key=f"ws_timer_{action}", width="stretch",
                       disabled=not session.is_open,
                       on_click=on_click(lambda a=action: ws.timer_action(store, session.id, key, a)))
-
-
-def _join_panel(session: SessionView, presenter: bool, joined: int) -> None:
-    """Code, link and QR code. On the projector a compact column; once people have joined, the code stays in view
-    and the QR code and link fold away (latecomers open them)."""
-    url = join_url(session.code)
-    if not presenter:
-        text, code = st.columns([2, 1])
-        with text:
-            st.markdown(f"**{plain(t('workshop.join_title'))}**")
-            st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
-            st.code(url, language=None)
-        code.image(qr_png(url), caption=t("workshop.qr_alt"), width=150)
-        return
-    st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
-    details = st.expander(t("workshop.join_more", n=joined)) if joined else st.container()
-    with details:
-        code, link = st.columns([1, 2])
-        code.image(qr_png(url, scale=5), width=130)
-        link.code(url, language=None, wrap_lines=True)
 
 
 def _agenda(session: SessionView) -> None:
@@ -358,7 +337,7 @@ def _facilitator_view(store, plan: Plan, session: SessionView, key: str, ctx: Pa
         show_clock(session)
         _timer_controls(store, session, key)
     with join:
-        _join_panel(session, presenter=False, joined=0)
+        join_panel(session, presenter=False, joined=0)
     steps, main = st.columns([1, 3])
     with steps:
         _agenda(session)
@@ -380,7 +359,7 @@ def _presenter_view(store, plan: Plan, session: SessionView, key: str, ctx: Page
         with clock:
             show_clock(session)
         with join:
-            _join_panel(session, presenter=True, joined=len(store.list_participants(session.id)))
+            join_panel(session, presenter=True, joined=len(store.list_participants(session.id)))
     nav, timer = st.columns([2, 3])
     with nav:
         _step_nav(store, session, key)

@@ -247,6 +247,26 @@ def public_base_url() -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
+def join_panel(session: SessionView, presenter: bool, joined: int) -> None:
+    """How to join, on the facilitator's screen: code, link and QR code. On the projector a compact column; once
+    people have joined, the code stays in view and the QR code and link fold away (latecomers open them)."""
+    url = join_url(session.code)
+    if not presenter:
+        text, code = st.columns([2, 1])
+        with text:
+            st.markdown(f"**{plain(t('workshop.join_title'))}**")
+            st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
+            st.code(url, language=None)
+        code.image(qr_png(url), caption=t("workshop.qr_alt"), width=150)
+        return
+    st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
+    details = st.expander(t("workshop.join_more", n=joined)) if joined else st.container()
+    with details:
+        code, link = st.columns([1, 2])
+        code.image(qr_png(url, scale=5), width=130)
+        link.code(url, language=None, wrap_lines=True)
+
+
 def join_url(code: str, token: str | None = None) -> str:
     query = {JOIN_PARAM: code} | ({TOKEN_PARAM: token} if token else {})
     return f"{public_base_url()}/?{urlencode(query)}"
