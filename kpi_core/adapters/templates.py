@@ -65,19 +65,26 @@ def localized(value: Text | None, lang: str) -> str:
 
 
 @dataclass(frozen=True)
-class TemplateKGI:
-    """The KGI a template starts a plan with: texts in both languages, `aliases` the export labels it goes by."""
+class TemplateMetric:
+    """What the KGI and the KPIs of a template share: key, bilingual name and unit, how the figure behaves, and
+    `aliases`, the export labels it goes by."""
 
     key: str
     name: Text
     unit: Text
     direction: Direction
     aggregation: Aggregation
+    aliases: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class TemplateKGI(TemplateMetric):
+    """The KGI a template starts a plan with."""
+
     baseline: float | None
     target: float | None
     basis: Text
     formula: str
-    aliases: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -86,24 +93,19 @@ class TemplateCSF:
 
     key: str
     name: Text
+    actions: dict[str, list[str]]  # the actions that make it happen, a list per language
     role: CSFRole
     contribution: float
     description: Text
-    actions: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
-class TemplateKPI:
+class TemplateKPI(TemplateMetric):
     """A KPI of a template, under the CSF keyed `csf` (None: directly under the KGI)."""
 
-    key: str
     csf: str | None
-    name: Text
     definition: Text
-    unit: Text
-    direction: Direction
     kind: Kind
-    aggregation: Aggregation
     ratio_weight: str
     annual_target: float
     amber: float
@@ -112,7 +114,6 @@ class TemplateKPI:
     rationale: Text
     data_source: Text
     owner: Text
-    aliases: dict[str, list[str]]
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,17 @@ class KGI:
     id: int | None = None
 
 
+@dataclass(kw_only=True)
+class StoredRow:
+    """What a row others may edit too carries (keyword-only, after its own fields): its id once stored, and the
+    version this copy was read at, so that a save based on an older copy is refused."""
+
+    id: int | None = None
+    version: int = 0
+
+
 @dataclass
-class CSF:
+class CSF(StoredRow):
     """A critical success factor: a process that closes part of the gap (primary), or one kept ready (fallback)."""
 
     plan_id: int
@@ -65,12 +74,10 @@ class CSF:
     actions: list[str] = field(default_factory=list)
     description: str = ""
     position: int = 0
-    id: int | None = None
-    version: int = 0  # the row's version this copy was read at; a save based on an older one is refused
 
 
 @dataclass
-class KPI:
+class KPI(StoredRow):
     """A measured driver of a CSF: its definition, annual target, status thresholds and recovery plan."""
 
     plan_id: int
@@ -91,8 +98,6 @@ class KPI:
     recovery_plan: str = ""
     rationale: str = ""
     position: int = 0
-    id: int | None = None
-    version: int = 0  # the row's version this copy was read at; a save based on an older one is refused
 
 
 @dataclass
@@ -106,7 +111,7 @@ class Actual:
 
 
 @dataclass
-class CheckIn:
+class CheckIn(StoredRow):
     """A PDCA check-in on one metric-month: its status, why, the next action with owner and due date, the result."""
 
     plan_id: int
@@ -118,8 +123,6 @@ class CheckIn:
     owner: str = ""
     due: date | None = None
     result: str = ""
-    id: int | None = None
-    version: int = 0  # the row's version this copy was read at; a save based on an older one is refused
 
 
 def add_months(month: date, n: int) -> date:
