@@ -205,9 +205,9 @@ def save(kind: str, row: object, plan: Plan, item: str, action: Callable[[Any], 
         return result
     error = outcome.get("error")
     if isinstance(error, StaleEdit):
-        lines = describe(error) if describe else [(c["item"], shown(c["theirs"]), shown(c["yours"]))
+        lines = describe(error) if describe else [(c.item, shown(c.theirs), shown(c.yours))
                                                   for c in error.conflicts]
-        st.session_state[_refusal_key(kind, row)] = Refusal(item, lines, error.conflicts[0]["version"], action,
+        st.session_state[_refusal_key(kind, row)] = Refusal(item, lines, error.conflicts[0].version, action,
                                                             success_key, after)
         st.rerun()
     if isinstance(error, DeletedUnderEdit) and typed:

@@ -248,8 +248,8 @@ def targets_editor(view: PageView, kpi: KPI) -> None:
         text = reason.strip() or t("kpi.targets.default_reason", method=t(f"kpi.phasing.{method}"))
         conflicts.save("targets", kpi.id, view.plan, t("conflict.targets", name=kpi.name),
                        lambda base: view.store.set_monthly_targets(view.plan.id, kpi.key, cleaned, text, None, base),
-                       describe=lambda stale: [(month_text(c["month"]), fmt(c["theirs"], kpi.unit),
-                                                fmt(c["yours"], kpi.unit)) for c in stale.conflicts],
+                       describe=lambda stale: [(month_text(c.month), fmt(c.theirs, kpi.unit),
+                                                fmt(c.yours, kpi.unit)) for c in stale.conflicts],
                        after=lambda _: st.rerun())
     versions = target_versions(view.store.target_history(view.plan.id, kpi.key))
     if versions:

@@ -14,7 +14,7 @@ from kpi_core.charts import tracking as charts
 from kpi_core.domain import tracking as tr
 from kpi_core.domain.model import CSF, CheckIn, Plan, Status
 from kpi_core.domain.plan_rules import markdown_text
-from kpi_core.domain.records import last_review_date
+from kpi_core.domain.records import Conflict, last_review_date
 from kpi_core.domain.units import is_rate, one_line
 from kpi_core.services import read_models
 from kpi_core.services.review import record_review
@@ -106,7 +106,7 @@ def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.Metri
     if stale_key in st.session_state:
         keep_mine = stale_grid_notice(plan, specs, st.session_state[stale_key], generation)
     if keep_mine:  # save over theirs, knowingly: the cells they changed are now based on their versions
-        base_versions.update({(c["metric_key"], c["month"]): c["version"] for c in st.session_state.pop(stale_key)})
+        base_versions.update({(c.metric_key, c.month): c.version for c in st.session_state.pop(stale_key)})
     elif not st.button(t("pdca.grid.save"), type="primary", key=f"pdca_save_actuals_{plan.id}"):
         return
     typed = {s.key: {m: edited.iloc[i][s.key] for i, m in enumerate(months)} for s in specs}
@@ -119,7 +119,7 @@ def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.Metri
     if not change.changed:
         st.info(t("pdca.grid.no_change"))
         return
-    stale: list[dict] = []
+    stale: list[Conflict] = []
     if run_save(lambda: save_grid(ctx.store, plan, change, base_versions, stale), plan, "pdca.grid.saved") is not None:
         st.session_state.pop(stale_key, None)
         st.session_state[f"pdca_grid_gen_{plan.id}"] = generation + 1  # a fresh editor shows the stored values
@@ -129,16 +129,16 @@ def entry_grid(ctx: PageContext, tracking: tr.PlanTracking, specs: list[tr.Metri
         st.rerun()
 
 
-def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], stale: list[dict], generation: int) -> bool:
+def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], stale: list[Conflict], generation: int) -> bool:
     """Cells someone else saved since this grid opened: theirs / yours for each; the typed grid stays as it is.
     The user chooses: load the stored values, or save theirs over (True: "keep mine" was pressed)."""
     by_key = {s.key: s for s in specs}
     for conflict in stale[:MAX_ERRORS_SHOWN]:
-        spec = by_key.get(conflict["metric_key"])
+        spec = by_key.get(conflict.metric_key)
         unit = spec.unit if spec else ""
-        st.warning(t("store.stale", item=f"{spec.name if spec else conflict['metric_key']} · "
-                                         f"{month_text(conflict['month'])}",
-                     theirs=fmt(conflict["theirs"], unit), yours=fmt(conflict["yours"], unit)))
+        st.warning(t("store.stale", item=f"{spec.name if spec else conflict.metric_key} · "
+                                         f"{month_text(conflict.month)}",
+                     theirs=fmt(conflict.theirs, unit), yours=fmt(conflict.yours, unit)))
     if len(stale) > MAX_ERRORS_SHOWN:
         st.warning(t("store.stale_more", n=len(stale) - MAX_ERRORS_SHOWN))
     load, keep, _ = st.columns([2, 2, 3])
@@ -149,7 +149,7 @@ def stale_grid_notice(plan: Plan, specs: list[tr.MetricSpec], stale: list[dict],
     return keep.button(t("conflict.keep_mine"), key=f"pdca_grid_keep_{plan.id}", type="primary")
 
 
-def save_grid(store: Store, plan: Plan, change: tr.GridEdit, based_on: dict, stale: list[dict]) -> int:
+def save_grid(store: Store, plan: Plan, change: tr.GridEdit, based_on: dict, stale: list[Conflict]) -> int:
     """Save the changed cells; cells someone else changed since the grid opened are collected into `stale`
     (for the notice that stays until the user reloads) before the refusal goes on to `run_save`."""
     try:
@@ -302,8 +302,8 @@ def checkin_log(ctx: PageContext, tracking: tr.PlanTracking) -> None:
                 conflicts.save("checkin", chosen, plan, checkin.next_action[:80],
                                lambda base: store.save_checkin(replace(checkin, version=base)),
                                success_key="pdca.checkin.saved", after=lambda _: st.rerun(),
-                               describe=lambda stale: [(t("pdca.checkin.result"), conflicts.shown(c["theirs"]),
-                                                        conflicts.shown(c["yours"])) for c in stale.conflicts])
+                               describe=lambda stale: [(t("pdca.checkin.result"), conflicts.shown(c.theirs),
+                                                        conflicts.shown(c.yours)) for c in stale.conflicts])
 
 
 # ---------------------------------------------------------------- quarterly review
@@ -348,9 +348,9 @@ def review_tab(ctx: PageContext, tracking: tr.PlanTracking) -> None:
             conflicts.save("review", plan.id, plan, t("conflict.review"),
                            lambda base: record_review(store, plan.id, review_date, decisions, base),
                            success_key="pdca.review.saved", after=lambda _: st.rerun(),
-                           describe=lambda stale: [(names.get(c["metric_key"], c["metric_key"]),
-                                                    decision_text(c["theirs_decision"]),
-                                                    decision_text(c["yours_decision"])) for c in stale.conflicts])
+                           describe=lambda stale: [(names.get(c.metric_key, c.metric_key),
+                                                    decision_text(c.theirs_decision),
+                                                    decision_text(c.yours_decision)) for c in stale.conflicts])
     if reviews:
         names = metric_names(tracking)
         st.dataframe(records_frame(reviews, {

@@ -42,6 +42,7 @@ from kpi_core.domain.model import CSF, KGI, KPI, Actual, CheckIn, Plan
 from kpi_core.domain.records import (
     ActualEntry,
     AuditEntry,
+    Conflict,
     CurrentActual,
     EarlierImport,
     HealthSnapshot,
@@ -108,9 +109,9 @@ class StaleEdit(StoreError):
 
     key = "store.stale"
 
-    def __init__(self, conflicts: list[dict[str, Any]]):
+    def __init__(self, conflicts: list[Conflict]):
         first = conflicts[0]
-        super().__init__(item=first["item"], theirs=_shown(first["theirs"]), yours=_shown(first["yours"]),
+        super().__init__(item=first.item, theirs=_shown(first.theirs), yours=_shown(first.yours),
                          more=len(conflicts) - 1)
         self.conflicts = conflicts
 
@@ -790,7 +791,7 @@ class Store:
         if row is None or row[1] is not None:
             raise DeletedUnderEdit(name=item)
         if row[0] != seen:
-            raise StaleEdit([{"item": item, "theirs": row[2], "yours": yours, "version": row[0]}])
+            raise StaleEdit([Conflict(item, row[2], yours, row[0])])
 
     # ------------------------------------------------------------ migrations
     def _applied_versions(self) -> set[int]:
@@ -1217,8 +1218,7 @@ class Store:
             [[k for k, _ in cells], [m for _, m in cells], [values[c] for c in cells], plan_id]).fetchall()
         changed = [row for row in compared if row[2] != row[4]]
         if based_on is not None:
-            stale = [{"item": f"{key} {month:%Y-%m}", "metric_key": key, "month": month, "theirs": theirs,
-                      "yours": yours, "version": version}
+            stale = [Conflict(f"{key} {month:%Y-%m}", theirs, yours, version, key, month)
                      for key, month, yours, _, theirs, version in changed if version != based_on.get((key, month), 0)]
             if stale:
                 raise StaleEdit(stale)
@@ -1517,9 +1517,8 @@ class Store:
             "AND superseded_at IS NULL", [plan_id, metric_key, current]).fetchall())
         months = sorted(set(theirs) | set(yours))
         differing = [m for m in months if theirs.get(m) != yours.get(m)] or months[:1]
-        raise StaleEdit([{"item": f"{metric_key} {month:%Y-%m}", "metric_key": metric_key, "month": month,
-                          "theirs": theirs.get(month), "yours": yours.get(month), "version": current}
-                         for month in differing])
+        raise StaleEdit([Conflict(f"{metric_key} {month:%Y-%m}", theirs.get(month), yours.get(month), current,
+                                  metric_key, month) for month in differing])
 
     def check_reviews(self, plan_id: int, seen: int, decisions: dict[str, tuple[str, str]]) -> None:
         """Refuse review decisions ({metric key: (decision, reason)}) when someone recorded a decision for one of
@@ -1529,9 +1528,8 @@ class Store:
             "SELECT metric_key, decision, reason, id FROM reviews WHERE plan_id = ? AND id > ? ORDER BY id",
             [plan_id, seen]).fetchall()
         latest = {key: (decision, reason, row_id) for key, decision, reason, row_id in newer}
-        clashes = [{"item": key, "metric_key": key, "theirs": f"{latest[key][0]}: {latest[key][1]}",
-                    "yours": f"{decision}: {reason}", "version": newer[-1][3],
-                    "theirs_decision": latest[key][:2], "yours_decision": (decision, reason)}
+        clashes = [Conflict(key, f"{latest[key][0]}: {latest[key][1]}", f"{decision}: {reason}", newer[-1][3],
+                            metric_key=key, theirs_decision=latest[key][:2], yours_decision=(decision, reason))
                    for key, (decision, reason) in decisions.items() if key in latest]
         if clashes:
             raise StaleEdit(clashes)

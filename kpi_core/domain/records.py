@@ -51,6 +51,21 @@ class CurrentActual:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """One item a stale save would have overwritten: what is stored now (theirs) against what this save would
+    store (yours), and the version to save over theirs with. A cell names its metric and month; a review
+    decision carries both decisions as (decision, reason)."""
+    item: str
+    theirs: Any
+    yours: Any
+    version: Any
+    metric_key: str | None = None
+    month: date | None = None
+    theirs_decision: tuple[str, str] | None = None
+    yours_decision: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class TargetRow:
     """One month of one version of one metric's monthly targets, as the plan file exports them."""
     metric_key: str

@@ -100,7 +100,7 @@ def test_stale_actual_is_refused_with_theirs_and_yours(store, plan):
                            based_on=opened_by_b)
     assert caught.value.key == "store.stale"
     assert caught.value.values == {"item": "meetings 2026-04", "theirs": "41", "yours": "42", "more": 0}
-    assert [(c["metric_key"], c["month"], c["theirs"], c["yours"]) for c in caught.value.conflicts] == [
+    assert [(c.metric_key, c.month, c.theirs, c.yours) for c in caught.value.conflicts] == [
         ("meetings", APR, 41.0, 42.0)]
     assert store.actual_values(plan.id) == {"meetings": {APR: 41.0}}  # May not written either: all or nothing
     # B reloads, sees 41 and its version, and may save over it knowingly

@@ -30,7 +30,7 @@ def test_targets_based_on_an_older_set_are_refused_month_by_month(store, plan):
     store.set_monthly_targets(plan.id, "meetings", {APR: 60.0, MAY: 50.0}, "theirs", based_on=seen["meetings"])
     with pytest.raises(StaleEdit) as caught:
         store.set_monthly_targets(plan.id, "meetings", {APR: 55.0, MAY: 45.0}, "mine", based_on=seen["meetings"])
-    assert [(c["month"], c["theirs"], c["yours"], c["version"]) for c in caught.value.conflicts] == [
+    assert [(c.month, c.theirs, c.yours, c.version) for c in caught.value.conflicts] == [
         (APR, 60.0, 55.0, 2), (MAY, 50.0, 45.0, 2)]
     assert store.get_monthly_targets(plan.id)["meetings"] == {APR: 60.0, MAY: 50.0}
     # saving over theirs knowingly: based on their version
@@ -63,10 +63,10 @@ def test_a_review_is_refused_only_when_the_same_kpi_was_reviewed_since(store, pl
     assert record_review(store, plan.id, MAY, {"meetings": ("keep", "")}, seen) == 1
     with pytest.raises(StaleEdit) as caught:
         record_review(store, plan.id, MAY, {"meetings": ("change", "redefine"), "win_rate": ("keep", "")}, seen)
-    assert [(c["metric_key"], c["theirs_decision"], c["yours_decision"]) for c in caught.value.conflicts] == [
+    assert [(c.metric_key, c.theirs_decision, c.yours_decision) for c in caught.value.conflicts] == [
         ("meetings", ("keep", ""), ("change", "redefine")), ("win_rate", ("drop", "merged"), ("keep", ""))]
     assert len(store.list_reviews(plan.id)) == 2  # nothing of the refused review written
-    latest = caught.value.conflicts[0]["version"]
+    latest = caught.value.conflicts[0].version
     assert latest == store.review_version(plan.id)
     assert record_review(store, plan.id, MAY, {"meetings": ("change", "redefine")}, latest) == 1
 
