@@ -24,12 +24,11 @@ from pages.workshop_ui import (
     apply_presenter_style,
     attempt,
     follow_room,
-    join_url,
+    join_panel,
     on_click,
     page_drawn,
     plain,
     presenting,
-    qr_png,
     show_clock,
     show_notice,
 )
@@ -84,16 +83,6 @@ def _timer_controls(store, session: SessionView, key: str) -> None:
         column.button(t(f"workshop.timer.{action}"), key=f"ws_timer_{action}", width="stretch",
                       disabled=not session.is_open,
                       on_click=on_click(lambda a=action: ws.timer_action(store, session.id, key, a)))
-
-
-def _join_panel(session: SessionView, presenter: bool) -> None:
-    url = join_url(session.code)
-    text, code = st.columns([3, 2]) if presenter else st.columns([2, 1])
-    with text:
-        st.markdown(f"**{plain(t('workshop.join_title'))}**")
-        st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
-        st.code(url, language=None)
-    code.image(qr_png(url), caption=t("workshop.qr_alt"), width=220 if presenter else 150)
 
 
 def _agenda(session: SessionView) -> None:
@@ -326,6 +315,63 @@ def _session_bar(store, session: SessionView, key: str) -> None:
                       on_click=on_click(lambda: ws.reopen_session(store, session.id, key)))
 
 
+def _step_body(store, plan: Plan, session: SessionView, key: str, ctx: PageContext, presenter: bool) -> None:
+    """What the room works on at this step: the goal's figures, the ideas and the vote, the tree, the notes."""
+    if session.step in (1, 2):
+        _goal(store, plan, session.step)
+    if session.step in IDEA_STEPS:
+        _live_board(store, session.id, session.step, presenter)
+        _vote_controls(store, session, key, ctx)
+        if not presenter:
+            _idea_tools(store, session, key)
+    if session.step == 4:
+        _kpi_tree(store, plan)
+    if session.step == 5 or not presenter:
+        _notes(store, session, key)
+
+
+def _facilitator_view(store, plan: Plan, session: SessionView, key: str, ctx: PageContext) -> None:
+    _session_bar(store, session, key)
+    clock, join = st.columns([1, 2])
+    with clock:
+        show_clock(session)
+        _timer_controls(store, session, key)
+    with join:
+        join_panel(session, presenter=False, joined=0)
+    steps, main = st.columns([1, 3])
+    with steps:
+        _agenda(session)
+    with main:
+        st.header(t(f"workshop.steps.s{session.step}"))
+        st.markdown(plain(t(f"workshop.prompt.s{session.step}")))
+        _step_nav(store, session, key)
+        _step_body(store, plan, session, key, ctx, presenter=False)
+
+
+def _presenter_view(store, plan: Plan, session: SessionView, key: str, ctx: PageContext) -> None:
+    """The projector: one band with the step, the timer and how to join, the controls in one row, then the step's
+    content from the upper third of the screen down; agenda, session switches and the result below it."""
+    with st.container(key="ws_band"):
+        title, clock, join = st.columns([5, 2, 3])
+        with title:
+            st.title(t(f"workshop.steps.s{session.step}"))
+            st.caption(plain(session.title))
+        with clock:
+            show_clock(session)
+        with join:
+            join_panel(session, presenter=True, joined=len(store.list_participants(session.id)))
+    nav, timer = st.columns([2, 3])
+    with nav:
+        _step_nav(store, session, key)
+    with timer:
+        _timer_controls(store, session, key)
+    with st.container(key="ws_step"):
+        st.markdown(plain(t(f"workshop.prompt.s{session.step}")))
+        _step_body(store, plan, session, key, ctx, presenter=True)
+    _agenda(session)
+    _session_bar(store, session, key)
+
+
 def render(ctx: PageContext) -> None:
     store, plan = ctx.store, ctx.plan
     presenter = presenting()
@@ -337,35 +383,12 @@ def render(ctx: PageContext) -> None:
     if session is None:
         return
     key = ws.facilitator_key(store, session.id)
-    follow_room(store, session.id, 0)
-    show_notice()
-    _session_bar(store, session, key)
-    clock, join = st.columns([1, 2])
-    with clock:
-        show_clock(session)
-        _timer_controls(store, session, key)
-    with join:
-        _join_panel(session, presenter)
-    steps, main = st.columns([1, 3]) if not presenter else (None, st.container())
-    if steps is not None:
-        with steps:
-            _agenda(session)
-    with main:
-        st.header(t(f"workshop.steps.s{session.step}"))
-        st.markdown(plain(t(f"workshop.prompt.s{session.step}")))
-        _step_nav(store, session, key)
-        if session.step in (1, 2):
-            _goal(store, plan, session.step)
-        if session.step in IDEA_STEPS:
-            _live_board(store, session.id, session.step, presenter)
-            _vote_controls(store, session, key, ctx)
-            if not presenter:
-                _idea_tools(store, session, key)
-        if session.step == 4:
-            _kpi_tree(store, plan)
-        if session.step == 5 or not presenter:
-            _notes(store, session, key)
-    if presenter:
-        _agenda(session)
-    _result(store, session)
+    with st.container(key="ws_page"):
+        follow_room(store, session.id, 0)
+        show_notice()
+        if presenter:
+            _presenter_view(store, plan, session, key, ctx)
+        else:
+            _facilitator_view(store, plan, session, key, ctx)
+        _result(store, session)
     page_drawn(session.data_version)

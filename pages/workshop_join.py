@@ -13,6 +13,7 @@ from pages.common import get_store, t
 from pages.frame import show_flash
 from pages.workshop_ui import (
     JOIN_PARAM,
+    PARTICIPANT_CSS,
     TOKEN_PARAM,
     act,
     attempt,
@@ -94,6 +95,7 @@ def _mine(store, token: str) -> None:
 
 
 def render() -> None:
+    st.html(PARTICIPANT_CSS)
     store = get_store()
     token = st.query_params.get(TOKEN_PARAM)
     if not token:

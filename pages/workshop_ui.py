@@ -33,8 +33,14 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
 # Projector type: fixed sizes, no user text. Sizes from the presenter requirements (1920x1080, read at 6 m).
 PRESENTER_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
-[data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"] { display: none !important; }
+[data-testid="stMain"] .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1rem !important;
+  max-width: 100%; }
+.st-key-ws_notice:not(:has([data-testid="stAlert"])) { display: none !important; }
+/* The page frame's title, plan line and intro: the band of the session says it all on the projector. */
+[data-testid="stMain"] [data-testid="stElementContainer"]:not(.st-key-ws_page *):has(
+  [data-testid="stHeading"], [data-testid="stCaptionContainer"]) { display: none !important; }
+.st-key-ws_band h1 { padding-top: 0 !important; }
 [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
 [data-testid="stMain"] input, [data-testid="stMain"] textarea, [data-testid="stMain"] button,
 [data-testid="stMain"] [data-testid="stCaptionContainer"], [data-testid="stMain"] [data-testid="stMarkdownContainer"] {
@@ -47,8 +53,8 @@ PRESENTER_CSS = """<style>
 [data-testid="stMain"] [data-testid="stCode"] code { font-size: 24px !important; }
 [data-testid="stTable"] td, [data-testid="stTable"] th, [data-testid="stTableStyledTable"] td,
 [data-testid="stTableStyledTable"] th { font-size: 24px !important; padding: 0.4rem 0.8rem !important; }
-[data-testid="stMain"] .stButton button { min-height: 3.2rem; padding: 0.4rem 1.6rem; }
-[data-testid="stMain"] .ws-clock .ws-clock-time { font-size: 96px !important; }
+[data-testid="stMain"] .stButton button { min-height: 3.2rem; padding: 0.4rem 0.6rem; }
+[data-testid="stMain"] .ws-clock .ws-clock-time { font-size: 88px !important; }
 </style>"""
 
 # The countdown runs in the browser: the server draws the stored deadline and its own clock once, the page ticks
@@ -95,18 +101,20 @@ _CLOCK_HTML = """<style>
 # run of the page reaches it, so a timer lost in the browser (or a run that never got that far) would leave the screen
 # frozen on the old step until reloaded. Each look stamps the time; when the stamps stop, the guard presses the
 # hidden "follow" button: one full redraw of the page, which draws the current step and arms the watcher again.
-_FOLLOW_HTML = """<style>.st-key-ws_follow { display: none; }</style>
+_FOLLOW_HTML = """<style>.st-key-ws_watch { display: none; }</style>
 <script>
 (() => {
   window.wsLastLook = Date.now();
   if (window.wsFollowGuard) { return; }
   window.wsFollowGuard = setInterval(() => {
     if (Date.now() - window.wsLastLook < {stale_ms}) { return; }
-    const again = document.querySelector(".st-key-ws_follow button");
+    const again = document.querySelector(".st-key-ws_watch .st-key-ws_follow button");
     if (again) { window.wsLastLook = Date.now(); again.click(); }
   }, 1000);
 })();
 </script>"""
+# A participant's laptop: the view keeps a readable width instead of stretching its form across a wide screen.
+PARTICIPANT_CSS = "<style>[data-testid='stMainBlockContainer'] { max-width: 48rem; }</style>"
 _LOOK_HTML = '<span class="ws-look" data-look="{look}" hidden></span><script>window.wsLastLook = Date.now();</script>'
 
 
@@ -171,9 +179,10 @@ def follow_room(store, session_id: int, counter: int) -> None:
     first on the page, and `page_drawn` last."""
     st.session_state[DRAWN_KEY] = None  # until this run reaches the end of the page
     st.session_state[INLINE_KEY] = True  # the look called below, within this run, has nothing to compare yet
-    st.button(t("workshop.follow"), key=FOLLOW_KEY)
-    st.html(_FOLLOW_HTML.replace("{stale_ms}", str(STALE_AFTER_MS)), unsafe_allow_javascript=True)
-    _look(store, session_id, counter)
+    with st.container(key="ws_watch"):  # nothing of it takes room on the screen
+        st.button(t("workshop.follow"), key=FOLLOW_KEY)
+        st.html(_FOLLOW_HTML.replace("{stale_ms}", str(STALE_AFTER_MS)), unsafe_allow_javascript=True)
+        _look(store, session_id, counter)
 
 
 def page_drawn(version: int) -> None:
@@ -236,6 +245,26 @@ def public_base_url() -> str:
         return configured.rstrip("/")
     parts = urlsplit(getattr(st.context, "url", "") or "")
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def join_panel(session: SessionView, presenter: bool, joined: int) -> None:
+    """How to join, on the facilitator's screen: code, link and QR code. On the projector a compact column; once
+    people have joined, the code stays in view and the QR code and link fold away (latecomers open them)."""
+    url = join_url(session.code)
+    if not presenter:
+        text, code = st.columns([2, 1])
+        with text:
+            st.markdown(f"**{plain(t('workshop.join_title'))}**")
+            st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
+            st.code(url, language=None)
+        code.image(qr_png(url), caption=t("workshop.qr_alt"), width=150)
+        return
+    st.markdown(f"{plain(t('workshop.join_code'))}: **{session.code}**")
+    details = st.expander(t("workshop.join_more", n=joined)) if joined else st.container()
+    with details:
+        code, link = st.columns([1, 2])
+        code.image(qr_png(url, scale=5), width=130)
+        link.code(url, language=None, wrap_lines=True)
 
 
 def join_url(code: str, token: str | None = None) -> str:
