@@ -225,7 +225,11 @@ def _wide_metrics_set_based(w: _Rows) -> Collected | None:
                          for i, (_, _, scale) in enumerate(columns))
         groups = con.execute(f"SELECT m, count(*), {sums} FROM wide_rows WHERE NOT unclean AND keep GROUP BY m "
                              f"ORDER BY min(rid)").fetchall()
-        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(g[1] > 1 for g in groups)):
+        # "reject" refuses a month's second row; counted over unclean rows too, since the row reader adds their
+        # good cells later, and which row comes first must be the file's order, not this one's.
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and con.execute(
+                "SELECT count(*) FROM (SELECT m FROM wide_rows WHERE keep AND m IS NOT NULL GROUP BY m "
+                "HAVING count(*) > 1)").fetchone()[0]):
             return None
         w.filtered += con.execute("SELECT count(*) FROM wide_rows WHERE NOT unclean AND NOT keep").fetchone()[0]
         for month, rows, *aggregates in groups:
@@ -322,10 +326,9 @@ def _long_set_based(w: _Rows) -> Collected | None:
         groups = con.execute(f"SELECT lab, m, count(*), sum({scaled}), min(rid) FILTER (WHERE v IS NOT NULL) "
                              f"FROM long_rows WHERE used AND NOT unclean AND keep GROUP BY lab, m ORDER BY min(rid)",
                              scale_params).fetchall()
-        per_cell: dict[tuple[str, date], int] = {}
-        for label, month, rows, *_ in groups:
-            per_cell[(keys[label], month)] = per_cell.get((keys[label], month), 0) + rows
-        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
+        rows_per_cell = con.execute("SELECT lab, m, count(*) FROM long_rows WHERE used AND keep AND m IS NOT NULL "
+                                    "GROUP BY lab, m").fetchall()  # unclean rows too: see _wide_metrics_set_based
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and _several_rows(keys, rows_per_cell)):
             w.unmapped.clear()
             return None
         w.filtered += con.execute("SELECT count(*) FROM long_rows WHERE NOT unclean AND NOT keep").fetchone()[0]
@@ -412,11 +415,9 @@ def _wide_months_set_based(w: _Rows) -> Collected | None:
                              f"AND v IS NOT NULL GROUP BY lab, col ORDER BY min(rid), col", scale_params).fetchall()
         used = con.execute("SELECT count(DISTINCT rid) FROM month_cells "
                            "WHERE rid NOT IN (SELECT rid FROM unclean_rows)").fetchone()[0]
-        per_cell: dict[tuple[str, date], int] = {}
-        for label, column, rows, *_ in groups:
-            cell = (keys[label], column_month[column])
-            per_cell[cell] = per_cell.get(cell, 0) + rows
-        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and any(n > 1 for n in per_cell.values())):
+        rows_per_cell = [(label, column_month[column], n) for label, column, n in con.execute(
+            "SELECT lab, col, count(*) FROM month_cells WHERE NOT kpi_blank(t) GROUP BY lab, col").fetchall()]
+        if exceptions > MAX_EXCEPTION_ROWS or (mapping["combine"] == "reject" and _several_rows(keys, rows_per_cell)):
             return _start_over(w)
         w.out.rows_used += used
         for label, column, _, total, first in groups:
@@ -425,6 +426,14 @@ def _wide_months_set_based(w: _Rows) -> Collected | None:
     finally:
         con.execute("DROP TABLE IF EXISTS month_cells")
         con.execute("DROP TABLE IF EXISTS unclean_rows")
+
+
+def _several_rows(keys: dict[str, str], rows_per_cell: list[tuple[str, date, int]]) -> bool:
+    """Whether a metric-month comes from more than one row (names mapped to one metric counted together)."""
+    per_cell: dict[tuple[str, date], int] = {}
+    for label, month, rows in rows_per_cell:
+        per_cell[(keys[label], month)] = per_cell.get((keys[label], month), 0) + rows
+    return any(n > 1 for n in per_cell.values())
 
 
 def _start_over(w: _Rows) -> None:
