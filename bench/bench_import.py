@@ -78,23 +78,28 @@ def make_plan(store, name: str) -> Plan:
     return store.get_plan(plan.id)
 
 
-def run_import(path: Path, db_path: Path) -> tuple[float, dict]:
-    """Time one full import into a fresh plan of a fresh database file."""
+def timed_import(path: Path, db_path: Path, mapping: dict) -> tuple[float, ingest.ImportPreview, ingest.ImportResult, dict]:
+    """One full import (read, preview, commit) into a fresh plan of a fresh database file: its wall time, the
+    preview, the result and the values stored."""
     store = open_store(db_path)
     try:
         plan = make_plan(store, path.name)
         gc.collect()
         start = time.perf_counter()
         parsed = ingest.read_export(path)
-        preview = ingest.preview_import(store, plan, parsed, MAPPING, "en")
-        result = ingest.commit_import(store, plan, parsed, MAPPING, preview)
+        preview = ingest.preview_import(store, plan, parsed, mapping, "en")
+        result = ingest.commit_import(store, plan, parsed, mapping, preview)
         elapsed = time.perf_counter() - start
         parsed.close()
-        values = store.actual_values(plan.id)
-        assert result.written == 48 and not preview.rejections, (result, preview.rejections[:3])
-        return elapsed, values
+        return elapsed, preview, result, store.actual_values(plan.id)
     finally:
         store.close()
+
+
+def run_import(path: Path, db_path: Path) -> tuple[float, dict]:
+    elapsed, preview, result, values = timed_import(path, db_path, MAPPING)
+    assert result.written == 48 and not preview.rejections, (result, preview.rejections[:3])
+    return elapsed, values
 
 
 def run_pandas(path: Path, encoding: str) -> tuple[float, pd.DataFrame]:
@@ -147,20 +152,9 @@ def generate_wide(path: Path, megabytes: float) -> int:
 
 
 def run_wide(path: Path, db_path: Path) -> float:
-    store = open_store(db_path)
-    try:
-        plan = make_plan(store, path.name)
-        gc.collect()
-        start = time.perf_counter()
-        parsed = ingest.read_export(path)
-        preview = ingest.preview_import(store, plan, parsed, WIDE_MAPPING, "en")
-        ingest.commit_import(store, plan, parsed, WIDE_MAPPING, preview)
-        elapsed = time.perf_counter() - start
-        parsed.close()
-        assert not preview.rejections and len(preview.actuals) == 24, (preview.rejections[:3], len(preview.actuals))
-        return elapsed
-    finally:
-        store.close()
+    elapsed, preview, _, _ = timed_import(path, db_path, WIDE_MAPPING)
+    assert not preview.rejections and len(preview.actuals) == 24, (preview.rejections[:3], len(preview.actuals))
+    return elapsed
 
 
 def check_same(values: dict, summary: pd.DataFrame) -> None:
